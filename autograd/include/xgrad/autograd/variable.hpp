@@ -1,0 +1,141 @@
+#pragma once
+// Variable: a value in the reverse-mode graph.
+//
+// A Variable is a cheap handle over a shared node holding the value, the
+// gradient, whether a gradient is wanted, and (for results of ops) the inputs
+// and the function that sends a gradient back to them. Copies are shallow:
+// `Variable b = a;` names the same node, so both see the same value and grad.
+// Use detach() or value() for a separate copy of the numbers.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "xgrad/tensor/tensor.hpp"
+
+namespace xgrad {
+
+template <typename T>
+class Variable;
+
+// Sends `grad` (the gradient of the op's output, whose value is `output`) to
+// the op's inputs through their add_grad(). It receives the inputs rather than
+// capturing them, so the graph holds no reference cycles and the lambdas copy
+// no arrays.
+template <typename T>
+using GradFn =
+    std::function<void(const Array<T>& grad, const Array<T>& output, std::vector<Variable<T>>& inputs)>;
+
+namespace detail {
+
+template <typename T>
+struct Node {
+  Array<T> value;
+  Array<T> grad;
+  bool has_grad = false;
+  bool requires_grad = false;
+  bool graph_freed = false;     // backward() released this op's inputs
+  const char* op = nullptr;     // the op that made this value; nullptr for a leaf
+  std::vector<Variable<T>> inputs;
+  GradFn<T> grad_fn;
+  std::uint64_t visit_mark = 0;  // used by backward()'s graph walk
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Releases the chain of inputs without recursion, so a graph of 100,000
+  // steps is destroyed without overflowing the stack.
+  ~Node();
+};
+
+}  // namespace detail
+
+// While one of these lives, ops record nothing (inference, optimizer updates).
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+bool is_grad_enabled();
+
+template <typename T = float>
+class Variable {
+ public:
+  using value_type = T;
+
+  // An empty array (shape (0,)), not requiring a gradient.
+  Variable();
+  explicit Variable(Array<T> value, bool requires_grad = false);
+
+  const Array<T>& value() const { return node_->value; }
+  // Mutable access, for optimizers and initialisation; changing a value that
+  // an unfinished graph still uses changes the gradients it will compute.
+  Array<T>& value() { return node_->value; }
+  const auto& shape() const { return node_->value.shape(); }
+  std::size_t dimension() const { return node_->value.dimension(); }
+  std::size_t size() const { return node_->value.size(); }
+
+  bool requires_grad() const { return node_->requires_grad; }
+  // Only leaves (values not made by an op) can change this.
+  Variable& set_requires_grad(bool requires_grad);
+  bool is_leaf() const { return node_->op == nullptr; }
+  // Name of the op that made this value ("matmul", "tanh", ...); "" for leaves.
+  const char* op_name() const { return node_->op ? node_->op : ""; }
+
+  bool has_grad() const { return node_->has_grad; }
+  // The accumulated gradient; throws std::logic_error if there is none yet.
+  const Array<T>& grad() const;
+  // Forgets the gradient (the next backward starts from zero).
+  void zero_grad();
+  // Adds `g` to the gradient; `g` must have exactly the value's shape.
+  void add_grad(const Array<T>& g);
+  void add_grad(Array<T>&& g);
+  // The gradient buffer, created as zeros of the value's shape if absent: ops
+  // whose backward touches only part of an input (a timestep) add into it in
+  // place instead of building a full-size zero array each time.
+  Array<T>& grad_buffer();
+
+  // Back-propagates from a single-element value (a loss).
+  void backward(bool retain_graph = false);
+  // Back-propagates `grad_output`, which must have the value's shape.
+  void backward(const Array<T>& grad_output, bool retain_graph = false);
+
+  // A new leaf with a copy of the value, outside any graph.
+  Variable detach() const;
+
+  // Whether two handles name the same node.
+  bool same_node(const Variable& other) const { return node_ == other.node_; }
+
+  // For op implementations: a result recorded with its inputs and backward
+  // function when recording is on and an input requires a gradient; a plain
+  // value otherwise.
+  static Variable from_op(Array<T> value, std::vector<Variable<T>> inputs, const char* op,
+                          GradFn<T> grad_fn);
+
+ private:
+  std::shared_ptr<detail::Node<T>> node_;
+  friend struct detail::Node<T>;
+};
+
+// Whether any of `inputs` would make an op's result record a graph node.
+template <typename T>
+bool any_requires_grad(const std::vector<Variable<T>>& inputs) {
+  if (!is_grad_enabled()) return false;
+  for (const auto& v : inputs)
+    if (v.requires_grad()) return true;
+  return false;
+}
+
+extern template class Variable<float>;
+extern template class Variable<double>;
+extern template struct detail::Node<float>;
+extern template struct detail::Node<double>;
+
+}  // namespace xgrad

@@ -1,0 +1,244 @@
+#include "xgrad/autograd/ops.hpp"
+
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+#include <xtensor/xmath.hpp>
+#include <xtensor/xstrided_view.hpp>
+
+#include "xgrad/tensor/blas.hpp"
+
+namespace xgrad {
+
+namespace {
+
+// The slice at `index` of `axis`, as a strided view of `a` (axis removed).
+xt::xstrided_slice_vector slice_at(std::size_t axis, std::size_t index) {
+  xt::xstrided_slice_vector slices(axis, xt::all());
+  slices.push_back(index);
+  slices.push_back(xt::ellipsis());
+  return slices;
+}
+
+// Applies f to every element into a new array of a's shape.
+template <typename T, typename F>
+Array<T> map(const Array<T>& a, F f) {
+  Array<T> out = Array<T>::from_shape(a.shape());
+  std::transform(a.begin(), a.end(), out.begin(), f);
+  return out;
+}
+
+}  // namespace
+
+template <typename T>
+Variable<T> matmul(const Variable<T>& a, const Variable<T>& b) {
+  Array<T> out = matmul(a.value(), b.value());  // checks the shapes
+  return Variable<T>::from_op(
+      std::move(out), {a, b}, "matmul",
+      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        const Array<T>& av = in[0].value();
+        const Array<T>& bv = in[1].value();
+        const std::size_t k = bv.shape()[0], n = bv.shape()[1];
+        const std::size_t m = k == 0 ? 0 : av.size() / k;
+        if (in[0].requires_grad()) {
+          // dA[m, k] = g[m, n] · B^T
+          Array<T>& da = in[0].grad_buffer();
+          gemm(false, true, m, k, n, T(1), g.data(), n, bv.data(), n, T(1), da.data(), k);
+        }
+        if (in[1].requires_grad()) {
+          // dB[k, n] = A^T · g, over all leading rows of A at once
+          Array<T>& db = in[1].grad_buffer();
+          gemm(true, false, k, n, m, T(1), av.data(), k, g.data(), n, T(1), db.data(), n);
+        }
+      });
+}
+
+template <typename T>
+Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
+  broadcast_shapes(to_shape(a.shape()), to_shape(b.shape()), "add");
+  return Variable<T>::from_op(
+      a.value() + b.value(), {a, b}, "add",
+      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        for (auto& input : in)
+          if (input.requires_grad()) input.add_grad(sum_to(g, to_shape(input.shape())));
+      });
+}
+
+template <typename T>
+Variable<T> sub(const Variable<T>& a, const Variable<T>& b) {
+  broadcast_shapes(to_shape(a.shape()), to_shape(b.shape()), "sub");
+  return Variable<T>::from_op(
+      a.value() - b.value(), {a, b}, "sub",
+      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        if (in[0].requires_grad()) in[0].add_grad(sum_to(g, to_shape(in[0].shape())));
+        if (in[1].requires_grad()) in[1].add_grad(sum_to(Array<T>(-g), to_shape(in[1].shape())));
+      });
+}
+
+template <typename T>
+Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
+  broadcast_shapes(to_shape(a.shape()), to_shape(b.shape()), "mul");
+  return Variable<T>::from_op(
+      a.value() * b.value(), {a, b}, "mul",
+      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        if (in[0].requires_grad())
+          in[0].add_grad(sum_to(Array<T>(g * in[1].value()), to_shape(in[0].shape())));
+        if (in[1].requires_grad())
+          in[1].add_grad(sum_to(Array<T>(g * in[0].value()), to_shape(in[1].shape())));
+      });
+}
+
+template <typename T>
+Variable<T> neg(const Variable<T>& a) {
+  return Variable<T>::from_op(-a.value(), {a}, "neg",
+                              [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+                                in[0].add_grad(Array<T>(-g));
+                              });
+}
+
+template <typename T>
+Variable<T> scale(const Variable<T>& a, T factor) {
+  return Variable<T>::from_op(
+      a.value() * factor, {a}, "scale",
+      [factor](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        in[0].add_grad(Array<T>(g * factor));
+      });
+}
+
+template <typename T>
+Variable<T> tanh(const Variable<T>& a) {
+  return Variable<T>::from_op(
+      map(a.value(), [](T x) { return std::tanh(x); }), {a}, "tanh",
+      [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+        in[0].add_grad(Array<T>(g * (T(1) - y * y)));
+      });
+}
+
+template <typename T>
+Variable<T> relu(const Variable<T>& a) {
+  return Variable<T>::from_op(
+      map(a.value(), [](T x) { return x > T(0) ? x : T(0); }), {a}, "relu",
+      [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+        in[0].add_grad(Array<T>(xt::where(y > T(0), g, T(0))));
+      });
+}
+
+template <typename T>
+Variable<T> sigmoid(const Variable<T>& a) {
+  // 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below: no overflow either way.
+  auto stable_sigmoid = [](T x) {
+    if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+    const T e = std::exp(x);
+    return e / (T(1) + e);
+  };
+  return Variable<T>::from_op(
+      map(a.value(), stable_sigmoid), {a}, "sigmoid",
+      [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+        in[0].add_grad(Array<T>(g * y * (T(1) - y)));
+      });
+}
+
+template <typename T>
+Variable<T> sum(const Variable<T>& a) {
+  Array<T> out = Array<T>::from_shape({});
+  out() = std::accumulate(a.value().begin(), a.value().end(), T(0));
+  return Variable<T>::from_op(std::move(out), {a}, "sum",
+                              [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+                                in[0].add_grad(Array<T>(in[0].value().shape(), g()));
+                              });
+}
+
+template <typename T>
+Variable<T> mean(const Variable<T>& a) {
+  if (a.size() == 0) {
+    throw std::invalid_argument("mean: the value of shape " + shape_to_string(a.shape()) +
+                                " has no elements");
+  }
+  return scale(sum(a), T(1) / static_cast<T>(a.size()));
+}
+
+template <typename T>
+Variable<T> reshape(const Variable<T>& a, const Shape& shape) {
+  return Variable<T>::from_op(
+      reshaped(a.value(), shape), {a}, "reshape",
+      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        in[0].add_grad(reshaped(g, to_shape(in[0].shape())));
+      });
+}
+
+template <typename T>
+Variable<T> transpose(const Variable<T>& a) {
+  return Variable<T>::from_op(transposed(a.value()), {a}, "transpose",
+                              [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+                                in[0].add_grad(transposed(g));
+                              });
+}
+
+template <typename T>
+Variable<T> select(const Variable<T>& a, std::size_t axis, std::size_t index) {
+  if (axis >= a.dimension() || index >= a.shape()[axis]) {
+    throw std::invalid_argument("select: index " + std::to_string(index) + " on axis " +
+                                std::to_string(axis) + " is out of range for shape " +
+                                shape_to_string(a.shape()));
+  }
+  Array<T> out = xt::strided_view(a.value(), slice_at(axis, index));
+  return Variable<T>::from_op(
+      std::move(out), {a}, "select",
+      [axis, index](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        auto target = xt::strided_view(in[0].grad_buffer(), slice_at(axis, index));
+        target += g;
+      });
+}
+
+template <typename T>
+Variable<T> stack(const std::vector<Variable<T>>& values, std::size_t axis) {
+  if (values.empty()) throw std::invalid_argument("stack: no values to stack");
+  const Shape item_shape = to_shape(values[0].shape());
+  if (axis > item_shape.size()) {
+    throw std::invalid_argument("stack: axis " + std::to_string(axis) +
+                                " is out of range for values of shape " +
+                                shape_to_string(item_shape));
+  }
+  for (std::size_t i = 1; i < values.size(); ++i) {
+    if (!std::equal(item_shape.begin(), item_shape.end(), values[i].shape().begin(),
+                    values[i].shape().end())) {
+      throw std::invalid_argument("stack: value 0 has shape " + shape_to_string(item_shape) +
+                                  " but value " + std::to_string(i) + " has shape " +
+                                  shape_to_string(values[i].shape()));
+    }
+  }
+  Shape out_shape = item_shape;
+  out_shape.insert(out_shape.begin() + static_cast<std::ptrdiff_t>(axis), values.size());
+  Array<T> out = Array<T>::from_shape(out_shape);
+  for (std::size_t i = 0; i < values.size(); ++i)
+    xt::strided_view(out, slice_at(axis, i)) = values[i].value();
+  return Variable<T>::from_op(
+      std::move(out), values, "stack",
+      [axis](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        for (std::size_t i = 0; i < in.size(); ++i)
+          if (in[i].requires_grad()) in[i].add_grad(Array<T>(xt::strided_view(g, slice_at(axis, i))));
+      });
+}
+
+#define XGRAD_INSTANTIATE_OPS(T)                                               \
+  template Variable<T> matmul(const Variable<T>&, const Variable<T>&);         \
+  template Variable<T> add(const Variable<T>&, const Variable<T>&);            \
+  template Variable<T> sub(const Variable<T>&, const Variable<T>&);            \
+  template Variable<T> mul(const Variable<T>&, const Variable<T>&);            \
+  template Variable<T> neg(const Variable<T>&);                                \
+  template Variable<T> scale(const Variable<T>&, T);                           \
+  template Variable<T> tanh(const Variable<T>&);                               \
+  template Variable<T> relu(const Variable<T>&);                               \
+  template Variable<T> sigmoid(const Variable<T>&);                            \
+  template Variable<T> sum(const Variable<T>&);                                \
+  template Variable<T> mean(const Variable<T>&);                               \
+  template Variable<T> reshape(const Variable<T>&, const Shape&);              \
+  template Variable<T> transpose(const Variable<T>&);                          \
+  template Variable<T> select(const Variable<T>&, std::size_t, std::size_t);   \
+  template Variable<T> stack(const std::vector<Variable<T>>&, std::size_t);
+XGRAD_INSTANTIATE_OPS(float)
+XGRAD_INSTANTIATE_OPS(double)
+
+}  // namespace xgrad

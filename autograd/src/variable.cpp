@@ -1,0 +1,205 @@
+#include "xgrad/autograd/variable.hpp"
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace xgrad {
+
+namespace {
+thread_local bool grad_enabled = true;
+std::uint64_t next_visit_mark = 0;
+}  // namespace
+
+bool is_grad_enabled() { return grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(grad_enabled) { grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { grad_enabled = previous_; }
+
+namespace detail {
+
+template <typename T>
+Node<T>::~Node() {
+  // Take over the inputs of every node that dies with this one, so the chain
+  // unwinds in this loop instead of in nested destructors.
+  std::vector<std::shared_ptr<Node<T>>> pending;
+  for (auto& input : inputs) pending.push_back(std::move(input.node_));
+  inputs.clear();
+  while (!pending.empty()) {
+    std::shared_ptr<Node<T>> node = std::move(pending.back());
+    pending.pop_back();
+    if (node && node.use_count() == 1) {
+      for (auto& input : node->inputs) pending.push_back(std::move(input.node_));
+      node->inputs.clear();
+    }
+  }
+}
+
+}  // namespace detail
+
+template <typename T>
+Variable<T>::Variable() : Variable(Array<T>::from_shape({0})) {}
+
+template <typename T>
+Variable<T>::Variable(Array<T> value, bool requires_grad)
+    : node_(std::make_shared<detail::Node<T>>()) {
+  node_->value = std::move(value);
+  node_->requires_grad = requires_grad;
+}
+
+template <typename T>
+Variable<T>& Variable<T>::set_requires_grad(bool requires_grad) {
+  if (!is_leaf()) {
+    throw std::logic_error(std::string("set_requires_grad: only leaves can change it; this value "
+                                       "was made by ") + node_->op);
+  }
+  node_->requires_grad = requires_grad;
+  return *this;
+}
+
+template <typename T>
+const Array<T>& Variable<T>::grad() const {
+  if (!node_->has_grad) {
+    throw std::logic_error("grad: this " + shape_to_string(shape()) +
+                           " value has no gradient (no backward() reached it since the last "
+                           "zero_grad(), or it does not require a gradient)");
+  }
+  return node_->grad;
+}
+
+template <typename T>
+void Variable<T>::zero_grad() {
+  node_->grad = Array<T>();
+  node_->has_grad = false;
+}
+
+namespace {
+template <typename T>
+void check_grad_shape(const Array<T>& value, const Array<T>& g, const char* where) {
+  if (g.shape() != value.shape()) {
+    throw std::invalid_argument(std::string(where) + ": gradient of shape " +
+                                shape_to_string(g.shape()) + " for a value of shape " +
+                                shape_to_string(value.shape()));
+  }
+}
+}  // namespace
+
+template <typename T>
+void Variable<T>::add_grad(const Array<T>& g) {
+  check_grad_shape(node_->value, g, "add_grad");
+  if (node_->has_grad) {
+    node_->grad += g;
+  } else {
+    node_->grad = g;
+    node_->has_grad = true;
+  }
+}
+
+template <typename T>
+void Variable<T>::add_grad(Array<T>&& g) {
+  check_grad_shape(node_->value, g, "add_grad");
+  if (node_->has_grad) {
+    node_->grad += g;
+  } else {
+    node_->grad = std::move(g);
+    node_->has_grad = true;
+  }
+}
+
+template <typename T>
+Array<T>& Variable<T>::grad_buffer() {
+  if (!node_->has_grad) {
+    node_->grad = Array<T>(node_->value.shape(), T(0));
+    node_->has_grad = true;
+  }
+  return node_->grad;
+}
+
+template <typename T>
+void Variable<T>::backward(bool retain_graph) {
+  if (size() != 1) {
+    throw std::invalid_argument(
+        "backward: called without a gradient on a value of shape " + shape_to_string(shape()) +
+        "; only a single-element value (a loss) has an implied gradient of 1. Reduce it "
+        "(sum, mean) or pass backward(grad_output)");
+  }
+  backward(Array<T>(node_->value.shape(), T(1)), retain_graph);
+}
+
+template <typename T>
+void Variable<T>::backward(const Array<T>& grad_output, bool retain_graph) {
+  if (!node_->requires_grad) {
+    throw std::logic_error(
+        "backward: this value does not require a gradient: none of the values it was computed "
+        "from has requires_grad set, or it was computed under NoGradGuard");
+  }
+  check_grad_shape(node_->value, grad_output, "backward");
+
+  // Iterative depth-first walk: post-order gives the inputs before their
+  // users, so the reversed order visits each node after all its users.
+  const std::uint64_t mark = ++next_visit_mark;
+  // Owning handles: freeing an op's inputs below must not destroy a node
+  // that is still to be visited.
+  std::vector<std::shared_ptr<detail::Node<T>>> order;
+  std::vector<std::pair<std::shared_ptr<detail::Node<T>>, std::size_t>> stack;
+  stack.emplace_back(node_, 0);
+  node_->visit_mark = mark;
+  while (!stack.empty()) {
+    auto& [node, next_input] = stack.back();
+    if (node->graph_freed) {
+      throw std::logic_error(std::string("backward: the graph through '") + node->op +
+                             "' was freed by an earlier backward(); pass retain_graph = true "
+                             "to the first backward() to go through it twice");
+    }
+    if (next_input < node->inputs.size()) {
+      const auto& input = node->inputs[next_input++].node_;
+      if (input->requires_grad && input->visit_mark != mark) {
+        input->visit_mark = mark;
+        stack.emplace_back(input, 0);
+      }
+    } else {
+      order.push_back(std::move(node));
+      stack.pop_back();
+    }
+  }
+
+  add_grad(grad_output);
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    detail::Node<T>* node = it->get();
+    if (node->op == nullptr) continue;  // a leaf keeps its gradient
+    if (node->has_grad) node->grad_fn(node->grad, node->value, node->inputs);
+    // Gradients of intermediate values are not kept (as in PyTorch).
+    node->grad = Array<T>();
+    node->has_grad = false;
+    if (!retain_graph) {
+      node->inputs.clear();
+      node->grad_fn = nullptr;
+      node->graph_freed = true;
+      it->reset();  // its users are done with it: free it now, not at the end
+    }
+  }
+}
+
+template <typename T>
+Variable<T> Variable<T>::detach() const {
+  return Variable<T>(node_->value);
+}
+
+template <typename T>
+Variable<T> Variable<T>::from_op(Array<T> value, std::vector<Variable<T>> inputs,
+                                 const char* op, GradFn<T> grad_fn) {
+  Variable<T> result(std::move(value));
+  if (any_requires_grad(inputs)) {
+    result.node_->requires_grad = true;
+    result.node_->op = op;
+    result.node_->inputs = std::move(inputs);
+    result.node_->grad_fn = std::move(grad_fn);
+  }
+  return result;
+}
+
+template class Variable<float>;
+template class Variable<double>;
+template struct detail::Node<float>;
+template struct detail::Node<double>;
+
+}  // namespace xgrad

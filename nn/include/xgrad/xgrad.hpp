@@ -1,0 +1,17 @@
+#pragma once
+// Everything xgrad offers, in one include.
+
+#include "xgrad/tensor/blas.hpp"
+#include "xgrad/tensor/format.hpp"
+#include "xgrad/tensor/shape.hpp"
+#include "xgrad/tensor/tensor.hpp"
+
+#include "xgrad/autograd/gradcheck.hpp"
+#include "xgrad/autograd/ops.hpp"
+#include "xgrad/autograd/variable.hpp"
+
+#include "xgrad/nn/activation.hpp"
+#include "xgrad/nn/initializers.hpp"
+#include "xgrad/nn/module.hpp"
+#include "xgrad/nn/options.hpp"
+#include "xgrad/nn/simple_rnn.hpp"

@@ -1,0 +1,41 @@
+#pragma once
+// Shape helpers shared by every layer: Python-style shape text for messages
+// and printing, and element counts.
+
+#include <cstddef>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace xgrad {
+
+using Shape = std::vector<std::size_t>;
+
+// "(5, 2)", "(2,)", "()": the way NumPy and Keras print shapes.
+template <typename ShapeLike>
+std::string shape_to_string(const ShapeLike& shape) {
+  std::ostringstream out;
+  out << '(';
+  std::size_t i = 0;
+  for (auto extent : shape) {
+    if (i++ > 0) out << ", ";
+    out << extent;
+  }
+  if (i == 1) out << ',';
+  out << ')';
+  return out.str();
+}
+
+template <typename ShapeLike>
+Shape to_shape(const ShapeLike& shape) {
+  return Shape(shape.begin(), shape.end());
+}
+
+template <typename ShapeLike>
+std::size_t element_count(const ShapeLike& shape) {
+  std::size_t n = 1;
+  for (auto extent : shape) n *= static_cast<std::size_t>(extent);
+  return n;
+}
+
+}  // namespace xgrad

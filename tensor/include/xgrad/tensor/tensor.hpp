@@ -1,0 +1,76 @@
+#pragma once
+// Arrays: xgrad's values are xtensor arrays, float32 by default as in Keras and
+// float64 where precision matters (gradient checks). This header gathers
+// creation, shape changes and the seeded random generator.
+
+#include <cstdint>
+#include <random>
+
+#include <xtensor/xarray.hpp>
+
+#include "xgrad/tensor/shape.hpp"
+
+namespace xgrad {
+
+template <typename T = float>
+using Array = xt::xarray<T>;
+
+template <typename T = float>
+Array<T> zeros(const Shape& shape) {
+  return Array<T>(shape, T(0));
+}
+
+template <typename T = float>
+Array<T> ones(const Shape& shape) {
+  return Array<T>(shape, T(1));
+}
+
+template <typename T = float>
+Array<T> full(const Shape& shape, T value) {
+  return Array<T>(shape, value);
+}
+
+// A copy of `a` with a new shape of the same element count; throws
+// std::invalid_argument naming both shapes otherwise.
+template <typename T>
+Array<T> reshaped(const Array<T>& a, const Shape& shape);
+
+// The transpose of a 2-D array, evaluated; throws for other ranks.
+template <typename T>
+Array<T> transposed(const Array<T>& a);
+
+// NumPy's broadcast of two shapes; throws std::invalid_argument naming `op`
+// and both shapes when they do not broadcast.
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+
+// Sums `a` down to `shape`, undoing a broadcast from `shape` to a.shape():
+// the gradient of a broadcast input.
+template <typename T>
+Array<T> sum_to(const Array<T>& a, const Shape& shape);
+
+// One generator for the whole program, so that manual_seed(n) makes every
+// random draw (initializers, data shuffling) reproducible.
+using Generator = std::mt19937_64;
+Generator& generator();
+void manual_seed(std::uint64_t seed);
+
+// Uniform in [low, high), and normal with the given mean and standard
+// deviation. Both are computed from the generator's raw bits, so the numbers
+// do not depend on the standard library's distribution implementations.
+template <typename T = float>
+Array<T> uniform(const Shape& shape, T low, T high);
+template <typename T = float>
+Array<T> normal(const Shape& shape, T mean = T(0), T stddev = T(1));
+
+extern template Array<float> reshaped(const Array<float>&, const Shape&);
+extern template Array<double> reshaped(const Array<double>&, const Shape&);
+extern template Array<float> transposed(const Array<float>&);
+extern template Array<double> transposed(const Array<double>&);
+extern template Array<float> sum_to(const Array<float>&, const Shape&);
+extern template Array<double> sum_to(const Array<double>&, const Shape&);
+extern template Array<float> uniform(const Shape&, float, float);
+extern template Array<double> uniform(const Shape&, double, double);
+extern template Array<float> normal(const Shape&, float, float);
+extern template Array<double> normal(const Shape&, double, double);
+
+}  // namespace xgrad

@@ -1,0 +1,62 @@
+#include "xgrad/tensor/blas.hpp"
+
+#include <stdexcept>
+#include <string>
+
+#include <cblas.h>
+
+namespace xgrad {
+
+namespace {
+CBLAS_TRANSPOSE op(bool transpose) { return transpose ? CblasTrans : CblasNoTrans; }
+blasint as_blas(std::size_t n) { return static_cast<blasint>(n); }
+}  // namespace
+
+void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n,
+                 std::size_t k, float alpha, const float* a, std::size_t lda, const float* b,
+                 std::size_t ldb, float beta, float* c, std::size_t ldc) {
+  if (m == 0 || n == 0) return;
+  cblas_sgemm(CblasRowMajor, op(transpose_a), op(transpose_b), as_blas(m), as_blas(n),
+              as_blas(k), alpha, a, as_blas(lda), b, as_blas(ldb), beta, c, as_blas(ldc));
+}
+
+void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n,
+                  std::size_t k, double alpha, const double* a, std::size_t lda,
+                  const double* b, std::size_t ldb, double beta, double* c, std::size_t ldc) {
+  if (m == 0 || n == 0) return;
+  cblas_dgemm(CblasRowMajor, op(transpose_a), op(transpose_b), as_blas(m), as_blas(n),
+              as_blas(k), alpha, a, as_blas(lda), b, as_blas(ldb), beta, c, as_blas(ldc));
+}
+
+template <typename T>
+Array<T> matmul(const Array<T>& a, const Array<T>& b) {
+  if (a.dimension() < 1 || b.dimension() != 2 || a.shape().back() != b.shape()[0]) {
+    throw std::invalid_argument(
+        "matmul: expected a [..., K] and b [K, N], got " + shape_to_string(a.shape()) +
+        " and " + shape_to_string(b.shape()));
+  }
+  const std::size_t k = b.shape()[0];
+  const std::size_t n = b.shape()[1];
+  Shape out_shape = to_shape(a.shape());
+  out_shape.back() = n;
+  const std::size_t m = element_count(out_shape) / (n == 0 ? 1 : n);
+  Array<T> out(out_shape, T(0));
+  // With k == 0 the product is all zeros; BLAS is not asked for empty sums.
+  if (k > 0) gemm(false, false, m, n, k, T(1), a.data(), k, b.data(), n, T(0), out.data(), n);
+  return out;
+}
+
+void set_num_threads(int threads) {
+  if (threads < 1) {
+    throw std::invalid_argument("set_num_threads: need at least 1 thread, got " +
+                                std::to_string(threads));
+  }
+  openblas_set_num_threads(threads);
+}
+
+int num_threads() { return openblas_get_num_threads(); }
+
+template Array<float> matmul(const Array<float>&, const Array<float>&);
+template Array<double> matmul(const Array<double>&, const Array<double>&);
+
+}  // namespace xgrad

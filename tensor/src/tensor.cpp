@@ -1,0 +1,121 @@
+#include "xgrad/tensor/tensor.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+#include <algorithm>
+
+#include <xtensor/xmanipulation.hpp>
+#include <xtensor/xreducer.hpp>
+
+namespace xgrad {
+
+template <typename T>
+Array<T> reshaped(const Array<T>& a, const Shape& shape) {
+  if (element_count(shape) != a.size()) {
+    throw std::invalid_argument("reshape: cannot reshape " + shape_to_string(a.shape()) +
+                                " (" + std::to_string(a.size()) + " elements) to " +
+                                shape_to_string(shape));
+  }
+  Array<T> out = a;
+  out.reshape(shape);
+  return out;
+}
+
+template <typename T>
+Array<T> transposed(const Array<T>& a) {
+  if (a.dimension() != 2) {
+    throw std::invalid_argument("transpose: expected a 2-D array, got shape " +
+                                shape_to_string(a.shape()));
+  }
+  return xt::eval(xt::transpose(a));
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  Shape out(std::max(a.size(), b.size()), 1);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const std::size_t ea = i < a.size() ? a[a.size() - 1 - i] : 1;
+    const std::size_t eb = i < b.size() ? b[b.size() - 1 - i] : 1;
+    if (ea != eb && ea != 1 && eb != 1) {
+      throw std::invalid_argument(std::string(op) + ": shapes " + shape_to_string(a) + " and " +
+                                  shape_to_string(b) + " do not broadcast");
+    }
+    out[out.size() - 1 - i] = ea == 1 ? eb : ea;
+  }
+  return out;
+}
+
+template <typename T>
+Array<T> sum_to(const Array<T>& a, const Shape& shape) {
+  if (std::equal(a.shape().begin(), a.shape().end(), shape.begin(), shape.end())) return a;
+  if (shape.size() > a.dimension()) {
+    throw std::invalid_argument("sum_to: cannot reduce " + shape_to_string(a.shape()) + " to " +
+                                shape_to_string(shape));
+  }
+  const std::size_t lead = a.dimension() - shape.size();
+  std::vector<std::size_t> axes;
+  for (std::size_t i = 0; i < lead; ++i) axes.push_back(i);
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == a.shape()[lead + i]) continue;
+    if (shape[i] != 1) {
+      throw std::invalid_argument("sum_to: cannot reduce " + shape_to_string(a.shape()) +
+                                  " to " + shape_to_string(shape));
+    }
+    axes.push_back(lead + i);
+  }
+  Array<T> out = xt::sum(a, axes, xt::evaluation_strategy::immediate);
+  out.reshape(shape);
+  return out;
+}
+
+Generator& generator() {
+  static Generator instance(0);
+  return instance;
+}
+
+void manual_seed(std::uint64_t seed) { generator().seed(seed); }
+
+namespace {
+// 53 random bits scaled to [0, 1).
+double next_unit() { return static_cast<double>(generator()() >> 11) * 0x1.0p-53; }
+}  // namespace
+
+template <typename T>
+Array<T> uniform(const Shape& shape, T low, T high) {
+  if (!(low <= high)) {
+    throw std::invalid_argument("uniform: low must not exceed high");
+  }
+  Array<T> out = Array<T>::from_shape(shape);
+  const double span = static_cast<double>(high) - static_cast<double>(low);
+  for (auto& v : out) v = static_cast<T>(static_cast<double>(low) + span * next_unit());
+  return out;
+}
+
+template <typename T>
+Array<T> normal(const Shape& shape, T mean, T stddev) {
+  if (!(stddev >= T(0))) {
+    throw std::invalid_argument("normal: stddev must be non-negative");
+  }
+  Array<T> out = Array<T>::from_shape(shape);
+  // Box-Muller, one value per pair of uniforms: simple and reproducible.
+  for (auto& v : out) {
+    const double u1 = 1.0 - next_unit();  // in (0, 1], so log is finite
+    const double u2 = next_unit();
+    const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+    v = static_cast<T>(static_cast<double>(mean) + static_cast<double>(stddev) * z);
+  }
+  return out;
+}
+
+template Array<float> reshaped(const Array<float>&, const Shape&);
+template Array<double> reshaped(const Array<double>&, const Shape&);
+template Array<float> transposed(const Array<float>&);
+template Array<double> transposed(const Array<double>&);
+template Array<float> sum_to(const Array<float>&, const Shape&);
+template Array<double> sum_to(const Array<double>&, const Shape&);
+template Array<float> uniform(const Shape&, float, float);
+template Array<double> uniform(const Shape&, double, double);
+template Array<float> normal(const Shape&, float, float);
+template Array<double> normal(const Shape&, double, double);
+
+}  // namespace xgrad
