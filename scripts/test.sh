@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Second command of the README: the whole test suite. It runs every CTest test
+# of the Release build in build/, then again in build-asan/ under
+# AddressSanitizer, LeakSanitizer and UBSan (a leaked graph fails there).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs="$(nproc)"
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DXGRAD_SANITIZE=address,undefined -DXGRAD_BUILD_BENCH=OFF -DXGRAD_BUILD_EXAMPLES=OFF
+cmake --build build-asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" -E '^install_and_consume$'
