@@ -1,0 +1,138 @@
+#pragma once
+// DataLoader: mini-batches over in-memory arrays, as Keras' fit(x, y,
+// batch_size, shuffle) walks its data.
+//
+// Dimension letters: N samples, b the samples of one batch (batch_size, or
+// fewer in the last batch).
+//
+//   inputs  [N, ...]  (for a SimpleRNN [N, T, F])
+//   targets [N, ...]  (float values [N, U], or int64 class labels [N])
+//
+//   nn::DataLoader<float> loader(x, y, nn::DataLoaderOptions(32));
+//   for (int e = 0; e < epochs; ++e)
+//     for (auto& batch : loader.epoch()) {  // batch.inputs [b, T, F], batch.targets [b, U]
+//       Variable<float> out = model(Variable<float>(batch.inputs));
+//       ...
+//     }
+//
+//   nn::DataLoader<float, std::int64_t> labelled(x, labels);  // targets [N] of int64
+//
+// Every epoch visits each sample exactly once, in ceil(N / batch_size)
+// batches; the last one keeps the remainder (N % batch_size samples) when N
+// is not a multiple of batch_size. With shuffle, each call of epoch() draws a
+// new order from xgrad's seeded generator, so manual_seed(s) before the
+// first epoch makes the whole sequence of orders reproducible.
+
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <utility>
+#include <vector>
+
+#include "xgrad/nn/options.hpp"
+#include "xgrad/tensor/tensor.hpp"
+
+namespace xgrad::nn {
+
+struct DataLoaderOptions {
+  DataLoaderOptions() = default;
+  explicit DataLoaderOptions(std::size_t batch_size) : batch_size_(batch_size) {}
+
+  XGRAD_ARG(std::size_t, batch_size) = 32;  // Keras fit(): 32; > 0
+  XGRAD_ARG(bool, shuffle) = true;          // Keras fit(): True; a new order every epoch
+};
+
+// A uniformly random order of 0 .. n-1 (Fisher-Yates), drawn from
+// xgrad::generator() with its own bounded integers, so it is the same with
+// every standard library.
+std::vector<std::size_t> random_permutation(std::size_t n);
+
+template <typename X = float, typename Y = X>
+class DataLoader {
+ public:
+  struct Batch {
+    Array<X> inputs;                   // [b, ...]: inputs[indices[i]] for each i
+    Array<Y> targets;                  // [b, ...]: targets[indices[i]]
+    std::vector<std::size_t> indices;  // the samples, as positions on axis 0 of the data
+  };
+
+  // One pass over the data in one order. Iterating it makes each batch as it
+  // is reached; it refers to its loader, which must outlive it.
+  class Epoch {
+   public:
+    class iterator {
+     public:
+      using iterator_category = std::input_iterator_tag;
+      using value_type = Batch;
+      using difference_type = std::ptrdiff_t;
+      using pointer = Batch*;
+      using reference = Batch&;
+
+      // The current batch; its arrays may be moved from.
+      Batch& operator*() { return batch_; }
+      const Batch& operator*() const { return batch_; }
+      Batch* operator->() { return &batch_; }
+      const Batch* operator->() const { return &batch_; }
+      iterator& operator++();
+      bool operator==(const iterator& other) const { return index_ == other.index_; }
+      bool operator!=(const iterator& other) const { return index_ != other.index_; }
+
+     private:
+      friend class Epoch;
+      iterator(const Epoch* epoch, std::size_t index);
+      void load();
+
+      const Epoch* epoch_;
+      std::size_t index_;
+      Batch batch_;
+    };
+
+    iterator begin() const { return iterator(this, 0); }
+    iterator end() const { return iterator(this, size()); }
+    // The number of batches.
+    std::size_t size() const;
+    // The samples in the order this epoch visits them.
+    const std::vector<std::size_t>& order() const { return order_; }
+
+   private:
+    friend class DataLoader;
+    Epoch(const DataLoader* loader, std::vector<std::size_t> order)
+        : loader_(loader), order_(std::move(order)) {}
+
+    const DataLoader* loader_;
+    std::vector<std::size_t> order_;
+  };
+
+  // Keeps copies of (or, moved in, takes) the arrays. Throws
+  // std::invalid_argument, naming both shapes, when inputs and targets have
+  // different sizes N on axis 0, when either has rank 0, or when batch_size is 0.
+  DataLoader(Array<X> inputs, Array<Y> targets, DataLoaderOptions options = {});
+
+  // The next epoch: with shuffle, a new random order; else 0 .. N-1.
+  Epoch epoch() const;
+
+  // The batch of the given samples, in that order. Throws std::out_of_range
+  // for an index >= N.
+  Batch batch(const std::vector<std::size_t>& indices) const;
+
+  // N.
+  std::size_t size() const { return samples_; }
+  // Batches per epoch: ceil(N / batch_size).
+  std::size_t num_batches() const;
+  const DataLoaderOptions& options() const { return options_; }
+  const Array<X>& inputs() const { return inputs_; }
+  const Array<Y>& targets() const { return targets_; }
+
+ private:
+  Array<X> inputs_;
+  Array<Y> targets_;
+  DataLoaderOptions options_;
+  std::size_t samples_ = 0;
+};
+
+extern template class DataLoader<float, float>;
+extern template class DataLoader<double, double>;
+extern template class DataLoader<float, std::int64_t>;
+extern template class DataLoader<double, std::int64_t>;
+
+}  // namespace xgrad::nn

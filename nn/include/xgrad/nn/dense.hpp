@@ -1,0 +1,86 @@
+#pragma once
+// Dense: Keras' keras.layers.Dense, with its names, defaults and numbers.
+//
+// Dimension letters: B batch, T timesteps, F input features, U units.
+//
+//   input   x       [B, F], or [B, T, F] (any rank >= 2: [..., F])
+//   kernel          [F, U]    glorot_uniform
+//   bias            [U]       zeros (only with use_bias)
+//
+//   y = activation(x · kernel + bias)
+//
+//   output  [B, U], or [B, T, U] ([..., U]): as in Keras, only the last axis
+//           is contracted, so a [B, T, F] input is transformed at every
+//           timestep with the same weights (time-distributed), in one GEMM.
+//
+// The layer builds on its first call, or explicitly with build({-1, F}) as
+// Keras' build(input_shape=(None, F)).
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "xgrad/nn/activation.hpp"
+#include "xgrad/nn/module.hpp"
+#include "xgrad/nn/options.hpp"
+
+namespace xgrad::nn {
+
+struct DenseOptions {
+  explicit DenseOptions(std::size_t units) : units_(units) {}
+
+  XGRAD_ARG(std::size_t, units);                              // required, > 0
+  XGRAD_ARG(Activation, activation) = Activation::linear;     // Keras: None (no activation)
+  XGRAD_ARG(bool, use_bias) = true;                           // Keras: True
+  XGRAD_ARG(std::string, name) = "dense";                     // Keras' default layer name
+
+ public:
+  // The activation by its Keras name: "linear", "tanh", "relu", "sigmoid".
+  DenseOptions& activation(const std::string& name) {
+    return activation(activation_from_name(name));
+  }
+};
+
+template <typename T = float>
+class Dense : public Module<T> {
+ public:
+  explicit Dense(DenseOptions options);
+
+  // Creates the weights for inputs [..., F]: only the last entry (F) is used;
+  // the others may be -1 (None). Throws if the rank is below 2, F is not
+  // positive, or the layer was already built for another F.
+  void build(const std::vector<std::ptrdiff_t>& input_shape);
+  bool built() const { return features_ > 0; }
+  // F, once built.
+  std::size_t input_features() const { return features_; }
+
+  // x [..., F] (rank >= 2) -> [..., U]. Builds the layer on first use.
+  Variable<T> forward(const Variable<T>& x);
+  Variable<T> operator()(const Variable<T>& x) { return forward(x); }
+
+  // The parameters as Variables (handles): read their grad() after backward.
+  // Each throws std::logic_error before build; bias() also without use_bias.
+  Variable<T> kernel() const;
+  Variable<T> bias() const;
+
+  // Copies of the weights in Keras' order: kernel[, bias].
+  std::vector<Array<T>> weights() const;
+  // Sets them from the same order (building the layer from the kernel's
+  // shape if needed). Every shape is checked before anything changes.
+  void set_weights(const std::vector<Array<T>>& weights);
+
+  const DenseOptions& options() const { return options_; }
+
+ private:
+  std::string describe() const;
+  void check_built(const char* what) const;
+
+  DenseOptions options_;
+  std::size_t features_ = 0;
+  Variable<T> kernel_, bias_;
+};
+
+extern template class Dense<float>;
+extern template class Dense<double>;
+
+}  // namespace xgrad::nn

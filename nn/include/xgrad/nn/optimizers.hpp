@@ -1,0 +1,195 @@
+#pragma once
+// Optimizers with Keras' update rules, names and defaults (keras.optimizers
+// SGD, RMSprop, Adam), over a list of parameter Variables:
+//
+//   nn::Adam<> optimizer(model.parameters(), nn::AdamOptions().learning_rate(1e-2));
+//   for (...) {
+//     optimizer.zero_grad();
+//     loss.backward();
+//     nn::clip_grad_norm(model.parameters(), 1.0f);  // optional
+//     optimizer.step();
+//   }
+//
+// step() updates every parameter that has a gradient, in place (the model
+// sees the new values through its own handles), without recording a graph;
+// a parameter without a gradient is skipped and its state left as it was.
+// Each step counts as one of Keras' `iterations`, whether or not every
+// parameter had a gradient; Adam's bias correction uses that count.
+//
+// The state (velocities, moments) is per parameter, zeros of its shape,
+// made with the optimizer (Keras' build); a parameter must keep its shape.
+// Hyperparameters are doubles, as in Keras; scalar coefficients (Adam's
+// alpha) are computed in double, the elementwise arithmetic in T (Keras
+// casts to the variable's dtype). In the formulas g is the gradient, p the
+// parameter, lr the learning rate, t the step number counted from 1.
+
+#include <cstddef>
+#include <vector>
+
+#include "xgrad/autograd/variable.hpp"
+#include "xgrad/nn/options.hpp"
+
+namespace xgrad::nn {
+
+// Base of the optimizers: the parameters, the step count, zero_grad().
+template <typename T = float>
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  // One update of every parameter that has a gradient. Each parameter's
+  // shape and its gradient's are checked before anything changes.
+  void step();
+  // Forgets every parameter's gradient (Variable::zero_grad).
+  void zero_grad();
+
+  // "SGD", "RMSprop", "Adam": the name that starts its error messages.
+  const char* name() const { return name_; }
+  const std::vector<Variable<T>>& parameters() const { return parameters_; }
+  // Completed steps (Keras' optimizer.iterations).
+  std::size_t iterations() const { return iterations_; }
+
+  // The learning rate of the following steps (for a schedule); >= 0.
+  virtual double learning_rate() const = 0;
+  virtual void set_learning_rate(double learning_rate) = 0;
+
+ protected:
+  // Throws std::invalid_argument, naming `optimizer`, for an empty list, a
+  // parameter listed twice, or one that does not require a gradient.
+  Optimizer(std::vector<Variable<T>> parameters, const char* optimizer);
+
+  // Updates parameter `index` in place from its gradient; `step` counts
+  // from 1.
+  virtual void update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t step) = 0;
+
+  // Zeros of each parameter's shape, in order: one kind of state.
+  std::vector<Array<T>> zero_state() const;
+
+  // Throws std::invalid_argument naming the optimizer and `option` unless
+  // low <= value <= high (or < high when !high_inclusive) and value is finite.
+  void check_range(const char* option, double value, double low, double high,
+                   bool high_inclusive) const;
+
+ private:
+  const char* name_;
+  std::vector<Variable<T>> parameters_;
+  std::vector<Shape> shapes_;  // each parameter's shape when the optimizer was made
+  std::size_t iterations_ = 0;
+};
+
+struct SGDOptions {
+  XGRAD_ARG(double, learning_rate) = 0.01;  // Keras: 0.01
+  XGRAD_ARG(double, momentum) = 0.0;        // Keras: 0.0; in [0, 1]
+  XGRAD_ARG(bool, nesterov) = false;        // Keras: False
+};
+
+// Keras' SGD:
+//   momentum = 0:  p -= lr · g
+//   else:          v = momentum · v − lr · g
+//                  p += v                          (nesterov: p += momentum · v − lr · g)
+// v starts at 0. With momentum 0, nesterov changes nothing (as in Keras).
+template <typename T = float>
+class SGD : public Optimizer<T> {
+ public:
+  explicit SGD(std::vector<Variable<T>> parameters, SGDOptions options = {});
+
+  const SGDOptions& options() const { return options_; }
+  double learning_rate() const override { return options_.learning_rate(); }
+  void set_learning_rate(double learning_rate) override;
+
+ protected:
+  void update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t step) override;
+
+ private:
+  SGDOptions options_;
+  std::vector<Array<T>> velocities_;
+};
+
+struct RMSpropOptions {
+  XGRAD_ARG(double, learning_rate) = 0.001;  // Keras: 0.001
+  XGRAD_ARG(double, rho) = 0.9;              // Keras: 0.9; in [0, 1)
+  XGRAD_ARG(double, momentum) = 0.0;         // Keras: 0.0; in [0, 1]
+  XGRAD_ARG(double, epsilon) = 1e-7;         // Keras: 1e-7; >= 0
+  XGRAD_ARG(bool, centered) = false;         // Keras: False
+};
+
+// Keras' RMSprop:
+//   v = rho · v + (1 − rho) · g²
+//   centered:  a = rho · a + (1 − rho) · g,   d = v − a² + epsilon
+//   else:      d = v + epsilon
+//   increment = lr · g / sqrt(d)
+//   momentum > 0:  m = momentum · m + increment,  p -= m
+//   else:          p -= increment
+// v, a, m start at 0. epsilon sits inside the square root, as in Keras.
+template <typename T = float>
+class RMSprop : public Optimizer<T> {
+ public:
+  explicit RMSprop(std::vector<Variable<T>> parameters, RMSpropOptions options = {});
+
+  const RMSpropOptions& options() const { return options_; }
+  double learning_rate() const override { return options_.learning_rate(); }
+  void set_learning_rate(double learning_rate) override;
+
+ protected:
+  void update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t step) override;
+
+ private:
+  RMSpropOptions options_;
+  std::vector<Array<T>> velocities_, average_gradients_, momentums_;
+};
+
+struct AdamOptions {
+  XGRAD_ARG(double, learning_rate) = 0.001;  // Keras: 0.001
+  XGRAD_ARG(double, beta_1) = 0.9;           // Keras: 0.9; in [0, 1)
+  XGRAD_ARG(double, beta_2) = 0.999;         // Keras: 0.999; in [0, 1)
+  XGRAD_ARG(double, epsilon) = 1e-7;         // Keras: 1e-7; >= 0
+  XGRAD_ARG(bool, amsgrad) = false;          // Keras: False
+};
+
+// Keras' Adam, with the bias correction folded into the step size:
+//   alpha = lr · sqrt(1 − beta_2^t) / (1 − beta_1^t)
+//   m += (g − m) · (1 − beta_1)
+//   v += (g² − v) · (1 − beta_2)
+//   amsgrad:  v_hat = max(v_hat, v), used in place of v below
+//   p -= alpha · m / (sqrt(v) + epsilon)
+// m, v, v_hat start at 0.
+template <typename T = float>
+class Adam : public Optimizer<T> {
+ public:
+  explicit Adam(std::vector<Variable<T>> parameters, AdamOptions options = {});
+
+  const AdamOptions& options() const { return options_; }
+  double learning_rate() const override { return options_.learning_rate(); }
+  void set_learning_rate(double learning_rate) override;
+
+ protected:
+  void update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t step) override;
+
+ private:
+  AdamOptions options_;
+  std::vector<Array<T>> momentums_, velocities_, velocity_hats_;
+};
+
+// Scales all the gradients of `parameters` together so that their global L2
+// norm, sqrt(sum over all gradient elements of g²), is at most `max_norm`:
+// when the norm is above it, every gradient is multiplied in place by
+// max_norm / norm (Keras' global_clipnorm, tf.clip_by_global_norm);
+// otherwise nothing changes. Parameters without a gradient are skipped.
+// Returns the norm before clipping. A non-finite norm (an inf or NaN in a
+// gradient) is returned with the gradients left alone. Throws
+// std::invalid_argument unless max_norm > 0.
+float clip_grad_norm(const std::vector<Variable<float>>& parameters, float max_norm);
+double clip_grad_norm(const std::vector<Variable<double>>& parameters, double max_norm);
+
+extern template class Optimizer<float>;
+extern template class Optimizer<double>;
+extern template class SGD<float>;
+extern template class SGD<double>;
+extern template class RMSprop<float>;
+extern template class RMSprop<double>;
+extern template class Adam<float>;
+extern template class Adam<double>;
+
+}  // namespace xgrad::nn

@@ -1,0 +1,136 @@
+#pragma once
+// Sequential: Keras' keras.Sequential, a stack of layers applied in order,
+// each to the output of the one before.
+//
+//   nn::Sequential<> model;
+//   model.add(std::make_shared<nn::SimpleRNN<>>(nn::SimpleRNNOptions(8).return_sequences(true)));
+//   model.add(std::make_shared<nn::SimpleRNN<>>(nn::SimpleRNNOptions(8)));
+//   model.add(std::make_shared<nn::Dense<>>(nn::DenseOptions(1)));
+//   Variable<float> y = model(x);  // x [B, T, F] -> [B, 1]
+//
+// or, equally, nn::Sequential<> model({rnn1, rnn2, dense});
+//
+// Any Module<T> with a `Variable<T> forward(const Variable<T>&)` can be a
+// layer, a Sequential too (as torch::nn::Sequential takes any module with a
+// forward). The model owns its layers through shared_ptr: a handle kept by
+// the caller names the same layer, and the layer lives as long as either.
+//
+// Parameter paths are Keras' weight paths: "simple_rnn/kernel",
+// "simple_rnn_1/kernel", "dense/kernel", "dense/bias". A layer is listed
+// under its name option; repeats get "_1", "_2", ... in the order they are
+// added, as Keras numbers its auto-named layers (a name taken by an earlier
+// layer is skipped: "dense", "dense_1" given explicitly, then "dense" again
+// gives "dense_2"). The layers' own name() stays as set.
+//
+// Layers build on the model's first call (Keras' deferred build), so
+// parameters() is empty until then: call build() or run one batch before
+// handing parameters() to an optimizer.
+
+#include <cstddef>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "xgrad/nn/module.hpp"
+
+namespace xgrad::nn {
+
+namespace detail {
+template <typename M, typename T, typename = void>
+struct has_forward : std::false_type {};
+template <typename M, typename T>
+struct has_forward<M, T,
+                   std::void_t<decltype(std::declval<M&>().forward(std::declval<const Variable<T>&>()))>>
+    : std::is_convertible<decltype(std::declval<M&>().forward(std::declval<const Variable<T>&>())),
+                          Variable<T>> {};
+}  // namespace detail
+
+template <typename T = float>
+class Sequential : public Module<T> {
+ public:
+  // A layer as the model holds it: the module and its forward. Made
+  // implicitly from a shared_ptr to any Module<T> with a forward, so a brace
+  // list of different layer types converts.
+  class AnyLayer {
+   public:
+    template <typename M>
+    AnyLayer(std::shared_ptr<M> layer) {  // NOLINT(google-explicit-constructor): by design
+      static_assert(std::is_base_of_v<Module<T>, M>,
+                    "Sequential<T>: a layer must derive from nn::Module<T> (same T)");
+      static_assert(detail::has_forward<M, T>::value,
+                    "Sequential<T>: a layer needs Variable<T> forward(const Variable<T>&)");
+      if (layer) forward_ = [layer](const Variable<T>& x) -> Variable<T> { return layer->forward(x); };
+      module_ = std::move(layer);
+    }
+
+    const std::shared_ptr<Module<T>>& module() const { return module_; }
+    Variable<T> forward(const Variable<T>& x) const { return forward_(x); }
+
+   private:
+    std::shared_ptr<Module<T>> module_;
+    std::function<Variable<T>(const Variable<T>&)> forward_;
+  };
+
+  explicit Sequential(std::string name = "sequential");
+  // The layers in order, as by add() one after another.
+  Sequential(std::initializer_list<AnyLayer> layers, std::string name = "sequential");
+
+  // The model shares its layers with whoever else holds them; copying it
+  // would make a second model over the same layers, so it is not copyable.
+  Sequential(const Sequential&) = delete;
+  Sequential& operator=(const Sequential&) = delete;
+
+  // Appends a layer and returns it, typed, for later access:
+  //   auto dense = model.add(std::make_shared<nn::Dense<>>(nn::DenseOptions(1)));
+  // Throws std::invalid_argument for a null layer, the model itself, or a
+  // layer already in the model.
+  template <typename M>
+  std::shared_ptr<M> add(std::shared_ptr<M> layer) {
+    add_layer(AnyLayer(layer));
+    return layer;
+  }
+
+  // Each layer's forward on the previous one's output; x itself for an empty
+  // model. A std::invalid_argument from a layer is rethrown with the model's
+  // name and the layer's index and path in front.
+  Variable<T> forward(const Variable<T>& x);
+  Variable<T> operator()(const Variable<T>& x) { return forward(x); }
+
+  // Builds every layer by running the model once, without recording a graph,
+  // on zeros of `input_shape` with each -1 (None) taken as 1: for [B, T, F]
+  // inputs, build({-1, -1, F}) or build({-1, T, F}). Throws for an empty
+  // shape or an entry that is 0 or below -1.
+  void build(const std::vector<std::ptrdiff_t>& input_shape);
+
+  std::size_t size() const { return layers_.size(); }
+  bool empty() const { return layers_.empty(); }
+  // Layer i, as a Module or, with at<Dense<>>(i), as its own type. Throws
+  // std::out_of_range for i >= size(), std::invalid_argument if layer i is
+  // not an M.
+  template <typename M = Module<T>>
+  std::shared_ptr<M> at(std::size_t i) const {
+    auto layer = std::dynamic_pointer_cast<M>(module_at(i));
+    if (!layer) throw_wrong_type(i);
+    return layer;
+  }
+  // The path of each layer in named_parameters(): "simple_rnn", "dense_1"...
+  const std::vector<std::string>& layer_names() const { return names_; }
+
+ private:
+  void add_layer(AnyLayer layer);
+  const std::shared_ptr<Module<T>>& module_at(std::size_t i) const;
+  [[noreturn]] void throw_wrong_type(std::size_t i) const;
+  std::string describe() const;
+
+  std::vector<AnyLayer> layers_;
+  std::vector<std::string> names_;
+};
+
+extern template class Sequential<float>;
+extern template class Sequential<double>;
+
+}  // namespace xgrad::nn

@@ -1,0 +1,125 @@
+#include "xgrad/nn/data.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace xgrad::nn {
+
+namespace {
+// Uniform in [0, n) from the generator's raw 64-bit draws: draws below
+// 2^64 mod n are rejected so that every residue is equally likely.
+std::uint64_t uniform_below(std::uint64_t n) {
+  const std::uint64_t threshold = (0 - n) % n;  // 2^64 mod n
+  std::uint64_t r = generator()();
+  while (r < threshold) r = generator()();
+  return r % n;
+}
+}  // namespace
+
+std::vector<std::size_t> random_permutation(std::size_t n) {
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  for (std::size_t i = n; i > 1; --i) {
+    const auto j = static_cast<std::size_t>(uniform_below(i));
+    std::swap(order[i - 1], order[j]);
+  }
+  return order;
+}
+
+template <typename X, typename Y>
+DataLoader<X, Y>::DataLoader(Array<X> inputs, Array<Y> targets, DataLoaderOptions options)
+    : inputs_(std::move(inputs)), targets_(std::move(targets)), options_(std::move(options)) {
+  if (inputs_.dimension() == 0 || targets_.dimension() == 0 ||
+      inputs_.shape()[0] != targets_.shape()[0]) {
+    throw std::invalid_argument(
+        "DataLoader: inputs of shape " + shape_to_string(inputs_.shape()) +
+        " and targets of shape " + shape_to_string(targets_.shape()) +
+        (inputs_.dimension() == 0 || targets_.dimension() == 0
+             ? ": both need a sample axis (axis 0)"
+             : ": different numbers of samples on axis 0 (" + std::to_string(inputs_.shape()[0]) +
+                   " vs " + std::to_string(targets_.shape()[0]) + ")"));
+  }
+  if (options_.batch_size() == 0) {
+    throw std::invalid_argument("DataLoader: batch_size must be positive, got 0");
+  }
+  samples_ = inputs_.shape()[0];
+}
+
+template <typename X, typename Y>
+std::size_t DataLoader<X, Y>::num_batches() const {
+  return (samples_ + options_.batch_size() - 1) / options_.batch_size();
+}
+
+template <typename X, typename Y>
+typename DataLoader<X, Y>::Epoch DataLoader<X, Y>::epoch() const {
+  if (options_.shuffle()) return Epoch(this, random_permutation(samples_));
+  std::vector<std::size_t> order(samples_);
+  for (std::size_t i = 0; i < samples_; ++i) order[i] = i;
+  return Epoch(this, std::move(order));
+}
+
+namespace {
+// Rows `indices` of `data` (axis 0), stacked in that order.
+template <typename V>
+Array<V> gather_rows(const Array<V>& data, const std::vector<std::size_t>& indices) {
+  Shape shape = to_shape(data.shape());
+  const std::size_t row = shape[0] == 0 ? 0 : data.size() / shape[0];
+  shape[0] = indices.size();
+  Array<V> out = Array<V>::from_shape(shape);
+  for (std::size_t k = 0; k < indices.size(); ++k)
+    std::copy_n(data.data() + indices[k] * row, row, out.data() + k * row);
+  return out;
+}
+}  // namespace
+
+template <typename X, typename Y>
+typename DataLoader<X, Y>::Batch DataLoader<X, Y>::batch(const std::vector<std::size_t>& indices) const {
+  for (const std::size_t index : indices) {
+    if (index >= samples_) {
+      throw std::out_of_range("DataLoader: sample " + std::to_string(index) +
+                              " is out of range for " + std::to_string(samples_) + " samples");
+    }
+  }
+  return Batch{gather_rows(inputs_, indices), gather_rows(targets_, indices), indices};
+}
+
+template <typename X, typename Y>
+std::size_t DataLoader<X, Y>::Epoch::size() const {
+  const std::size_t batch_size = loader_->options().batch_size();
+  return (order_.size() + batch_size - 1) / batch_size;
+}
+
+template <typename X, typename Y>
+DataLoader<X, Y>::Epoch::iterator::iterator(const Epoch* epoch, std::size_t index)
+    : epoch_(epoch), index_(index) {
+  load();
+}
+
+template <typename X, typename Y>
+void DataLoader<X, Y>::Epoch::iterator::load() {
+  if (index_ >= epoch_->size()) {
+    batch_ = Batch{};
+    return;
+  }
+  const std::size_t batch_size = epoch_->loader_->options().batch_size();
+  const auto& order = epoch_->order_;
+  const std::size_t first = index_ * batch_size;
+  const std::size_t last = std::min(first + batch_size, order.size());
+  batch_ = epoch_->loader_->batch(std::vector<std::size_t>(
+      order.begin() + static_cast<std::ptrdiff_t>(first), order.begin() + static_cast<std::ptrdiff_t>(last)));
+}
+
+template <typename X, typename Y>
+typename DataLoader<X, Y>::Epoch::iterator& DataLoader<X, Y>::Epoch::iterator::operator++() {
+  ++index_;
+  load();
+  return *this;
+}
+
+template class DataLoader<float, float>;
+template class DataLoader<double, double>;
+template class DataLoader<float, std::int64_t>;
+template class DataLoader<double, std::int64_t>;
+
+}  // namespace xgrad::nn

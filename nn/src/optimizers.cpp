@@ -1,0 +1,280 @@
+#include "xgrad/nn/optimizers.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace xgrad::nn {
+
+namespace {
+std::string number(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+}  // namespace
+
+// ---- Optimizer ----
+
+template <typename T>
+Optimizer<T>::Optimizer(std::vector<Variable<T>> parameters, const char* optimizer)
+    : name_(optimizer), parameters_(std::move(parameters)) {
+  if (parameters_.empty()) {
+    throw std::invalid_argument(std::string(name_) +
+                                ": got no parameters (a model's layers create theirs when they are "
+                                "built: build the model or run it once before listing them)");
+  }
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    if (!parameters_[i].requires_grad()) {
+      throw std::invalid_argument(std::string(name_) + ": parameter " + std::to_string(i) +
+                                  " of shape " + shape_to_string(parameters_[i].shape()) +
+                                  " does not require a gradient");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (parameters_[i].same_node(parameters_[j])) {
+        throw std::invalid_argument(std::string(name_) + ": parameters " + std::to_string(j) +
+                                    " and " + std::to_string(i) + " (shape " +
+                                    shape_to_string(parameters_[i].shape()) +
+                                    ") are the same Variable; list each parameter once");
+      }
+    }
+    shapes_.push_back(to_shape(parameters_[i].shape()));
+  }
+}
+
+template <typename T>
+void Optimizer<T>::check_range(const char* option, double value, double low, double high,
+                               bool high_inclusive) const {
+  const bool ok = std::isfinite(value) && value >= low &&
+                  (high_inclusive ? value <= high : value < high);
+  if (!ok) {
+    throw std::invalid_argument(std::string(name_) + ": " + option + " must be in [" + number(low) +
+                                ", " + (std::isinf(high) ? std::string("inf") : number(high)) +
+                                (high_inclusive && !std::isinf(high) ? "]" : ")") + ", got " +
+                                number(value));
+  }
+}
+
+template <typename T>
+std::vector<Array<T>> Optimizer<T>::zero_state() const {
+  std::vector<Array<T>> state;
+  state.reserve(shapes_.size());
+  for (const auto& shape : shapes_) state.push_back(zeros<T>(shape));
+  return state;
+}
+
+template <typename T>
+void Optimizer<T>::step() {
+  NoGradGuard no_grad;
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    const Variable<T>& parameter = parameters_[i];
+    const Shape& shape = shapes_[i];
+    const auto& value_shape = parameter.shape();
+    if (!std::equal(shape.begin(), shape.end(), value_shape.begin(), value_shape.end())) {
+      throw std::invalid_argument(std::string(name_) + ": step: parameter " + std::to_string(i) +
+                                  " has shape " + shape_to_string(value_shape) +
+                                  " but had shape " + shape_to_string(shape) +
+                                  " when the optimizer was made");
+    }
+    if (parameter.has_grad() && parameter.grad().shape() != parameter.value().shape()) {
+      throw std::invalid_argument(std::string(name_) + ": step: parameter " + std::to_string(i) +
+                                  " of shape " + shape_to_string(value_shape) +
+                                  " has a gradient of shape " +
+                                  shape_to_string(parameter.grad().shape()));
+    }
+  }
+  const std::size_t t = iterations_ + 1;
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    Variable<T>& parameter = parameters_[i];
+    if (parameter.has_grad()) update(i, parameter.value(), parameter.grad(), t);
+  }
+  iterations_ = t;
+}
+
+template <typename T>
+void Optimizer<T>::zero_grad() {
+  for (auto& parameter : parameters_) parameter.zero_grad();
+}
+
+// ---- SGD ----
+
+template <typename T>
+SGD<T>::SGD(std::vector<Variable<T>> parameters, SGDOptions options)
+    : Optimizer<T>(std::move(parameters), "SGD"), options_(std::move(options)) {
+  this->check_range("learning_rate", options_.learning_rate(), 0.0, INFINITY, true);
+  this->check_range("momentum", options_.momentum(), 0.0, 1.0, true);
+  if (options_.momentum() != 0.0) velocities_ = this->zero_state();
+}
+
+template <typename T>
+void SGD<T>::set_learning_rate(double learning_rate) {
+  this->check_range("learning_rate", learning_rate, 0.0, INFINITY, true);
+  options_.learning_rate(learning_rate);
+}
+
+template <typename T>
+void SGD<T>::update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t) {
+  const T lr = static_cast<T>(options_.learning_rate());
+  T* p = value.data();
+  const T* g = grad.data();
+  const std::size_t n = value.size();
+  if (options_.momentum() == 0.0) {
+    for (std::size_t i = 0; i < n; ++i) p[i] -= g[i] * lr;
+    return;
+  }
+  const T momentum = static_cast<T>(options_.momentum());
+  T* v = velocities_[index].data();
+  for (std::size_t i = 0; i < n; ++i) {
+    v[i] = v[i] * momentum - g[i] * lr;
+    p[i] += options_.nesterov() ? v[i] * momentum - g[i] * lr : v[i];
+  }
+}
+
+// ---- RMSprop ----
+
+template <typename T>
+RMSprop<T>::RMSprop(std::vector<Variable<T>> parameters, RMSpropOptions options)
+    : Optimizer<T>(std::move(parameters), "RMSprop"), options_(std::move(options)) {
+  this->check_range("learning_rate", options_.learning_rate(), 0.0, INFINITY, true);
+  this->check_range("rho", options_.rho(), 0.0, 1.0, false);
+  this->check_range("momentum", options_.momentum(), 0.0, 1.0, true);
+  this->check_range("epsilon", options_.epsilon(), 0.0, INFINITY, true);
+  velocities_ = this->zero_state();
+  if (options_.centered()) average_gradients_ = this->zero_state();
+  if (options_.momentum() > 0.0) momentums_ = this->zero_state();
+}
+
+template <typename T>
+void RMSprop<T>::set_learning_rate(double learning_rate) {
+  this->check_range("learning_rate", learning_rate, 0.0, INFINITY, true);
+  options_.learning_rate(learning_rate);
+}
+
+template <typename T>
+void RMSprop<T>::update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t) {
+  const T lr = static_cast<T>(options_.learning_rate());
+  const T rho = static_cast<T>(options_.rho());
+  const T one_minus_rho = static_cast<T>(1.0 - options_.rho());
+  const T epsilon = static_cast<T>(options_.epsilon());
+  const T momentum = static_cast<T>(options_.momentum());
+  const bool centered = options_.centered(), use_momentum = options_.momentum() > 0.0;
+  T* p = value.data();
+  const T* g = grad.data();
+  T* v = velocities_[index].data();
+  T* a = centered ? average_gradients_[index].data() : nullptr;
+  T* m = use_momentum ? momentums_[index].data() : nullptr;
+  const std::size_t n = value.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    v[i] = rho * v[i] + one_minus_rho * (g[i] * g[i]);
+    T denominator;
+    if (centered) {
+      a[i] = rho * a[i] + one_minus_rho * g[i];
+      denominator = v[i] - a[i] * a[i] + epsilon;
+    } else {
+      denominator = v[i] + epsilon;
+    }
+    const T increment = lr * g[i] / std::sqrt(denominator);
+    if (use_momentum) {
+      m[i] = momentum * m[i] + increment;
+      p[i] -= m[i];
+    } else {
+      p[i] -= increment;
+    }
+  }
+}
+
+// ---- Adam ----
+
+template <typename T>
+Adam<T>::Adam(std::vector<Variable<T>> parameters, AdamOptions options)
+    : Optimizer<T>(std::move(parameters), "Adam"), options_(std::move(options)) {
+  this->check_range("learning_rate", options_.learning_rate(), 0.0, INFINITY, true);
+  this->check_range("beta_1", options_.beta_1(), 0.0, 1.0, false);
+  this->check_range("beta_2", options_.beta_2(), 0.0, 1.0, false);
+  this->check_range("epsilon", options_.epsilon(), 0.0, INFINITY, true);
+  momentums_ = this->zero_state();
+  velocities_ = this->zero_state();
+  if (options_.amsgrad()) velocity_hats_ = this->zero_state();
+}
+
+template <typename T>
+void Adam<T>::set_learning_rate(double learning_rate) {
+  this->check_range("learning_rate", learning_rate, 0.0, INFINITY, true);
+  options_.learning_rate(learning_rate);
+}
+
+template <typename T>
+void Adam<T>::update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t step) {
+  // The bias correction in double, then the elementwise update in T.
+  const double t = static_cast<double>(step);
+  const double beta_1_power = std::pow(options_.beta_1(), t);
+  const double beta_2_power = std::pow(options_.beta_2(), t);
+  const T alpha = static_cast<T>(options_.learning_rate() * std::sqrt(1.0 - beta_2_power) /
+                                 (1.0 - beta_1_power));
+  const T one_minus_beta_1 = static_cast<T>(1.0 - options_.beta_1());
+  const T one_minus_beta_2 = static_cast<T>(1.0 - options_.beta_2());
+  const T epsilon = static_cast<T>(options_.epsilon());
+  const bool amsgrad = options_.amsgrad();
+  T* p = value.data();
+  const T* g = grad.data();
+  T* m = momentums_[index].data();
+  T* v = velocities_[index].data();
+  T* v_hat = amsgrad ? velocity_hats_[index].data() : nullptr;
+  const std::size_t n = value.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    m[i] += (g[i] - m[i]) * one_minus_beta_1;
+    v[i] += (g[i] * g[i] - v[i]) * one_minus_beta_2;
+    T second_moment = v[i];
+    if (amsgrad) second_moment = v_hat[i] = std::max(v_hat[i], v[i]);
+    p[i] -= m[i] * alpha / (std::sqrt(second_moment) + epsilon);
+  }
+}
+
+// ---- clip_grad_norm ----
+
+namespace {
+template <typename T>
+T clip_grad_norm_impl(const std::vector<Variable<T>>& parameters, T max_norm) {
+  if (!(max_norm > T(0))) {
+    throw std::invalid_argument("clip_grad_norm: max_norm must be positive, got " +
+                                number(static_cast<double>(max_norm)));
+  }
+  double sum_of_squares = 0.0;
+  for (const auto& parameter : parameters) {
+    if (!parameter.has_grad()) continue;
+    for (const T g : parameter.grad()) sum_of_squares += static_cast<double>(g) * static_cast<double>(g);
+  }
+  const double norm = std::sqrt(sum_of_squares);
+  if (std::isfinite(norm) && norm > static_cast<double>(max_norm)) {
+    const T scale = static_cast<T>(static_cast<double>(max_norm) / norm);
+    for (const auto& parameter : parameters) {
+      if (!parameter.has_grad()) continue;
+      Variable<T> handle = parameter;  // shallow: the same gradient
+      handle.grad_buffer() *= scale;
+    }
+  }
+  return static_cast<T>(norm);
+}
+}  // namespace
+
+float clip_grad_norm(const std::vector<Variable<float>>& parameters, float max_norm) {
+  return clip_grad_norm_impl(parameters, max_norm);
+}
+
+double clip_grad_norm(const std::vector<Variable<double>>& parameters, double max_norm) {
+  return clip_grad_norm_impl(parameters, max_norm);
+}
+
+template class Optimizer<float>;
+template class Optimizer<double>;
+template class SGD<float>;
+template class SGD<double>;
+template class RMSprop<float>;
+template class RMSprop<double>;
+template class Adam<float>;
+template class Adam<double>;
+
+}  // namespace xgrad::nn

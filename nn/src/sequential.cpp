@@ -1,0 +1,105 @@
+#include "xgrad/nn/sequential.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace xgrad::nn {
+
+template <typename T>
+Sequential<T>::Sequential(std::string name) : Module<T>(std::move(name)) {}
+
+template <typename T>
+Sequential<T>::Sequential(std::initializer_list<AnyLayer> layers, std::string name)
+    : Module<T>(std::move(name)) {
+  for (const auto& layer : layers) add_layer(layer);
+}
+
+template <typename T>
+std::string Sequential<T>::describe() const {
+  return "Sequential '" + this->name() + "'";
+}
+
+template <typename T>
+void Sequential<T>::add_layer(AnyLayer layer) {
+  const auto& module = layer.module();
+  if (!module) {
+    throw std::invalid_argument(describe() + ": add: the layer is null (layer " +
+                                std::to_string(layers_.size()) + ")");
+  }
+  if (module.get() == this) throw std::invalid_argument(describe() + ": add: cannot add a model to itself");
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (layers_[i].module() == module) {
+      throw std::invalid_argument(describe() + ": add: layer '" + module->name() +
+                                  "' is already in the model, as layer " + std::to_string(i) +
+                                  " ('" + names_[i] + "'); a layer can be added once");
+    }
+  }
+  // Keras' numbering of repeated names: base, base_1, base_2, ...
+  const std::string& base = module->name();
+  auto taken = [this](const std::string& candidate) {
+    return std::find(names_.begin(), names_.end(), candidate) != names_.end();
+  };
+  std::string unique = base;
+  for (std::size_t k = 1; taken(unique); ++k) unique = base + "_" + std::to_string(k);
+
+  this->register_module(unique, module);
+  names_.push_back(std::move(unique));
+  layers_.push_back(std::move(layer));
+}
+
+template <typename T>
+Variable<T> Sequential<T>::forward(const Variable<T>& x) {
+  Variable<T> y = x;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    try {
+      y = layers_[i].forward(y);
+    } catch (const std::invalid_argument& error) {
+      throw std::invalid_argument(describe() + ", layer " + std::to_string(i) + " ('" + names_[i] +
+                                  "'): " + error.what());
+    }
+  }
+  return y;
+}
+
+template <typename T>
+void Sequential<T>::build(const std::vector<std::ptrdiff_t>& input_shape) {
+  Shape shape;
+  std::string given = "(";
+  for (std::size_t i = 0; i < input_shape.size(); ++i)
+    given += (i ? ", " : "") +
+             (input_shape[i] == -1 ? std::string("None") : std::to_string(input_shape[i]));
+  given += input_shape.size() == 1 ? ",)" : ")";
+  for (const auto extent : input_shape) {
+    if (extent == 0 || extent < -1) {
+      throw std::invalid_argument(describe() +
+                                  ": build expects an input shape of positive sizes or -1 (None), "
+                                  "got " + given);
+    }
+    shape.push_back(extent == -1 ? 1 : static_cast<std::size_t>(extent));
+  }
+  if (shape.empty()) {
+    throw std::invalid_argument(describe() + ": build expects an input shape, got ()");
+  }
+  NoGradGuard no_grad;
+  forward(Variable<T>(zeros<T>(shape)));
+}
+
+template <typename T>
+const std::shared_ptr<Module<T>>& Sequential<T>::module_at(std::size_t i) const {
+  if (i >= layers_.size()) {
+    throw std::out_of_range(describe() + ": no layer " + std::to_string(i) + ", it has " +
+                            std::to_string(layers_.size()));
+  }
+  return layers_[i].module();
+}
+
+template <typename T>
+void Sequential<T>::throw_wrong_type(std::size_t i) const {
+  throw std::invalid_argument(describe() + ": layer " + std::to_string(i) + " ('" + names_[i] +
+                              "') is not of the requested type");
+}
+
+template class Sequential<float>;
+template class Sequential<double>;
+
+}  // namespace xgrad::nn

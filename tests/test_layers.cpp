@@ -1,0 +1,447 @@
+// Dense and Sequential. Expected values are computed by hand in the tests
+// (plain loops over the formula y = activation(x · kernel + bias)), and
+// gradients are checked against central differences in float64.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <xtensor/xmath.hpp>
+
+#include "xgrad/autograd/gradcheck.hpp"
+#include "xgrad/autograd/ops.hpp"
+#include "xgrad/nn/dense.hpp"
+#include "xgrad/nn/sequential.hpp"
+#include "xgrad/nn/simple_rnn.hpp"
+
+namespace {
+
+using xgrad::Array;
+using xgrad::Shape;
+using xgrad::Variable;
+namespace nn = xgrad::nn;
+
+::testing::AssertionResult gradcheck_passes(const xgrad::GradcheckFunction& f,
+                                            const std::vector<Variable<double>>& inputs) {
+  const xgrad::GradcheckResult result = xgrad::gradcheck(f, inputs);
+  if (result.passed) return ::testing::AssertionSuccess() << result.summary();
+  return ::testing::AssertionFailure() << result.summary();
+}
+
+// Whether f() throws an E whose message contains every fragment.
+template <typename E, typename F>
+::testing::AssertionResult throws_with(F&& f, const std::vector<std::string>& fragments) {
+  try {
+    f();
+  } catch (const E& e) {
+    const std::string message = e.what();
+    for (const auto& fragment : fragments)
+      if (message.find(fragment) == std::string::npos)
+        return ::testing::AssertionFailure() << "\"" << message << "\" lacks \"" << fragment << "\"";
+    return ::testing::AssertionSuccess();
+  } catch (const std::exception& e) {
+    return ::testing::AssertionFailure() << "threw another type: " << e.what();
+  }
+  return ::testing::AssertionFailure() << "threw nothing";
+}
+
+Variable<double> random_input(const Shape& shape) {
+  return Variable<double>(xgrad::uniform<double>(shape, -1.0, 1.0), true);
+}
+
+std::vector<std::string> names_of(const nn::Module<double>::NamedParameters& parameters) {
+  std::vector<std::string> names;
+  for (const auto& named : parameters) names.push_back(named.first);
+  return names;
+}
+
+// x [2, 3], kernel [3, 2], bias [2] for the hand computations.
+const Array<double> kX{{1.0, 2.0, 3.0}, {-1.0, 0.0, 2.0}};
+const Array<double> kKernel{{1.0, -1.0}, {0.5, 2.0}, {-2.0, 0.0}};
+const Array<double> kBias{0.5, -1.0};
+
+// ---- Dense ----
+
+TEST(Dense, DefaultsAreKeras) {
+  const nn::DenseOptions options(4);
+  EXPECT_EQ(options.units(), 4u);
+  EXPECT_EQ(options.activation(), nn::Activation::linear);
+  EXPECT_TRUE(options.use_bias());
+  EXPECT_EQ(options.name(), "dense");
+  EXPECT_EQ(nn::DenseOptions(2).activation("relu").activation(), nn::Activation::relu);
+  EXPECT_THROW(nn::DenseOptions(2).activation("softplus"), std::invalid_argument);
+}
+
+TEST(Dense, Forward2DByHand) {
+  // x · kernel + bias, row by row:
+  //   [1, 2, 3]  -> [1 + 1 - 6, -1 + 4 + 0] + [0.5, -1] = [-3.5, 2]
+  //   [-1, 0, 2] -> [-1 + 0 - 4, 1 + 0 + 0] + [0.5, -1] = [-4.5, 0]
+  nn::Dense<double> dense(nn::DenseOptions(2));
+  dense.set_weights({kKernel, kBias});
+  const Array<double> y = dense(Variable<double>(kX)).value();
+  EXPECT_EQ(y, (Array<double>{{-3.5, 2.0}, {-4.5, 0.0}}));
+
+  nn::Dense<double> with_tanh(nn::DenseOptions(2).activation("tanh"));
+  with_tanh.set_weights({kKernel, kBias});
+  const Array<double> t = with_tanh(Variable<double>(kX)).value();
+  EXPECT_DOUBLE_EQ(t(0, 0), std::tanh(-3.5));
+  EXPECT_DOUBLE_EQ(t(0, 1), std::tanh(2.0));
+  EXPECT_DOUBLE_EQ(t(1, 0), std::tanh(-4.5));
+  EXPECT_DOUBLE_EQ(t(1, 1), 0.0);
+
+  nn::Dense<double> no_bias(nn::DenseOptions(2).use_bias(false));
+  no_bias.set_weights({kKernel});
+  EXPECT_EQ(no_bias(Variable<double>(kX)).value(), (Array<double>{{-4.0, 3.0}, {-5.0, 1.0}}));
+}
+
+TEST(Dense, Forward3DIsTimeDistributed) {
+  // [B, T, F] = [2, 3, 3]: every (b, t) row goes through the same weights.
+  xgrad::manual_seed(11);
+  const Array<double> x = xgrad::uniform<double>({2, 3, 3}, -1.0, 1.0);
+  nn::Dense<double> dense(nn::DenseOptions(2).activation("sigmoid"));
+  dense.set_weights({kKernel, kBias});
+  const Array<double> y = dense(Variable<double>(x)).value();
+  ASSERT_EQ(Shape(y.shape().begin(), y.shape().end()), (Shape{2, 3, 2}));
+  for (std::size_t b = 0; b < 2; ++b)
+    for (std::size_t t = 0; t < 3; ++t)
+      for (std::size_t u = 0; u < 2; ++u) {
+        double z = kBias(u);
+        for (std::size_t f = 0; f < 3; ++f) z += x(b, t, f) * kKernel(f, u);
+        EXPECT_NEAR(y(b, t, u), 1.0 / (1.0 + std::exp(-z)), 1e-15) << b << t << u;
+      }
+}
+
+TEST(Dense, BuildsLazilyWithKerasInitializers) {
+  xgrad::manual_seed(1);
+  nn::Dense<double> dense(nn::DenseOptions(3));
+  EXPECT_FALSE(dense.built());
+  EXPECT_TRUE(dense.parameters().empty());
+  EXPECT_THROW(dense.kernel(), std::logic_error);
+  EXPECT_THROW(dense.weights(), std::logic_error);
+
+  dense(Variable<double>(xgrad::zeros<double>({2, 5})));
+  EXPECT_TRUE(dense.built());
+  EXPECT_EQ(dense.input_features(), 5u);
+  const auto named = dense.named_parameters();
+  EXPECT_EQ(names_of(named), (std::vector<std::string>{"kernel", "bias"}));
+  EXPECT_EQ(Shape(named[0].second.shape().begin(), named[0].second.shape().end()), (Shape{5, 3}));
+  EXPECT_TRUE(named[0].second.same_node(dense.kernel()));
+  EXPECT_TRUE(named[0].second.requires_grad());
+  // glorot_uniform: within sqrt(6 / (5 + 3)), not all equal; bias zeros.
+  const double limit = std::sqrt(6.0 / 8.0);
+  const Array<double>& kernel = dense.kernel().value();
+  for (const double k : kernel) EXPECT_LE(std::abs(k), limit);
+  EXPECT_NE(kernel(0, 0), kernel(1, 1));
+  EXPECT_EQ(dense.bias().value(), xgrad::zeros<double>({3}));
+
+  // The same seed gives the same kernel, built explicitly.
+  xgrad::manual_seed(1);
+  nn::Dense<double> again(nn::DenseOptions(3));
+  again.build({-1, 5});
+  EXPECT_EQ(again.kernel().value(), kernel);
+}
+
+TEST(Dense, WithoutBias) {
+  nn::Dense<double> dense(nn::DenseOptions(2).use_bias(false));
+  dense.build({-1, 3});
+  EXPECT_EQ(names_of(dense.named_parameters()), (std::vector<std::string>{"kernel"}));
+  EXPECT_THROW(dense.bias(), std::logic_error);
+  EXPECT_EQ(dense.weights().size(), 1u);
+}
+
+TEST(Dense, BuildErrors) {
+  EXPECT_TRUE(throws_with<std::invalid_argument>([] { nn::Dense<double>(nn::DenseOptions(0)); },
+                                                 {"Dense 'dense'", "units"}));
+  nn::Dense<double> dense(nn::DenseOptions(2));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { dense.build({4}); }, {"(4,)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { dense.build({-1, 0}); }, {"(None, 0)"}));
+  EXPECT_FALSE(dense.built());
+  dense.build({-1, 4});
+  dense.build({-1, -1, 4});  // same F: nothing to do
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { dense.build({-1, 5}); }, {"4", "5"}));
+}
+
+TEST(Dense, ShapeErrorsNameTheLayerAndShapes) {
+  nn::Dense<double> dense(nn::DenseOptions(2).name("head"));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { dense(Variable<double>(Array<double>{1.0, 2.0})); }, {"Dense 'head'", "(2,)"}));
+  EXPECT_FALSE(dense.built());
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { dense(Variable<double>(xgrad::zeros<double>({2, 0}))); }, {"Dense 'head'", "(2, 0)"}));
+  dense(Variable<double>(xgrad::zeros<double>({2, 3})));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { dense(Variable<double>(xgrad::zeros<double>({4, 5}))); },
+      {"Dense 'head'", "(..., 3)", "(4, 5)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { dense(Variable<double>(xgrad::zeros<double>({4, 2, 5}))); }, {"(4, 2, 5)"}));
+}
+
+TEST(Dense, WeightsRoundTripAndSetWeightsChecksFirst) {
+  nn::Dense<double> dense(nn::DenseOptions(2));
+  dense.set_weights({kKernel, kBias});  // builds from the kernel's shape
+  EXPECT_TRUE(dense.built());
+  EXPECT_EQ(dense.input_features(), 3u);
+  const auto weights = dense.weights();
+  ASSERT_EQ(weights.size(), 2u);
+  EXPECT_EQ(weights[0], kKernel);
+  EXPECT_EQ(weights[1], kBias);
+
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { dense.set_weights({kKernel}); },
+                                                 {"Dense 'dense'", "expects 2", "got 1"}));
+  // A good kernel with a bad bias: nothing changes.
+  const Array<double> other_kernel = xgrad::ones<double>({3, 2});
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { dense.set_weights({other_kernel, Array<double>{1.0, 2.0, 3.0}}); },
+      {"bias", "(2,)", "(3,)"}));
+  EXPECT_EQ(dense.kernel().value(), kKernel);
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { dense.set_weights({xgrad::ones<double>({4, 2}), kBias}); }, {"kernel", "(3, 2)", "(4, 2)"}));
+
+  nn::Dense<double> fresh(nn::DenseOptions(2));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { fresh.set_weights({Array<double>{1.0, 2.0}, kBias}); }, {"kernel", "(2,)"}));
+  EXPECT_FALSE(fresh.built());
+}
+
+TEST(Dense, Gradcheck2D) {
+  xgrad::manual_seed(2);
+  nn::Dense<double> dense(nn::DenseOptions(3).activation("tanh"));
+  dense.build({-1, 4});
+  dense.bias().value() = xgrad::uniform<double>({3}, -0.5, 0.5);
+  const Variable<double> x = random_input({2, 4});
+  EXPECT_TRUE(gradcheck_passes([&](const auto& in) { return dense(in[0]); },
+                               {x, dense.kernel(), dense.bias()}));
+}
+
+TEST(Dense, Gradcheck3D) {
+  xgrad::manual_seed(3);
+  nn::Dense<double> dense(nn::DenseOptions(3).activation("sigmoid"));
+  dense.build({-1, -1, 4});
+  dense.bias().value() = xgrad::uniform<double>({3}, -0.5, 0.5);
+  const Variable<double> x = random_input({2, 3, 4});
+  EXPECT_TRUE(gradcheck_passes([&](const auto& in) { return dense(in[0]); },
+                               {x, dense.kernel(), dense.bias()}));
+}
+
+TEST(Dense, GradcheckLinearWithoutBias) {
+  xgrad::manual_seed(4);
+  nn::Dense<double> dense(nn::DenseOptions(2).use_bias(false));
+  dense.build({-1, 3});
+  const Variable<double> x = random_input({3, 2, 3});
+  EXPECT_TRUE(gradcheck_passes([&](const auto& in) { return dense(in[0]); }, {x, dense.kernel()}));
+}
+
+TEST(Dense, Float) {
+  nn::Dense<float> dense(nn::DenseOptions(2));
+  dense.set_weights({xt::cast<float>(kKernel), xt::cast<float>(kBias)});
+  const Array<float> y = dense(Variable<float>(xt::cast<float>(kX))).value();
+  EXPECT_EQ(y, (Array<float>{{-3.5f, 2.0f}, {-4.5f, 0.0f}}));
+}
+
+// ---- Sequential ----
+
+TEST(Sequential, ChainsLayersInOrder) {
+  xgrad::manual_seed(5);
+  auto first = std::make_shared<nn::Dense<double>>(nn::DenseOptions(3).activation("tanh"));
+  auto second = std::make_shared<nn::Dense<double>>(nn::DenseOptions(2));
+  nn::Sequential<double> model;
+  EXPECT_EQ(model.add(first), first);
+  model.add(second);
+  EXPECT_EQ(model.size(), 2u);
+  const Variable<double> x(xgrad::uniform<double>({4, 5}, -1.0, 1.0));
+  const Array<double> y = model(x).value();
+  EXPECT_EQ(y, (*second)((*first)(x)).value());
+  EXPECT_EQ(first->input_features(), 5u);
+  EXPECT_EQ(second->input_features(), 3u);
+}
+
+TEST(Sequential, EmptyModelIsTheIdentity) {
+  nn::Sequential<double> model;
+  EXPECT_TRUE(model.empty());
+  const Variable<double> x(Array<double>{1.0, 2.0});
+  EXPECT_TRUE(model(x).same_node(x));
+}
+
+TEST(Sequential, KerasParameterPaths) {
+  auto model = std::make_shared<nn::Sequential<double>>(std::initializer_list<nn::Sequential<double>::AnyLayer>{
+      std::make_shared<nn::SimpleRNN<double>>(nn::SimpleRNNOptions(3).return_sequences(true)),
+      std::make_shared<nn::SimpleRNN<double>>(nn::SimpleRNNOptions(2)),
+      std::make_shared<nn::Dense<double>>(nn::DenseOptions(4)),
+      std::make_shared<nn::Dense<double>>(nn::DenseOptions(1).use_bias(false))});
+  EXPECT_TRUE(model->parameters().empty());  // not built yet
+  model->build({-1, -1, 5});
+  EXPECT_EQ(model->layer_names(),
+            (std::vector<std::string>{"simple_rnn", "simple_rnn_1", "dense", "dense_1"}));
+  EXPECT_EQ(names_of(model->named_parameters()),
+            (std::vector<std::string>{"simple_rnn/kernel", "simple_rnn/recurrent_kernel",
+                                      "simple_rnn/bias", "simple_rnn_1/kernel",
+                                      "simple_rnn_1/recurrent_kernel", "simple_rnn_1/bias",
+                                      "dense/kernel", "dense/bias", "dense_1/kernel"}));
+  // The layers keep their own names.
+  EXPECT_EQ(model->at(1)->name(), "simple_rnn");
+  EXPECT_EQ(model->at<nn::Dense<double>>(3)->input_features(), 4u);
+
+  // Nested, the inner model's paths gain its name in front.
+  nn::Sequential<double> outer;
+  outer.add(model);
+  outer.add(std::make_shared<nn::Dense<double>>(nn::DenseOptions(1)));
+  outer.build({-1, -1, 5});
+  const auto paths = names_of(outer.named_parameters());
+  EXPECT_EQ(paths.front(), "sequential/simple_rnn/kernel");
+  EXPECT_EQ(paths.back(), "dense/bias");
+}
+
+TEST(Sequential, RepeatedNamesSkipTakenOnes) {
+  nn::Sequential<double> model;
+  model.add(std::make_shared<nn::Dense<double>>(nn::DenseOptions(2).name("dense_1")));
+  model.add(std::make_shared<nn::Dense<double>>(nn::DenseOptions(2)));
+  model.add(std::make_shared<nn::Dense<double>>(nn::DenseOptions(2)));
+  model.add(std::make_shared<nn::Dense<double>>(nn::DenseOptions(2).name("head")));
+  EXPECT_EQ(model.layer_names(), (std::vector<std::string>{"dense_1", "dense", "dense_2", "head"}));
+}
+
+TEST(Sequential, OwnsItsLayersAndSharesTheirParameters) {
+  std::weak_ptr<nn::Dense<double>> watch;
+  {
+    nn::Sequential<double> model;
+    {
+      auto dense = std::make_shared<nn::Dense<double>>(nn::DenseOptions(2));
+      watch = dense;
+      model.add(dense);
+    }
+    EXPECT_FALSE(watch.expired());  // the model keeps it alive
+    model(Variable<double>(xgrad::ones<double>({1, 3})));
+    const auto parameters = model.parameters();
+    ASSERT_EQ(parameters.size(), 2u);
+    EXPECT_TRUE(parameters[0].same_node(watch.lock()->kernel()));
+    EXPECT_TRUE(parameters[1].same_node(watch.lock()->bias()));
+    // An update through the model's list is seen by the layer.
+    Variable<double> kernel = parameters[0];
+    kernel.value().fill(7.0);
+    EXPECT_EQ(watch.lock()->kernel().value()(0, 0), 7.0);
+  }
+  EXPECT_TRUE(watch.expired());  // and lets it go with itself
+}
+
+TEST(Sequential, AddRejectsNullRepeatsAndItself) {
+  auto model = std::make_shared<nn::Sequential<double>>();
+  auto dense = std::make_shared<nn::Dense<double>>(nn::DenseOptions(2));
+  model->add(dense);
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { model->add(dense); },
+                                                 {"Sequential 'sequential'", "already"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { model->add(std::shared_ptr<nn::Dense<double>>()); }, {"null"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { model->add(model); }, {"itself"}));
+  EXPECT_EQ(model->size(), 1u);
+  EXPECT_THROW(model->at(1), std::out_of_range);
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { model->at<nn::SimpleRNN<double>>(0); },
+                                                 {"layer 0", "'dense'"}));
+}
+
+TEST(Sequential, TrainAndEvalPropagate) {
+  auto rnn = std::make_shared<nn::SimpleRNN<double>>(nn::SimpleRNNOptions(2));
+  auto dense = std::make_shared<nn::Dense<double>>(nn::DenseOptions(1));
+  nn::Sequential<double> model({rnn, dense});
+  EXPECT_TRUE(rnn->is_training());
+  model.eval();
+  EXPECT_FALSE(model.is_training());
+  EXPECT_FALSE(rnn->is_training());
+  EXPECT_FALSE(dense->is_training());
+  model.train();
+  EXPECT_TRUE(rnn->is_training());
+  EXPECT_TRUE(dense->is_training());
+}
+
+TEST(Sequential, ErrorsNameTheLayer) {
+  nn::Sequential<double> model(
+      {std::make_shared<nn::SimpleRNN<double>>(nn::SimpleRNNOptions(2)),
+       std::make_shared<nn::Dense<double>>(nn::DenseOptions(1))},
+      "regressor");
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { model(Variable<double>(xgrad::zeros<double>({2, 3}))); },
+      {"Sequential 'regressor', layer 0 ('simple_rnn')", "SimpleRNN", "(2, 3)"}));
+  model.build({-1, 4, 3});
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { model(Variable<double>(xgrad::zeros<double>({2, 4, 5}))); },
+      {"layer 0 ('simple_rnn')", "(2, 4, 5)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { model.build({-1, 0, 3}); },
+                                                 {"Sequential 'regressor'", "(None, 0, 3)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { model.build({}); }, {"()"}));
+}
+
+TEST(Sequential, BuildDoesNotRecordAGraph) {
+  nn::Sequential<double> model({std::make_shared<nn::Dense<double>>(nn::DenseOptions(2))});
+  model.build({-1, 3});
+  EXPECT_EQ(model.parameters().size(), 2u);
+  for (const auto& parameter : model.parameters()) EXPECT_FALSE(parameter.has_grad());
+  EXPECT_TRUE(xgrad::is_grad_enabled());
+}
+
+// Two SimpleRNNs (the first returning sequences) then a Dense.
+std::shared_ptr<nn::Sequential<double>> stacked_rnns() {
+  auto first = std::make_shared<nn::SimpleRNN<double>>(nn::SimpleRNNOptions(3).return_sequences(true));
+  auto second = std::make_shared<nn::SimpleRNN<double>>(nn::SimpleRNNOptions(2));
+  auto head = std::make_shared<nn::Dense<double>>(nn::DenseOptions(1));
+  return std::make_shared<nn::Sequential<double>>(
+      std::initializer_list<nn::Sequential<double>::AnyLayer>{first, second, head});
+}
+
+TEST(Sequential, StackedRNNsForward) {
+  xgrad::manual_seed(6);
+  auto model = stacked_rnns();
+  const Variable<double> x(xgrad::uniform<double>({2, 4, 3}, -1.0, 1.0));
+  const Variable<double> y = (*model)(x);
+  EXPECT_EQ(Shape(y.shape().begin(), y.shape().end()), (Shape{2, 1}));
+  auto first = model->at<nn::SimpleRNN<double>>(0);
+  auto second = model->at<nn::SimpleRNN<double>>(1);
+  auto head = model->at<nn::Dense<double>>(2);
+  const Variable<double> sequence = (*first)(x);
+  EXPECT_EQ(Shape(sequence.shape().begin(), sequence.shape().end()), (Shape{2, 4, 3}));
+  EXPECT_EQ(y.value(), (*head)((*second)(sequence)).value());
+}
+
+TEST(Sequential, StackedRNNsGradientsReachTheFirstLayer) {
+  xgrad::manual_seed(7);
+  auto model = stacked_rnns();
+  const Variable<double> x(xgrad::uniform<double>({2, 4, 3}, -1.0, 1.0));
+  xgrad::sum((*model)(x)).backward();
+  ASSERT_EQ(model->parameters().size(), 8u);
+  for (const auto& [path, parameter] : model->named_parameters()) {
+    ASSERT_TRUE(parameter.has_grad()) << path;
+    EXPECT_GT(xt::amax(xt::abs(parameter.grad()))(), 0.0) << path;
+  }
+  model->zero_grad();
+  for (const auto& parameter : model->parameters()) EXPECT_FALSE(parameter.has_grad());
+}
+
+TEST(Sequential, StackedRNNsGradcheckFirstLayer) {
+  xgrad::manual_seed(8);
+  auto model = stacked_rnns();
+  model->build({-1, -1, 3});
+  auto first = model->at<nn::SimpleRNN<double>>(0);
+  first->bias().value() = xgrad::uniform<double>({3}, -0.5, 0.5);
+  const Variable<double> x = random_input({2, 4, 3});
+  auto f = [&](const std::vector<Variable<double>>& in) { return (*model)(in[0]); };
+  EXPECT_TRUE(gradcheck_passes(f, {x, first->kernel()}));
+  EXPECT_TRUE(gradcheck_passes(f, {x, first->recurrent_kernel(), first->bias()}));
+  // And every parameter at once, through the model's own list.
+  std::vector<Variable<double>> all{x};
+  for (const auto& parameter : model->parameters()) all.push_back(parameter);
+  EXPECT_TRUE(gradcheck_passes(f, all));
+}
+
+TEST(Sequential, FloatModel) {
+  xgrad::manual_seed(9);
+  nn::Sequential<> model;
+  model.add(std::make_shared<nn::SimpleRNN<>>(nn::SimpleRNNOptions(4).return_sequences(true)));
+  model.add(std::make_shared<nn::Dense<>>(nn::DenseOptions(2).activation("relu")));
+  const Variable<float> y = model(Variable<float>(xgrad::uniform<float>({3, 5, 2}, -1.0f, 1.0f)));
+  EXPECT_EQ(Shape(y.shape().begin(), y.shape().end()), (Shape{3, 5, 2}));
+  EXPECT_EQ(model.parameters().size(), 5u);
+}
+
+}  // namespace
