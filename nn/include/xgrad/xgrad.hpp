@@ -7,11 +7,13 @@
 #include "xgrad/tensor/tensor.hpp"
 
 #include "xgrad/autograd/gradcheck.hpp"
+#include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
 #include "xgrad/autograd/variable.hpp"
 
 #include "xgrad/nn/activation.hpp"
 #include "xgrad/nn/initializers.hpp"
+#include "xgrad/nn/losses.hpp"
 #include "xgrad/nn/module.hpp"
 #include "xgrad/nn/options.hpp"
 #include "xgrad/nn/simple_rnn.hpp"

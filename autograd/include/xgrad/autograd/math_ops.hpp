@@ -1,0 +1,81 @@
+#pragma once
+// More differentiable ops: elementwise math, reductions and joins along one
+// axis, and the softmax family. Same conventions as ops.hpp: free functions,
+// shape checks at entry in every build type throwing std::invalid_argument
+// naming the op and the shapes, backward next to forward.
+//
+// Axes are signed and count from the end when negative, as in NumPy: on a
+// [B, T, F] value, axis -1 is F and axis -3 is B.
+
+#include <cstddef>
+#include <vector>
+
+#include "xgrad/autograd/ops.hpp"
+#include "xgrad/autograd/variable.hpp"
+
+namespace xgrad {
+
+// a / b elementwise, broadcasting as NumPy does; division by zero gives
+// inf/nan as in IEEE arithmetic, no throw.
+template <typename T>
+Variable<T> div(const Variable<T>& a, const Variable<T>& b);
+
+template <typename T>
+Variable<T> exp(const Variable<T>& a);
+// Natural log; of 0 it is -inf and of negative values nan, as NumPy (no throw).
+template <typename T>
+Variable<T> log(const Variable<T>& a);
+// a * a.
+template <typename T>
+Variable<T> square(const Variable<T>& a);
+// a ** exponent elementwise, for a constant exponent. The exponent's type is
+// not deduced, so pow(x, 2) works for Variable<float> and Variable<double>.
+template <typename T>
+Variable<T> pow(const Variable<T>& a, typename Variable<T>::value_type exponent);
+
+// Sum and mean along one axis; the axis is removed, or kept with extent 1
+// when keepdims is true. sum(x [B, T, F], 1) has shape [B, F]. mean throws
+// when the axis is empty.
+template <typename T>
+Variable<T> sum(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims = false);
+template <typename T>
+Variable<T> mean(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims = false);
+
+// Joins values along an existing axis; their shapes must agree on every other
+// axis: concat of [B, 2] and [B, 3] on axis 1 is [B, 5].
+template <typename T>
+Variable<T> concat(const std::vector<Variable<T>>& values, std::ptrdiff_t axis);
+// Elements start <= i < stop along `axis` (0 <= start <= stop <= extent),
+// every other axis whole: slice(x [B, T, F], 1, 2, 5) is [B, 3, F]. Its
+// backward adds into the input's gradient in place.
+template <typename T>
+Variable<T> slice(const Variable<T>& a, std::ptrdiff_t axis, std::size_t start, std::size_t stop);
+
+// exp(x) / sum(exp(x)) along `axis`, and its log, computed after subtracting
+// the maximum along the axis, so logits of 1e4 give finite results.
+template <typename T>
+Variable<T> softmax(const Variable<T>& a, std::ptrdiff_t axis = -1);
+template <typename T>
+Variable<T> log_softmax(const Variable<T>& a, std::ptrdiff_t axis = -1);
+
+template <typename T>
+Variable<T> operator/(const Variable<T>& a, const Variable<T>& b) { return div(a, b); }
+
+#define XGRAD_DECLARE_MATH_OPS(T)                                                              \
+  extern template Variable<T> div(const Variable<T>&, const Variable<T>&);                    \
+  extern template Variable<T> exp(const Variable<T>&);                                        \
+  extern template Variable<T> log(const Variable<T>&);                                        \
+  extern template Variable<T> square(const Variable<T>&);                                     \
+  extern template Variable<T> pow(const Variable<T>&, T);                                     \
+  extern template Variable<T> sum(const Variable<T>&, std::ptrdiff_t, bool);                  \
+  extern template Variable<T> mean(const Variable<T>&, std::ptrdiff_t, bool);                 \
+  extern template Variable<T> concat(const std::vector<Variable<T>>&, std::ptrdiff_t);        \
+  extern template Variable<T> slice(const Variable<T>&, std::ptrdiff_t, std::size_t,          \
+                                    std::size_t);                                             \
+  extern template Variable<T> softmax(const Variable<T>&, std::ptrdiff_t);                    \
+  extern template Variable<T> log_softmax(const Variable<T>&, std::ptrdiff_t);
+XGRAD_DECLARE_MATH_OPS(float)
+XGRAD_DECLARE_MATH_OPS(double)
+#undef XGRAD_DECLARE_MATH_OPS
+
+}  // namespace xgrad

@@ -1,0 +1,339 @@
+#include "xgrad/autograd/math_ops.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace xgrad {
+
+namespace {
+
+// Applies f to every element into a new array of a's shape.
+template <typename T, typename F>
+Array<T> map(const Array<T>& a, F f) {
+  Array<T> out = Array<T>::from_shape(a.shape());
+  std::transform(a.begin(), a.end(), out.begin(), f);
+  return out;
+}
+
+// NumPy's reading of a signed axis; throws naming `op`, the axis and the shape.
+template <typename ShapeLike>
+std::size_t normalize_axis(std::ptrdiff_t axis, const ShapeLike& shape, const char* op) {
+  const auto ndim = static_cast<std::ptrdiff_t>(shape.size());
+  if (axis < -ndim || axis >= ndim) {
+    throw std::invalid_argument(std::string(op) + ": axis " + std::to_string(axis) +
+                                " is out of range for shape " + shape_to_string(shape));
+  }
+  return static_cast<std::size_t>(axis < 0 ? axis + ndim : axis);
+}
+
+// A row-major array seen as [outer, extent, inner] around one axis: element
+// (o, k, i) sits at (o * extent + k) * inner + i. Every axis op below walks
+// the raw data this way instead of building strided views.
+struct AxisSplit {
+  std::size_t outer = 1, extent = 0, inner = 1;
+};
+
+template <typename ShapeLike>
+AxisSplit split_at(const ShapeLike& shape, std::size_t axis) {
+  AxisSplit s;
+  for (std::size_t d = 0; d < axis; ++d) s.outer *= shape[d];
+  s.extent = shape[axis];
+  for (std::size_t d = axis + 1; d < shape.size(); ++d) s.inner *= shape[d];
+  return s;
+}
+
+}  // namespace
+
+template <typename T>
+Variable<T> div(const Variable<T>& a, const Variable<T>& b) {
+  broadcast_shapes(to_shape(a.shape()), to_shape(b.shape()), "div");
+  return Variable<T>::from_op(
+      a.value() / b.value(), {a, b}, "div",
+      [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+        const Array<T>& bv = in[1].value();
+        if (in[0].requires_grad())
+          in[0].add_grad(sum_to(Array<T>(g / bv), to_shape(in[0].shape())));
+        // d(a/b)/db = -a/b^2 = -y/b, from the output instead of recomputing a/b.
+        if (in[1].requires_grad())
+          in[1].add_grad(sum_to(Array<T>(-g * y / bv), to_shape(in[1].shape())));
+      });
+}
+
+template <typename T>
+Variable<T> exp(const Variable<T>& a) {
+  return Variable<T>::from_op(
+      map(a.value(), [](T x) { return std::exp(x); }), {a}, "exp",
+      [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+        in[0].add_grad(Array<T>(g * y));
+      });
+}
+
+template <typename T>
+Variable<T> log(const Variable<T>& a) {
+  return Variable<T>::from_op(
+      map(a.value(), [](T x) { return std::log(x); }), {a}, "log",
+      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        in[0].add_grad(Array<T>(g / in[0].value()));
+      });
+}
+
+template <typename T>
+Variable<T> square(const Variable<T>& a) {
+  return Variable<T>::from_op(
+      map(a.value(), [](T x) { return x * x; }), {a}, "square",
+      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        in[0].add_grad(Array<T>(g * in[0].value() * T(2)));
+      });
+}
+
+template <typename T>
+Variable<T> pow(const Variable<T>& a, typename Variable<T>::value_type exponent) {
+  return Variable<T>::from_op(
+      map(a.value(), [exponent](T x) { return std::pow(x, exponent); }), {a}, "pow",
+      [exponent](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        // x^0 is constant: its gradient is 0 even at x = 0, where p * x^(p-1)
+        // would be 0 * inf.
+        if (exponent == T(0)) {
+          in[0].grad_buffer();
+          return;
+        }
+        Array<T> dx =
+            map(in[0].value(), [exponent](T x) { return exponent * std::pow(x, exponent - T(1)); });
+        dx *= g;
+        in[0].add_grad(std::move(dx));
+      });
+}
+
+template <typename T>
+Variable<T> sum(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims) {
+  const std::size_t ax = normalize_axis(axis, a.shape(), "sum");
+  const AxisSplit s = split_at(a.shape(), ax);
+  Shape out_shape = to_shape(a.shape());
+  if (keepdims) {
+    out_shape[ax] = 1;
+  } else {
+    out_shape.erase(out_shape.begin() + static_cast<std::ptrdiff_t>(ax));
+  }
+  Array<T> out(out_shape, T(0));
+  const T* x = a.value().data();
+  T* o = out.data();
+  // k outside i keeps both reads and writes contiguous.
+  for (std::size_t p = 0; p < s.outer; ++p)
+    for (std::size_t k = 0; k < s.extent; ++k)
+      for (std::size_t i = 0; i < s.inner; ++i)
+        o[p * s.inner + i] += x[(p * s.extent + k) * s.inner + i];
+  return Variable<T>::from_op(
+      std::move(out), {a}, "sum_axis",
+      [s](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        // Every element of the input gets the gradient of its row's sum:
+        // added in place, no broadcast temporary.
+        T* dx = in[0].grad_buffer().data();
+        const T* gd = g.data();
+        for (std::size_t p = 0; p < s.outer; ++p)
+          for (std::size_t k = 0; k < s.extent; ++k)
+            for (std::size_t i = 0; i < s.inner; ++i)
+              dx[(p * s.extent + k) * s.inner + i] += gd[p * s.inner + i];
+      });
+}
+
+template <typename T>
+Variable<T> mean(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims) {
+  const std::size_t ax = normalize_axis(axis, a.shape(), "mean");
+  const std::size_t n = a.shape()[ax];
+  if (n == 0) {
+    throw std::invalid_argument("mean: axis " + std::to_string(axis) + " of shape " +
+                                shape_to_string(a.shape()) + " has no elements");
+  }
+  return scale(sum(a, axis, keepdims), T(1) / static_cast<T>(n));
+}
+
+template <typename T>
+Variable<T> concat(const std::vector<Variable<T>>& values, std::ptrdiff_t axis) {
+  if (values.empty()) throw std::invalid_argument("concat: no values to concatenate");
+  const Shape first = to_shape(values[0].shape());
+  if (first.empty()) {
+    throw std::invalid_argument("concat: value 0 has shape (); 0-D values cannot be concatenated");
+  }
+  const std::size_t ax = normalize_axis(axis, first, "concat");
+  Shape out_shape = first;
+  out_shape[ax] = 0;
+  for (std::size_t v = 0; v < values.size(); ++v) {
+    const auto& shape = values[v].shape();
+    bool agree = shape.size() == first.size();
+    for (std::size_t d = 0; agree && d < first.size(); ++d)
+      agree = d == ax || shape[d] == first[d];
+    if (!agree) {
+      throw std::invalid_argument("concat: value 0 has shape " + shape_to_string(first) +
+                                  " but value " + std::to_string(v) + " has shape " +
+                                  shape_to_string(shape) + "; they must agree except on axis " +
+                                  std::to_string(axis));
+    }
+    out_shape[ax] += shape[ax];
+  }
+  const AxisSplit out_split = split_at(out_shape, ax);
+  Array<T> out = Array<T>::from_shape(out_shape);
+  // Per outer index, each value contributes one contiguous run of
+  // extent * inner elements, in order.
+  std::vector<std::size_t> runs;
+  for (const auto& v : values) runs.push_back(v.shape()[ax] * out_split.inner);
+  const std::size_t out_run = out_split.extent * out_split.inner;
+  for (std::size_t v = 0, offset = 0; v < values.size(); offset += runs[v], ++v) {
+    const T* src = values[v].value().data();
+    for (std::size_t p = 0; p < out_split.outer; ++p)
+      std::copy(src + p * runs[v], src + (p + 1) * runs[v], out.data() + p * out_run + offset);
+  }
+  return Variable<T>::from_op(
+      std::move(out), values, "concat",
+      [runs, out_split, out_run](const Array<T>& g, const Array<T>&,
+                                 std::vector<Variable<T>>& in) {
+        for (std::size_t v = 0, offset = 0; v < in.size(); offset += runs[v], ++v) {
+          if (!in[v].requires_grad()) continue;
+          T* dx = in[v].grad_buffer().data();
+          for (std::size_t p = 0; p < out_split.outer; ++p) {
+            const T* src = g.data() + p * out_run + offset;
+            T* dst = dx + p * runs[v];
+            for (std::size_t e = 0; e < runs[v]; ++e) dst[e] += src[e];
+          }
+        }
+      });
+}
+
+template <typename T>
+Variable<T> slice(const Variable<T>& a, std::ptrdiff_t axis, std::size_t start, std::size_t stop) {
+  const std::size_t ax = normalize_axis(axis, a.shape(), "slice");
+  const std::size_t extent = a.shape()[ax];
+  if (start > stop || stop > extent) {
+    throw std::invalid_argument("slice: range [" + std::to_string(start) + ", " +
+                                std::to_string(stop) + ") on axis " + std::to_string(axis) +
+                                " is not within [0, " + std::to_string(extent) +
+                                "] in order, for shape " + shape_to_string(a.shape()));
+  }
+  const AxisSplit s = split_at(a.shape(), ax);
+  Shape out_shape = to_shape(a.shape());
+  out_shape[ax] = stop - start;
+  Array<T> out = Array<T>::from_shape(out_shape);
+  // Per outer index, the slice is one contiguous run of the input.
+  const std::size_t run = (stop - start) * s.inner;
+  const std::size_t in_run = s.extent * s.inner;
+  const std::size_t skip = start * s.inner;
+  const T* x = a.value().data();
+  for (std::size_t p = 0; p < s.outer; ++p)
+    std::copy(x + p * in_run + skip, x + p * in_run + skip + run, out.data() + p * run);
+  return Variable<T>::from_op(
+      std::move(out), {a}, "slice",
+      [outer = s.outer, run, in_run, skip](const Array<T>& g, const Array<T>&,
+                                           std::vector<Variable<T>>& in) {
+        T* dx = in[0].grad_buffer().data();
+        for (std::size_t p = 0; p < outer; ++p) {
+          const T* src = g.data() + p * run;
+          T* dst = dx + p * in_run + skip;
+          for (std::size_t e = 0; e < run; ++e) dst[e] += src[e];
+        }
+      });
+}
+
+template <typename T>
+Variable<T> softmax(const Variable<T>& a, std::ptrdiff_t axis) {
+  const std::size_t ax = normalize_axis(axis, a.shape(), "softmax");
+  const AxisSplit s = split_at(a.shape(), ax);
+  Array<T> out = Array<T>::from_shape(a.shape());
+  const T* x = a.value().data();
+  T* y = out.data();
+  for (std::size_t p = 0; p < s.outer; ++p) {
+    for (std::size_t i = 0; i < s.inner; ++i) {
+      const std::size_t base = p * s.extent * s.inner + i;
+      T max = -std::numeric_limits<T>::infinity();
+      for (std::size_t k = 0; k < s.extent; ++k) max = std::max(max, x[base + k * s.inner]);
+      T total = 0;
+      for (std::size_t k = 0; k < s.extent; ++k) {
+        const T e = std::exp(x[base + k * s.inner] - max);  // <= 1: cannot overflow
+        y[base + k * s.inner] = e;
+        total += e;
+      }
+      for (std::size_t k = 0; k < s.extent; ++k) y[base + k * s.inner] /= total;
+    }
+  }
+  return Variable<T>::from_op(
+      std::move(out), {a}, "softmax",
+      [s](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+        // dx = y * (g - sum(g * y)) along the axis.
+        T* dx = in[0].grad_buffer().data();
+        const T* gd = g.data();
+        const T* yd = y.data();
+        for (std::size_t p = 0; p < s.outer; ++p) {
+          for (std::size_t i = 0; i < s.inner; ++i) {
+            const std::size_t base = p * s.extent * s.inner + i;
+            T dot = 0;
+            for (std::size_t k = 0; k < s.extent; ++k)
+              dot += gd[base + k * s.inner] * yd[base + k * s.inner];
+            for (std::size_t k = 0; k < s.extent; ++k) {
+              const std::size_t j = base + k * s.inner;
+              dx[j] += yd[j] * (gd[j] - dot);
+            }
+          }
+        }
+      });
+}
+
+template <typename T>
+Variable<T> log_softmax(const Variable<T>& a, std::ptrdiff_t axis) {
+  const std::size_t ax = normalize_axis(axis, a.shape(), "log_softmax");
+  const AxisSplit s = split_at(a.shape(), ax);
+  Array<T> out = Array<T>::from_shape(a.shape());
+  const T* x = a.value().data();
+  T* y = out.data();
+  for (std::size_t p = 0; p < s.outer; ++p) {
+    for (std::size_t i = 0; i < s.inner; ++i) {
+      const std::size_t base = p * s.extent * s.inner + i;
+      T max = -std::numeric_limits<T>::infinity();
+      for (std::size_t k = 0; k < s.extent; ++k) max = std::max(max, x[base + k * s.inner]);
+      T total = 0;
+      for (std::size_t k = 0; k < s.extent; ++k) total += std::exp(x[base + k * s.inner] - max);
+      // total >= 1 (the max's own term), so the log is finite. (x - max) is
+      // taken first: adding log(total) to a max of 1e4 would lose its digits.
+      const T log_total = std::log(total);
+      for (std::size_t k = 0; k < s.extent; ++k)
+        y[base + k * s.inner] = (x[base + k * s.inner] - max) - log_total;
+    }
+  }
+  return Variable<T>::from_op(
+      std::move(out), {a}, "log_softmax",
+      [s](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+        // dx = g - softmax * sum(g) along the axis, with softmax = exp(y).
+        T* dx = in[0].grad_buffer().data();
+        const T* gd = g.data();
+        const T* yd = y.data();
+        for (std::size_t p = 0; p < s.outer; ++p) {
+          for (std::size_t i = 0; i < s.inner; ++i) {
+            const std::size_t base = p * s.extent * s.inner + i;
+            T total = 0;
+            for (std::size_t k = 0; k < s.extent; ++k) total += gd[base + k * s.inner];
+            for (std::size_t k = 0; k < s.extent; ++k) {
+              const std::size_t j = base + k * s.inner;
+              dx[j] += gd[j] - std::exp(yd[j]) * total;
+            }
+          }
+        }
+      });
+}
+
+#define XGRAD_INSTANTIATE_MATH_OPS(T)                                                          \
+  template Variable<T> div(const Variable<T>&, const Variable<T>&);                           \
+  template Variable<T> exp(const Variable<T>&);                                               \
+  template Variable<T> log(const Variable<T>&);                                               \
+  template Variable<T> square(const Variable<T>&);                                            \
+  template Variable<T> pow(const Variable<T>&, T);                                            \
+  template Variable<T> sum(const Variable<T>&, std::ptrdiff_t, bool);                         \
+  template Variable<T> mean(const Variable<T>&, std::ptrdiff_t, bool);                        \
+  template Variable<T> concat(const std::vector<Variable<T>>&, std::ptrdiff_t);               \
+  template Variable<T> slice(const Variable<T>&, std::ptrdiff_t, std::size_t, std::size_t);   \
+  template Variable<T> softmax(const Variable<T>&, std::ptrdiff_t);                           \
+  template Variable<T> log_softmax(const Variable<T>&, std::ptrdiff_t);
+XGRAD_INSTANTIATE_MATH_OPS(float)
+XGRAD_INSTANTIATE_MATH_OPS(double)
+#undef XGRAD_INSTANTIATE_MATH_OPS
+
+}  // namespace xgrad

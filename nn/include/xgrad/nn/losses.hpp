@@ -1,0 +1,55 @@
+#pragma once
+// Losses by Keras name, with Keras' default "sum_over_batch_size" reduction:
+// each returns a 0-D Variable, the mean of the per-element (or per-sample)
+// losses. Dimension letters: N samples, B batch, T timesteps, C classes.
+// Shapes that do not fit throw std::invalid_argument naming both shapes.
+// Every loss is stable for extreme logits (±1e4 give a finite loss and a
+// finite gradient).
+
+#include <cstdint>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+
+#include "xgrad/autograd/variable.hpp"
+
+namespace xgrad::nn {
+
+// mean((y_pred - y_true)^2) over every element; both of the same shape.
+template <typename T>
+Variable<T> mean_squared_error(const Variable<T>& y_pred, const Variable<T>& y_true);
+
+// Keras' binary_crossentropy(from_logits=True): for logits x and targets z in
+// [0, 1] of the same shape, the mean over every element of
+//   max(x, 0) - x * z + log(1 + exp(-|x|)),
+// which equals -z log(sigmoid(x)) - (1 - z) log(1 - sigmoid(x)) without
+// overflow. Gradient: (sigmoid(x) - z) / size for x, -x / size for z.
+template <typename T>
+Variable<T> binary_crossentropy_from_logits(const Variable<T>& logits, const Variable<T>& targets);
+
+// Keras' sparse_categorical_crossentropy(from_logits=True): logits [N, C]
+// (or [B, T, C], or any leading shape) and integer labels in [0, C) of the
+// logits' shape without its last axis ([N], or [B, T]); the mean over samples
+// of -log_softmax(logits)[label]. A label outside [0, C) throws
+// std::invalid_argument naming it and C.
+template <typename T>
+Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logits,
+                                                        const xt::xarray<std::int64_t>& labels);
+// The same with labels [N] for logits [N, C].
+template <typename T>
+Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logits,
+                                                        const std::vector<std::int64_t>& labels);
+
+#define XGRAD_DECLARE_LOSSES(T)                                                                \
+  extern template Variable<T> mean_squared_error(const Variable<T>&, const Variable<T>&);     \
+  extern template Variable<T> binary_crossentropy_from_logits(const Variable<T>&,             \
+                                                              const Variable<T>&);            \
+  extern template Variable<T> sparse_categorical_crossentropy_from_logits(                    \
+      const Variable<T>&, const xt::xarray<std::int64_t>&);                                   \
+  extern template Variable<T> sparse_categorical_crossentropy_from_logits(                    \
+      const Variable<T>&, const std::vector<std::int64_t>&);
+XGRAD_DECLARE_LOSSES(float)
+XGRAD_DECLARE_LOSSES(double)
+#undef XGRAD_DECLARE_LOSSES
+
+}  // namespace xgrad::nn

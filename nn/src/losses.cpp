@@ -1,0 +1,147 @@
+#include "xgrad/nn/losses.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "xgrad/autograd/math_ops.hpp"
+#include "xgrad/autograd/ops.hpp"
+
+namespace xgrad::nn {
+
+namespace {
+
+template <typename A, typename B>
+void check_same_shape(const A& a, const B& b, const char* loss, const char* a_name,
+                      const char* b_name) {
+  if (!std::equal(a.begin(), a.end(), b.begin(), b.end())) {
+    throw std::invalid_argument(std::string(loss) + ": " + a_name + " has shape " +
+                                shape_to_string(a) + " but " + b_name + " has shape " +
+                                shape_to_string(b) + "; they must be equal");
+  }
+}
+
+// 1 / (1 + e^-x) without overflow for either sign of x.
+template <typename T>
+T stable_sigmoid(T x) {
+  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+  const T e = std::exp(x);
+  return e / (T(1) + e);
+}
+
+// Elementwise max(x, 0) - x z + log1p(exp(-|x|)), fused: composed from
+// primitives it would need |x| (not differentiable at 0) and six temporaries.
+// Its composed twin is kept in the tests as the reference.
+template <typename T>
+Variable<T> sigmoid_crossentropy(const Variable<T>& logits, const Variable<T>& targets) {
+  const Array<T>& x = logits.value();
+  const Array<T>& z = targets.value();
+  Array<T> out = Array<T>::from_shape(x.shape());
+  for (std::size_t e = 0; e < out.size(); ++e) {
+    const T xe = x.flat(e);
+    out.flat(e) = std::max(xe, T(0)) - xe * z.flat(e) + std::log1p(std::exp(-std::abs(xe)));
+  }
+  return Variable<T>::from_op(
+      std::move(out), {logits, targets}, "sigmoid_crossentropy",
+      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        const Array<T>& xv = in[0].value();
+        const Array<T>& zv = in[1].value();
+        if (in[0].requires_grad()) {
+          Array<T>& dx = in[0].grad_buffer();
+          for (std::size_t e = 0; e < dx.size(); ++e)
+            dx.flat(e) += g.flat(e) * (stable_sigmoid(xv.flat(e)) - zv.flat(e));
+        }
+        if (in[1].requires_grad()) {
+          Array<T>& dz = in[1].grad_buffer();
+          for (std::size_t e = 0; e < dz.size(); ++e) dz.flat(e) -= g.flat(e) * xv.flat(e);
+        }
+      });
+}
+
+// out[n] = values[n, labels[n]] for values [N, C] seen flat; the backward
+// adds each sample's gradient into one entry of the input's gradient.
+template <typename T>
+Variable<T> pick_labels(const Variable<T>& values, std::vector<std::size_t> labels,
+                        const Shape& out_shape) {
+  const std::size_t classes = values.shape().back();
+  Array<T> out = Array<T>::from_shape(out_shape);
+  const T* v = values.value().data();
+  for (std::size_t n = 0; n < labels.size(); ++n) out.flat(n) = v[n * classes + labels[n]];
+  return Variable<T>::from_op(
+      std::move(out), {values}, "pick_labels",
+      [labels = std::move(labels), classes](const Array<T>& g, const Array<T>&,
+                                            std::vector<Variable<T>>& in) {
+        T* dv = in[0].grad_buffer().data();
+        for (std::size_t n = 0; n < labels.size(); ++n) dv[n * classes + labels[n]] += g.flat(n);
+      });
+}
+
+}  // namespace
+
+template <typename T>
+Variable<T> mean_squared_error(const Variable<T>& y_pred, const Variable<T>& y_true) {
+  check_same_shape(y_pred.shape(), y_true.shape(), "mean_squared_error", "y_pred", "y_true");
+  return xgrad::mean(xgrad::square(xgrad::sub(y_pred, y_true)));
+}
+
+template <typename T>
+Variable<T> binary_crossentropy_from_logits(const Variable<T>& logits, const Variable<T>& targets) {
+  check_same_shape(logits.shape(), targets.shape(), "binary_crossentropy_from_logits", "logits",
+                   "targets");
+  return xgrad::mean(sigmoid_crossentropy(logits, targets));
+}
+
+template <typename T>
+Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logits,
+                                                        const xt::xarray<std::int64_t>& labels) {
+  const char* op = "sparse_categorical_crossentropy_from_logits";
+  const auto& shape = logits.shape();
+  if (shape.empty() || labels.dimension() + 1 != shape.size() ||
+      !std::equal(labels.shape().begin(), labels.shape().end(), shape.begin())) {
+    throw std::invalid_argument(std::string(op) + ": logits of shape " + shape_to_string(shape) +
+                                " need labels of the shape without the class axis, got labels "
+                                "of shape " + shape_to_string(labels.shape()));
+  }
+  if (labels.size() == 0) {
+    throw std::invalid_argument(std::string(op) + ": no samples (labels of shape " +
+                                shape_to_string(labels.shape()) + ")");
+  }
+  const auto classes = static_cast<std::int64_t>(shape.back());
+  std::vector<std::size_t> index(labels.size());
+  for (std::size_t n = 0; n < labels.size(); ++n) {
+    const std::int64_t label = labels.flat(n);
+    if (label < 0 || label >= classes) {
+      throw std::invalid_argument(std::string(op) + ": label " + std::to_string(label) +
+                                  " at flat index " + std::to_string(n) +
+                                  " is out of range for " + std::to_string(classes) +
+                                  " classes (logits of shape " + shape_to_string(shape) + ")");
+    }
+    index[n] = static_cast<std::size_t>(label);
+  }
+  const Variable<T> picked =
+      pick_labels(xgrad::log_softmax(logits, -1), std::move(index), to_shape(labels.shape()));
+  return xgrad::scale(xgrad::sum(picked), T(-1) / static_cast<T>(labels.size()));
+}
+
+template <typename T>
+Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logits,
+                                                        const std::vector<std::int64_t>& labels) {
+  xt::xarray<std::int64_t> as_array = xt::xarray<std::int64_t>::from_shape({labels.size()});
+  std::copy(labels.begin(), labels.end(), as_array.begin());
+  return sparse_categorical_crossentropy_from_logits(logits, as_array);
+}
+
+#define XGRAD_INSTANTIATE_LOSSES(T)                                                            \
+  template Variable<T> mean_squared_error(const Variable<T>&, const Variable<T>&);            \
+  template Variable<T> binary_crossentropy_from_logits(const Variable<T>&, const Variable<T>&); \
+  template Variable<T> sparse_categorical_crossentropy_from_logits(                           \
+      const Variable<T>&, const xt::xarray<std::int64_t>&);                                   \
+  template Variable<T> sparse_categorical_crossentropy_from_logits(                           \
+      const Variable<T>&, const std::vector<std::int64_t>&);
+XGRAD_INSTANTIATE_LOSSES(float)
+XGRAD_INSTANTIATE_LOSSES(double)
+#undef XGRAD_INSTANTIATE_LOSSES
+
+}  // namespace xgrad::nn

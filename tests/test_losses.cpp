@@ -1,0 +1,267 @@
+// Tests of the Keras-style losses: forward values against NumPy 1.24
+// (Debian's /usr/bin/python3, `import numpy as np`, the expression quoted
+// above each golden value), gradients against central differences in float64
+// with gradcheck's default tolerances, stability for logits of +-1e4, and
+// every shape and label check.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "xgrad/autograd/gradcheck.hpp"
+#include "xgrad/autograd/math_ops.hpp"
+#include "xgrad/autograd/ops.hpp"
+#include "xgrad/nn/losses.hpp"
+#include "xgrad/tensor/tensor.hpp"
+
+namespace {
+
+using xgrad::Array;
+using xgrad::Shape;
+using xgrad::Variable;
+using V = Variable<double>;
+using Inputs = std::vector<V>;
+using Labels = xt::xarray<std::int64_t>;
+
+V random_input(const Shape& shape, std::uint64_t seed, double low = -2.0, double high = 2.0) {
+  xgrad::manual_seed(seed);
+  return V(xgrad::uniform<double>(shape, low, high), true);
+}
+
+void expect_gradcheck(const xgrad::GradcheckFunction& f, const Inputs& inputs) {
+  const xgrad::GradcheckResult result = xgrad::gradcheck(f, inputs);
+  EXPECT_TRUE(result.passed) << result.summary();
+  EXPECT_GT(result.entries_checked, 0u);
+}
+
+template <typename T>
+void expect_array_near(const Array<T>& actual, const Array<T>& expected, double tol) {
+  ASSERT_EQ(xgrad::shape_to_string(actual.shape()), xgrad::shape_to_string(expected.shape()));
+  for (std::size_t i = 0; i < actual.size(); ++i)
+    EXPECT_NEAR(actual.flat(i), expected.flat(i), tol) << "at flat index " << i;
+}
+
+template <typename T>
+void expect_all_finite(const Array<T>& a) {
+  for (std::size_t i = 0; i < a.size(); ++i)
+    EXPECT_TRUE(std::isfinite(a.flat(i))) << "element " << i << " is " << a.flat(i);
+}
+
+void expect_invalid(const std::function<void()>& f, const std::vector<std::string>& parts) {
+  try {
+    f();
+    ADD_FAILURE() << "no exception thrown";
+  } catch (const std::invalid_argument& e) {
+    const std::string message = e.what();
+    for (const auto& part : parts)
+      EXPECT_NE(message.find(part), std::string::npos)
+          << "message \"" << message << "\" lacks \"" << part << "\"";
+  }
+}
+
+// ---------------------------------------------------------------- mean_squared_error
+
+TEST(MeanSquaredError, Forward) {
+  // np.mean((np.array([[1.,2],[3,4]]) - np.array([[1.,0],[0,4]]))**2) -> 3.25
+  const V loss = xgrad::nn::mean_squared_error(V(Array<double>{{1., 2.}, {3., 4.}}),
+                                               V(Array<double>{{1., 0.}, {0., 4.}}));
+  EXPECT_EQ(loss.dimension(), 0u);
+  EXPECT_DOUBLE_EQ(loss.value()(), 3.25);
+}
+
+TEST(MeanSquaredError, GradientIsTwiceTheErrorOverSize) {
+  V pred(Array<double>{{1., 2.}, {3., 4.}}, true);
+  xgrad::nn::mean_squared_error(pred, V(Array<double>{{1., 0.}, {0., 4.}})).backward();
+  // 2 * (pred - true) / 4
+  expect_array_near(pred.grad(), Array<double>{{0., 1.}, {1.5, 0.}}, 1e-15);
+}
+
+TEST(MeanSquaredError, GradcheckBothInputsSeveralShapes) {
+  auto mse = [](const Inputs& in) { return xgrad::nn::mean_squared_error(in[0], in[1]); };
+  expect_gradcheck(mse, {random_input({4}, 1), random_input({4}, 2)});
+  expect_gradcheck(mse, {random_input({2, 3}, 3), random_input({2, 3}, 4)});
+  expect_gradcheck(mse, {random_input({2, 3, 2}, 5), random_input({2, 3, 2}, 6)});
+}
+
+TEST(MeanSquaredError, ShapeMismatchThrows) {
+  const V a(xgrad::zeros<double>({2, 3}));
+  expect_invalid([&] { xgrad::nn::mean_squared_error(a, V(xgrad::zeros<double>({3, 2}))); },
+                 {"mean_squared_error", "(2, 3)", "(3, 2)"});
+  // No silent broadcasting of a [N, 1] target against [N, K] predictions.
+  expect_invalid([&] { xgrad::nn::mean_squared_error(a, V(xgrad::zeros<double>({2, 1}))); },
+                 {"mean_squared_error", "(2, 3)", "(2, 1)"});
+}
+
+TEST(MeanSquaredError, StableForHugeValues) {
+  Variable<float> pred(Array<float>{1e4f, -1e4f}, true);
+  Variable<float> loss =
+      xgrad::nn::mean_squared_error(pred, Variable<float>(Array<float>{0.f, 0.f}));
+  EXPECT_FLOAT_EQ(loss.value()(), 1e8f);
+  loss.backward();
+  expect_array_near(pred.grad(), Array<float>{1e4f, -1e4f}, 0.0);
+}
+
+// ---------------------------------------------------------------- binary_crossentropy_from_logits
+
+// The same loss composed from primitives, the reference for the fused kernel:
+// relu(x) - x z + log(1 + exp(-(relu(x) + relu(-x)))).
+V composed_bce(const V& x, const V& z) {
+  const V one(Array<double>(1.0));
+  const V abs_x = xgrad::relu(x) + xgrad::relu(-x);
+  return xgrad::mean(xgrad::relu(x) - x * z + xgrad::log(one + xgrad::exp(-abs_x)));
+}
+
+TEST(BinaryCrossentropy, Forward) {
+  // x = np.array([[-2.,0.5],[3,-0.1]]); z = np.array([[0.,1],[1,0.3]])
+  // np.mean(np.maximum(x,0) - x*z + np.log1p(np.exp(-np.abs(x)))) -> 0.33099725171759803
+  // (the textbook -(z log s + (1-z) log(1-s)), s = 1/(1+np.exp(-x)), gives 0.330997251717598)
+  const V x(Array<double>{{-2., 0.5}, {3., -0.1}});
+  const V z(Array<double>{{0., 1.}, {1., 0.3}});
+  const V loss = xgrad::nn::binary_crossentropy_from_logits(x, z);
+  EXPECT_EQ(loss.dimension(), 0u);
+  EXPECT_NEAR(loss.value()(), 0.33099725171759803, 1e-15);
+}
+
+TEST(BinaryCrossentropy, MatchesComposedReference) {
+  V x = random_input({3, 4}, 10, -4.0, 4.0);
+  V z = random_input({3, 4}, 11, 0.0, 1.0);
+  V fused = xgrad::nn::binary_crossentropy_from_logits(x, z);
+  V composed = composed_bce(x, z);
+  EXPECT_NEAR(fused.value()(), composed.value()(), 1e-14);
+  fused.backward();
+  const Array<double> fused_dx = x.grad(), fused_dz = z.grad();
+  x.zero_grad();
+  z.zero_grad();
+  composed.backward();
+  expect_array_near(fused_dx, x.grad(), 1e-15);
+  expect_array_near(fused_dz, z.grad(), 1e-15);
+}
+
+TEST(BinaryCrossentropy, GradcheckLogitsAndTargets) {
+  auto bce = [](const Inputs& in) {
+    return xgrad::nn::binary_crossentropy_from_logits(in[0], in[1]);
+  };
+  expect_gradcheck(bce, {random_input({5}, 12, -4.0, 4.0), random_input({5}, 13, 0.0, 1.0)});
+  expect_gradcheck(bce, {random_input({2, 3}, 14, -4.0, 4.0), random_input({2, 3}, 15, 0.0, 1.0)});
+  expect_gradcheck(bce,
+                   {random_input({2, 2, 3}, 16, -4.0, 4.0), random_input({2, 2, 3}, 17, 0.0, 1.0)});
+}
+
+TEST(BinaryCrossentropy, StableForHugeLogits) {
+  // Per element max(x,0) - x z + log1p(exp(-|x|)): [0, 0, 1e4, 1e4] -> mean 5000;
+  // gradient (sigmoid(x) - z) / 4 = [0, 0, 0.25, -0.25].
+  V x(Array<double>{1e4, -1e4, 1e4, -1e4}, true);
+  const V z(Array<double>{1., 0., 0., 1.});
+  V loss = xgrad::nn::binary_crossentropy_from_logits(x, z);
+  EXPECT_DOUBLE_EQ(loss.value()(), 5000.0);
+  loss.backward();
+  expect_array_near(x.grad(), Array<double>{0., 0., 0.25, -0.25}, 0.0);
+
+  Variable<float> xf(Array<float>{1e4f, -1e4f, 1e4f, -1e4f}, true);
+  Variable<float> lossf = xgrad::nn::binary_crossentropy_from_logits(
+      xf, Variable<float>(Array<float>{1.f, 0.f, 0.f, 1.f}));
+  EXPECT_FLOAT_EQ(lossf.value()(), 5000.f);
+  lossf.backward();
+  expect_all_finite(xf.grad());
+  expect_array_near(xf.grad(), Array<float>{0.f, 0.f, 0.25f, -0.25f}, 0.0);
+}
+
+TEST(BinaryCrossentropy, ShapeMismatchThrows) {
+  const V x(xgrad::zeros<double>({4, 1}));
+  expect_invalid(
+      [&] { xgrad::nn::binary_crossentropy_from_logits(x, V(xgrad::zeros<double>({4}))); },
+      {"binary_crossentropy_from_logits", "(4, 1)", "(4,)"});
+}
+
+// ---------------------------------------------------------------- sparse_categorical_crossentropy
+
+const auto scce = [](const auto& logits, const auto& labels) {
+  return xgrad::nn::sparse_categorical_crossentropy_from_logits(logits, labels);
+};
+
+TEST(SparseCategoricalCrossentropy, Forward) {
+  // x = np.array([[2.,1,0.1],[0.5,2.5,0.3]]); m = x.max(1, keepdims=True)
+  // l = x - m - np.log(np.exp(x - m).sum(1, keepdims=True)); -np.mean(l[np.arange(2), [0,1]])
+  // -> 0.3185397696491856
+  const V x(Array<double>{{2., 1., 0.1}, {0.5, 2.5, 0.3}});
+  const V loss = scce(x, Labels{0, 1});
+  EXPECT_EQ(loss.dimension(), 0u);
+  EXPECT_NEAR(loss.value()(), 0.3185397696491856, 1e-15);
+  EXPECT_EQ(scce(x, std::vector<std::int64_t>{0, 1}).value()(), loss.value()());
+}
+
+TEST(SparseCategoricalCrossentropy, GradientIsSoftmaxMinusOneHotOverN) {
+  V x(Array<double>{{2., 1., 0.1}, {0.5, 2.5, 0.3}}, true);
+  scce(x, Labels{0, 1}).backward();
+  // e = np.exp(x - m); (e / e.sum(1, keepdims=True) - np.eye(3)[[0, 1]]) / 2
+  expect_array_near(x.grad(),
+                    Array<double>{{-0.17049943055701605, 0.12121648535235698, 0.04928294520465909},
+                                  {0.05430186515350618, -0.09876047210417532, 0.04445860695066914}},
+                    1e-15);
+}
+
+TEST(SparseCategoricalCrossentropy, SequenceLogitsAverageOverEveryTimestep) {
+  // [B, T, C] with labels [B, T] is the same as the [B*T, C] flattening.
+  const V x = random_input({2, 3, 4}, 20, -3.0, 3.0);
+  const Labels labels = {{0, 3, 1}, {2, 2, 0}};
+  const V flat = xgrad::reshape(x, {6, 4});
+  EXPECT_NEAR(scce(x, labels).value()(),
+              scce(flat, std::vector<std::int64_t>{0, 3, 1, 2, 2, 0}).value()(), 1e-15);
+}
+
+TEST(SparseCategoricalCrossentropy, GradcheckTwoAndThreeDimensional) {
+  const Labels labels_2d = {1, 0, 2, 2};
+  expect_gradcheck([&](const Inputs& in) { return scce(in[0], labels_2d); },
+                   {random_input({4, 3}, 21, -3.0, 3.0)});
+  const Labels labels_3d = {{0, 3, 1}, {2, 2, 0}};
+  expect_gradcheck([&](const Inputs& in) { return scce(in[0], labels_3d); },
+                   {random_input({2, 3, 4}, 22, -3.0, 3.0)});
+  const std::vector<std::int64_t> labels_vector = {1, 1};
+  expect_gradcheck([&](const Inputs& in) { return scce(in[0], labels_vector); },
+                   {random_input({2, 5}, 23, -3.0, 3.0)});
+}
+
+TEST(SparseCategoricalCrossentropy, StableForHugeLogits) {
+  // Per sample -log_softmax(x)[label]: [0, 2e4] -> mean 1e4; gradient
+  // (softmax - onehot) / 2 = [[0, 0, 0], [0.5, 0, -0.5]].
+  V x(Array<double>{{1e4, 0., -1e4}, {1e4, 0., -1e4}}, true);
+  V loss = scce(x, Labels{0, 2});
+  EXPECT_DOUBLE_EQ(loss.value()(), 1e4);
+  loss.backward();
+  expect_array_near(x.grad(), Array<double>{{0., 0., 0.}, {0.5, 0., -0.5}}, 0.0);
+
+  Variable<float> xf(Array<float>{{-1e4f, 1e4f}, {1e4f, -1e4f}}, true);
+  Variable<float> lossf = scce(xf, Labels{0, 0});
+  EXPECT_FLOAT_EQ(lossf.value()(), 1e4f);
+  lossf.backward();
+  expect_all_finite(xf.grad());
+  expect_array_near(xf.grad(), Array<float>{{-0.5f, 0.5f}, {0.f, 0.f}}, 0.0);
+}
+
+TEST(SparseCategoricalCrossentropy, LabelOutOfRangeThrows) {
+  const V x(xgrad::zeros<double>({3, 4}));
+  expect_invalid([&] { scce(x, Labels{0, 4, 1}); },
+                 {"sparse_categorical_crossentropy_from_logits", "label 4", "4 classes"});
+  expect_invalid([&] { scce(x, std::vector<std::int64_t>{0, 1, -1}); },
+                 {"sparse_categorical_crossentropy_from_logits", "label -1", "4 classes"});
+}
+
+TEST(SparseCategoricalCrossentropy, ShapeMismatchThrows) {
+  const char* op = "sparse_categorical_crossentropy_from_logits";
+  const V x(xgrad::zeros<double>({4, 3}));
+  expect_invalid([&] { scce(x, Labels{0, 1, 2}); }, {op, "(4, 3)", "(3,)"});
+  expect_invalid([&] { scce(x, Labels{{0, 1, 2}, {0, 1, 2}, {0, 1, 2}, {0, 1, 2}}); },
+                 {op, "(4, 3)", "(4, 3)"});
+  const V seq(xgrad::zeros<double>({2, 3, 4}));
+  expect_invalid([&] { scce(seq, Labels{{0, 1}, {0, 1}}); }, {op, "(2, 3, 4)", "(2, 2)"});
+  expect_invalid([&] { scce(seq, std::vector<std::int64_t>{0, 1}); }, {op, "(2, 3, 4)", "(2,)"});
+  const V empty(xgrad::zeros<double>({0, 3}));
+  expect_invalid([&] { scce(empty, std::vector<std::int64_t>{}); }, {op, "(0,)", "no samples"});
+}
+
+}  // namespace
