@@ -4,6 +4,7 @@
 
 #include "xgrad/autograd/ops.hpp"
 #include "xgrad/nn/initializers.hpp"
+#include "xgrad/nn/simple_rnn_sequence.hpp"
 
 namespace xgrad::nn {
 
@@ -77,7 +78,7 @@ Variable<T> SimpleRNN<T>::bias() const {
 }
 
 template <typename T>
-Variable<T> SimpleRNN<T>::forward(const Variable<T>& x) {
+std::pair<std::size_t, std::size_t> SimpleRNN<T>::prepare_input(const Variable<T>& x) {
   if (x.dimension() != 3) {
     throw std::invalid_argument(describe() +
                                 ": expected input of rank 3 [batch, timesteps, features], got shape " +
@@ -93,6 +94,20 @@ Variable<T> SimpleRNN<T>::forward(const Variable<T>& x) {
     throw std::invalid_argument(describe() + ": input of shape " + shape_to_string(x.shape()) +
                                 " has no timesteps");
   }
+  return {batch, steps};
+}
+
+template <typename T>
+Variable<T> SimpleRNN<T>::forward(const Variable<T>& x) {
+  prepare_input(x);
+  return simple_rnn_sequence(x, kernel_, recurrent_kernel_,
+                             options_.use_bias() ? std::optional(bias_) : std::nullopt,
+                             options_.activation(), options_.return_sequences());
+}
+
+template <typename T>
+Variable<T> SimpleRNN<T>::forward_composed(const Variable<T>& x) {
+  const auto [batch, steps] = prepare_input(x);
   // x_t · kernel (+ bias) for every timestep in one GEMM: [B, T, U].
   Variable<T> projected = matmul(x, kernel_);
   if (options_.use_bias()) projected = add(projected, bias_);

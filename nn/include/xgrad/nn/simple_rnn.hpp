@@ -57,8 +57,13 @@ class SimpleRNN : public Module<T> {
   std::size_t input_features() const { return features_; }
 
   // x [B, T, F] -> [B, T, U] or [B, U]. Builds the layer on first use.
+  // The whole sequence is one graph node with a hand-written backward
+  // through time (simple_rnn_sequence.hpp).
   Variable<T> forward(const Variable<T>& x);
   Variable<T> operator()(const Variable<T>& x) { return forward(x); }
+  // The same function composed of primitive ops (matmul, add, select, the
+  // activation, stack): the reference the fused path is tested against.
+  Variable<T> forward_composed(const Variable<T>& x);
 
   // The parameters as Variables (handles): read their grad() after backward.
   // Each throws std::logic_error before build; bias() also without use_bias.
@@ -76,6 +81,8 @@ class SimpleRNN : public Module<T> {
 
  private:
   std::string describe() const;
+  // Builds on first use and checks x's shape; returns (B, T).
+  std::pair<std::size_t, std::size_t> prepare_input(const Variable<T>& x);
   void check_built(const char* what) const;
 
   SimpleRNNOptions options_;
