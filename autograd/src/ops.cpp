@@ -1,5 +1,6 @@
 #include "xgrad/autograd/ops.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
@@ -99,7 +100,7 @@ Variable<T> neg(const Variable<T>& a) {
 }
 
 template <typename T>
-Variable<T> scale(const Variable<T>& a, T factor) {
+Variable<T> scale(const Variable<T>& a, typename Variable<T>::value_type factor) {
   return Variable<T>::from_op(
       a.value() * factor, {a}, "scale",
       [factor](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {

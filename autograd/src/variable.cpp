@@ -1,5 +1,6 @@
 #include "xgrad/autograd/variable.hpp"
 
+#include <atomic>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -8,7 +9,8 @@ namespace xgrad {
 
 namespace {
 thread_local bool grad_enabled = true;
-std::uint64_t next_visit_mark = 0;
+// Atomic so that backward() on separate graphs in separate threads is safe.
+std::atomic<std::uint64_t> next_visit_mark{0};
 }  // namespace
 
 bool is_grad_enabled() { return grad_enabled; }

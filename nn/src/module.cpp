@@ -46,6 +46,11 @@ Variable<T> Module<T>::register_parameter(const std::string& name, Variable<T> p
 template <typename T>
 void Module<T>::register_module(const std::string& name, std::shared_ptr<Module<T>> module) {
   if (!module) throw std::invalid_argument(name_ + ": register_module('" + name + "') got null");
+  for (const auto& existing : children_) {
+    if (existing.first == name) {
+      throw std::invalid_argument(name_ + ": a module named '" + name + "' is already registered");
+    }
+  }
   children_.emplace_back(name, std::move(module));
 }
 

@@ -76,6 +76,8 @@ Generator& generator() {
 void manual_seed(std::uint64_t seed) { generator().seed(seed); }
 
 namespace {
+constexpr double pi = 3.14159265358979323846;
+
 // 53 random bits scaled to [0, 1).
 double next_unit() { return static_cast<double>(generator()() >> 11) * 0x1.0p-53; }
 }  // namespace
@@ -87,7 +89,11 @@ Array<T> uniform(const Shape& shape, T low, T high) {
   }
   Array<T> out = Array<T>::from_shape(shape);
   const double span = static_cast<double>(high) - static_cast<double>(low);
-  for (auto& v : out) v = static_cast<T>(static_cast<double>(low) + span * next_unit());
+  for (auto& v : out) {
+    v = static_cast<T>(static_cast<double>(low) + span * next_unit());
+    // Rounding (of low + span * u, or to float) can reach `high`: keep [low, high).
+    if (v >= high && low < high) v = std::nextafter(high, low);
+  }
   return out;
 }
 
@@ -101,7 +107,7 @@ Array<T> normal(const Shape& shape, T mean, T stddev) {
   for (auto& v : out) {
     const double u1 = 1.0 - next_unit();  // in (0, 1], so log is finite
     const double u2 = next_unit();
-    const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+    const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * pi * u2);
     v = static_cast<T>(static_cast<double>(mean) + static_cast<double>(stddev) * z);
   }
   return out;

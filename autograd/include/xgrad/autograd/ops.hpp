@@ -29,7 +29,7 @@ template <typename T>
 Variable<T> neg(const Variable<T>& a);
 // a * factor for a constant factor.
 template <typename T>
-Variable<T> scale(const Variable<T>& a, T factor);
+Variable<T> scale(const Variable<T>& a, typename Variable<T>::value_type factor);
 
 template <typename T>
 Variable<T> tanh(const Variable<T>& a);

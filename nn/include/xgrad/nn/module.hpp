@@ -17,6 +17,11 @@ class Module {
   using NamedParameters = std::vector<std::pair<std::string, Variable<T>>>;
 
   virtual ~Module() = default;
+  // A layer owns its parameters: a copy would silently share them (copies of
+  // Variables are shallow), so modules are not copyable. Hold them by
+  // std::shared_ptr to share one deliberately.
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
 
   const std::string& name() const { return name_; }
 
@@ -36,8 +41,6 @@ class Module {
 
  protected:
   explicit Module(std::string name) : name_(std::move(name)) {}
-  Module(const Module&) = default;
-  Module& operator=(const Module&) = default;
 
   // Registers `parameter` under `name` (requires_grad is set) and returns it.
   Variable<T> register_parameter(const std::string& name, Variable<T> parameter);
