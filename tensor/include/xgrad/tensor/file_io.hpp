@@ -1,0 +1,24 @@
+#pragma once
+// Files a user saves are never half-written: every writer in xgrad goes
+// through write_file_atomically.
+
+#include <stdexcept>
+#include <string>
+
+namespace xgrad {
+
+// A file could not be read or written, or its contents are corrupt. The
+// message names the file (and, for .npz, the entry).
+class IoError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Writes `bytes` to a sibling temporary, fsyncs it and renames it over
+// `path`, so readers see the old file or the complete new one. On failure the
+// temporary is removed, `path` is untouched, and IoError is thrown with
+// `where` (e.g. "save: model.npz: ") in front of the reason.
+void write_file_atomically(const std::string& path, const std::string& bytes,
+                           const std::string& where);
+
+}  // namespace xgrad

@@ -1,0 +1,67 @@
+#pragma once
+// NumPy .npy / .npz file I/O. Files are untrusted: every header is validated
+// before anything is allocated, so a truncated or hostile file throws IoError
+// instead of crashing or returning garbage. Saves are atomic.
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "xgrad/tensor/file_io.hpp"
+#include "xgrad/tensor/shape.hpp"
+#include "xtensor/xarray.hpp"
+
+namespace xgrad {
+
+// An array as a .npy file holds it, tagged with its dtype so one .npz can mix
+// float weights, integer tokens and boolean masks.
+struct NpyArray {
+  std::string dtype;  // "float32", "float64", "int32", "int64" or "bool"
+  Shape shape;
+  std::vector<char> data;  // row-major, little-endian; product(shape) * itemsize bytes
+
+  // Copies into an xarray. T is float, double, std::int32_t, std::int64_t or
+  // bool; throws std::invalid_argument naming both dtypes if T does not match.
+  template <typename T>
+  xt::xarray<T> as() const;
+
+  template <typename T>
+  static NpyArray from(const xt::xarray<T>& a);
+};
+
+NpyArray read_npy(const std::string& path);
+void write_npy(const std::string& path, const NpyArray& a);
+template <typename T>
+void write_npy(const std::string& path, const xt::xarray<T>& a);
+
+// Entries in file order, names without the ".npy" suffix (as np.load shows them).
+std::vector<std::pair<std::string, NpyArray>> read_npz(const std::string& path);
+
+// `compressed` = false writes like numpy.savez, true like numpy.savez_compressed.
+// Names must be unique and non-empty; they may contain '/'.
+void write_npz(const std::string& path,
+               const std::vector<std::pair<std::string, NpyArray>>& entries,
+               bool compressed = false);
+template <typename T>
+void write_npz(const std::string& path,
+               const std::vector<std::pair<std::string, xt::xarray<T>>>& entries,
+               bool compressed = false);
+
+// Defined in npy.cpp for these element types only.
+#define XGRAD_NPY_DECLARE(T)                                                   \
+  extern template xt::xarray<T> NpyArray::as<T>() const;                       \
+  extern template NpyArray NpyArray::from<T>(const xt::xarray<T>&);            \
+  extern template void write_npy<T>(const std::string&, const xt::xarray<T>&); \
+  extern template void write_npz<T>(                                           \
+      const std::string&, const std::vector<std::pair<std::string, xt::xarray<T>>>&, bool);
+XGRAD_NPY_DECLARE(float)
+XGRAD_NPY_DECLARE(double)
+XGRAD_NPY_DECLARE(std::int32_t)
+XGRAD_NPY_DECLARE(std::int64_t)
+XGRAD_NPY_DECLARE(bool)
+#undef XGRAD_NPY_DECLARE
+
+}  // namespace xgrad
