@@ -17,6 +17,7 @@ macro(xgrad_find_library_dependencies)
   xgrad_require(BLAS libopenblas-dev)
   xgrad_require(LAPACK libopenblas-dev)
   xgrad_require(xtl xtl-dev)
+  xgrad_require(xsimd libxsimd-dev)
   xgrad_require(xtensor xtensor-dev)
   xgrad_require(xtensor-blas libxtensor-blas-dev)
   # Through pkg-config: Debian 12's libzip CMake config needs the zipcmp,

@@ -9,6 +9,7 @@
 #include <xtensor/xmath.hpp>
 #include <xtensor/xstrided_view.hpp>
 
+#include "xgrad/tensor/activations.hpp"
 #include "xgrad/tensor/blas.hpp"
 
 namespace xgrad {
@@ -23,11 +24,11 @@ xt::xstrided_slice_vector slice_at(std::size_t axis, std::size_t index) {
   return slices;
 }
 
-// Applies f to every element into a new array of a's shape.
-template <typename T, typename F>
-Array<T> map(const Array<T>& a, F f) {
-  Array<T> out = Array<T>::from_shape(a.shape());
-  std::transform(a.begin(), a.end(), out.begin(), f);
+// A copy of `a` with `kernel` applied in place.
+template <typename T>
+Array<T> apply(const Array<T>& a, void (*kernel)(T*, std::size_t)) {
+  Array<T> out = a;
+  kernel(out.data(), out.size());
   return out;
 }
 
@@ -111,7 +112,7 @@ Variable<T> scale(const Variable<T>& a, typename Variable<T>::value_type factor)
 template <typename T>
 Variable<T> tanh(const Variable<T>& a) {
   return Variable<T>::from_op(
-      map(a.value(), [](T x) { return std::tanh(x); }), {a}, "tanh",
+      apply<T>(a.value(), tanh_in_place), {a}, "tanh",
       [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(Array<T>(g * (T(1) - y * y)));
       });
@@ -120,7 +121,7 @@ Variable<T> tanh(const Variable<T>& a) {
 template <typename T>
 Variable<T> relu(const Variable<T>& a) {
   return Variable<T>::from_op(
-      map(a.value(), [](T x) { return x > T(0) ? x : T(0); }), {a}, "relu",
+      apply<T>(a.value(), relu_in_place), {a}, "relu",
       [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(Array<T>(xt::where(y > T(0), g, T(0))));
       });
@@ -128,14 +129,8 @@ Variable<T> relu(const Variable<T>& a) {
 
 template <typename T>
 Variable<T> sigmoid(const Variable<T>& a) {
-  // 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below: no overflow either way.
-  auto stable_sigmoid = [](T x) {
-    if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
-    const T e = std::exp(x);
-    return e / (T(1) + e);
-  };
   return Variable<T>::from_op(
-      map(a.value(), stable_sigmoid), {a}, "sigmoid",
+      apply<T>(a.value(), sigmoid_in_place), {a}, "sigmoid",
       [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(Array<T>(g * y * (T(1) - y)));
       });

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "xgrad/tensor/activations.hpp"
 #include "xgrad/tensor/blas.hpp"
 
 namespace xgrad::nn {
@@ -14,19 +15,9 @@ template <typename T>
 void activate_in_place(Activation activation, T* values, std::size_t n) {
   switch (activation) {
     case Activation::linear: return;
-    case Activation::tanh:
-      for (std::size_t i = 0; i < n; ++i) values[i] = std::tanh(values[i]);
-      return;
-    case Activation::relu:
-      for (std::size_t i = 0; i < n; ++i) values[i] = values[i] > T(0) ? values[i] : T(0);
-      return;
-    case Activation::sigmoid:
-      for (std::size_t i = 0; i < n; ++i) {
-        const T x = values[i];
-        const T e = std::exp(-std::abs(x));  // never overflows
-        values[i] = x >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
-      }
-      return;
+    case Activation::tanh: return tanh_in_place(values, n);
+    case Activation::relu: return relu_in_place(values, n);
+    case Activation::sigmoid: return sigmoid_in_place(values, n);
   }
 }
 
