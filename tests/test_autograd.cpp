@@ -1,0 +1,417 @@
+// The graph machinery of Variable: shallow handles, gradient accumulation,
+// backward()'s rules and errors, NoGradGuard, graph freeing, and graphs of
+// 100,000 steps (no stack overflow in backward or in destruction, no leaks).
+
+#include <cmath>
+#include <cstddef>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <xtensor/xarray.hpp>
+
+#include "test_helpers.hpp"
+#include "xgrad/autograd/ops.hpp"
+#include "xgrad/autograd/variable.hpp"
+#include "xgrad/tensor/tensor.hpp"
+
+namespace {
+
+using xgrad::Array;
+using xgrad::Shape;
+using xgrad::Variable;
+using xgrad::test::throws_with;
+using V = Variable<double>;
+
+// Long enough to overflow a default 8 MB stack if any walk or destructor
+// chain recursed once per node.
+constexpr std::size_t kLongChain = 100000;
+
+// An identity op whose backward function owns `sentinel`: the sentinel lives
+// exactly as long as the node's grad_fn, so a weak_ptr to it tells whether
+// the graph node was released.
+V tracked_identity(const V& x, const std::shared_ptr<int>& sentinel) {
+  return V::from_op(x.value(), {x}, "tracked_identity",
+                    [sentinel](const Array<double>& g, const Array<double>&,
+                               std::vector<V>& in) { in[0].add_grad(g); });
+}
+
+// ------------------------------------------------------------- handles
+
+TEST(Variable, CopiesAreShallow) {
+  V a(Array<double>{1.0, 2.0}, true);
+  V b = a;
+  EXPECT_TRUE(b.same_node(a));
+  b.value()(0) = 5.0;
+  EXPECT_EQ(a.value()(0), 5.0);
+  b.add_grad(Array<double>{1.0, 1.0});
+  ASSERT_TRUE(a.has_grad());
+  EXPECT_EQ(a.grad(), (Array<double>{1.0, 1.0}));
+  a.set_requires_grad(false);
+  EXPECT_FALSE(b.requires_grad());
+  // A separately built variable with equal numbers is another node.
+  EXPECT_FALSE(V(a.value()).same_node(a));
+}
+
+TEST(Variable, DefaultIsEmptyAndLeafProperties) {
+  const V empty;
+  EXPECT_EQ(empty.size(), 0u);
+  EXPECT_EQ(empty.dimension(), 1u);
+  EXPECT_FALSE(empty.requires_grad());
+  EXPECT_TRUE(empty.is_leaf());
+  EXPECT_STREQ(empty.op_name(), "");
+  const V x(Array<double>{1.0}, true);
+  const V y = xgrad::tanh(x);
+  EXPECT_FALSE(y.is_leaf());
+  EXPECT_STREQ(y.op_name(), "tanh");
+}
+
+TEST(Variable, GradWithoutBackwardThrowsLogicError) {
+  const V x(Array<double>{1.0, 2.0}, true);
+  EXPECT_FALSE(x.has_grad());
+  EXPECT_TRUE(throws_with<std::logic_error>([&] { x.grad(); }, {"grad", "(2,)"}));
+}
+
+TEST(Variable, AddGradChecksTheShape) {
+  V x(Array<double>{1.0, 2.0}, true);
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { x.add_grad(xgrad::zeros<double>({2, 1})); }, {"add_grad", "(2, 1)", "(2,)"}));
+  EXPECT_FALSE(x.has_grad());  // nothing was added
+}
+
+// ------------------------------------------------------- accumulation
+
+TEST(Backward, AccumulatesWhereAValueIsUsedTwice) {
+  // y = sum(x * x + x): dy/dx = 2 x + 1 (x used three times).
+  const V x(Array<double>{-1.5, 0.0, 2.0}, true);
+  xgrad::sum(x * x + x).backward();
+  EXPECT_EQ(x.grad(), (Array<double>{-2.0, 1.0, 5.0}));
+}
+
+TEST(Backward, AccumulatesThroughADiamond) {
+  // z = x * w, y = sum(z * z + z): dy/dx = (2 z + 1) w, dy/dw = (2 z + 1) x.
+  const V x(Array<double>{1.0, -2.0}, true);
+  const V w(Array<double>{3.0, 0.5}, true);
+  const V z = x * w;  // [3, -1]
+  xgrad::sum(z * z + z).backward();
+  EXPECT_EQ(x.grad(), (Array<double>{21.0, -0.5}));  // (7 * 3, -1 * 0.5)
+  EXPECT_EQ(w.grad(), (Array<double>{7.0, 2.0}));    // (7 * 1, -1 * -2)
+}
+
+TEST(Backward, AccumulatesAcrossCallsWithoutZeroGrad) {
+  const V x(Array<double>{-1.5, 0.0, 2.0}, true);
+  xgrad::sum(x * x + x).backward();
+  xgrad::sum(x * x + x).backward();  // a second, separate graph
+  EXPECT_EQ(x.grad(), (Array<double>{-4.0, 2.0, 10.0}));
+}
+
+TEST(Backward, ZeroGradForgetsTheGradient) {
+  V x(Array<double>{-1.5, 0.0, 2.0}, true);
+  xgrad::sum(x * x).backward();
+  x.zero_grad();
+  EXPECT_FALSE(x.has_grad());
+  EXPECT_THROW(x.grad(), std::logic_error);
+  xgrad::sum(x + x).backward();
+  EXPECT_EQ(x.grad(), (Array<double>{2.0, 2.0, 2.0}));  // not 2 x + 2
+}
+
+TEST(Backward, OnlyInputsRequiringGradGetOne) {
+  const V x(Array<double>{1.0, 2.0}, true);
+  const V c(Array<double>{3.0, 4.0});
+  xgrad::sum(x * c).backward();
+  EXPECT_EQ(x.grad(), (Array<double>{3.0, 4.0}));
+  EXPECT_FALSE(c.has_grad());
+}
+
+TEST(Backward, OpsOnConstantsRecordNothing) {
+  const V a(Array<double>{1.0, 2.0});
+  const V b = xgrad::tanh(a * a);
+  EXPECT_FALSE(b.requires_grad());
+  EXPECT_TRUE(b.is_leaf());
+}
+
+TEST(Backward, OnALeafGivesOne) {
+  const V x(xgrad::full<double>({}, 3.0), true);
+  V(x).backward();  // a 0-D leaf is its own loss
+  EXPECT_EQ(x.grad()(), 1.0);
+}
+
+TEST(Backward, ExplicitGradOutputForNonScalar) {
+  const V x(Array<double>{1.0, 2.0, 3.0}, true);
+  V y = xgrad::scale(x, 2.0);
+  y.backward(Array<double>{1.0, 10.0, 100.0});
+  EXPECT_EQ(x.grad(), (Array<double>{2.0, 20.0, 200.0}));
+  const V z = xgrad::scale(x, 2.0);
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { V(z).backward(xgrad::ones<double>({2})); }, {"backward", "(2,)", "(3,)"}));
+}
+
+// ------------------------------------------------------ backward's errors
+
+TEST(Backward, NonScalarWithoutGradientThrowsInvalidArgument) {
+  const V x(Array<double>{1.0, 2.0}, true);
+  V y = x * x;
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { y.backward(); }, {"backward", "(2,)"}));
+  EXPECT_FALSE(x.has_grad());
+  // The graph is intact: a reduction of it still back-propagates.
+  xgrad::sum(y).backward();
+  EXPECT_EQ(x.grad(), (Array<double>{2.0, 4.0}));
+}
+
+TEST(Backward, ValueNotRequiringGradThrows) {
+  V constant(xgrad::full<double>({}, 2.0));
+  EXPECT_TRUE(throws_with<std::logic_error>([&] { constant.backward(); },
+                                            {"backward", "require"}));
+  V computed = xgrad::sum(xgrad::tanh(V(Array<double>{1.0, 2.0})));
+  EXPECT_THROW(computed.backward(), std::logic_error);
+}
+
+TEST(Backward, SecondBackwardThroughFreedGraphThrows) {
+  const V x(Array<double>{1.0, 2.0}, true);
+  V y = xgrad::sum(xgrad::tanh(x) * x);
+  y.backward();
+  const Array<double> first = x.grad();
+  EXPECT_TRUE(throws_with<std::logic_error>([&] { y.backward(); }, {"retain_graph"}));
+  EXPECT_EQ(x.grad(), first);  // the failed call added nothing
+}
+
+TEST(Backward, FreedGraphIsDetectedThroughASharedIntermediate) {
+  const V x(Array<double>{1.0, 2.0}, true);
+  const V z = xgrad::tanh(x);
+  V y1 = xgrad::sum(z);
+  V y2 = xgrad::sum(z * z);
+  y1.backward();
+  EXPECT_THROW(y2.backward(), std::logic_error);
+}
+
+TEST(Backward, RetainGraphAllowsASecondBackwardThatAccumulates) {
+  // y = sum(x^3) through mul: dy/dx = 3 x^2 = [3, 12]; twice gives [6, 24].
+  const V x(Array<double>{1.0, 2.0}, true);
+  V y = xgrad::sum(x * x * x);
+  y.backward(/*retain_graph=*/true);
+  EXPECT_EQ(x.grad(), (Array<double>{3.0, 12.0}));
+  y.backward(/*retain_graph=*/true);
+  EXPECT_EQ(x.grad(), (Array<double>{6.0, 24.0}));
+  y.backward();  // the last pass may free it
+  EXPECT_EQ(x.grad(), (Array<double>{9.0, 36.0}));
+  EXPECT_THROW(y.backward(), std::logic_error);
+}
+
+TEST(Backward, GraphsSharingOnlyALeafAreIndependent) {
+  const V x(Array<double>{0.5, -1.0}, true);
+  V y1 = xgrad::sum(x * x);
+  V y2 = xgrad::sum(xgrad::scale(x, 3.0));
+  y1.backward();
+  y2.backward();  // y1's graph was freed, but a leaf is never freed
+  EXPECT_EQ(x.grad(), (Array<double>{4.0, 1.0}));
+}
+
+TEST(Backward, IntermediateGradsAreNotKept) {
+  const V x(Array<double>{1.0, 2.0}, true);
+  const V z = x * x;
+  V y = xgrad::sum(z);
+  y.backward(/*retain_graph=*/true);
+  EXPECT_FALSE(z.has_grad());
+  EXPECT_FALSE(y.has_grad());
+  EXPECT_TRUE(x.has_grad());
+  // And they do not leak into the next pass: x's gradient doubles exactly.
+  y.backward();
+  EXPECT_EQ(x.grad(), (Array<double>{4.0, 8.0}));
+}
+
+// ------------------------------------------------------------ no_grad
+
+TEST(NoGradGuard, RecordsNothing) {
+  const V x(Array<double>{1.0, 2.0}, true);
+  V y;
+  {
+    xgrad::NoGradGuard no_grad;
+    EXPECT_FALSE(xgrad::is_grad_enabled());
+    y = xgrad::sum(xgrad::tanh(x) * x);
+  }
+  EXPECT_FALSE(y.requires_grad());
+  EXPECT_TRUE(y.is_leaf());
+  EXPECT_THROW(y.backward(), std::logic_error);
+  EXPECT_FALSE(x.has_grad());
+  // Recording resumes after the guard.
+  EXPECT_TRUE(xgrad::sum(x * x).requires_grad());
+}
+
+TEST(NoGradGuard, NestedGuardsRestoreThePreviousState) {
+  EXPECT_TRUE(xgrad::is_grad_enabled());
+  {
+    xgrad::NoGradGuard outer;
+    EXPECT_FALSE(xgrad::is_grad_enabled());
+    {
+      xgrad::NoGradGuard inner;
+      EXPECT_FALSE(xgrad::is_grad_enabled());
+    }
+    // The inner guard restores "off", not "on".
+    EXPECT_FALSE(xgrad::is_grad_enabled());
+  }
+  EXPECT_TRUE(xgrad::is_grad_enabled());
+}
+
+TEST(NoGradGuard, RestoresStateWhenAnExceptionUnwinds) {
+  try {
+    xgrad::NoGradGuard no_grad;
+    throw std::runtime_error("unwind");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_TRUE(xgrad::is_grad_enabled());
+}
+
+// ----------------------------------------------------- leaves and detach
+
+TEST(Variable, SetRequiresGradOnNonLeafThrows) {
+  const V x(Array<double>{1.0}, true);
+  V y = xgrad::tanh(x);
+  EXPECT_TRUE(throws_with<std::logic_error>([&] { y.set_requires_grad(false); },
+                                            {"set_requires_grad", "tanh"}));
+  EXPECT_TRUE(y.requires_grad());
+  V leaf(Array<double>{1.0});
+  EXPECT_TRUE(leaf.set_requires_grad(true).requires_grad());
+}
+
+TEST(Variable, DetachGivesAnIndependentLeaf) {
+  const V x(Array<double>{1.0, 2.0}, true);
+  const V y = x * x;
+  V d = y.detach();
+  EXPECT_TRUE(d.is_leaf());
+  EXPECT_FALSE(d.requires_grad());
+  EXPECT_FALSE(d.same_node(y));
+  EXPECT_EQ(d.value(), y.value());
+  // The numbers are a copy, not shared.
+  d.value()(0) = 100.0;
+  EXPECT_EQ(y.value()(0), 1.0);
+  // A graph built on the detached value does not reach x.
+  d.set_requires_grad(true);
+  xgrad::sum(d * d).backward();
+  EXPECT_FALSE(x.has_grad());
+  EXPECT_EQ(d.grad(), (Array<double>{200.0, 8.0}));  // 2 d with d = [100, 4]
+}
+
+// -------------------------------------------------- memory and long graphs
+
+TEST(Memory, DroppedGraphIsReleased) {
+  auto sentinel = std::make_shared<int>(0);
+  const std::weak_ptr<int> watch = sentinel;
+  const V x(Array<double>{1.0, 2.0}, true);
+  {
+    const V y = xgrad::sum(xgrad::tanh(tracked_identity(x, sentinel)) * x);
+    sentinel.reset();
+    EXPECT_FALSE(watch.expired());  // the graph holds it
+  }
+  // The graph went out of scope unused: nothing may keep its nodes alive.
+  EXPECT_TRUE(watch.expired());
+}
+
+TEST(Memory, BackwardFreesTheGraphUnlessRetained) {
+  auto sentinel = std::make_shared<int>(0);
+  const std::weak_ptr<int> watch = sentinel;
+  const V x(Array<double>{1.0, 2.0}, true);
+  V y = xgrad::sum(tracked_identity(x, sentinel) * x);
+  sentinel.reset();
+  y.backward(/*retain_graph=*/true);
+  EXPECT_FALSE(watch.expired());  // retained for a second pass
+  y.backward();
+  EXPECT_TRUE(watch.expired());  // freed while y itself is still alive
+  EXPECT_EQ(x.grad(), (Array<double>{4.0, 8.0}));
+}
+
+TEST(Memory, NoNodeIsRecordedWithoutAnInputRequiringGrad) {
+  auto sentinel = std::make_shared<int>(0);
+  const std::weak_ptr<int> watch = sentinel;
+  const V constant(Array<double>{1.0, 2.0});
+  const V y = tracked_identity(constant, sentinel);
+  sentinel.reset();
+  EXPECT_TRUE(watch.expired());  // grad_fn was not kept
+  EXPECT_TRUE(y.is_leaf());
+}
+
+TEST(LongChain, TanhChainBackwardMatchesTheProductOfDerivatives) {
+  // x_{n+1} = tanh(x_n): d x_N / d x_0 = prod_n (1 - x_{n+1}^2).
+  const V x0(xgrad::full<double>({}, 0.5), true);
+  V x = x0;
+  double value = 0.5, derivative = 1.0;
+  for (std::size_t n = 0; n < kLongChain; ++n) {
+    x = xgrad::tanh(x);
+    value = std::tanh(value);
+    derivative *= 1.0 - value * value;
+  }
+  EXPECT_EQ(x.value()(), value);
+  x.backward();
+  ASSERT_TRUE(std::isfinite(x0.grad()()));
+  EXPECT_GT(derivative, 0.0);  // still a normal number, so the comparison means something
+  // The products are formed in opposite orders: ~1e5 roundings of 1e-16 each.
+  EXPECT_NEAR(x0.grad()(), derivative, 1e-9 * derivative);
+}
+
+TEST(LongChain, AddChainAccumulatesIntoASharedConstant) {
+  // x_{n+1} = x_n + c: dx_N/dx_0 = 1 and dx_N/dc = N, exactly.
+  const V x0(Array<double>{1.0, -1.0}, true);
+  const V c(Array<double>{0.5, 0.25}, true);
+  V x = x0;
+  for (std::size_t n = 0; n < kLongChain; ++n) x = x + c;
+  xgrad::sum(x).backward();
+  EXPECT_EQ(x0.grad(), (Array<double>{1.0, 1.0}));
+  EXPECT_EQ(c.grad(), (Array<double>{double(kLongChain), double(kLongChain)}));
+}
+
+TEST(LongChain, RetainedLongGraphIsDestroyedWithoutOverflow) {
+  // After a retained backward the graph is still whole; dropping it must
+  // unwind iteratively too.
+  const V x0(Array<double>{0.3}, true);
+  {
+    V x = x0;
+    for (std::size_t n = 0; n < kLongChain; ++n) x = xgrad::scale(x, 1.0);
+    xgrad::sum(x).backward(/*retain_graph=*/true);
+  }
+  EXPECT_EQ(x0.grad(), (Array<double>{1.0}));
+}
+
+TEST(LongChain, UnusedLongGraphIsDestroyedWithoutOverflow) {
+  auto sentinel = std::make_shared<int>(0);
+  const std::weak_ptr<int> watch = sentinel;
+  const V x0(Array<double>{0.3}, true);
+  {
+    V x = tracked_identity(x0, sentinel);  // the very first node of the chain
+    sentinel.reset();
+    for (std::size_t n = 0; n < kLongChain; ++n) x = xgrad::tanh(x);
+  }
+  EXPECT_TRUE(watch.expired());  // the whole chain, down to its first node, is gone
+  EXPECT_FALSE(x0.has_grad());
+}
+
+TEST(LongChain, RnnLikeChainOf100000Steps) {
+  // h_t = tanh(h_{t-1} · W + X[:, t, :]) for T = 100,000 with small sizes:
+  // every step reuses W and writes into one slice of X's gradient.
+  const std::size_t batch = 2, units = 3, steps = kLongChain;
+  xgrad::manual_seed(77);
+  const V w(xgrad::uniform<double>({units, units}, -0.5, 0.5), true);
+  const V x(xgrad::uniform<double>({batch, steps, units}, -1.0, 1.0), true);
+  V h(xgrad::zeros<double>({batch, units}));
+  for (std::size_t t = 0; t < steps; ++t)
+    h = xgrad::tanh(xgrad::matmul(h, w) + xgrad::select(x, 1, t));
+  const Array<double> last = h.value();
+  xgrad::sum(h).backward();
+
+  ASSERT_TRUE(w.has_grad());
+  ASSERT_TRUE(x.has_grad());
+  EXPECT_EQ(w.grad().shape(), w.value().shape());
+  EXPECT_EQ(x.grad().shape(), x.value().shape());
+  for (double g : w.grad()) ASSERT_TRUE(std::isfinite(g));
+  for (double g : x.grad()) ASSERT_TRUE(std::isfinite(g));
+  // The last input slice reaches the loss only through the last tanh:
+  // d sum(h_T) / d X[b, T-1, u] = 1 - h_T[b, u]^2.
+  for (std::size_t b = 0; b < batch; ++b)
+    for (std::size_t u = 0; u < units; ++u)
+      EXPECT_NEAR(x.grad()(b, steps - 1, u), 1.0 - last(b, u) * last(b, u), 1e-15);
+  // The first slices were reached too (nonzero unless the product vanished).
+  double early = 0.0;
+  for (std::size_t u = 0; u < units; ++u) early += std::abs(x.grad()(0, steps - 2, u));
+  EXPECT_GT(early, 0.0);
+}
+
+}  // namespace

@@ -1,0 +1,325 @@
+// The tensor layer: creation, shape helpers, the seeded generator and the
+// array-level matrix product.
+
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <xtensor/xarray.hpp>
+#include <xtensor/xmath.hpp>
+
+#include "test_helpers.hpp"
+#include "xgrad/tensor/blas.hpp"
+#include "xgrad/tensor/shape.hpp"
+#include "xgrad/tensor/tensor.hpp"
+
+namespace {
+
+using xgrad::Array;
+using xgrad::Shape;
+using xgrad::test::throws_with;
+
+// Shapes compared as plain vectors, so a mismatch prints both.
+template <typename A>
+Shape shape_of(const A& a) {
+  return Shape(a.shape().begin(), a.shape().end());
+}
+
+// ---------------------------------------------------------------- creation
+
+TEST(Creation, ZerosOnesFullHaveShapeAndValue) {
+  const Array<float> z = xgrad::zeros({2, 3});
+  EXPECT_EQ(shape_of(z), (Shape{2, 3}));
+  for (float v : z) EXPECT_EQ(v, 0.0f);
+
+  const Array<double> o = xgrad::ones<double>({4});
+  EXPECT_EQ(shape_of(o), (Shape{4}));
+  for (double v : o) EXPECT_EQ(v, 1.0);
+
+  const Array<double> f = xgrad::full<double>({3, 1, 2}, -2.5);
+  EXPECT_EQ(shape_of(f), (Shape{3, 1, 2}));
+  EXPECT_EQ(f.size(), 6u);
+  for (double v : f) EXPECT_EQ(v, -2.5);
+}
+
+TEST(Creation, ZeroDimensionalAndEmptyShapes) {
+  // () is a scalar with one element; (0, 3) has none.
+  const Array<double> s = xgrad::full<double>({}, 7.0);
+  EXPECT_EQ(s.dimension(), 0u);
+  EXPECT_EQ(s.size(), 1u);
+  EXPECT_EQ(s(), 7.0);
+  const Array<float> e = xgrad::zeros({0, 3});
+  EXPECT_EQ(shape_of(e), (Shape{0, 3}));
+  EXPECT_EQ(e.size(), 0u);
+}
+
+TEST(Shapes, ShapeToStringPrintsLikeNumpy) {
+  EXPECT_EQ(xgrad::shape_to_string(Shape{5, 2}), "(5, 2)");
+  EXPECT_EQ(xgrad::shape_to_string(Shape{2}), "(2,)");
+  EXPECT_EQ(xgrad::shape_to_string(Shape{}), "()");
+  EXPECT_EQ(xgrad::element_count(Shape{2, 3, 4}), 24u);
+  EXPECT_EQ(xgrad::element_count(Shape{}), 1u);
+}
+
+// ------------------------------------------------------- reshape/transpose
+
+TEST(Reshaped, KeepsRowMajorOrder) {
+  const Array<double> a = {{1, 2, 3}, {4, 5, 6}};
+  const Array<double> r = xgrad::reshaped(a, {3, 2});
+  EXPECT_EQ(shape_of(r), (Shape{3, 2}));
+  const Array<double> expected = {{1, 2}, {3, 4}, {5, 6}};
+  EXPECT_EQ(r, expected);
+  // A copy: the source keeps its shape.
+  EXPECT_EQ(shape_of(a), (Shape{2, 3}));
+  EXPECT_EQ(shape_of(xgrad::reshaped(a, {6})), (Shape{6}));
+}
+
+TEST(Reshaped, ErrorNamesBothShapes) {
+  const Array<double> a = xgrad::zeros<double>({2, 3});
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { xgrad::reshaped(a, {4, 2}); },
+                                                 {"reshape", "(2, 3)", "(4, 2)"}));
+}
+
+TEST(Transposed, SwapsAxesAndIsEvaluated) {
+  const Array<float> a = {{1, 2, 3}, {4, 5, 6}};
+  const Array<float> t = xgrad::transposed(a);
+  const Array<float> expected = {{1, 4}, {2, 5}, {3, 6}};
+  EXPECT_EQ(t, expected);
+}
+
+TEST(Transposed, RejectsOtherRanks) {
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [] { xgrad::transposed(xgrad::zeros<double>({2, 3, 4})); }, {"transpose", "(2, 3, 4)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [] { xgrad::transposed(xgrad::zeros<double>({3})); }, {"transpose", "(3,)"}));
+}
+
+// ------------------------------------------------------------- broadcasting
+
+TEST(BroadcastShapes, FollowsNumpyRules) {
+  EXPECT_EQ(xgrad::broadcast_shapes({4, 3}, {3}, "add"), (Shape{4, 3}));
+  EXPECT_EQ(xgrad::broadcast_shapes({3}, {4, 3}, "add"), (Shape{4, 3}));
+  EXPECT_EQ(xgrad::broadcast_shapes({2, 1}, {1, 3}, "add"), (Shape{2, 3}));
+  EXPECT_EQ(xgrad::broadcast_shapes({}, {2, 3}, "add"), (Shape{2, 3}));
+  EXPECT_EQ(xgrad::broadcast_shapes({5, 1, 4}, {3, 1}, "mul"), (Shape{5, 3, 4}));
+  EXPECT_EQ(xgrad::broadcast_shapes({2, 3}, {2, 3}, "sub"), (Shape{2, 3}));
+}
+
+TEST(BroadcastShapes, ErrorNamesOpAndShapes) {
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [] { xgrad::broadcast_shapes({2, 3}, {4}, "my_op"); }, {"my_op", "(2, 3)", "(4,)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [] { xgrad::broadcast_shapes({2, 3}, {3, 3}, "add"); }, {"add", "(2, 3)", "(3, 3)"}));
+}
+
+TEST(SumTo, UndoesRowBroadcastBUToU) {
+  // Gradient of a bias [U] added to [B, U]: the column sums.
+  const Array<double> g = {{1, 2, 3}, {10, 20, 30}};
+  const Array<double> s = xgrad::sum_to(g, {3});
+  EXPECT_EQ(s, (Array<double>{11, 22, 33}));
+}
+
+TEST(SumTo, UndoesSizeOneAxisKeepingIt) {
+  const Array<double> g = {{1, 2, 3}, {10, 20, 30}};
+  const Array<double> s = xgrad::sum_to(g, {2, 1});
+  EXPECT_EQ(shape_of(s), (Shape{2, 1}));
+  EXPECT_EQ(s, xgrad::reshaped(Array<double>{6, 60}, {2, 1}));
+}
+
+TEST(SumTo, UndoesLeadingDimensions) {
+  // a[i, j, k] = 100 i + 10 j + k; hand computation of the sums below.
+  Array<double> a = Array<double>::from_shape({2, 2, 3});
+  for (std::size_t i = 0; i < 2; ++i)
+    for (std::size_t j = 0; j < 2; ++j)
+      for (std::size_t k = 0; k < 3; ++k) a(i, j, k) = 100.0 * i + 10.0 * j + k;
+  // Over i: 100 + 2 (10 j + k).
+  EXPECT_EQ(xgrad::sum_to(a, {2, 3}), (Array<double>{{100, 102, 104}, {120, 122, 124}}));
+  // Over i and j: 4 k + 2 * 100 + 2 * 10 = 4 k + 220.
+  EXPECT_EQ(xgrad::sum_to(a, {1, 3}), (Array<double>{{220, 224, 228}}));
+  EXPECT_EQ(xgrad::sum_to(a, {3}), (Array<double>{220, 224, 228}));
+  // Everything: the sum of 4 k + 220 over k = 0, 1, 2 is 672.
+  const Array<double> all = xgrad::sum_to(a, {});
+  EXPECT_EQ(all.dimension(), 0u);
+  EXPECT_EQ(all(), 672.0);
+}
+
+TEST(SumTo, SameShapeIsIdentityAndBadTargetThrows) {
+  const Array<double> a = {{1, 2}, {3, 4}};
+  EXPECT_EQ(xgrad::sum_to(a, {2, 2}), a);
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { xgrad::sum_to(a, {3}); },
+                                                 {"sum_to", "(2, 2)", "(3,)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { xgrad::sum_to(a, {1, 2, 2}); },
+                                                 {"sum_to", "(2, 2)", "(1, 2, 2)"}));
+}
+
+// ------------------------------------------------------------------- random
+
+TEST(Random, SameSeedGivesSameUniformNumbers) {
+  xgrad::manual_seed(42);
+  const Array<double> a = xgrad::uniform<double>({5, 7}, -1.0, 1.0);
+  const Array<float> a_float = xgrad::uniform<float>({3}, 0.0f, 1.0f);
+  xgrad::manual_seed(42);
+  const Array<double> b = xgrad::uniform<double>({5, 7}, -1.0, 1.0);
+  const Array<float> b_float = xgrad::uniform<float>({3}, 0.0f, 1.0f);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a_float, b_float);
+  // A later draw continues the stream instead of repeating it.
+  EXPECT_NE(a, xgrad::uniform<double>({5, 7}, -1.0, 1.0));
+}
+
+TEST(Random, SameSeedGivesSameNormalNumbers) {
+  xgrad::manual_seed(7);
+  const Array<double> a = xgrad::normal<double>({100}, 0.0, 1.0);
+  xgrad::manual_seed(7);
+  const Array<double> b = xgrad::normal<double>({100}, 0.0, 1.0);
+  EXPECT_EQ(a, b);
+}
+
+TEST(Random, DifferentSeedsGiveDifferentNumbers) {
+  xgrad::manual_seed(1);
+  const Array<double> u1 = xgrad::uniform<double>({50}, 0.0, 1.0);
+  const Array<double> n1 = xgrad::normal<double>({50});
+  xgrad::manual_seed(2);
+  const Array<double> u2 = xgrad::uniform<double>({50}, 0.0, 1.0);
+  const Array<double> n2 = xgrad::normal<double>({50});
+  // Not just one differing element: with 53-bit draws any coincidence at all
+  // would point to a broken seed.
+  for (std::size_t i = 0; i < 50; ++i) {
+    EXPECT_NE(u1(i), u2(i)) << "at " << i;
+    EXPECT_NE(n1(i), n2(i)) << "at " << i;
+  }
+}
+
+TEST(Random, UniformStaysInHalfOpenRange) {
+  xgrad::manual_seed(3);
+  const Array<double> d = xgrad::uniform<double>({100000}, -0.5, 2.0);
+  const Array<float> f = xgrad::uniform<float>({100000}, -3.0f, -1.0f);
+  for (double v : d) ASSERT_TRUE(v >= -0.5 && v < 2.0) << v;
+  for (float v : f) ASSERT_TRUE(v >= -3.0f && v < -1.0f) << v;
+  // The whole range is used, not a corner of it.
+  EXPECT_LT(xt::amin(d)(), -0.49);
+  EXPECT_GT(xt::amax(d)(), 1.99);
+}
+
+TEST(Random, UniformNeverReturnsHighEvenWhenRoundingWouldReachIt) {
+  // [1, next float after 1) holds only the value 1: low + span * u rounds to
+  // `high` for about half of all u, which a half-open range must not return.
+  xgrad::manual_seed(11);
+  const float low_f = 1.0f, high_f = std::nextafter(1.0f, 2.0f);
+  for (float v : xgrad::uniform<float>({1000}, low_f, high_f))
+    ASSERT_EQ(v, low_f) << "returned high = 1 + 2^-23";
+  const double low_d = 1.0, high_d = std::nextafter(1.0, 2.0);
+  for (double v : xgrad::uniform<double>({1000}, low_d, high_d))
+    ASSERT_EQ(v, low_d) << "returned high = 1 + 2^-52";
+}
+
+TEST(Random, UniformMomentsMatchTheDistribution) {
+  // U(-0.5, 2): mean 0.75, variance 2.5^2 / 12. Bounds are 6 standard errors.
+  const std::size_t n = 1000000;
+  xgrad::manual_seed(5);
+  const Array<double> d = xgrad::uniform<double>({n}, -0.5, 2.0);
+  const double mean = xt::mean(d)();
+  const double variance = xt::variance(d)();
+  const double sd = 2.5 / std::sqrt(12.0);
+  EXPECT_NEAR(mean, 0.75, 6.0 * sd / std::sqrt(double(n)));
+  EXPECT_NEAR(variance, sd * sd, 0.01 * sd * sd);
+}
+
+TEST(Random, NormalMeanStdAndShapeOfLargeSample) {
+  // N(2, 3^2) with n = 10^6. Standard errors: mean 3 / 1000 = 0.003; sample
+  // std about 3 / sqrt(2n) = 0.0021; the fraction within one std of the mean
+  // (0.682689, from erf(1 / sqrt 2)) sqrt(p (1 - p) / n) = 0.00047. The bounds
+  // are 6 of them: a correct generator fails with probability ~1e-9.
+  const std::size_t n = 1000000;
+  xgrad::manual_seed(9);
+  const Array<double> x = xgrad::normal<double>({n}, 2.0, 3.0);
+  const double mean = xt::mean(x)();
+  const double sd = std::sqrt(xt::variance(x)());
+  EXPECT_NEAR(mean, 2.0, 6 * 0.003);
+  EXPECT_NEAR(sd, 3.0, 6 * 0.0021);
+  std::size_t within = 0;
+  for (double v : x) within += std::abs(v - 2.0) < 3.0;
+  EXPECT_NEAR(double(within) / n, 0.682689, 6 * 0.00047);
+  for (double v : x) ASSERT_TRUE(std::isfinite(v));
+}
+
+TEST(Random, NormalFloatHasRequestedShapeAndRejectsNegativeStd) {
+  xgrad::manual_seed(1);
+  const Array<float> x = xgrad::normal({3, 4});
+  EXPECT_EQ(shape_of(x), (Shape{3, 4}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [] { xgrad::normal<double>({2}, 0.0, -1.0); }, {"normal", "stddev"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [] { xgrad::uniform<double>({2}, 1.0, 0.0); }, {"uniform", "low"}));
+}
+
+// ------------------------------------------------------------------- matmul
+
+TEST(Matmul, MatchesHandComputedProduct) {
+  // Hand computation: [[1,2,3],[4,5,6]] · [[7,8],[9,10],[11,12]]
+  //   = [[1*7+2*9+3*11, 1*8+2*10+3*12], [4*7+5*9+6*11, 4*8+5*10+6*12]]
+  //   = [[58, 64], [139, 154]].
+  const Array<double> a = {{1, 2, 3}, {4, 5, 6}};
+  const Array<double> b = {{7, 8}, {9, 10}, {11, 12}};
+  EXPECT_EQ(xgrad::matmul(a, b), (Array<double>{{58, 64}, {139, 154}}));
+  const Array<float> af = {{1, 2, 3}, {4, 5, 6}};
+  const Array<float> bf = {{7, 8}, {9, 10}, {11, 12}};
+  EXPECT_EQ(xgrad::matmul(af, bf), (Array<float>{{58, 64}, {139, 154}}));
+}
+
+TEST(Matmul, NdTimes2dAppliesToEveryLeadingIndex) {
+  // a = arange(12) as [2, 2, 3]; b = [[1, 0], [0, 1], [1, 1]] so each row
+  // [p, q, r] maps to [p + r, q + r] (hand computation).
+  Array<double> a = Array<double>::from_shape({2, 2, 3});
+  for (std::size_t i = 0; i < a.size(); ++i) a.flat(i) = double(i);
+  const Array<double> b = {{1, 0}, {0, 1}, {1, 1}};
+  const Array<double> c = xgrad::matmul(a, b);
+  const Array<double> expected = {{{2, 3}, {8, 9}}, {{14, 15}, {20, 21}}};
+  EXPECT_EQ(shape_of(c), (Shape{2, 2, 2}));
+  EXPECT_EQ(c, expected);
+}
+
+TEST(Matmul, OneDimensionalTimes2d) {
+  // [1, 2, 3] · [[7,8],[9,10],[11,12]] = [58, 64], the first row above.
+  const Array<double> a = {1, 2, 3};
+  const Array<double> b = {{7, 8}, {9, 10}, {11, 12}};
+  const Array<double> c = xgrad::matmul(a, b);
+  EXPECT_EQ(shape_of(c), (Shape{2}));
+  EXPECT_EQ(c, (Array<double>{58, 64}));
+}
+
+TEST(Matmul, EmptyInnerDimensionGivesZeros) {
+  // A sum over no terms is 0, whatever the output memory held.
+  const Array<double> c =
+      xgrad::matmul(xgrad::zeros<double>({2, 0}), xgrad::zeros<double>({0, 3}));
+  EXPECT_EQ(c, xgrad::zeros<double>({2, 3}));
+}
+
+TEST(Matmul, ShapeErrorNamesBothShapes) {
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [] { xgrad::matmul(xgrad::zeros<double>({2, 3}), xgrad::zeros<double>({4, 5})); },
+      {"matmul", "(2, 3)", "(4, 5)"}));
+  // b must be 2-D.
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [] { xgrad::matmul(xgrad::zeros<float>({2, 3}), xgrad::zeros<float>({3})); },
+      {"matmul", "(2, 3)", "(3,)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [] { xgrad::matmul(xgrad::zeros<float>({}), xgrad::zeros<float>({1, 1})); },
+      {"matmul", "()", "(1, 1)"}));
+}
+
+TEST(Threads, SetNumThreadsRejectsZeroAndKeepsWorking) {
+  const int before = xgrad::num_threads();
+  EXPECT_TRUE(throws_with<std::invalid_argument>([] { xgrad::set_num_threads(0); },
+                                                 {"set_num_threads", "0"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([] { xgrad::set_num_threads(-2); },
+                                                 {"set_num_threads", "-2"}));
+  EXPECT_EQ(xgrad::num_threads(), before);  // a rejected call changes nothing
+  xgrad::set_num_threads(1);
+  EXPECT_EQ(xgrad::num_threads(), 1);
+  xgrad::set_num_threads(before);
+}
+
+}  // namespace
