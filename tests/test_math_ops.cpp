@@ -600,3 +600,48 @@ TEST(MathOps, FloatInstantiationsRun) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------- abs
+
+namespace {
+
+// Entries of magnitude in [0.1, 2) with alternating signs: away from 0, where
+// |x| has no derivative and a central difference straddling 0 would be wrong.
+V away_from_zero(const Shape& shape, std::uint64_t seed) {
+  V x = random_input(shape, seed, 0.1, 2.0);
+  for (std::size_t i = 0; i < x.size(); i += 2) x.value().flat(i) = -x.value().flat(i);
+  return x;
+}
+
+TEST(Abs, Forward) {
+  // np.abs(np.array([[-1.5, 0., 2.], [3., -0.25, -0.]])) -> [[1.5, 0., 2.], [3., 0.25, 0.]]
+  const V x(Array<double>{{-1.5, 0.0, 2.0}, {3.0, -0.25, -0.0}});
+  expect_array_near(xgrad::abs(x).value(), Array<double>{{1.5, 0.0, 2.0}, {3.0, 0.25, 0.0}}, 0.0);
+}
+
+TEST(Abs, GradcheckAwayFromZero) {
+  std::uint64_t seed = 90;
+  for (const Shape& shape : {Shape{5}, Shape{3, 4}, Shape{2, 3, 4}}) {
+    const V x = away_from_zero(shape, seed++);
+    expect_gradcheck([](const Inputs& in) { return xgrad::abs(in[0]); }, {x});
+    // x used twice: |x| · x accumulates both paths' gradients.
+    expect_gradcheck([](const Inputs& in) { return xgrad::mul(xgrad::abs(in[0]), in[0]); }, {x});
+  }
+}
+
+TEST(Abs, GradientIsSignAndZeroAtZero) {
+  // d|x|/dx = sign(x); at 0 the subgradient 0, as TensorFlow's and JAX's.
+  const V x = leaf(Array<double>{-2.0, 0.0, 3.0, -0.0});
+  xgrad::sum(xgrad::abs(x)).backward();
+  expect_array_near(x.grad(), Array<double>{-1.0, 0.0, 1.0, 0.0}, 0.0);
+}
+
+TEST(Abs, FloatAndNoGrad) {
+  Variable<float> x(Array<float>{{-1.f, 2.f}}, true);
+  xgrad::sum(xgrad::abs(x)).backward();
+  expect_array_near(x.grad(), Array<float>{{-1.f, 1.f}}, 0.0);
+  xgrad::NoGradGuard no_grad;
+  EXPECT_FALSE(xgrad::abs(x).requires_grad());
+}
+
+}  // namespace

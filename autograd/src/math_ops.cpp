@@ -90,6 +90,18 @@ Variable<T> square(const Variable<T>& a) {
 }
 
 template <typename T>
+Variable<T> abs(const Variable<T>& a) {
+  return Variable<T>::from_op(
+      map(a.value(), [](T x) { return std::abs(x); }), {a}, "abs",
+      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        // sign(x), 0 at x = 0.
+        Array<T> dx = map(in[0].value(), [](T x) { return T((x > T(0)) - (x < T(0))); });
+        dx *= g;
+        in[0].add_grad(std::move(dx));
+      });
+}
+
+template <typename T>
 Variable<T> pow(const Variable<T>& a, typename Variable<T>::value_type exponent) {
   return Variable<T>::from_op(
       map(a.value(), [exponent](T x) { return std::pow(x, exponent); }), {a}, "pow",
@@ -325,6 +337,7 @@ Variable<T> log_softmax(const Variable<T>& a, std::ptrdiff_t axis) {
   template Variable<T> exp(const Variable<T>&);                                               \
   template Variable<T> log(const Variable<T>&);                                               \
   template Variable<T> square(const Variable<T>&);                                            \
+  template Variable<T> abs(const Variable<T>&);                                               \
   template Variable<T> pow(const Variable<T>&, T);                                            \
   template Variable<T> sum(const Variable<T>&, std::ptrdiff_t, bool);                         \
   template Variable<T> mean(const Variable<T>&, std::ptrdiff_t, bool);                        \

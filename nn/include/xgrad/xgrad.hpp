@@ -15,6 +15,7 @@
 
 #include "xgrad/nn/activation.hpp"
 #include "xgrad/nn/checkpoint.hpp"
+#include "xgrad/nn/constraints.hpp"
 #include "xgrad/nn/data.hpp"
 #include "xgrad/nn/dense.hpp"
 #include "xgrad/nn/dropout.hpp"
@@ -27,6 +28,7 @@
 #include "xgrad/nn/optimizers.hpp"
 #include "xgrad/nn/options.hpp"
 #include "xgrad/nn/progress.hpp"
+#include "xgrad/nn/regularizers.hpp"
 #include "xgrad/nn/sequential.hpp"
 #include "xgrad/nn/simple_rnn.hpp"
 #include "xgrad/nn/simple_rnn_sequence.hpp"

@@ -28,6 +28,11 @@ Variable<T> log(const Variable<T>& a);
 // a * a.
 template <typename T>
 Variable<T> square(const Variable<T>& a);
+// |a| elementwise. Its gradient is sign(a), taken as 0 at a = 0 (the
+// subgradient TensorFlow, JAX and PyTorch use), so an L1 penalty leaves an
+// exact zero weight alone.
+template <typename T>
+Variable<T> abs(const Variable<T>& a);
 // a ** exponent elementwise, for a constant exponent. The exponent's type is
 // not deduced, so pow(x, 2) works for Variable<float> and Variable<double>.
 template <typename T>
@@ -66,6 +71,7 @@ Variable<T> operator/(const Variable<T>& a, const Variable<T>& b) { return div(a
   extern template Variable<T> exp(const Variable<T>&);                                        \
   extern template Variable<T> log(const Variable<T>&);                                        \
   extern template Variable<T> square(const Variable<T>&);                                     \
+  extern template Variable<T> abs(const Variable<T>&);                                        \
   extern template Variable<T> pow(const Variable<T>&, T);                                     \
   extern template Variable<T> sum(const Variable<T>&, std::ptrdiff_t, bool);                  \
   extern template Variable<T> mean(const Variable<T>&, std::ptrdiff_t, bool);                 \
