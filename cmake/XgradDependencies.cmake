@@ -11,6 +11,16 @@ macro(xgrad_require package debian_package)
   endif()
 endmacro()
 
+macro(xgrad_require_pkg_config prefix module debian_package)
+  if(PkgConfig_FOUND)
+    pkg_check_modules(${prefix} QUIET IMPORTED_TARGET GLOBAL ${module})
+  endif()
+  if(NOT ${prefix}_FOUND)
+    message(FATAL_ERROR "xgrad needs ${module} (found through pkg-config), which was not found. "
+      "On Debian: apt-get install ${debian_package} pkg-config")
+  endif()
+endmacro()
+
 macro(xgrad_find_library_dependencies)
   # OpenBLAS is the BLAS behind xtensor-blas and behind xgrad's own cblas calls.
   set(BLA_VENDOR OpenBLAS)
@@ -20,14 +30,11 @@ macro(xgrad_find_library_dependencies)
   xgrad_require(xsimd libxsimd-dev)
   xgrad_require(xtensor xtensor-dev)
   xgrad_require(xtensor-blas libxtensor-blas-dev)
-  # Through pkg-config: Debian 12's libzip CMake config needs the zipcmp,
-  # zipmerge and ziptool programs, which libzip-dev does not install.
+  # libzip and HDF5 through pkg-config: Debian 12's libzip CMake config needs
+  # the zipcmp, zipmerge and ziptool programs, which libzip-dev does not
+  # install, and FindHDF5 needs the C language enabled in every project that
+  # finds xgrad.
   find_package(PkgConfig QUIET)
-  if(PkgConfig_FOUND)
-    pkg_check_modules(LIBZIP QUIET IMPORTED_TARGET GLOBAL libzip)
-  endif()
-  if(NOT LIBZIP_FOUND)
-    message(FATAL_ERROR "xgrad needs libzip (found through pkg-config), which was not found. "
-      "On Debian: apt-get install libzip-dev pkg-config")
-  endif()
+  xgrad_require_pkg_config(LIBZIP libzip libzip-dev)
+  xgrad_require_pkg_config(HDF5_C hdf5 libhdf5-dev)
 endmacro()

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(g++ cmake make pkg-config
-          xtensor-dev libxsimd-dev libxtensor-blas-dev libopenblas-dev libzip-dev
+          xtensor-dev libxsimd-dev libxtensor-blas-dev libopenblas-dev libzip-dev libhdf5-dev
           libgtest-dev libbenchmark-dev)
 
 missing=()
