@@ -60,6 +60,14 @@ const std::vector<Workload> kWorkloads = {
 };
 
 enum class Figure { inference, train_step };
+
+// How the forward pass is computed: the layer's fused sequence node, the
+// layer's op-by-op reference, or the per-step loop a user would write with
+// matmul + add + tanh (the per-op overhead a user's own model pays).
+enum class Path { fused, composed, manual };
+const char* path_name(Path p) {
+  return p == Path::fused ? "fused" : p == Path::composed ? "composed" : "manual";
+}
 const char* figure_name(Figure f) { return f == Figure::inference ? "inference" : "train_step"; }
 
 constexpr std::uint64_t kSeed = 0;
@@ -70,8 +78,8 @@ constexpr int kMaxReps = 50;
 
 // A SimpleRNN with seeded weights and input, drawn once (outside the timing).
 struct Model {
-  explicit Model(const Workload& w)
-      : rnn(nn::SimpleRNNOptions(w.units).return_sequences(true)) {
+  Model(const Workload& w, Path path)
+      : rnn(nn::SimpleRNNOptions(w.units).return_sequences(true)), path(path) {
     xgrad::manual_seed(kSeed);
     // Drawn in the order W, U, b, x, before set_weights builds the layer.
     xgrad::Array<float> kernel = xgrad::uniform<float>({w.features, w.units}, -0.1f, 0.1f);
@@ -82,16 +90,30 @@ struct Model {
     rnn.set_weights({kernel, recurrent, bias});
   }
 
+  xgrad::Variable<float> forward() {
+    if (path == Path::fused) return rnn(input);
+    if (path == Path::composed) return rnn.forward_composed(input);
+    const xgrad::Variable<float> kernel = rnn.kernel(), recurrent = rnn.recurrent_kernel(),
+                                 bias = rnn.bias();
+    xgrad::Variable<float> h(xgrad::zeros<float>({input.shape()[0], kernel.shape()[1]}));
+    std::vector<xgrad::Variable<float>> outputs;
+    for (std::size_t t = 0; t < input.shape()[1]; ++t) {
+      h = xgrad::tanh(xgrad::matmul(xgrad::select(input, 1, t), kernel) + xgrad::matmul(h, recurrent) + bias);
+      outputs.push_back(h);
+    }
+    return xgrad::stack(outputs, 1);
+  }
+
   // Forward with gradient recording off.
   void inference() {
     xgrad::NoGradGuard no_grad;
-    xgrad::Variable<float> y = rnn(input);
+    xgrad::Variable<float> y = forward();
     benchmark::DoNotOptimize(y.value().data());
   }
 
   // Forward, loss = mean(y²) over B·T·H, backward, plain SGD, zero_grad.
   void train_step() {
-    xgrad::Variable<float> y = rnn(input);
+    xgrad::Variable<float> y = forward();
     xgrad::Variable<float> loss = xgrad::mean(xgrad::mul(y, y));
     loss.backward();
     {
@@ -103,6 +125,7 @@ struct Model {
   }
 
   nn::SimpleRNN<float> rnn;
+  Path path;
   xgrad::Variable<float> input;
   float last_loss = 0.0f;
 };
@@ -143,9 +166,10 @@ double peak_rss_mib() {
 }
 
 // Runs in the child: measures one figure and returns its JSON line.
-std::string measure(const Workload& w, Figure figure, int threads, double budget) {
+std::string measure(const Workload& w, Figure figure, int threads, double budget, Path path,
+                    bool steps_overridden) {
   xgrad::set_num_threads(threads);
-  Model model(w);
+  Model model(w, path);
   const std::function<void()> step = figure == Figure::inference
                                          ? std::function<void()>([&] { model.inference(); })
                                          : std::function<void()>([&] { model.train_step(); });
@@ -192,11 +216,16 @@ std::string measure(const Workload& w, Figure figure, int threads, double budget
   const double max = *std::max_element(t.begin(), t.end());
   const double rss = peak_rss_mib();
 
-  char line[512];
+  // Fields beyond the spec's appear only when a flag changed the defaults.
+  std::string extra;
+  if (path != Path::fused) extra += std::string(",\"path\":\"") + path_name(path) + "\"";
+  if (steps_overridden) extra += ",\"steps\":" + std::to_string(w.steps);
+  char line[640];
   std::snprintf(line, sizeof line,
-                "{\"workload\":\"%c\",\"figure\":\"%s\",\"threads\":%d,\"median_us\":%.2f,"
+                "{\"workload\":\"%c\",\"figure\":\"%s\",\"threads\":%d%s,\"median_us\":%.2f,"
                 "\"min_us\":%.2f,\"max_us\":%.2f,\"reps\":%zu,\"peak_rss_mib\":%.1f}\n",
-                w.name, figure_name(figure), threads, median, min, max, t.size(), rss);
+                w.name, figure_name(figure), threads, extra.c_str(), median, min, max, t.size(),
+                rss);
   std::fprintf(stderr, "  %s: median %.2f us, %zu reps, %lld calls timed, peak RSS %.1f MiB\n",
                name.c_str(), median, t.size(), static_cast<long long>(collector.iterations), rss);
   return line;
@@ -207,7 +236,7 @@ std::string measure(const Workload& w, Figure figure, int threads, double budget
 // Forks a child that runs measure() and sends its line through a pipe.
 // Returns the line, or nothing if the child failed (reported on stderr).
 std::optional<std::string> measure_in_child(const Workload& w, Figure figure, int threads,
-                                            double budget) {
+                                            double budget, Path path, bool steps_overridden) {
   int fds[2];
   if (pipe(fds) != 0) {
     std::perror("xgrad_bench: pipe");
@@ -226,7 +255,7 @@ std::optional<std::string> measure_in_child(const Workload& w, Figure figure, in
     close(fds[0]);
     int status = 0;
     try {
-      const std::string line = measure(w, figure, threads, budget);
+      const std::string line = measure(w, figure, threads, budget, path, steps_overridden);
       status = write(fds[1], line.data(), line.size()) == static_cast<ssize_t>(line.size()) ? 0 : 1;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "xgrad_bench: %c %s threads=%d failed: %s\n", w.name,
@@ -268,9 +297,13 @@ std::optional<std::string> measure_in_child(const Workload& w, Figure figure, in
   std::fprintf(stderr,
                "usage: %s [--workload N|S|M|L|X] [--figure inference|train_step] "
                "[--threads 1|2] [--budget SECONDS]\n"
+               "       [--path fused|composed|manual] [--steps T]\n"
                "Prints one JSON line per (workload, figure, threads) on stdout; "
                "without flags runs them all.\n"
-               "--budget is the minimum timed seconds per figure (default 0.7).\n",
+               "--budget is the minimum timed seconds per figure (default 0.7).\n"
+               "--path: the layer's fused node (default), its op-by-op reference, or a\n"
+               "hand-written per-step loop of matmul + add + tanh.\n"
+               "--steps T replaces the workloads' timestep count (T-scaling).\n",
                program);
   std::exit(problem.empty() ? 0 : 2);
 }
@@ -280,6 +313,8 @@ struct Selection {
   std::vector<Figure> figures = {Figure::inference, Figure::train_step};
   std::vector<int> threads = {1, 2};
   double budget = 0.7;
+  Path path = Path::fused;
+  std::size_t steps = 0;  // 0: the workload's own T
 };
 
 Selection parse_flags(int argc, char** argv) {
@@ -293,7 +328,8 @@ Selection parse_flags(int argc, char** argv) {
       value = flag.substr(eq + 1);
       flag.resize(eq);
     }
-    if (flag != "--workload" && flag != "--figure" && flag != "--threads" && flag != "--budget")
+    if (flag != "--workload" && flag != "--figure" && flag != "--threads" && flag != "--budget" &&
+        flag != "--path" && flag != "--steps")
       usage(program, "unknown flag '" + flag + "'");
     if (eq == std::string::npos) {  // --flag value
       if (i + 1 >= argc) usage(program, "missing value for " + flag);
@@ -321,6 +357,17 @@ Selection parse_flags(int argc, char** argv) {
       if (value.empty() || *end != '\0' || errno != 0 || !std::isfinite(budget) || budget <= 0)
         usage(program, "--budget must be a positive number of seconds, got '" + value + "'");
       s.budget = budget;
+    } else if (flag == "--path") {
+      if (value == "fused") s.path = Path::fused;
+      else if (value == "composed") s.path = Path::composed;
+      else if (value == "manual") s.path = Path::manual;
+      else usage(program, "unknown path '" + value + "'");
+    } else if (flag == "--steps") {
+      char* end = nullptr;
+      const unsigned long long steps = std::strtoull(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || steps == 0 || steps > 1000000)
+        usage(program, "--steps must be a whole number from 1 to 1000000, got '" + value + "'");
+      s.steps = static_cast<std::size_t>(steps);
     }
   }
   return s;
@@ -341,13 +388,14 @@ int main(int argc, char** argv) {
                openblas_get_corename());
 
   bool all_ok = true;
-  for (const Workload& w : selection.workloads) {
+  for (Workload w : selection.workloads) {
+    if (selection.steps > 0) w.steps = selection.steps;
     for (Figure figure : selection.figures) {
       for (int threads : selection.threads) {
         std::fprintf(stderr, "xgrad_bench: %c (B=%zu T=%zu I=%zu H=%zu) %s threads=%d ...\n",
                      w.name, w.batch, w.steps, w.features, w.units, figure_name(figure), threads);
         const std::optional<std::string> line =
-            measure_in_child(w, figure, threads, selection.budget);
+            measure_in_child(w, figure, threads, selection.budget, selection.path, selection.steps > 0);
         if (line) {
           std::fputs(line->c_str(), stdout);
           std::fflush(stdout);
