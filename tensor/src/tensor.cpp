@@ -63,6 +63,9 @@ Array<T> sum_to(const Array<T>& a, const Shape& shape) {
     }
     axes.push_back(lead + i);
   }
+  // xtensor 0.24's immediate sum dereferences a null pointer on an empty
+  // array; a sum over no elements is zero.
+  if (a.size() == 0) return Array<T>(shape, T(0));
   Array<T> out = xt::sum(a, axes, xt::evaluation_strategy::immediate);
   out.reshape(shape);
   return out;
