@@ -22,6 +22,7 @@
 #include "xgrad/nn/embedding.hpp"
 #include "xgrad/nn/history.hpp"
 #include "xgrad/nn/initializers.hpp"
+#include "xgrad/nn/keras_weights.hpp"
 #include "xgrad/nn/losses.hpp"
 #include "xgrad/nn/masking.hpp"
 #include "xgrad/nn/module.hpp"
@@ -32,3 +33,4 @@
 #include "xgrad/nn/sequential.hpp"
 #include "xgrad/nn/simple_rnn.hpp"
 #include "xgrad/nn/simple_rnn_sequence.hpp"
+#include "xgrad/nn/torch_weights.hpp"
