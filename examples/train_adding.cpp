@@ -17,121 +17,30 @@
 // constant-1.0 prediction's test MSE, seconds the wall time.
 //
 //   train_adding [--epochs N] [--seed N] [--out DIR] [--threads N]
+//
+// This file holds what is particular to it (the data, the baseline, the
+// settings); the training loop, the files and the report are run() in
+// example_support.hpp, shared with train_sine.
 
 #include <algorithm>
-#include <charconv>
-#include <chrono>
-#include <cmath>
-#include <cstdint>
-#include <cstdio>
-#include <filesystem>
-#include <iostream>
-#include <memory>
+#include <cstddef>
 #include <string>
-#include <system_error>
 
-#include <xgrad/autograd/ops.hpp>
-#include <xgrad/nn/checkpoint.hpp>
-#include <xgrad/nn/data.hpp>
-#include <xgrad/nn/dense.hpp>
-#include <xgrad/nn/history.hpp>
-#include <xgrad/nn/losses.hpp>
-#include <xgrad/nn/optimizers.hpp>
-#include <xgrad/nn/progress.hpp>
-#include <xgrad/nn/sequential.hpp>
-#include <xgrad/nn/simple_rnn.hpp>
-#include <xgrad/tensor/blas.hpp>
 #include <xgrad/tensor/tensor.hpp>
+
+#include "example_support.hpp"
 
 namespace {
 
-namespace nn = xgrad::nn;
+namespace ex = xgrad_examples;
+using ex::Dataset;
 using xgrad::Array;
-using xgrad::Variable;
 
-constexpr const char* program = "train_adding";
 constexpr std::size_t timesteps = 20;
-constexpr std::size_t train_samples = 8192, val_samples = 1024, test_samples = 2048;
-constexpr std::size_t units = 32;
-constexpr std::size_t batch_size = 32;
-constexpr double learning_rate = 1e-2;      // Adam's rate in the first epoch...
-constexpr double final_lr_fraction = 0.05;  // ...decayed geometrically to this fraction of it
-constexpr float max_grad_norm = 1.0f;       // clip_grad_norm: tames the rare exploding step
 
-struct Flags {
-  std::size_t epochs = 12;
-  std::uint64_t seed = 42;
-  std::string out = ".";
-  int threads = 0;  // 0: OpenBLAS's own default
-};
-
-void print_usage(std::ostream& os) {
-  os << "usage: " << program << " [--epochs N] [--seed N] [--out DIR] [--threads N]\n"
-     << "  --epochs N   training epochs (default 12)\n"
-     << "  --seed N     seed of xgrad::manual_seed: data, weights, shuffling (default 42)\n"
-     << "  --out DIR    where the loss CSV/SVG and the checkpoint go (default .)\n"
-     << "  --threads N  OpenBLAS threads (default: OpenBLAS's own choice)\n";
-}
-
-template <typename N>
-bool parse_number(const std::string& text, N& value) {
-  const auto result = std::from_chars(text.data(), text.data() + text.size(), value);
-  return result.ec == std::errc() && result.ptr == text.data() + text.size();
-}
-
-// The learning rate of `epoch` (1 .. epochs): a constant rate leaves Adam
-// jittering around the minimum (the validation loss bounces from epoch to
-// epoch), so it decays geometrically to final_lr_fraction of itself.
-double scheduled_learning_rate(std::size_t epoch, std::size_t epochs) {
-  if (epochs < 2) return learning_rate;
-  const double progress = static_cast<double>(epoch - 1) / static_cast<double>(epochs - 1);
-  return learning_rate * std::pow(final_lr_fraction, progress);
-}
-
-// Returns false (after saying why) for an unknown flag or a bad value.
-bool parse_flags(int argc, char** argv, Flags& flags) {
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i], value;
-    const auto equals = flag.find('=');
-    if (flag.rfind("--", 0) == 0 && equals != std::string::npos) {  // --flag=value
-      value = flag.substr(equals + 1);
-      flag.resize(equals);
-    } else if (flag == "--epochs" || flag == "--seed" || flag == "--threads" || flag == "--out") {
-      if (i + 1 == argc) {
-        std::cerr << program << ": " << flag << " needs a value\n";
-        return false;
-      }
-      value = argv[++i];
-    }
-    bool ok = false;
-    if (flag == "--epochs") {
-      ok = parse_number(value, flags.epochs) && flags.epochs > 0;
-    } else if (flag == "--seed") {
-      ok = parse_number(value, flags.seed);
-    } else if (flag == "--threads") {
-      ok = parse_number(value, flags.threads) && flags.threads > 0;
-    } else if (flag == "--out") {
-      flags.out = value;
-      ok = !value.empty();
-    } else {
-      std::cerr << program << ": unknown argument " << argv[i] << "\n";
-      return false;
-    }
-    if (!ok) {
-      std::cerr << program << ": bad value '" << value << "' for " << flag << "\n";
-      return false;
-    }
-  }
-  return true;
-}
-
-struct Dataset {
-  Array<float> inputs;   // [N, T, 2]: value, marker
-  Array<float> targets;  // [N, 1]: the sum of the two marked values
-};
-
-// Draws from xgrad's generator, so manual_seed fixes the data. The markers
-// are placed as in Le et al.: one uniformly in the first half of the
+// inputs [N, T, 2]: value, marker; targets [N, 1]: the sum of the two marked
+// values. Draws from xgrad's generator, so manual_seed fixes the data. The
+// markers are placed as in Le et al.: one uniformly in the first half of the
 // sequence, one uniformly in the second half.
 Dataset make_adding_problems(std::size_t n) {
   constexpr std::size_t half = timesteps / 2;
@@ -151,22 +60,6 @@ Dataset make_adding_problems(std::size_t n) {
   return data;
 }
 
-std::shared_ptr<nn::Sequential<float>> make_model() {
-  auto model = std::make_shared<nn::Sequential<float>>();
-  model->add(std::make_shared<nn::SimpleRNN<float>>(nn::SimpleRNNOptions(units)));
-  model->add(std::make_shared<nn::Dense<float>>(nn::DenseOptions(1)));
-  model->build({-1, static_cast<std::ptrdiff_t>(timesteps), 2});
-  return model;
-}
-
-// The MSE of the model on a whole set, in one batch and without a graph.
-double evaluate(nn::Sequential<float>& model, const Dataset& data) {
-  xgrad::NoGradGuard no_grad;
-  const Variable<float> prediction = model(Variable<float>(data.inputs));
-  const Variable<float> loss = nn::mean_squared_error(prediction, Variable<float>(data.targets));
-  return static_cast<double>(loss.value()());
-}
-
 // The trivial baseline: always predict 1.0, the mean of the target.
 double constant_prediction_mse(const Dataset& data) {
   double sum = 0;
@@ -177,99 +70,26 @@ double constant_prediction_mse(const Dataset& data) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto start = std::chrono::steady_clock::now();
-  Flags flags;
-  if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
-    print_usage(std::cout);
-    return 0;
-  }
-  if (!parse_flags(argc, argv, flags)) {
-    print_usage(std::cerr);
-    return 2;
-  }
-
-  try {
-    if (flags.threads > 0) xgrad::set_num_threads(flags.threads);
-    std::filesystem::create_directories(flags.out);
-    const std::filesystem::path out(flags.out);
-
-    xgrad::manual_seed(flags.seed);
-    const Dataset train = make_adding_problems(train_samples);
-    const Dataset val = make_adding_problems(val_samples);
-    const Dataset test = make_adding_problems(test_samples);
-
-    auto model = make_model();
-    nn::Adam<float> optimizer(model->parameters(), nn::AdamOptions().learning_rate(learning_rate));
-    nn::DataLoader<float> loader(train.inputs, train.targets, nn::DataLoaderOptions(batch_size));
-    nn::History history;
-
-    std::cout << program << ": SimpleRNN(" << units << ") + Dense(1), T = " << timesteps << ", "
-              << train_samples << " training sequences, batch " << batch_size << ", Adam lr "
-              << learning_rate << " -> " << learning_rate * final_lr_fraction << ", clip norm "
-              << max_grad_norm << ", " << flags.epochs << " epochs, seed " << flags.seed << "\n";
-    for (std::size_t epoch = 1; epoch <= flags.epochs; ++epoch) {
-      optimizer.set_learning_rate(scheduled_learning_rate(epoch, flags.epochs));
-      std::cerr << "Epoch " << epoch << "/" << flags.epochs << "\n";
-      nn::ProgressBar bar(loader.num_batches());
-      double loss_sum = 0;  // sample-weighted, so the last (smaller) batch counts right
-      std::size_t batches = 0, samples = 0;
-      for (auto& batch : loader.epoch()) {
-        const std::size_t b = batch.indices.size();
-        optimizer.zero_grad();
-        const Variable<float> prediction = (*model)(Variable<float>(std::move(batch.inputs)));
-        Variable<float> loss =
-            nn::mean_squared_error(prediction, Variable<float>(std::move(batch.targets)));
-        loss.backward();
-        nn::clip_grad_norm(optimizer.parameters(), max_grad_norm);
-        optimizer.step();
-        loss_sum += static_cast<double>(loss.value()()) * static_cast<double>(b);
-        samples += b;
-        bar.update(++batches, samples, loss_sum / static_cast<double>(samples));
-      }
-      const double train_loss = loss_sum / static_cast<double>(samples);
-      const double val_loss = evaluate(*model, val);
-      bar.finish(train_loss, {{"val_loss", val_loss}});
-      history.add(epoch, {{"loss", train_loss}, {"val_loss", val_loss}});
-    }
-
-    const std::string csv_path = (out / "train_adding_loss.csv").string();
-    const std::string svg_path = (out / "train_adding_loss.svg").string();
-    const std::string checkpoint_path = (out / "train_adding.npz").string();
-    history.write_csv(csv_path);
-    history.write_svg(svg_path,
-                      nn::SvgPlotOptions()
-                          .title("train_adding: SimpleRNN on the adding problem, T = " +
-                                 std::to_string(timesteps))
-                          .y_label("MSE")
-                          .log_y(true));
-    nn::save(*model, checkpoint_path);
-
-    // The figures come from a fresh model loaded from the checkpoint, so they
-    // also show that the checkpoint holds the whole trained model.
-    auto reloaded = make_model();
-    nn::load(*reloaded, checkpoint_path);
-    const double test_mse = evaluate(*reloaded, test);
-    const double trained_mse = evaluate(*model, test);
-    const double baseline_mse = constant_prediction_mse(test);
-    if (test_mse != trained_mse) {
-      std::cerr << program << ": the reloaded model gives test MSE " << test_mse
-                << ", the trained one " << trained_mse << "\n";
-      return 1;
-    }
-
-    std::printf("test MSE %.6g (reloaded from %s), constant 1.0 %.6g: %.1fx better\n", test_mse,
-                checkpoint_path.c_str(), baseline_mse, baseline_mse / test_mse);
-    std::printf("loss curve: %s, %s\n", csv_path.c_str(), svg_path.c_str());
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    // The metric is the test MSE (of the reloaded model; of the constant 1.0).
-    std::printf(
-        "{\"example\":\"train_adding\",\"test_metric\":%.6g,\"baseline_metric\":%.6g,"
-        "\"seconds\":%.2f}\n",
-        test_mse, baseline_mse, seconds);
-    return 0;
-  } catch (const std::exception& e) {
-    std::cerr << program << ": " << e.what() << "\n";
-    return 1;
-  }
+  ex::Program adding;
+  adding.name = "train_adding";
+  adding.default_epochs = 12;
+  adding.make_data = make_adding_problems;
+  adding.timesteps = timesteps;
+  adding.features = 2;
+  adding.train_samples = 8192;
+  adding.val_samples = 1024;
+  adding.test_samples = 2048;
+  adding.samples_noun = "sequences";
+  adding.units = 32;
+  adding.batch_size = 32;
+  adding.learning_rate = {1e-2, 0.05};  // Adam's rate in the first epoch, decayed to 0.05 of it
+  adding.max_grad_norm = 1.0f;           // clip_grad_norm: tames the rare exploding step
+  adding.plot_title =
+      "train_adding: SimpleRNN on the adding problem, T = " + std::to_string(timesteps);
+  adding.baseline_name = "constant 1.0";
+  adding.baseline_mse = constant_prediction_mse;
+  // The metric is the test MSE (of the reloaded model; of the constant 1.0).
+  adding.metric_key = "test_metric";
+  adding.baseline_key = "baseline_metric";
+  return ex::run(adding, argc, argv);
 }

@@ -3,14 +3,14 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <initializer_list>
 #include <memory>
 #include <string>
 
 #include <xtensor/xmath.hpp>
 
+#include "test_helpers.hpp"
 #include "xgrad/autograd/ops.hpp"
 #include "xgrad/nn/checkpoint.hpp"
 #include "xgrad/nn/dense.hpp"
@@ -28,21 +28,16 @@ using xgrad::nn::DenseOptions;
 using xgrad::nn::Sequential;
 using xgrad::nn::SimpleRNN;
 using xgrad::nn::SimpleRNNOptions;
+using xgrad::test::slurp;
+using xgrad::test::spit;
+using xgrad::test::throws_with;
 
 const std::string data_dir = XGRAD_TEST_DATA_DIR;
 
 // A fresh scratch directory per test.
-class CheckpointTest : public ::testing::Test {
+class CheckpointTest : public xgrad::test::ScratchDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("xgrad_checkpoint_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
+  CheckpointTest() : ScratchDirTest("xgrad_checkpoint_") {}
 };
 
 std::unique_ptr<Sequential<float>> make_model(std::uint64_t seed) {
@@ -93,35 +88,33 @@ TEST_F(CheckpointTest, EntriesAreNamedByParameterPath) {
   EXPECT_EQ(entries[0].second.shape, (xgrad::Shape{5, 3}));
 }
 
-// Fixture: tests/data/make_checkpoint_fixtures.py, numpy.savez(path, *layer.get_weights()).
-TEST_F(CheckpointTest, LoadsKerasGetWeightsSavedByNumpy) {
+// The notebook's SimpleRNN(2) (return_sequences) on x_seq, with the weights loaded from `file`.
+Array<float> notebook_rnn_output(const std::string& file) {
   SimpleRNN<float> rnn(SimpleRNNOptions(2).return_sequences(true));
   rnn.build({-1, -1, 5});
-  xgrad::nn::load(rnn, data_dir + "/keras_get_weights.npz");
-  const Array<float> out = rnn(Variable<float>(x_seq)).value();
+  xgrad::nn::load(rnn, file);
+  return rnn(Variable<float>(x_seq)).value();
+}
+
+// Fixture: tests/data/make_checkpoint_fixtures.py, numpy.savez(path, *layer.get_weights()).
+TEST_F(CheckpointTest, LoadsKerasGetWeightsSavedByNumpy) {
+  const Array<float> out = notebook_rnn_output(data_dir + "/keras_get_weights.npz");
   EXPECT_LE(xt::amax(xt::abs(out - notebook_output))(), 1e-6f);
 }
 
 // Fixture: tests/data/make_checkpoint_fixtures.py, entries named kernel, recurrent_kernel, bias.
 TEST_F(CheckpointTest, LoadsNamedWeightsSavedByNumpy) {
-  SimpleRNN<float> rnn(SimpleRNNOptions(2).return_sequences(true));
-  rnn.build({-1, -1, 5});
-  xgrad::nn::load(rnn, data_dir + "/keras_named_weights.npz");
-  const Array<float> out = rnn(Variable<float>(x_seq)).value();
+  const Array<float> out = notebook_rnn_output(data_dir + "/keras_named_weights.npz");
   EXPECT_LE(xt::amax(xt::abs(out - notebook_output))(), 1e-6f);
 }
 
 // Expects load to throw IoError whose message has every one of `parts`, and
 // the module's weights to be what they were.
 void expect_failed_load(xgrad::nn::Module<float>& module, const std::string& file,
-                        const std::vector<std::string>& parts) {
+                        std::initializer_list<std::string> parts) {
   const auto before = values_of(module);
-  try {
-    xgrad::nn::load(module, file);
-    ADD_FAILURE() << "load of " << file << " did not throw";
-  } catch (const IoError& e) {
-    for (const auto& part : parts) EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-  }
+  EXPECT_TRUE(throws_with<IoError>([&] { xgrad::nn::load(module, file); }, parts))
+      << "load of " << file;
   const auto after = values_of(module);
   for (std::size_t i = 0; i < before.size(); ++i) EXPECT_EQ(before[i], after[i]) << "parameter " << i;
 }
@@ -173,16 +166,15 @@ TEST_F(CheckpointTest, WrongNumberOfPositionalArraysThrows) {
 TEST_F(CheckpointTest, TruncatedAndCorruptFilesThrow) {
   auto model = make_model(1);
   xgrad::nn::save(*model, path("m.npz"));
-  std::ifstream in(path("m.npz"), std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes = slurp(path("m.npz"));
   auto other = make_model(2);
   for (std::size_t cut : {std::size_t(0), std::size_t(10), bytes.size() / 2, bytes.size() - 1}) {
-    std::ofstream(path("cut.npz"), std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(cut));
+    spit(path("cut.npz"), bytes.substr(0, cut));
     expect_failed_load(*other, path("cut.npz"), {"cut.npz"});
   }
   std::string flipped = bytes;
   flipped[bytes.size() / 3] ^= 0x5A;
-  std::ofstream(path("flip.npz"), std::ios::binary).write(flipped.data(), static_cast<std::streamsize>(flipped.size()));
+  spit(path("flip.npz"), flipped);
   expect_failed_load(*other, path("flip.npz"), {"flip.npz"});
   expect_failed_load(*other, path("does_not_exist.npz"), {"does_not_exist.npz"});
 }

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "test_helpers.hpp"
 #include "xgrad/autograd/gradcheck.hpp"
 #include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
@@ -28,38 +29,9 @@ namespace nn = xgrad::nn;
 using xgrad::Array;
 using xgrad::Shape;
 using xgrad::Variable;
-
-// Whether `f()` throws an `E` whose what() contains every fragment.
-template <typename E, typename F>
-testing::AssertionResult throws_with(F&& f, std::initializer_list<std::string> fragments) {
-  try {
-    f();
-  } catch (const E& e) {
-    const std::string message = e.what();
-    for (const auto& fragment : fragments) {
-      if (message.find(fragment) == std::string::npos) {
-        return testing::AssertionFailure()
-               << "message \"" << message << "\" does not contain \"" << fragment << "\"";
-      }
-    }
-    return testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return testing::AssertionFailure() << "threw another exception type: " << e.what();
-  }
-  return testing::AssertionFailure() << "threw nothing";
-}
-
-template <typename A>
-bool has_shape(const A& a, const Shape& shape) {
-  return std::equal(a.shape().begin(), a.shape().end(), shape.begin(), shape.end());
-}
-
-testing::AssertionResult gradcheck_passes(const xgrad::GradcheckFunction& f,
-                                          const std::vector<Variable<double>>& inputs) {
-  const xgrad::GradcheckResult result = xgrad::gradcheck(f, inputs);
-  if (result.passed) return testing::AssertionSuccess() << result.summary();
-  return testing::AssertionFailure() << result.summary();
-}
+using xgrad::test::gradcheck_passes;
+using xgrad::test::shape_is;
+using xgrad::test::throws_with;
 
 // ---------------------------------------------------------------- Dropout
 
@@ -210,7 +182,7 @@ TEST(Dropout, GradcheckWithASharedMaskThroughALoss) {
 TEST(Dropout, DropoutMaskHoldsZerosAndTheScale) {
   xgrad::Generator generator(123);
   const Array<float> mask = nn::dropout_mask<float>({50, 40}, 0.2, generator);
-  ASSERT_TRUE(has_shape(mask, {50, 40}));
+  ASSERT_TRUE(shape_is(mask, {50, 40}));
   EXPECT_TRUE(std::all_of(mask.begin(), mask.end(),
                           [](float m) { return m == 0.0f || m == static_cast<float>(1.0 / 0.8); }));
   EXPECT_TRUE(std::any_of(mask.begin(), mask.end(), [](float m) { return m == 0.0f; }));
@@ -253,7 +225,7 @@ TEST(Masking, MaskIsTrueWhereAnyFeatureDiffersFromMaskValue) {
   EXPECT_EQ(masking.options().mask_value(), 0.0);
   EXPECT_EQ(masking.name(), "masking");
   const xt::xarray<bool> mask = masking.compute_mask(Variable<double>(x));
-  ASSERT_TRUE(has_shape(mask, {2, 4}));
+  ASSERT_TRUE(shape_is(mask, {2, 4}));
   const bool expected[2][4] = {{true, false, true, false}, {false, true, true, true}};
   for (std::size_t b = 0; b < 2; ++b)
     for (std::size_t t = 0; t < 4; ++t) EXPECT_EQ(mask(b, t), expected[b][t]) << b << ", " << t;
@@ -274,7 +246,7 @@ TEST(Masking, ZeroesTheMaskedTimesteps) {
   x(1, 3, 1) = 5.0;  // one feature equal to mask_value: the step is kept
   nn::Masking<double> masking(nn::MaskingOptions().mask_value(5.0));
   const Array<double> y = masking(Variable<double>(x)).value();
-  ASSERT_TRUE(has_shape(y, {2, 4, 3}));
+  ASSERT_TRUE(shape_is(y, {2, 4, 3}));
   for (std::size_t b = 0; b < 2; ++b)
     for (std::size_t t = 0; t < 4; ++t)
       for (std::size_t f = 0; f < 3; ++f) {

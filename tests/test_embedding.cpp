@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <xtensor/xmath.hpp>
 
+#include "test_helpers.hpp"
 #include "xgrad/autograd/gradcheck.hpp"
 #include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
@@ -30,32 +31,9 @@ namespace nn = xgrad::nn;
 using xgrad::Array;
 using xgrad::Shape;
 using xgrad::Variable;
+using xgrad::test::shape_is;
+using xgrad::test::throws_with;
 using Tokens = xt::xarray<std::int64_t>;
-
-// Whether `f()` throws an `E` whose what() contains every fragment.
-template <typename E, typename F>
-testing::AssertionResult throws_with(F&& f, std::initializer_list<std::string> fragments) {
-  try {
-    f();
-  } catch (const E& e) {
-    const std::string message = e.what();
-    for (const auto& fragment : fragments) {
-      if (message.find(fragment) == std::string::npos) {
-        return testing::AssertionFailure()
-               << "message \"" << message << "\" does not contain \"" << fragment << "\"";
-      }
-    }
-    return testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return testing::AssertionFailure() << "threw another exception type: " << e.what();
-  }
-  return testing::AssertionFailure() << "threw nothing";
-}
-
-template <typename A>
-bool has_shape(const A& a, const Shape& shape) {
-  return std::equal(a.shape().begin(), a.shape().end(), shape.begin(), shape.end());
-}
 
 // A [1, 1] batch of one token ({{t}} is ambiguous to xtensor's constructors).
 Tokens one_token(std::int64_t token) {
@@ -77,7 +55,7 @@ TEST(Embedding, GathersTheRowOfEachToken) {
   layer.set_weights({numbered_table(5, 3)});
   const Tokens tokens = {{1, 0, 4}, {2, 2, 3}};
   const Variable<double> y = layer(tokens);
-  ASSERT_TRUE(has_shape(y.value(), {2, 3, 3}));
+  ASSERT_TRUE(shape_is(y.value(), {2, 3, 3}));
   for (std::size_t b = 0; b < 2; ++b)
     for (std::size_t t = 0; t < 3; ++t)
       for (std::size_t d = 0; d < 3; ++d)
@@ -88,12 +66,12 @@ TEST(Embedding, TokensOfAnyShapeGainAnAxisOfOutputDim) {
   nn::Embedding<double> layer(nn::EmbeddingOptions(5, 2));
   layer.set_weights({numbered_table(5, 2)});
   const Variable<double> flat = layer(Tokens{3, 1, 4});
-  ASSERT_TRUE(has_shape(flat.value(), {3, 2}));
+  ASSERT_TRUE(shape_is(flat.value(), {3, 2}));
   EXPECT_EQ(flat.value()(2, 1), 41.0);
   Tokens cube = Tokens::from_shape({2, 2, 2});
   for (std::size_t i = 0; i < cube.size(); ++i) cube.flat(i) = static_cast<std::int64_t>(i % 5);
   const Variable<double> y = layer(cube);
-  ASSERT_TRUE(has_shape(y.value(), {2, 2, 2, 2}));
+  ASSERT_TRUE(shape_is(y.value(), {2, 2, 2, 2}));
   EXPECT_EQ(y.value()(1, 1, 1, 0), 20.0);  // flat position 7 holds token 2
 }
 
@@ -105,7 +83,7 @@ TEST(Embedding, InitialisesLikeKerasUniformOnFirstUse) {
   layer(one_token(0));
   ASSERT_TRUE(layer.built());
   const Array<float> table = layer.weights().at(0);
-  ASSERT_TRUE(has_shape(table, {200, 50}));
+  ASSERT_TRUE(shape_is(table, {200, 50}));
   const auto [low, high] = std::minmax_element(table.begin(), table.end());
   // RandomUniform(-0.05, 0.05): inside the interval, and 10,000 draws come
   // within 0.001 of both ends (each end is missed by all with probability
@@ -153,7 +131,7 @@ TEST(Embedding, RepeatedTokensAccumulateTheirGradients) {
       for (std::size_t d = 0; d < 2; ++d) g(b, t, d) = 100.0 * b + 10.0 * t + d;
   y.backward(g);
   const Array<double>& grad = layer.embeddings().grad();
-  ASSERT_TRUE(has_shape(grad, {4, 2}));
+  ASSERT_TRUE(shape_is(grad, {4, 2}));
   for (std::size_t d = 0; d < 2; ++d) {
     EXPECT_EQ(grad(0, d), g(1, 1, d));
     EXPECT_EQ(grad(1, d), g(0, 0, d) + g(0, 2, d) + g(1, 0, d));  // three occurrences
@@ -179,18 +157,18 @@ TEST(Embedding, MaskZeroMasksPaddingTokens) {
   nn::Embedding<float> masked(nn::EmbeddingOptions(10, 4).mask_zero(true));
   const Tokens tokens = {{5, 3, 0, 0}, {0, 9, 1, 0}};
   const xt::xarray<bool> mask = masked.compute_mask(tokens);
-  ASSERT_TRUE(has_shape(mask, {2, 4}));
+  ASSERT_TRUE(shape_is(mask, {2, 4}));
   const bool expected[2][4] = {{true, true, false, false}, {false, true, true, false}};
   for (std::size_t b = 0; b < 2; ++b)
     for (std::size_t t = 0; t < 4; ++t) EXPECT_EQ(mask(b, t), expected[b][t]) << b << ", " << t;
   // Index 0 keeps its row (input_dim = vocabulary + 1): padding is embedded
   // like any token and masked downstream.
-  EXPECT_TRUE(has_shape(masked(tokens).value(), {2, 4, 4}));
+  EXPECT_TRUE(shape_is(masked(tokens).value(), {2, 4, 4}));
 
   // Without mask_zero, Keras returns no mask: nothing is masked.
   nn::Embedding<float> plain(nn::EmbeddingOptions(10, 4));
   const xt::xarray<bool> none = plain.compute_mask(tokens);
-  ASSERT_TRUE(has_shape(none, {2, 4}));
+  ASSERT_TRUE(shape_is(none, {2, 4}));
   EXPECT_TRUE(std::all_of(none.begin(), none.end(), [](bool keep) { return keep; }));
 }
 
@@ -235,7 +213,7 @@ TEST(Embedding, HeadsASequentialOnTokenIdsHeldAsFloats) {
   nn::Sequential<double> model({embedding, dense});
   const Tokens ids = {{1, 4, 0}, {5, 5, 2}};
   const Variable<double> y = model(Variable<double>(xt::cast<double>(ids)));
-  ASSERT_TRUE(has_shape(y.value(), {2, 3, 2}));
+  ASSERT_TRUE(shape_is(y.value(), {2, 3, 2}));
   // The same as the integer path followed by the Dense layer.
   const Variable<double> direct = (*dense)((*embedding)(ids));
   EXPECT_TRUE(xt::allclose(y.value(), direct.value()));

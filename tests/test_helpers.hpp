@@ -1,11 +1,23 @@
 #pragma once
 // Small helpers shared by the GoogleTest suites: gradcheck as a gtest
-// assertion, seeded float64 inputs, and "throws this type with a message
-// naming these things".
+// assertion, seeded float64 inputs, "throws this type with a message naming
+// these things", shape and element-wise array checks, and a scratch
+// directory per test.
 
+#include <stdlib.h>  // mkdtemp
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -13,6 +25,7 @@
 
 #include "xgrad/autograd/gradcheck.hpp"
 #include "xgrad/autograd/variable.hpp"
+#include "xgrad/tensor/shape.hpp"
 #include "xgrad/tensor/tensor.hpp"
 
 namespace xgrad::test {
@@ -27,11 +40,31 @@ inline ::testing::AssertionResult gradcheck_passes(const GradcheckFunction& f,
   return ::testing::AssertionFailure() << result.summary();
 }
 
+// gradcheck_passes, and having checked at least one entry: a check of
+// nothing (an empty input or output) passes vacuously.
+inline ::testing::AssertionResult gradcheck_passes_nonempty(
+    const GradcheckFunction& f, const std::vector<Variable<double>>& inputs,
+    const GradcheckOptions& options = {}) {
+  const GradcheckResult result = gradcheck(f, inputs, options);
+  if (result.passed && result.entries_checked > 0)
+    return ::testing::AssertionSuccess() << result.summary();
+  if (result.entries_checked == 0)
+    return ::testing::AssertionFailure() << "checked no entries: " << result.summary();
+  return ::testing::AssertionFailure() << result.summary();
+}
+
 // A float64 leaf requiring a gradient, uniform in [low, high) from the global
 // generator (seed it first with manual_seed for reproducible inputs).
 inline Variable<double> random_variable(const Shape& shape, double low = -1.0,
                                         double high = 1.0) {
   return Variable<double>(uniform<double>(shape, low, high), true);
+}
+
+// The same, drawn right after manual_seed(seed): an input fixed by its own seed.
+inline Variable<double> seeded_random_variable(const Shape& shape, std::uint64_t seed,
+                                               double low = -1.0, double high = 1.0) {
+  manual_seed(seed);
+  return random_variable(shape, low, high);
 }
 
 // Whether `f()` throws exactly an `E` (or a subclass) whose what() contains
@@ -56,5 +89,109 @@ template <typename E, typename F>
   }
   return ::testing::AssertionFailure() << "threw nothing";
 }
+
+// Whether `a` (an array, an expression, anything with shape()) has exactly
+// `shape`. Says which shape it has otherwise. (Not named has_shape: on
+// xtensor arrays argument-dependent lookup would find xt::has_shape, which
+// returns a bare bool.)
+template <typename A>
+::testing::AssertionResult shape_is(const A& a, const Shape& shape) {
+  if (to_shape(a.shape()) == shape) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "shape " << shape_to_string(a.shape()) << ", expected "
+                                       << shape_to_string(shape);
+}
+
+// `actual` has the shape of `expected` and every element within `tol` of it.
+template <typename T>
+void expect_array_near(const Array<T>& actual, const Array<T>& expected, double tol) {
+  ASSERT_EQ(shape_to_string(actual.shape()), shape_to_string(expected.shape()));
+  for (std::size_t i = 0; i < actual.size(); ++i)
+    EXPECT_NEAR(actual.flat(i), expected.flat(i), tol) << "at flat index " << i;
+}
+
+// Every element of `a` is finite (no NaN, no infinity).
+template <typename T>
+void expect_all_finite(const Array<T>& a) {
+  for (std::size_t i = 0; i < a.size(); ++i)
+    EXPECT_TRUE(std::isfinite(a.flat(i))) << "element " << i << " is " << a.flat(i);
+}
+
+// max |AᵀA − gain² I| over all entries, for the columns of a 2-D array,
+// computed in float64: 0 for orthonormal columns times gain.
+template <typename T>
+double column_gram_error(const Array<T>& a, double gain = 1.0) {
+  const std::size_t rows = a.shape()[0], cols = a.shape()[1];
+  double worst = 0.0;
+  for (std::size_t i = 0; i < cols; ++i)
+    for (std::size_t j = 0; j < cols; ++j) {
+      double dot = 0.0;
+      for (std::size_t k = 0; k < rows; ++k) dot += static_cast<double>(a(k, i)) * a(k, j);
+      worst = std::max(worst, std::abs(dot - (i == j ? gain * gain : 0.0)));
+    }
+  return worst;
+}
+
+// The names of a module's named_parameters() (pairs of name and
+// parameter), in order.
+template <typename NamedParameters>
+std::vector<std::string> names_of(const NamedParameters& named) {
+  std::vector<std::string> names;
+  for (const auto& entry : named) names.push_back(entry.first);
+  return names;
+}
+
+// The whole content of a file (empty if it cannot be read).
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Writes `bytes` as the whole content of a new file at `path`.
+inline void spit(const std::string& path, const std::string& bytes) {
+  // A new file rather than a truncated one: ext4 flushes truncated files on
+  // close, which makes thousands of prefix files slow on a busy disk.
+  std::remove(path.c_str());
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(out.good()) << path;
+}
+
+// A fixture with a fresh, empty directory per test (<prefix>XXXXXX under
+// gtest's TempDir()), removed with everything in it after the test:
+//
+//   class HistoryFiles : public xgrad::test::ScratchDirTest {
+//    protected:
+//     HistoryFiles() : ScratchDirTest("xgrad_history_") {}
+//   };
+class ScratchDirTest : public ::testing::Test {
+ protected:
+  explicit ScratchDirTest(std::string prefix) : prefix_(std::move(prefix)) {}
+
+  void SetUp() override {
+    std::string tmpl = ::testing::TempDir() + prefix_ + "XXXXXX";
+    ASSERT_NE(::mkdtemp(&tmpl[0]), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
+  }
+
+  // The path of `name` in the directory.
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  // The names of the entries in the directory, sorted.
+  std::vector<std::string> listing() const {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir_))
+      names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  std::string dir_;
+
+ private:
+  std::string prefix_;
+};
 
 }  // namespace xgrad::test

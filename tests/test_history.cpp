@@ -1,13 +1,9 @@
 // ProgressBar (the line it draws, terminal and log modes) and History (its
 // CSV, its SVG plot, and the atomic writes of both).
 
-#include <stdlib.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -21,12 +17,12 @@
 
 namespace {
 
-namespace fs = std::filesystem;
 using xgrad::nn::format_metric;
 using xgrad::nn::History;
 using xgrad::nn::progress_line;
 using xgrad::nn::ProgressBar;
 using xgrad::nn::SvgPlotOptions;
+using xgrad::test::slurp;
 using xgrad::test::throws_with;
 
 std::size_t count(const std::string& text, const std::string& what) {
@@ -34,13 +30,6 @@ std::size_t count(const std::string& text, const std::string& what) {
   for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size()))
     ++n;
   return n;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // ---------------------------------------------------------------- ProgressBar
@@ -134,27 +123,9 @@ TEST(ProgressBar, ZeroBatchesThrows) {
 
 // -------------------------------------------------------------------- History
 
-class HistoryFiles : public ::testing::Test {
+class HistoryFiles : public xgrad::test::ScratchDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "xgrad_history_XXXXXX";
-    ASSERT_NE(::mkdtemp(&tmpl[0]), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    if (!dir_.empty()) fs::remove_all(dir_, ignored);
-  }
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
-  std::vector<std::string> listing() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(dir_))
-      names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
-  std::string dir_;
+  HistoryFiles() : ScratchDirTest("xgrad_history_") {}
 };
 
 History two_epochs() {

@@ -28,7 +28,6 @@
 #include <utility>
 #include <vector>
 
-#include <xtensor-blas/xlinalg.hpp>
 #include <xtensor/xmath.hpp>
 
 #include "test_helpers.hpp"
@@ -39,6 +38,7 @@ namespace {
 
 using xgrad::Array;
 using xgrad::Shape;
+using xgrad::test::column_gram_error;
 using xgrad::test::throws_with;
 namespace nn = xgrad::nn;
 namespace init = xgrad::nn::init;
@@ -84,16 +84,6 @@ void expect_moments(const Array<T>& a, double mean, double variance, double kurt
   const double n = static_cast<double>(m.n);
   EXPECT_NEAR(m.mean, mean, 5 * std::sqrt(variance / n)) << "sample mean";
   EXPECT_NEAR(m.variance, variance, 5 * variance * std::sqrt((kurtosis - 1) / n)) << "sample variance";
-}
-
-// max |QᵀQ − gain² I| over all entries, for the columns of a 2-D array.
-double column_gram_error(const Array<double>& q, double gain = 1.0) {
-  const Array<double> gram = xt::linalg::dot(xt::transpose(q), q);
-  double worst = 0;
-  for (std::size_t i = 0; i < gram.shape()[0]; ++i)
-    for (std::size_t j = 0; j < gram.shape()[1]; ++j)
-      worst = std::max(worst, std::abs(gram(i, j) - (i == j ? gain * gain : 0.0)));
-  return worst;
 }
 
 // ---------------------------------------------------------------- fans

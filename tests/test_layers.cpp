@@ -12,6 +12,7 @@
 
 #include <xtensor/xmath.hpp>
 
+#include "test_helpers.hpp"
 #include "xgrad/autograd/gradcheck.hpp"
 #include "xgrad/autograd/ops.hpp"
 #include "xgrad/nn/dense.hpp"
@@ -24,40 +25,10 @@ using xgrad::Array;
 using xgrad::Shape;
 using xgrad::Variable;
 namespace nn = xgrad::nn;
-
-::testing::AssertionResult gradcheck_passes(const xgrad::GradcheckFunction& f,
-                                            const std::vector<Variable<double>>& inputs) {
-  const xgrad::GradcheckResult result = xgrad::gradcheck(f, inputs);
-  if (result.passed) return ::testing::AssertionSuccess() << result.summary();
-  return ::testing::AssertionFailure() << result.summary();
-}
-
-// Whether f() throws an E whose message contains every fragment.
-template <typename E, typename F>
-::testing::AssertionResult throws_with(F&& f, const std::vector<std::string>& fragments) {
-  try {
-    f();
-  } catch (const E& e) {
-    const std::string message = e.what();
-    for (const auto& fragment : fragments)
-      if (message.find(fragment) == std::string::npos)
-        return ::testing::AssertionFailure() << "\"" << message << "\" lacks \"" << fragment << "\"";
-    return ::testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return ::testing::AssertionFailure() << "threw another type: " << e.what();
-  }
-  return ::testing::AssertionFailure() << "threw nothing";
-}
-
-Variable<double> random_input(const Shape& shape) {
-  return Variable<double>(xgrad::uniform<double>(shape, -1.0, 1.0), true);
-}
-
-std::vector<std::string> names_of(const nn::Module<double>::NamedParameters& parameters) {
-  std::vector<std::string> names;
-  for (const auto& named : parameters) names.push_back(named.first);
-  return names;
-}
+using xgrad::test::gradcheck_passes;
+using xgrad::test::names_of;
+using xgrad::test::random_variable;
+using xgrad::test::throws_with;
 
 // x [2, 3], kernel [3, 2], bias [2] for the hand computations.
 const Array<double> kX{{1.0, 2.0, 3.0}, {-1.0, 0.0, 2.0}};
@@ -212,7 +183,7 @@ TEST(Dense, Gradcheck2D) {
   nn::Dense<double> dense(nn::DenseOptions(3).activation("tanh"));
   dense.build({-1, 4});
   dense.bias().value() = xgrad::uniform<double>({3}, -0.5, 0.5);
-  const Variable<double> x = random_input({2, 4});
+  const Variable<double> x = random_variable({2, 4});
   EXPECT_TRUE(gradcheck_passes([&](const auto& in) { return dense(in[0]); },
                                {x, dense.kernel(), dense.bias()}));
 }
@@ -222,7 +193,7 @@ TEST(Dense, Gradcheck3D) {
   nn::Dense<double> dense(nn::DenseOptions(3).activation("sigmoid"));
   dense.build({-1, -1, 4});
   dense.bias().value() = xgrad::uniform<double>({3}, -0.5, 0.5);
-  const Variable<double> x = random_input({2, 3, 4});
+  const Variable<double> x = random_variable({2, 3, 4});
   EXPECT_TRUE(gradcheck_passes([&](const auto& in) { return dense(in[0]); },
                                {x, dense.kernel(), dense.bias()}));
 }
@@ -231,7 +202,7 @@ TEST(Dense, GradcheckLinearWithoutBias) {
   xgrad::manual_seed(4);
   nn::Dense<double> dense(nn::DenseOptions(2).use_bias(false));
   dense.build({-1, 3});
-  const Variable<double> x = random_input({3, 2, 3});
+  const Variable<double> x = random_variable({3, 2, 3});
   EXPECT_TRUE(gradcheck_passes([&](const auto& in) { return dense(in[0]); }, {x, dense.kernel()}));
 }
 
@@ -424,7 +395,7 @@ TEST(Sequential, StackedRNNsGradcheckFirstLayer) {
   model->build({-1, -1, 3});
   auto first = model->at<nn::SimpleRNN<double>>(0);
   first->bias().value() = xgrad::uniform<double>({3}, -0.5, 0.5);
-  const Variable<double> x = random_input({2, 4, 3});
+  const Variable<double> x = random_variable({2, 4, 3});
   auto f = [&](const std::vector<Variable<double>>& in) { return (*model)(in[0]); };
   EXPECT_TRUE(gradcheck_passes(f, {x, first->kernel()}));
   EXPECT_TRUE(gradcheck_passes(f, {x, first->recurrent_kernel(), first->bias()}));

@@ -8,11 +8,11 @@
 
 #include <cmath>
 #include <cstdint>
-#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "test_helpers.hpp"
 #include "xgrad/autograd/gradcheck.hpp"
 #include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
@@ -22,47 +22,15 @@
 namespace {
 
 using xgrad::Array;
-using xgrad::Shape;
 using xgrad::Variable;
 using V = Variable<double>;
 using Inputs = std::vector<V>;
 using Labels = xt::xarray<std::int64_t>;
-
-V random_input(const Shape& shape, std::uint64_t seed, double low = -2.0, double high = 2.0) {
-  xgrad::manual_seed(seed);
-  return V(xgrad::uniform<double>(shape, low, high), true);
-}
-
-void expect_gradcheck(const xgrad::GradcheckFunction& f, const Inputs& inputs) {
-  const xgrad::GradcheckResult result = xgrad::gradcheck(f, inputs);
-  EXPECT_TRUE(result.passed) << result.summary();
-  EXPECT_GT(result.entries_checked, 0u);
-}
-
-template <typename T>
-void expect_array_near(const Array<T>& actual, const Array<T>& expected, double tol) {
-  ASSERT_EQ(xgrad::shape_to_string(actual.shape()), xgrad::shape_to_string(expected.shape()));
-  for (std::size_t i = 0; i < actual.size(); ++i)
-    EXPECT_NEAR(actual.flat(i), expected.flat(i), tol) << "at flat index " << i;
-}
-
-template <typename T>
-void expect_all_finite(const Array<T>& a) {
-  for (std::size_t i = 0; i < a.size(); ++i)
-    EXPECT_TRUE(std::isfinite(a.flat(i))) << "element " << i << " is " << a.flat(i);
-}
-
-void expect_invalid(const std::function<void()>& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception thrown";
-  } catch (const std::invalid_argument& e) {
-    const std::string message = e.what();
-    for (const auto& part : parts)
-      EXPECT_NE(message.find(part), std::string::npos)
-          << "message \"" << message << "\" lacks \"" << part << "\"";
-  }
-}
+using xgrad::test::expect_all_finite;
+using xgrad::test::expect_array_near;
+using xgrad::test::gradcheck_passes_nonempty;
+using xgrad::test::seeded_random_variable;
+using xgrad::test::throws_with;
 
 // ---------------------------------------------------------------- mean_squared_error
 
@@ -83,18 +51,23 @@ TEST(MeanSquaredError, GradientIsTwiceTheErrorOverSize) {
 
 TEST(MeanSquaredError, GradcheckBothInputsSeveralShapes) {
   auto mse = [](const Inputs& in) { return xgrad::nn::mean_squared_error(in[0], in[1]); };
-  expect_gradcheck(mse, {random_input({4}, 1), random_input({4}, 2)});
-  expect_gradcheck(mse, {random_input({2, 3}, 3), random_input({2, 3}, 4)});
-  expect_gradcheck(mse, {random_input({2, 3, 2}, 5), random_input({2, 3, 2}, 6)});
+  EXPECT_TRUE(gradcheck_passes_nonempty(mse, {seeded_random_variable({4}, 1, -2.0, 2.0),
+                                              seeded_random_variable({4}, 2, -2.0, 2.0)}));
+  EXPECT_TRUE(gradcheck_passes_nonempty(mse, {seeded_random_variable({2, 3}, 3, -2.0, 2.0),
+                                              seeded_random_variable({2, 3}, 4, -2.0, 2.0)}));
+  EXPECT_TRUE(gradcheck_passes_nonempty(mse, {seeded_random_variable({2, 3, 2}, 5, -2.0, 2.0),
+                                              seeded_random_variable({2, 3, 2}, 6, -2.0, 2.0)}));
 }
 
 TEST(MeanSquaredError, ShapeMismatchThrows) {
   const V a(xgrad::zeros<double>({2, 3}));
-  expect_invalid([&] { xgrad::nn::mean_squared_error(a, V(xgrad::zeros<double>({3, 2}))); },
-                 {"mean_squared_error", "(2, 3)", "(3, 2)"});
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { xgrad::nn::mean_squared_error(a, V(xgrad::zeros<double>({3, 2}))); },
+      {"mean_squared_error", "(2, 3)", "(3, 2)"}));
   // No silent broadcasting of a [N, 1] target against [N, K] predictions.
-  expect_invalid([&] { xgrad::nn::mean_squared_error(a, V(xgrad::zeros<double>({2, 1}))); },
-                 {"mean_squared_error", "(2, 3)", "(2, 1)"});
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { xgrad::nn::mean_squared_error(a, V(xgrad::zeros<double>({2, 1}))); },
+      {"mean_squared_error", "(2, 3)", "(2, 1)"}));
 }
 
 TEST(MeanSquaredError, StableForHugeValues) {
@@ -128,8 +101,8 @@ TEST(BinaryCrossentropy, Forward) {
 }
 
 TEST(BinaryCrossentropy, MatchesComposedReference) {
-  V x = random_input({3, 4}, 10, -4.0, 4.0);
-  V z = random_input({3, 4}, 11, 0.0, 1.0);
+  V x = seeded_random_variable({3, 4}, 10, -4.0, 4.0);
+  V z = seeded_random_variable({3, 4}, 11, 0.0, 1.0);
   V fused = xgrad::nn::binary_crossentropy_from_logits(x, z);
   V composed = composed_bce(x, z);
   EXPECT_NEAR(fused.value()(), composed.value()(), 1e-14);
@@ -146,10 +119,12 @@ TEST(BinaryCrossentropy, GradcheckLogitsAndTargets) {
   auto bce = [](const Inputs& in) {
     return xgrad::nn::binary_crossentropy_from_logits(in[0], in[1]);
   };
-  expect_gradcheck(bce, {random_input({5}, 12, -4.0, 4.0), random_input({5}, 13, 0.0, 1.0)});
-  expect_gradcheck(bce, {random_input({2, 3}, 14, -4.0, 4.0), random_input({2, 3}, 15, 0.0, 1.0)});
-  expect_gradcheck(bce,
-                   {random_input({2, 2, 3}, 16, -4.0, 4.0), random_input({2, 2, 3}, 17, 0.0, 1.0)});
+  EXPECT_TRUE(gradcheck_passes_nonempty(bce, {seeded_random_variable({5}, 12, -4.0, 4.0),
+                                              seeded_random_variable({5}, 13, 0.0, 1.0)}));
+  EXPECT_TRUE(gradcheck_passes_nonempty(bce, {seeded_random_variable({2, 3}, 14, -4.0, 4.0),
+                                              seeded_random_variable({2, 3}, 15, 0.0, 1.0)}));
+  EXPECT_TRUE(gradcheck_passes_nonempty(bce, {seeded_random_variable({2, 2, 3}, 16, -4.0, 4.0),
+                                              seeded_random_variable({2, 2, 3}, 17, 0.0, 1.0)}));
 }
 
 TEST(BinaryCrossentropy, StableForHugeLogits) {
@@ -173,9 +148,9 @@ TEST(BinaryCrossentropy, StableForHugeLogits) {
 
 TEST(BinaryCrossentropy, ShapeMismatchThrows) {
   const V x(xgrad::zeros<double>({4, 1}));
-  expect_invalid(
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
       [&] { xgrad::nn::binary_crossentropy_from_logits(x, V(xgrad::zeros<double>({4}))); },
-      {"binary_crossentropy_from_logits", "(4, 1)", "(4,)"});
+      {"binary_crossentropy_from_logits", "(4, 1)", "(4,)"}));
 }
 
 // ---------------------------------------------------------------- sparse_categorical_crossentropy
@@ -207,7 +182,7 @@ TEST(SparseCategoricalCrossentropy, GradientIsSoftmaxMinusOneHotOverN) {
 
 TEST(SparseCategoricalCrossentropy, SequenceLogitsAverageOverEveryTimestep) {
   // [B, T, C] with labels [B, T] is the same as the [B*T, C] flattening.
-  const V x = random_input({2, 3, 4}, 20, -3.0, 3.0);
+  const V x = seeded_random_variable({2, 3, 4}, 20, -3.0, 3.0);
   const Labels labels = {{0, 3, 1}, {2, 2, 0}};
   const V flat = xgrad::reshape(x, {6, 4});
   EXPECT_NEAR(scce(x, labels).value()(),
@@ -216,14 +191,17 @@ TEST(SparseCategoricalCrossentropy, SequenceLogitsAverageOverEveryTimestep) {
 
 TEST(SparseCategoricalCrossentropy, GradcheckTwoAndThreeDimensional) {
   const Labels labels_2d = {1, 0, 2, 2};
-  expect_gradcheck([&](const Inputs& in) { return scce(in[0], labels_2d); },
-                   {random_input({4, 3}, 21, -3.0, 3.0)});
+  EXPECT_TRUE(gradcheck_passes_nonempty(
+      [&](const Inputs& in) { return scce(in[0], labels_2d); },
+      {seeded_random_variable({4, 3}, 21, -3.0, 3.0)}));
   const Labels labels_3d = {{0, 3, 1}, {2, 2, 0}};
-  expect_gradcheck([&](const Inputs& in) { return scce(in[0], labels_3d); },
-                   {random_input({2, 3, 4}, 22, -3.0, 3.0)});
+  EXPECT_TRUE(gradcheck_passes_nonempty(
+      [&](const Inputs& in) { return scce(in[0], labels_3d); },
+      {seeded_random_variable({2, 3, 4}, 22, -3.0, 3.0)}));
   const std::vector<std::int64_t> labels_vector = {1, 1};
-  expect_gradcheck([&](const Inputs& in) { return scce(in[0], labels_vector); },
-                   {random_input({2, 5}, 23, -3.0, 3.0)});
+  EXPECT_TRUE(gradcheck_passes_nonempty(
+      [&](const Inputs& in) { return scce(in[0], labels_vector); },
+      {seeded_random_variable({2, 5}, 23, -3.0, 3.0)}));
 }
 
 TEST(SparseCategoricalCrossentropy, StableForHugeLogits) {
@@ -245,23 +223,34 @@ TEST(SparseCategoricalCrossentropy, StableForHugeLogits) {
 
 TEST(SparseCategoricalCrossentropy, LabelOutOfRangeThrows) {
   const V x(xgrad::zeros<double>({3, 4}));
-  expect_invalid([&] { scce(x, Labels{0, 4, 1}); },
-                 {"sparse_categorical_crossentropy_from_logits", "label 4", "4 classes"});
-  expect_invalid([&] { scce(x, std::vector<std::int64_t>{0, 1, -1}); },
-                 {"sparse_categorical_crossentropy_from_logits", "label -1", "4 classes"});
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { scce(x, Labels{0, 4, 1}); },
+      {"sparse_categorical_crossentropy_from_logits", "label 4", "4 classes"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { scce(x, std::vector<std::int64_t>{0, 1, -1}); },
+      {"sparse_categorical_crossentropy_from_logits", "label -1", "4 classes"}));
 }
 
 TEST(SparseCategoricalCrossentropy, ShapeMismatchThrows) {
   const char* op = "sparse_categorical_crossentropy_from_logits";
   const V x(xgrad::zeros<double>({4, 3}));
-  expect_invalid([&] { scce(x, Labels{0, 1, 2}); }, {op, "(4, 3)", "(3,)"});
-  expect_invalid([&] { scce(x, Labels{{0, 1, 2}, {0, 1, 2}, {0, 1, 2}, {0, 1, 2}}); },
-                 {op, "(4, 3)", "(4, 3)"});
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { scce(x, Labels{0, 1, 2}); },
+      {op, "(4, 3)", "(3,)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { scce(x, Labels{{0, 1, 2}, {0, 1, 2}, {0, 1, 2}, {0, 1, 2}}); },
+      {op, "(4, 3)", "(4, 3)"}));
   const V seq(xgrad::zeros<double>({2, 3, 4}));
-  expect_invalid([&] { scce(seq, Labels{{0, 1}, {0, 1}}); }, {op, "(2, 3, 4)", "(2, 2)"});
-  expect_invalid([&] { scce(seq, std::vector<std::int64_t>{0, 1}); }, {op, "(2, 3, 4)", "(2,)"});
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { scce(seq, Labels{{0, 1}, {0, 1}}); },
+      {op, "(2, 3, 4)", "(2, 2)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { scce(seq, std::vector<std::int64_t>{0, 1}); },
+      {op, "(2, 3, 4)", "(2,)"}));
   const V empty(xgrad::zeros<double>({0, 3}));
-  expect_invalid([&] { scce(empty, std::vector<std::int64_t>{}); }, {op, "(0,)", "no samples"});
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { scce(empty, std::vector<std::int64_t>{}); },
+      {op, "(0,)", "no samples"}));
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "test_helpers.hpp"
 #include "xgrad/autograd/ops.hpp"
 #include "xgrad/autograd/variable.hpp"
 #include "xgrad/nn/activation.hpp"
@@ -29,59 +30,10 @@ using nn::Activation;
 using xgrad::Array;
 using xgrad::Shape;
 using xgrad::Variable;
-
-// Whether `f()` throws an `E` whose what() contains every fragment.
-template <typename E, typename F>
-testing::AssertionResult throws_with(F&& f, std::initializer_list<std::string> fragments) {
-  try {
-    f();
-  } catch (const E& e) {
-    const std::string message = e.what();
-    for (const auto& fragment : fragments) {
-      if (message.find(fragment) == std::string::npos) {
-        return testing::AssertionFailure()
-               << "message \"" << message << "\" does not contain \"" << fragment << "\"";
-      }
-    }
-    return testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return testing::AssertionFailure() << "threw another exception type: " << e.what();
-  }
-  return testing::AssertionFailure() << "threw nothing";
-}
-
-template <typename T>
-bool same_shape(const Array<T>& a, const Shape& shape) {
-  return std::equal(a.shape().begin(), a.shape().end(), shape.begin(), shape.end());
-}
-
-std::vector<std::string> names_of(const nn::Module<double>::NamedParameters& named) {
-  std::vector<std::string> out;
-  for (const auto& entry : named) out.push_back(entry.first);
-  return out;
-}
-
-// Largest |A^T A - gain^2 I| (over columns) of a 2-D array, in float64.
-template <typename T>
-double column_gram_error(const Array<T>& a, double gain = 1.0) {
-  const std::size_t rows = a.shape()[0], cols = a.shape()[1];
-  double worst = 0.0;
-  for (std::size_t i = 0; i < cols; ++i)
-    for (std::size_t j = 0; j < cols; ++j) {
-      double dot = 0.0;
-      for (std::size_t k = 0; k < rows; ++k) dot += static_cast<double>(a(k, i)) * a(k, j);
-      worst = std::max(worst, std::abs(dot - (i == j ? gain * gain : 0.0)));
-    }
-  return worst;
-}
-
-template <typename T>
-Array<T> transpose_copy(const Array<T>& a) {
-  Array<T> out = Array<T>::from_shape({a.shape()[1], a.shape()[0]});
-  for (std::size_t i = 0; i < a.shape()[0]; ++i)
-    for (std::size_t j = 0; j < a.shape()[1]; ++j) out(j, i) = a(i, j);
-  return out;
-}
+using xgrad::test::column_gram_error;
+using xgrad::test::shape_is;
+using xgrad::test::names_of;
+using xgrad::test::throws_with;
 
 // A module of our own: a parameter, and a SimpleRNN child registered before
 // it is built.
@@ -120,9 +72,9 @@ TEST(Module, NamedParametersNamesAndOrder) {
   const auto named = rnn.named_parameters();
   EXPECT_EQ(names_of(named), (std::vector<std::string>{"kernel", "recurrent_kernel", "bias"}));
   ASSERT_EQ(named.size(), 3u);
-  EXPECT_TRUE(same_shape(named[0].second.value(), {2, 3}));
-  EXPECT_TRUE(same_shape(named[1].second.value(), {3, 3}));
-  EXPECT_TRUE(same_shape(named[2].second.value(), {3}));
+  EXPECT_TRUE(shape_is(named[0].second.value(), {2, 3}));
+  EXPECT_TRUE(shape_is(named[1].second.value(), {3, 3}));
+  EXPECT_TRUE(shape_is(named[2].second.value(), {3}));
   for (const auto& [name, p] : named) EXPECT_TRUE(p.requires_grad()) << name;
 
   nn::SimpleRNN<double> no_bias(nn::SimpleRNNOptions(3).use_bias(false));
@@ -288,18 +240,18 @@ TEST(Initializers, GlorotUniformNonSquareShapes) {
   for (const Shape& shape : {Shape{3, 7}, Shape{7, 3}, Shape{1, 12}, Shape{40, 60}}) {
     const double limit = std::sqrt(6.0 / static_cast<double>(shape[0] + shape[1]));
     const Array<double> w = nn::init::glorot_uniform<double>(shape);
-    ASSERT_TRUE(same_shape(w, shape));
+    ASSERT_TRUE(shape_is(w, shape));
     const double largest = xt::amax(xt::abs(w))();
     EXPECT_LE(largest, limit) << xgrad::shape_to_string(shape);
     EXPECT_GT(largest, 0.5 * limit) << xgrad::shape_to_string(shape);
     const Array<float> w32 = nn::init::glorot_uniform<float>(shape);
-    ASSERT_TRUE(same_shape(w32, shape));
+    ASSERT_TRUE(shape_is(w32, shape));
     EXPECT_LE(xt::amax(xt::abs(w32))(), static_cast<float>(limit));
   }
   // Wide and tall shapes with the same fans share the limit but not the layout.
   xgrad::manual_seed(15);
   const Array<double> wide = nn::init::glorot_uniform<double>({2, 50});
-  EXPECT_TRUE(same_shape(wide, {2, 50}));
+  EXPECT_TRUE(shape_is(wide, {2, 50}));
   EXPECT_LE(xt::amax(xt::abs(wide))(), std::sqrt(6.0 / 52.0));
   EXPECT_GT(xt::amax(xt::abs(wide))(), 0.9 * std::sqrt(6.0 / 52.0));
 }
@@ -307,16 +259,16 @@ TEST(Initializers, GlorotUniformNonSquareShapes) {
 TEST(Initializers, OrthogonalTallHasOrthonormalColumnsWideHasOrthonormalRows) {
   xgrad::manual_seed(12);
   const Array<double> tall = nn::init::orthogonal<double>({5, 3});
-  ASSERT_TRUE(same_shape(tall, {5, 3}));
+  ASSERT_TRUE(shape_is(tall, {5, 3}));
   EXPECT_LE(column_gram_error(tall), 1e-12);
 
   const Array<double> wide = nn::init::orthogonal<double>({3, 5});
-  ASSERT_TRUE(same_shape(wide, {3, 5}));
-  EXPECT_LE(column_gram_error(transpose_copy(wide)), 1e-12);  // W W^T = I
+  ASSERT_TRUE(shape_is(wide, {3, 5}));
+  EXPECT_LE(column_gram_error(xgrad::transposed(wide)), 1e-12);  // W W^T = I
 
   const Array<float> square = nn::init::orthogonal<float>({6, 6});
   EXPECT_LE(column_gram_error(square), 1e-5);
-  EXPECT_LE(column_gram_error(transpose_copy(square)), 1e-5);
+  EXPECT_LE(column_gram_error(xgrad::transposed(square)), 1e-5);
 
   const Array<float> tall32 = nn::init::orthogonal<float>({9, 2});
   EXPECT_LE(column_gram_error(tall32), 1e-5);
@@ -376,7 +328,7 @@ TEST(Activations, ApplyActivationValues) {
   for (Activation a : {Activation::linear, Activation::tanh, Activation::relu, Activation::sigmoid}) {
     SCOPED_TRACE(nn::activation_name(a));
     const Array<double> y = nn::apply_activation(a, x).value();
-    ASSERT_TRUE(same_shape(y, {5}));
+    ASSERT_TRUE(shape_is(y, {5}));
     for (std::size_t i = 0; i < v.size(); ++i) {
       double expected = v(i);
       if (a == Activation::tanh) expected = std::tanh(v(i));

@@ -2,7 +2,6 @@
 // make_npy_fixtures.py), hostile and truncated input, atomic saves.
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -12,13 +11,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <new>
 #include <string>
 #include <vector>
 
+#include "test_helpers.hpp"
 #include "xgrad/tensor/npy.hpp"
 #include "xtensor/xarray.hpp"
 
@@ -53,6 +51,8 @@ namespace fs = std::filesystem;
 using xgrad::IoError;
 using xgrad::NpyArray;
 using xgrad::Shape;
+using xgrad::test::slurp;
+using xgrad::test::spit;
 
 const std::string kData = XGRAD_TEST_DATA_DIR;
 
@@ -64,20 +64,6 @@ struct LargestAllocation {
   ~LargestAllocation() { g_tracking = false; }
   std::size_t bytes() const { return g_largest; }
 };
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void spit(const std::string& path, const std::string& bytes) {
-  // A new file rather than a truncated one: ext4 flushes truncated files on
-  // close, which makes thousands of prefix files slow on a busy disk.
-  std::remove(path.c_str());
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
 
 // Replaces every occurrence of `from` by the same-length `to`; returns how many.
 int patch(std::string& bytes, const std::string& from, const std::string& to) {
@@ -151,26 +137,9 @@ void expect_array(const NpyArray& a, const std::string& dtype, const Shape& shap
   }
 }
 
-class NpyFiles : public ::testing::Test {
+class NpyFiles : public xgrad::test::ScratchDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "xgrad_npy_XXXXXX";
-    ASSERT_NE(::mkdtemp(&tmpl[0]), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    if (!dir_.empty()) fs::remove_all(dir_, ignored);
-  }
-
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
-  std::vector<std::string> listing() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(dir_))
-      names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
+  NpyFiles() : ScratchDirTest("xgrad_npy_") {}
 
   // Every proper prefix of `bytes` must make `read` throw an IoError naming the file.
   template <typename Read>
@@ -187,8 +156,6 @@ class NpyFiles : public ::testing::Test {
       }
     }
   }
-
-  std::string dir_;
 };
 
 // ------------------------------------------------------------ round trips ---

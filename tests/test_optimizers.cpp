@@ -59,6 +59,7 @@
 #include <string>
 #include <vector>
 
+#include "test_helpers.hpp"
 #include "xgrad/autograd/ops.hpp"
 #include "xgrad/nn/dense.hpp"
 #include "xgrad/nn/optimizers.hpp"
@@ -68,6 +69,7 @@ namespace {
 using xgrad::Array;
 using xgrad::Variable;
 namespace nn = xgrad::nn;
+using xgrad::test::throws_with;
 
 using Trajectory = std::vector<std::vector<double>>;
 
@@ -379,14 +381,9 @@ TEST(Optimizers, RejectBadParameterLists) {
   Variable<double> constant(Array<double>{1.0});
   for (const auto& [name, make] : all_optimizers()) {
     SCOPED_TRACE(name);
-    EXPECT_THROW(make({}), std::invalid_argument);
+    EXPECT_TRUE(throws_with<std::invalid_argument>([&make = make] { make({}); }, {name}));
     EXPECT_THROW(make({p, p}), std::invalid_argument);
     EXPECT_THROW(make({p, constant}), std::invalid_argument);
-    try {
-      make({});
-    } catch (const std::invalid_argument& e) {
-      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
-    }
   }
 }
 
@@ -432,14 +429,7 @@ TEST(Optimizers, ShapeChangeIsCaughtBeforeAnyUpdate) {
     quadratic_loss(first).backward();
     second.value() = Array<double>{1.0, 2.0, 3.0};  // no longer the shape it had
     second.add_grad(Array<double>{1.0, 1.0, 1.0});
-    try {
-      optimizer->step();
-      ADD_FAILURE() << "step() did not throw";
-    } catch (const std::invalid_argument& e) {
-      const std::string message = e.what();
-      EXPECT_NE(message.find("(3,)"), std::string::npos) << message;
-      EXPECT_NE(message.find("(2,)"), std::string::npos) << message;
-    }
+    EXPECT_TRUE(throws_with<std::invalid_argument>([&] { optimizer->step(); }, {"(3,)", "(2,)"}));
     EXPECT_EQ(first.value(), (Array<double>{1.0, -2.0, 0.5}));  // untouched
     EXPECT_EQ(optimizer->iterations(), 0u);
   }

@@ -25,19 +25,13 @@ namespace {
 using xgrad::Array;
 using xgrad::Shape;
 using xgrad::Variable;
+using xgrad::test::expect_array_near;
 using xgrad::test::gradcheck_passes;
 using xgrad::test::throws_with;
 namespace nn = xgrad::nn;
 namespace reg = xgrad::nn::regularizers;
 namespace con = xgrad::nn::constraints;
 using V = Variable<double>;
-
-template <typename T>
-void expect_array_near(const Array<T>& actual, const Array<T>& expected, double tol) {
-  ASSERT_EQ(xgrad::shape_to_string(actual.shape()), xgrad::shape_to_string(expected.shape()));
-  for (std::size_t i = 0; i < actual.size(); ++i)
-    EXPECT_NEAR(actual.flat(i), expected.flat(i), tol) << "at flat index " << i;
-}
 
 // A float64 leaf whose entries have magnitude in [0.2, 1) and random signs:
 // away from 0, where |w| has no derivative.

@@ -19,6 +19,7 @@
 
 #include <gtest/gtest.h>
 
+#include "test_helpers.hpp"
 #include "xgrad/autograd/gradcheck.hpp"
 #include "xgrad/autograd/ops.hpp"
 #include "xgrad/autograd/variable.hpp"
@@ -34,6 +35,9 @@ using nn::Activation;
 using xgrad::Array;
 using xgrad::Shape;
 using xgrad::Variable;
+using xgrad::test::gradcheck_passes;
+using xgrad::test::shape_is;
+using xgrad::test::throws_with;
 
 // ---------------------------------------------------------------------------
 // Local helpers
@@ -54,31 +58,6 @@ class Draw {
   std::mt19937_64 generator_;
 };
 
-// Whether `f()` throws an `E` whose what() contains every fragment.
-template <typename E, typename F>
-testing::AssertionResult throws_with(F&& f, std::initializer_list<std::string> fragments) {
-  try {
-    f();
-  } catch (const E& e) {
-    const std::string message = e.what();
-    for (const auto& fragment : fragments) {
-      if (message.find(fragment) == std::string::npos) {
-        return testing::AssertionFailure()
-               << "message \"" << message << "\" does not contain \"" << fragment << "\"";
-      }
-    }
-    return testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return testing::AssertionFailure() << "threw another exception type: " << e.what();
-  }
-  return testing::AssertionFailure() << "threw nothing";
-}
-
-template <typename T>
-bool same_shape(const Array<T>& a, const Shape& shape) {
-  return std::equal(a.shape().begin(), a.shape().end(), shape.begin(), shape.end());
-}
-
 template <typename T>
 double max_abs_diff(const Array<T>& a, const Array<T>& b) {
   EXPECT_TRUE(std::equal(a.shape().begin(), a.shape().end(), b.shape().begin(), b.shape().end()))
@@ -90,8 +69,6 @@ double max_abs_diff(const Array<T>& a, const Array<T>& b) {
   }
   return worst;
 }
-
-std::string shape_text(const Array<double>& a) { return xgrad::shape_to_string(a.shape()); }
 
 struct Weights {
   Array<double> kernel;     // [F, U]
@@ -171,9 +148,9 @@ void expect_matches_reference(const Array<double>& out, const Reference& ref,
                               bool return_sequences, double tolerance) {
   const std::size_t B = ref.batch, T = ref.steps, U = ref.units;
   if (return_sequences) {
-    ASSERT_TRUE(same_shape(out, {B, T, U})) << shape_text(out);
+    ASSERT_TRUE(shape_is(out, {B, T, U}));
   } else {
-    ASSERT_TRUE(same_shape(out, {B, U})) << shape_text(out);
+    ASSERT_TRUE(shape_is(out, {B, U}));
   }
   double worst = 0.0;
   for (std::size_t b = 0; b < B; ++b)
@@ -251,7 +228,7 @@ TEST(SimpleRNNGolden, NotebookIn9OutputFromIn5Weights) {
   rnn_layer.build({-1, -1, 5});
   rnn_layer.set_weights({in5_kernel, in5_recurrent_kernel, in5_bias});
   const Variable<float> output = rnn_layer(Variable<float>(notebook_input()));
-  ASSERT_TRUE(same_shape(output.value(), {1, 3, 2}));
+  ASSERT_TRUE(shape_is(output.value(), {1, 3, 2}));
   EXPECT_LE(max_abs_diff(output.value(), in9_output), 1e-6);
 
   // return_sequences=False gives In [9]'s last row.
@@ -286,7 +263,7 @@ TEST(SimpleRNNGolden, NotebookIn9OutputFromTwoCopiesSideBySide) {
     SCOPED_TRACE(fused ? "forward" : "forward_composed");
     const Variable<float> x(notebook_input());
     const Array<float> out = fused ? rnn(x).value() : rnn.forward_composed(x).value();
-    ASSERT_TRUE(same_shape(out, {1, 3, 4}));
+    ASSERT_TRUE(shape_is(out, {1, 3, 4}));
     for (std::size_t copy = 0; copy < 2; ++copy) {
       Array<float> half = Array<float>::from_shape({1, 3, 2});
       for (std::size_t t = 0; t < 3; ++t)
@@ -350,6 +327,15 @@ std::string reference_case_name(const testing::TestParamInfo<ReferenceCase>& inf
          (c.return_sequences ? "_sequences" : "_last");
 }
 
+// Every activation, with and without bias, returning sequences or the last state.
+std::vector<ReferenceCase> all_reference_cases() {
+  std::vector<ReferenceCase> out;
+  for (Activation a : {Activation::tanh, Activation::relu, Activation::sigmoid, Activation::linear})
+    for (bool use_bias : {true, false})
+      for (bool sequences : {true, false}) out.push_back({a, use_bias, sequences});
+  return out;
+}
+
 void PrintTo(const ReferenceCase& c, std::ostream* os) {
   *os << nn::activation_name(c.activation) << " use_bias=" << c.use_bias
       << " return_sequences=" << c.return_sequences;
@@ -387,17 +373,8 @@ TEST_P(SimpleRNNReference, MatchesPlainLoopsInFloat64) {
   EXPECT_EQ(compared, 4 * 2 * 4);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllModes, SimpleRNNReference,
-    testing::Values(ReferenceCase{Activation::tanh, true, true}, ReferenceCase{Activation::tanh, true, false},
-                    ReferenceCase{Activation::tanh, false, true}, ReferenceCase{Activation::tanh, false, false},
-                    ReferenceCase{Activation::relu, true, true}, ReferenceCase{Activation::relu, true, false},
-                    ReferenceCase{Activation::relu, false, true}, ReferenceCase{Activation::relu, false, false},
-                    ReferenceCase{Activation::sigmoid, true, true}, ReferenceCase{Activation::sigmoid, true, false},
-                    ReferenceCase{Activation::sigmoid, false, true}, ReferenceCase{Activation::sigmoid, false, false},
-                    ReferenceCase{Activation::linear, true, true}, ReferenceCase{Activation::linear, true, false},
-                    ReferenceCase{Activation::linear, false, true}, ReferenceCase{Activation::linear, false, false}),
-    reference_case_name);
+INSTANTIATE_TEST_SUITE_P(AllModes, SimpleRNNReference, testing::ValuesIn(all_reference_cases()),
+                         reference_case_name);
 
 // The fused forward/backward (one graph node, backward through time by hand)
 // against forward_composed (primitive ops): the same gradients of
@@ -448,17 +425,8 @@ TEST_P(SimpleRNNFusedVsComposed, SameOutputsAndGradients) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllModes, SimpleRNNFusedVsComposed,
-    testing::Values(ReferenceCase{Activation::tanh, true, true}, ReferenceCase{Activation::tanh, true, false},
-                    ReferenceCase{Activation::tanh, false, true}, ReferenceCase{Activation::tanh, false, false},
-                    ReferenceCase{Activation::relu, true, true}, ReferenceCase{Activation::relu, true, false},
-                    ReferenceCase{Activation::relu, false, true}, ReferenceCase{Activation::relu, false, false},
-                    ReferenceCase{Activation::sigmoid, true, true}, ReferenceCase{Activation::sigmoid, true, false},
-                    ReferenceCase{Activation::sigmoid, false, true}, ReferenceCase{Activation::sigmoid, false, false},
-                    ReferenceCase{Activation::linear, true, true}, ReferenceCase{Activation::linear, true, false},
-                    ReferenceCase{Activation::linear, false, true}, ReferenceCase{Activation::linear, false, false}),
-    reference_case_name);
+INSTANTIATE_TEST_SUITE_P(AllModes, SimpleRNNFusedVsComposed,
+                         testing::ValuesIn(all_reference_cases()), reference_case_name);
 
 // The reference itself, on a case small enough to do by hand:
 // F = 1, U = 1, kernel 2, recurrent 0.5, bias 0.1, x = [1, -1], linear:
@@ -592,14 +560,14 @@ TEST(SimpleRNNGradcheckReuse, LayerUsedTwiceAccumulates) {
     };
     for (auto [name, wrt] : {std::pair<const char*, Variable<double>>{"kernel", rnn.kernel()},
                              {"recurrent_kernel", rnn.recurrent_kernel()}, {"bias", rnn.bias()}}) {
-      const auto r = xgrad::gradcheck(
-          [&](const std::vector<Variable<double>>&) { return twice(a, b); }, {wrt});
-      EXPECT_TRUE(r.passed) << name << ": " << r.summary();
+      EXPECT_TRUE(gradcheck_passes(
+          [&](const std::vector<Variable<double>>&) { return twice(a, b); }, {wrt}))
+          << name;
     }
     // The same input used twice.
-    const auto r = xgrad::gradcheck(
-        [&](const std::vector<Variable<double>>& in) { return twice(in[0], in[0]); }, {a});
-    EXPECT_TRUE(r.passed) << "input used twice: " << r.summary();
+    EXPECT_TRUE(gradcheck_passes(
+        [&](const std::vector<Variable<double>>& in) { return twice(in[0], in[0]); }, {a}))
+        << "input used twice";
   }
 }
 
@@ -618,10 +586,9 @@ TEST(SimpleRNNGradcheckHarness, DetectsAWrongBackward) {
           in[0].add_grad(Array<double>(g * (1.0 + 1e-4)));
         });
   };
-  const auto r = xgrad::gradcheck(
+  EXPECT_FALSE(gradcheck_passes(
       [&](const std::vector<Variable<double>>&) { return slightly_wrong(rnn(input)); },
-      {rnn.recurrent_kernel()});
-  EXPECT_FALSE(r.passed) << r.summary();
+      {rnn.recurrent_kernel()}));
 }
 
 // ---------------------------------------------------------------------------
@@ -664,7 +631,7 @@ TEST(SimpleRNNErrors, BuildWithABadShape) {
   EXPECT_TRUE(throws_with<std::invalid_argument>(
       [&] { rnn.build({-1, -1, 4}); }, {"SimpleRNN 'simple_rnn'", "5 features", "4"}));
   EXPECT_EQ(rnn.input_features(), 5u);
-  EXPECT_TRUE(same_shape(rnn.kernel().value(), {5, 2}));
+  EXPECT_TRUE(shape_is(rnn.kernel().value(), {5, 2}));
 }
 
 TEST(SimpleRNNErrors, SetWeightsWrongCountOrShapesLeavesWeightsUnchanged) {
@@ -793,8 +760,8 @@ TEST(SimpleRNNBehaviour, LazyBuildOnFirstCall) {
   const Variable<float> y = rnn(Variable<float>(xgrad::uniform<float>({2, 3, 6}, -1.f, 1.f)));
   EXPECT_TRUE(rnn.built());
   EXPECT_EQ(rnn.input_features(), 6u);
-  EXPECT_TRUE(same_shape(rnn.kernel().value(), {6, 4}));
-  EXPECT_TRUE(same_shape(y.value(), {2, 4}));
+  EXPECT_TRUE(shape_is(rnn.kernel().value(), {6, 4}));
+  EXPECT_TRUE(shape_is(y.value(), {2, 4}));
   EXPECT_EQ(rnn.parameters().size(), 3u);
   // A second call reuses the weights.
   const auto before = rnn.weights();
@@ -809,9 +776,9 @@ TEST(SimpleRNNBehaviour, BuildCreatesKerasShapes) {
   rnn.build({-1, -1, 5});
   EXPECT_TRUE(rnn.built());
   EXPECT_EQ(rnn.input_features(), 5u);
-  EXPECT_TRUE(same_shape(rnn.kernel().value(), {5, 2}));
-  EXPECT_TRUE(same_shape(rnn.recurrent_kernel().value(), {2, 2}));
-  EXPECT_TRUE(same_shape(rnn.bias().value(), {2}));
+  EXPECT_TRUE(shape_is(rnn.kernel().value(), {5, 2}));
+  EXPECT_TRUE(shape_is(rnn.recurrent_kernel().value(), {2, 2}));
+  EXPECT_TRUE(shape_is(rnn.bias().value(), {2}));
   for (const auto& p : rnn.parameters()) EXPECT_TRUE(p.requires_grad());
   // Building again for the same F changes nothing.
   const auto before = rnn.weights();
@@ -821,8 +788,8 @@ TEST(SimpleRNNBehaviour, BuildCreatesKerasShapes) {
 
   nn::SimpleRNN<double> wide(nn::SimpleRNNOptions(7).use_bias(false));
   wide.build({4, 9, 3});  // batch and timesteps are ignored
-  EXPECT_TRUE(same_shape(wide.kernel().value(), {3, 7}));
-  EXPECT_TRUE(same_shape(wide.recurrent_kernel().value(), {7, 7}));
+  EXPECT_TRUE(shape_is(wide.kernel().value(), {3, 7}));
+  EXPECT_TRUE(shape_is(wide.recurrent_kernel().value(), {7, 7}));
   EXPECT_EQ(wide.weights().size(), 2u);
 }
 
@@ -868,8 +835,8 @@ TEST(SimpleRNNBehaviour, LastStepEqualsLastOfSequence) {
   const Variable<double> x(draw.uniform({3, 6, 3}, -1, 1));
   const Array<double> all = seq(x).value();
   const Array<double> final_state = last(x).value();
-  ASSERT_TRUE(same_shape(all, {3, 6, 5}));
-  ASSERT_TRUE(same_shape(final_state, {3, 5}));
+  ASSERT_TRUE(shape_is(all, {3, 6, 5}));
+  ASSERT_TRUE(shape_is(final_state, {3, 5}));
   for (std::size_t b = 0; b < 3; ++b)
     for (std::size_t u = 0; u < 5; ++u) EXPECT_EQ(final_state(b, u), all(b, 5, u));
   // And the earlier steps differ from the last (the sequence is not constant).
@@ -958,7 +925,7 @@ TEST(SimpleRNNBehaviour, GradientsReachEveryParameterAndZeroGradClears) {
   xgrad::sum(rnn(x)).backward();
   for (const auto& [name, p] : rnn.named_parameters()) {
     ASSERT_TRUE(p.has_grad()) << name;
-    EXPECT_TRUE(same_shape(p.grad(), xgrad::to_shape(p.shape()))) << name;
+    EXPECT_TRUE(shape_is(p.grad(), xgrad::to_shape(p.shape()))) << name;
     EXPECT_GT(xt::amax(xt::abs(p.grad()))(), 1e-3) << name;
   }
   // d sum(output) / d bias by hand at T = 1 is sum_b (1 - h^2): check through a
@@ -1031,9 +998,9 @@ TEST(SimpleRNNBehaviour, EmptyBatch) {
       nn::SimpleRNN<double> rnn(nn::SimpleRNNOptions(3).return_sequences(sequences));
       Variable<double> x(xgrad::zeros<double>({0, 4, 2}), true);
       const Variable<double> y = fused ? rnn(x) : rnn.forward_composed(x);
-      EXPECT_TRUE(same_shape(y.value(), sequences ? Shape{0, 4, 3} : Shape{0, 3}));
+      EXPECT_TRUE(shape_is(y.value(), sequences ? Shape{0, 4, 3} : Shape{0, 3}));
       xgrad::sum(y).backward();
-      EXPECT_TRUE(same_shape(x.grad(), {0, 4, 2}));
+      EXPECT_TRUE(shape_is(x.grad(), {0, 4, 2}));
       for (const auto& [name, p] : rnn.named_parameters()) {
         if (!p.has_grad()) continue;  // an unused parameter gets no gradient: zero
         EXPECT_EQ(p.grad(), xgrad::zeros<double>(xgrad::to_shape(p.shape()))) << name;

@@ -1,0 +1,309 @@
+#pragma once
+// The skeleton the training programs (train_sine, train_adding) share: the
+// command line, the learning-rate schedule, Keras-style fit() with a
+// progress bar and a loss history, the files written, the check that the
+// checkpoint reloads into the same model, and the closing lines on stdout.
+// A program describes itself in a Program and calls run():
+//
+//   int main(int argc, char** argv) {
+//     xgrad_examples::Program program;
+//     program.name = "train_sine";
+//     ...  // its data, model, optimiser settings, baseline
+//     return xgrad_examples::run(program, argc, argv);
+//   }
+//
+// Header-only: each program is one .cpp file plus this.
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include <xgrad/autograd/ops.hpp>
+#include <xgrad/nn/checkpoint.hpp>
+#include <xgrad/nn/data.hpp>
+#include <xgrad/nn/dense.hpp>
+#include <xgrad/nn/history.hpp>
+#include <xgrad/nn/losses.hpp>
+#include <xgrad/nn/optimizers.hpp>
+#include <xgrad/nn/progress.hpp>
+#include <xgrad/nn/sequential.hpp>
+#include <xgrad/nn/simple_rnn.hpp>
+#include <xgrad/tensor/blas.hpp>
+#include <xgrad/tensor/tensor.hpp>
+
+namespace xgrad_examples {
+
+namespace nn = xgrad::nn;
+
+// ------------------------------------------------------------ command line
+
+//   <program> [--epochs N] [--seed N] [--out DIR] [--threads N]
+struct Flags {
+  std::size_t epochs = 0;  // set to the program's default before parsing
+  std::uint64_t seed = 42;
+  std::string out = ".";
+  int threads = 0;  // 0: OpenBLAS's own default
+};
+
+inline void print_usage(std::ostream& os, const char* program, std::size_t default_epochs) {
+  os << "usage: " << program << " [--epochs N] [--seed N] [--out DIR] [--threads N]\n"
+     << "  --epochs N   training epochs (default " << default_epochs << ")\n"
+     << "  --seed N     seed of xgrad::manual_seed: data, weights, shuffling (default 42)\n"
+     << "  --out DIR    where the loss CSV/SVG and the checkpoint go (default .)\n"
+     << "  --threads N  OpenBLAS threads (default: OpenBLAS's own choice)\n";
+}
+
+template <typename N>
+bool parse_number(const std::string& text, N& value) {
+  const auto result = std::from_chars(text.data(), text.data() + text.size(), value);
+  return result.ec == std::errc() && result.ptr == text.data() + text.size();
+}
+
+// Returns false (after saying why) for an unknown flag or a bad value.
+inline bool parse_flags(int argc, char** argv, const char* program, Flags& flags) {
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i], value;
+    const auto equals = flag.find('=');
+    if (flag.rfind("--", 0) == 0 && equals != std::string::npos) {  // --flag=value
+      value = flag.substr(equals + 1);
+      flag.resize(equals);
+    } else if (flag == "--epochs" || flag == "--seed" || flag == "--threads" || flag == "--out") {
+      if (i + 1 == argc) {
+        std::cerr << program << ": " << flag << " needs a value\n";
+        return false;
+      }
+      value = argv[++i];
+    }
+    bool ok = false;
+    if (flag == "--epochs") {
+      ok = parse_number(value, flags.epochs) && flags.epochs > 0;
+    } else if (flag == "--seed") {
+      ok = parse_number(value, flags.seed);
+    } else if (flag == "--threads") {
+      ok = parse_number(value, flags.threads) && flags.threads > 0;
+    } else if (flag == "--out") {
+      flags.out = value;
+      ok = !value.empty();
+    } else {
+      std::cerr << program << ": unknown argument " << argv[i] << "\n";
+      return false;
+    }
+    if (!ok) {
+      std::cerr << program << ": bad value '" << value << "' for " << flag << "\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+// Reads the command line into `flags`, whose values on entry are the
+// defaults. Returns the exit status when the program is done: 0 after
+// --help (the usage on stdout), 2 after a bad command line (why, then the
+// usage, on stderr); nothing when it should go on and train.
+inline std::optional<int> read_command_line(int argc, char** argv, const char* program,
+                                            Flags& flags) {
+  const std::size_t default_epochs = flags.epochs;
+  if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    print_usage(std::cout, program, default_epochs);
+    return 0;
+  }
+  if (!parse_flags(argc, argv, program, flags)) {
+    print_usage(std::cerr, program, default_epochs);
+    return 2;
+  }
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------- training
+
+// The learning rate of `epoch` (1 .. epochs): a constant rate leaves Adam
+// jittering around the minimum (the validation loss bounces from epoch to
+// epoch), so it decays geometrically from `initial` in the first epoch to
+// final_fraction of it in the last.
+struct LearningRateSchedule {
+  double initial;
+  double final_fraction;
+
+  double operator()(std::size_t epoch, std::size_t epochs) const {
+    if (epochs < 2) return initial;
+    const double progress = static_cast<double>(epoch - 1) / static_cast<double>(epochs - 1);
+    return initial * std::pow(final_fraction, progress);
+  }
+};
+
+// A regression data set: inputs [N, T, F], targets [N, 1].
+struct Dataset {
+  xgrad::Array<float> inputs;
+  xgrad::Array<float> targets;
+};
+
+// The MSE of the model on a whole set, in one batch and without a graph.
+inline double evaluate(nn::Sequential<float>& model, const Dataset& data) {
+  xgrad::NoGradGuard no_grad;
+  const xgrad::Variable<float> prediction = model(xgrad::Variable<float>(data.inputs));
+  const xgrad::Variable<float> loss =
+      nn::mean_squared_error(prediction, xgrad::Variable<float>(data.targets));
+  return static_cast<double>(loss.value()());
+}
+
+// As Keras' fit(): `epochs` passes over `loader` minimising the MSE, the
+// learning rate set by `schedule` at the start of each epoch and, when
+// max_grad_norm > 0, the gradients clipped to that norm (clip_grad_norm)
+// before each step. Draws the progress bar on stderr; returns each epoch's
+// sample-weighted mean training loss ("loss") and MSE on `val` ("val_loss").
+inline nn::History fit(nn::Sequential<float>& model, nn::Optimizer<float>& optimizer,
+                       nn::DataLoader<float>& loader, const Dataset& val, std::size_t epochs,
+                       const LearningRateSchedule& schedule, float max_grad_norm = 0.0f) {
+  nn::History history;
+  for (std::size_t epoch = 1; epoch <= epochs; ++epoch) {
+    optimizer.set_learning_rate(schedule(epoch, epochs));
+    std::cerr << "Epoch " << epoch << "/" << epochs << "\n";
+    nn::ProgressBar bar(loader.num_batches());
+    double loss_sum = 0;  // sample-weighted, so the last (smaller) batch counts right
+    std::size_t batches = 0, samples = 0;
+    for (auto& batch : loader.epoch()) {
+      const std::size_t b = batch.indices.size();
+      optimizer.zero_grad();
+      const xgrad::Variable<float> prediction =
+          model(xgrad::Variable<float>(std::move(batch.inputs)));
+      xgrad::Variable<float> loss =
+          nn::mean_squared_error(prediction, xgrad::Variable<float>(std::move(batch.targets)));
+      loss.backward();
+      if (max_grad_norm > 0.0f) nn::clip_grad_norm(optimizer.parameters(), max_grad_norm);
+      optimizer.step();
+      loss_sum += static_cast<double>(loss.value()()) * static_cast<double>(b);
+      samples += b;
+      bar.update(++batches, samples, loss_sum / static_cast<double>(samples));
+    }
+    const double train_loss = loss_sum / static_cast<double>(samples);
+    const double val_loss = evaluate(model, val);
+    bar.finish(train_loss, {{"val_loss", val_loss}});
+    history.add(epoch, {{"loss", train_loss}, {"val_loss", val_loss}});
+  }
+  return history;
+}
+
+// ---------------------------------------------------------------- run()
+
+// The model of every program: SimpleRNN(units) + Dense(1), built for inputs
+// of `timesteps` steps of `features` features (its weights drawn from
+// xgrad's generator).
+inline std::shared_ptr<nn::Sequential<float>> make_model(std::size_t units, std::size_t timesteps,
+                                                         std::size_t features) {
+  auto model = std::make_shared<nn::Sequential<float>>();
+  model->add(std::make_shared<nn::SimpleRNN<float>>(nn::SimpleRNNOptions(units)));
+  model->add(std::make_shared<nn::Dense<float>>(nn::DenseOptions(1)));
+  model->build(
+      {-1, static_cast<std::ptrdiff_t>(timesteps), static_cast<std::ptrdiff_t>(features)});
+  return model;
+}
+
+// What a training program is; run() does the rest.
+struct Program {
+  std::string name;  // e.g. "train_sine": in messages, file names and the JSON line
+  std::size_t default_epochs = 0;
+  // make_data(n) draws n samples [timesteps, features] from xgrad's
+  // generator, so --seed fixes them; the training, validation and test sets
+  // are drawn in that order.
+  std::function<Dataset(std::size_t)> make_data;
+  std::size_t timesteps = 0, features = 0;
+  std::size_t train_samples = 0, val_samples = 0, test_samples = 0;
+  std::string samples_noun;  // e.g. "windows": "2048 training windows"
+  std::size_t units = 0;     // of the SimpleRNN
+  std::size_t batch_size = 0;
+  LearningRateSchedule learning_rate{};  // Adam's
+  float max_grad_norm = 0.0f;            // clip_grad_norm before each step; 0: none
+  std::string plot_title;                // of the loss curve's SVG
+  // The baseline the model must beat: its name on stdout, its test MSE.
+  std::string baseline_name;
+  std::function<double(const Dataset&)> baseline_mse;
+  // The keys of the model's and the baseline's test MSE in the JSON line.
+  std::string metric_key, baseline_key;
+};
+
+// The whole program: reads the command line, trains on the MSE with Adam
+// (progress on stderr), writes <out>/<name>_loss.csv, <name>_loss.svg and
+// the checkpoint <name>.npz, evaluates a fresh model loaded from that
+// checkpoint on the test set, and prints the figures, the last line being one
+// JSON object. Returns main's exit status.
+inline int run(const Program& program, int argc, char** argv) {
+  const auto start = std::chrono::steady_clock::now();
+  const char* name = program.name.c_str();
+  Flags flags;
+  flags.epochs = program.default_epochs;
+  if (const auto status = read_command_line(argc, argv, name, flags)) return *status;
+
+  try {
+    if (flags.threads > 0) xgrad::set_num_threads(flags.threads);
+    std::filesystem::create_directories(flags.out);
+    const std::filesystem::path out(flags.out);
+
+    xgrad::manual_seed(flags.seed);
+    const Dataset train = program.make_data(program.train_samples);
+    const Dataset val = program.make_data(program.val_samples);
+    const Dataset test = program.make_data(program.test_samples);
+
+    const auto model = make_model(program.units, program.timesteps, program.features);
+    const LearningRateSchedule& lr = program.learning_rate;
+    nn::Adam<float> optimizer(model->parameters(), nn::AdamOptions().learning_rate(lr.initial));
+    nn::DataLoader<float> loader(train.inputs, train.targets,
+                                 nn::DataLoaderOptions(program.batch_size));
+
+    std::cout << name << ": SimpleRNN(" << program.units << ") + Dense(1), T = "
+              << program.timesteps << ", " << program.train_samples << " training "
+              << program.samples_noun << ", batch " << program.batch_size << ", Adam lr "
+              << lr.initial << " -> " << lr.initial * lr.final_fraction << ", ";
+    if (program.max_grad_norm > 0.0f) std::cout << "clip norm " << program.max_grad_norm << ", ";
+    std::cout << flags.epochs << " epochs, seed " << flags.seed << "\n";
+    const nn::History history =
+        fit(*model, optimizer, loader, val, flags.epochs, lr, program.max_grad_norm);
+
+    const std::string csv_path = (out / (program.name + "_loss.csv")).string();
+    const std::string svg_path = (out / (program.name + "_loss.svg")).string();
+    const std::string checkpoint_path = (out / (program.name + ".npz")).string();
+    history.write_csv(csv_path);
+    history.write_svg(svg_path,
+                      nn::SvgPlotOptions().title(program.plot_title).y_label("MSE").log_y(true));
+    nn::save(*model, checkpoint_path);
+
+    // The figures come from a fresh model loaded from the checkpoint, so they
+    // also show that the checkpoint holds the whole trained model.
+    const auto reloaded = make_model(program.units, program.timesteps, program.features);
+    nn::load(*reloaded, checkpoint_path);
+    const double test_mse = evaluate(*reloaded, test);
+    const double trained_mse = evaluate(*model, test);
+    const double baseline_mse = program.baseline_mse(test);
+    if (test_mse != trained_mse) {
+      std::cerr << name << ": the reloaded model gives test MSE " << test_mse
+                << ", the trained one " << trained_mse << "\n";
+      return 1;
+    }
+
+    std::printf("test MSE %.6g (reloaded from %s), %s %.6g: %.1fx better\n", test_mse,
+                checkpoint_path.c_str(), program.baseline_name.c_str(), baseline_mse,
+                baseline_mse / test_mse);
+    std::printf("loss curve: %s, %s\n", csv_path.c_str(), svg_path.c_str());
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("{\"example\":\"%s\",\"%s\":%.6g,\"%s\":%.6g,\"seconds\":%.2f}\n", name,
+                program.metric_key.c_str(), test_mse, program.baseline_key.c_str(), baseline_mse,
+                seconds);
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << name << ": " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace xgrad_examples
