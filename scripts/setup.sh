@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ cmake make pkg-config
           xtensor-dev libxsimd-dev libxtensor-blas-dev libopenblas-dev libzip-dev libhdf5-dev
-          libgtest-dev libbenchmark-dev)
+          libgtest-dev libbenchmark-dev python3-numpy)
 
 missing=()
 for package in "${packages[@]}"; do
