@@ -644,4 +644,94 @@ TEST(Abs, FloatAndNoGrad) {
   EXPECT_FALSE(xgrad::abs(x).requires_grad());
 }
 
+// ------------------------------------------------- Keras activations
+// hard_sigmoid, softsign, elu, selu: values by their Keras 3 formulas
+// (keras/src/activations/activations.py), gradients by gradcheck away from
+// the kinks (hard_sigmoid's ±3, elu's and selu's 0).
+
+// Entries in [-5, 5) pushed at least 0.05 away from -3, 0 and 3.
+V away_from_kinks(const Shape& shape, std::uint64_t seed) {
+  V x = random_input(shape, seed, -5.0, 5.0);
+  for (auto& v : x.value()) {
+    for (double kink : {-3.0, 0.0, 3.0})
+      if (std::abs(v - kink) < 0.05) v = kink + (v < kink ? -0.05 : 0.05);
+  }
+  return x;
+}
+
+TEST(HardSigmoid, Forward) {
+  // Keras 3: relu6(x + 3) / 6 -> [0, 0, 1/3, 0.5, 0.75, 1, 1]
+  const V x(Array<double>{-4.0, -3.0, -1.0, 0.0, 1.5, 3.0, 10.0});
+  expect_array_near(xgrad::hard_sigmoid(x).value(),
+                    Array<double>{0.0, 0.0, 2.0 / 6.0, 0.5, 0.75, 1.0, 1.0}, 1e-16);
+}
+
+TEST(HardSigmoid, GradcheckAndSlope) {
+  std::uint64_t seed = 200;
+  for (const Shape& shape : {Shape{7}, Shape{3, 5}, Shape{2, 3, 4}})
+    expect_gradcheck([](const Inputs& in) { return xgrad::hard_sigmoid(in[0]); },
+                     {away_from_kinks(shape, seed++)});
+  const V x = leaf(Array<double>{-4.0, -1.0, 2.0, 4.0});
+  xgrad::sum(xgrad::hard_sigmoid(x)).backward();
+  expect_array_near(x.grad(), Array<double>{0.0, 1.0 / 6.0, 1.0 / 6.0, 0.0}, 0.0);
+}
+
+TEST(Softsign, ForwardAndGradcheck) {
+  // x / (1 + |x|)
+  const V x(Array<double>{-3.0, 0.0, 1.0, 4.0});
+  expect_array_near(xgrad::softsign(x).value(), Array<double>{-0.75, 0.0, 0.5, 0.8}, 1e-16);
+  std::uint64_t seed = 210;
+  for (const Shape& shape : {Shape{9}, Shape{4, 3}})
+    expect_gradcheck([](const Inputs& in) { return xgrad::softsign(in[0]); },
+                     {random_input(shape, seed++, -4.0, 4.0)});
+  // Used twice: softsign(x) · x accumulates both paths.
+  expect_gradcheck([](const Inputs& in) { return xgrad::mul(xgrad::softsign(in[0]), in[0]); },
+                   {random_input({2, 5}, 212)});
+}
+
+TEST(Elu, ForwardAndGradcheck) {
+  // x > 0 ? x : alpha (e^x - 1)
+  const V x(Array<double>{-2.0, -0.5, 0.0, 0.5, 3.0});
+  const Array<double> e{std::expm1(-2.0), std::expm1(-0.5), 0.0, 0.5, 3.0};
+  expect_array_near(xgrad::elu(x).value(), e, 1e-15);
+  expect_array_near(xgrad::elu(x, 0.5).value(), Array<double>{0.5 * e(0), 0.5 * e(1), 0.0, 0.5, 3.0},
+                    1e-15);
+  std::uint64_t seed = 220;
+  for (const Shape& shape : {Shape{8}, Shape{3, 4}, Shape{2, 2, 3}}) {
+    expect_gradcheck([](const Inputs& in) { return xgrad::elu(in[0]); },
+                     {away_from_kinks(shape, seed++)});
+    expect_gradcheck([](const Inputs& in) { return xgrad::elu(in[0], 0.3); },
+                     {away_from_kinks(shape, seed++)});
+  }
+}
+
+TEST(Selu, ForwardAndGradcheck) {
+  // scale · (x > 0 ? x : alpha (e^x - 1)), alpha = 1.6732632423543772,
+  // scale = 1.0507009873554805 (Keras, TensorFlow)
+  const double alpha = 1.6732632423543772, scale = 1.0507009873554805;
+  const V x(Array<double>{-1.0, 0.0, 2.0});
+  expect_array_near(xgrad::selu(x).value(),
+                    Array<double>{scale * alpha * std::expm1(-1.0), 0.0, scale * 2.0}, 1e-15);
+  std::uint64_t seed = 230;
+  for (const Shape& shape : {Shape{8}, Shape{3, 4}})
+    expect_gradcheck([](const Inputs& in) { return xgrad::selu(in[0]); },
+                     {away_from_kinks(shape, seed++)});
+  expect_gradcheck([](const Inputs& in) { return xgrad::mul(xgrad::selu(in[0]), in[0]); },
+                   {away_from_kinks({6}, 240)});
+}
+
+TEST(KerasActivations, FloatAndNoGrad) {
+  Variable<float> x(Array<float>{{-1.f, 0.5f, 4.f}}, true);
+  xgrad::sum(xgrad::add(xgrad::add(xgrad::hard_sigmoid(x), xgrad::softsign(x)),
+                        xgrad::add(xgrad::elu(x), xgrad::selu(x))))
+      .backward();
+  EXPECT_EQ(x.grad().size(), 3u);
+  expect_all_finite(x.grad());
+  xgrad::NoGradGuard no_grad;
+  EXPECT_FALSE(xgrad::hard_sigmoid(x).requires_grad());
+  EXPECT_FALSE(xgrad::softsign(x).requires_grad());
+  EXPECT_FALSE(xgrad::elu(x).requires_grad());
+  EXPECT_FALSE(xgrad::selu(x).requires_grad());
+}
+
 }  // namespace

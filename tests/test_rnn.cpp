@@ -100,8 +100,9 @@ double activate(Activation activation, double v) {
     case Activation::tanh: return std::tanh(v);
     case Activation::relu: return v > 0.0 ? v : 0.0;
     case Activation::sigmoid: return 1.0 / (1.0 + std::exp(-v));
+    default: break;  // the other Keras activations are covered by test_rnn_keras
   }
-  ADD_FAILURE() << "unknown activation";
+  ADD_FAILURE() << "activation without a reference here";
   return 0.0;
 }
 

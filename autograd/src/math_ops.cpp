@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "xgrad/tensor/activations.hpp"
+
 namespace xgrad {
 
 namespace {
@@ -115,6 +117,71 @@ Variable<T> pow(const Variable<T>& a, typename Variable<T>::value_type exponent)
         Array<T> dx =
             map(in[0].value(), [exponent](T x) { return exponent * std::pow(x, exponent - T(1)); });
         dx *= g;
+        in[0].add_grad(std::move(dx));
+      });
+}
+
+template <typename T>
+Variable<T> hard_sigmoid(const Variable<T>& a) {
+  Array<T> out = a.value();
+  hard_sigmoid_in_place(out.data(), out.size());
+  return Variable<T>::from_op(
+      std::move(out), {a}, "hard_sigmoid",
+      [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+        // Slope 1/6 strictly inside the ramp, read from the output as the
+        // fused SimpleRNN must (it keeps no pre-activations).
+        Array<T> dx = Array<T>::from_shape(g.shape());
+        for (std::size_t i = 0; i < dx.size(); ++i)
+          dx.data()[i] = y.data()[i] > T(0) && y.data()[i] < T(1) ? g.data()[i] / T(6) : T(0);
+        in[0].add_grad(std::move(dx));
+      });
+}
+
+template <typename T>
+Variable<T> softsign(const Variable<T>& a) {
+  Array<T> out = a.value();
+  softsign_in_place(out.data(), out.size());
+  return Variable<T>::from_op(
+      std::move(out), {a}, "softsign",
+      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        Array<T> dx = map(in[0].value(), [](T x) {
+          const T d = T(1) + std::abs(x);
+          return T(1) / (d * d);
+        });
+        dx *= g;
+        in[0].add_grad(std::move(dx));
+      });
+}
+
+template <typename T>
+Variable<T> elu(const Variable<T>& a, typename Variable<T>::value_type alpha) {
+  Array<T> out = a.value();
+  elu_in_place(out.data(), out.size(), alpha);
+  return Variable<T>::from_op(
+      std::move(out), {a}, "elu",
+      [alpha](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+        // alpha · e^x = y + alpha below 0: no second exp.
+        const T* x = in[0].value().data();
+        Array<T> dx = Array<T>::from_shape(g.shape());
+        for (std::size_t i = 0; i < dx.size(); ++i)
+          dx.data()[i] = g.data()[i] * (x[i] > T(0) ? T(1) : y.data()[i] + alpha);
+        in[0].add_grad(std::move(dx));
+      });
+}
+
+template <typename T>
+Variable<T> selu(const Variable<T>& a) {
+  Array<T> out = a.value();
+  selu_in_place(out.data(), out.size());
+  return Variable<T>::from_op(
+      std::move(out), {a}, "selu",
+      [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+        const T scale = static_cast<T>(selu_scale);
+        const T scaled_alpha = static_cast<T>(selu_scale * selu_alpha);
+        const T* x = in[0].value().data();
+        Array<T> dx = Array<T>::from_shape(g.shape());
+        for (std::size_t i = 0; i < dx.size(); ++i)
+          dx.data()[i] = g.data()[i] * (x[i] > T(0) ? scale : y.data()[i] + scaled_alpha);
         in[0].add_grad(std::move(dx));
       });
 }
@@ -339,6 +406,10 @@ Variable<T> log_softmax(const Variable<T>& a, std::ptrdiff_t axis) {
   template Variable<T> square(const Variable<T>&);                                            \
   template Variable<T> abs(const Variable<T>&);                                               \
   template Variable<T> pow(const Variable<T>&, T);                                            \
+  template Variable<T> hard_sigmoid(const Variable<T>&);                                      \
+  template Variable<T> softsign(const Variable<T>&);                                          \
+  template Variable<T> elu(const Variable<T>&, T);                                            \
+  template Variable<T> selu(const Variable<T>&);                                              \
   template Variable<T> sum(const Variable<T>&, std::ptrdiff_t, bool);                         \
   template Variable<T> mean(const Variable<T>&, std::ptrdiff_t, bool);                        \
   template Variable<T> concat(const std::vector<Variable<T>>&, std::ptrdiff_t);               \

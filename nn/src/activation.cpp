@@ -2,17 +2,27 @@
 
 #include <stdexcept>
 
+#include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
 
 namespace xgrad::nn {
 
+namespace {
+constexpr Activation all_activations[] = {
+    Activation::linear, Activation::tanh, Activation::relu, Activation::sigmoid,
+    Activation::hard_sigmoid, Activation::softsign, Activation::elu, Activation::selu,
+    Activation::exponential};
+}  // namespace
+
 Activation activation_from_name(const std::string& name) {
-  if (name == "linear") return Activation::linear;
-  if (name == "tanh") return Activation::tanh;
-  if (name == "relu") return Activation::relu;
-  if (name == "sigmoid") return Activation::sigmoid;
-  throw std::invalid_argument("unknown activation '" + name +
-                              "'; known: linear, tanh, relu, sigmoid");
+  if (name == "None") return Activation::linear;
+  std::string known;
+  for (const Activation a : all_activations) {
+    if (name == activation_name(a)) return a;
+    known += std::string(known.empty() ? "" : ", ") + activation_name(a);
+  }
+  throw std::invalid_argument("unknown activation '" + name + "'; known: " + known +
+                              " (and None, meaning linear)");
 }
 
 const char* activation_name(Activation activation) {
@@ -21,6 +31,11 @@ const char* activation_name(Activation activation) {
     case Activation::tanh: return "tanh";
     case Activation::relu: return "relu";
     case Activation::sigmoid: return "sigmoid";
+    case Activation::hard_sigmoid: return "hard_sigmoid";
+    case Activation::softsign: return "softsign";
+    case Activation::elu: return "elu";
+    case Activation::selu: return "selu";
+    case Activation::exponential: return "exponential";
   }
   return "unknown";
 }
@@ -32,6 +47,11 @@ Variable<T> apply_activation(Activation activation, const Variable<T>& x) {
     case Activation::tanh: return tanh(x);
     case Activation::relu: return relu(x);
     case Activation::sigmoid: return sigmoid(x);
+    case Activation::hard_sigmoid: return hard_sigmoid(x);
+    case Activation::softsign: return softsign(x);
+    case Activation::elu: return elu(x);
+    case Activation::selu: return selu(x);
+    case Activation::exponential: return xgrad::exp(x);
   }
   throw std::invalid_argument("apply_activation: unknown activation");
 }

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "xgrad/autograd/ops.hpp"
+
 namespace xgrad::nn {
 
 template <typename T>
@@ -32,7 +34,37 @@ void Module<T>::train(bool on) {
 }
 
 template <typename T>
-Variable<T> Module<T>::register_parameter(const std::string& name, Variable<T> parameter) {
+std::vector<Variable<T>> Module<T>::losses() const {
+  std::vector<Variable<T>> out = activity_losses_;
+  for (std::size_t i = 0; i < parameters_.size(); ++i)
+    if (rules_[i].regularizer) out.push_back(rules_[i].regularizer->penalty(parameters_[i].second));
+  for (const auto& child : children_) {
+    std::vector<Variable<T>> more = child.second->losses();
+    out.insert(out.end(), more.begin(), more.end());
+  }
+  return out;
+}
+
+template <typename T>
+Variable<T> Module<T>::regularization_loss() const {
+  const std::vector<Variable<T>> all = losses();
+  if (all.empty()) return Variable<T>(Array<T>(Shape{}, T(0)));
+  Variable<T> total = all[0];
+  for (std::size_t i = 1; i < all.size(); ++i) total = add(total, all[i]);
+  return total;
+}
+
+template <typename T>
+void Module<T>::apply_constraints() {
+  for (std::size_t i = 0; i < parameters_.size(); ++i)
+    if (rules_[i].constraint) rules_[i].constraint->apply(parameters_[i].second.value());
+  for (auto& child : children_) child.second->apply_constraints();
+}
+
+template <typename T>
+Variable<T> Module<T>::register_parameter(const std::string& name, Variable<T> parameter,
+                                          std::optional<Regularizer> regularizer,
+                                          std::optional<Constraint> constraint) {
   for (const auto& existing : parameters_) {
     if (existing.first == name) {
       throw std::invalid_argument(name_ + ": a parameter named '" + name + "' is already registered");
@@ -40,6 +72,7 @@ Variable<T> Module<T>::register_parameter(const std::string& name, Variable<T> p
   }
   parameter.set_requires_grad(true);
   parameters_.emplace_back(name, parameter);
+  rules_.push_back({std::move(regularizer), std::move(constraint)});
   return parameter;
 }
 

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
 
+#include "xgrad/autograd/math_ops.hpp"
+#include "xgrad/autograd/ops.hpp"
 #include "xgrad/tensor/activations.hpp"
 #include "xgrad/tensor/blas.hpp"
 
@@ -18,10 +21,16 @@ void activate_in_place(Activation activation, T* values, std::size_t n) {
     case Activation::tanh: return tanh_in_place(values, n);
     case Activation::relu: return relu_in_place(values, n);
     case Activation::sigmoid: return sigmoid_in_place(values, n);
+    case Activation::hard_sigmoid: return hard_sigmoid_in_place(values, n);
+    case Activation::softsign: return softsign_in_place(values, n);
+    case Activation::elu: return elu_in_place(values, n);
+    case Activation::selu: return selu_in_place(values, n);
+    case Activation::exponential: return exp_in_place(values, n);
   }
 }
 
-// grad[i] *= activation'(pre-activation), written with the output h[i].
+// grad[i] *= activation'(pre-activation), written with the output h[i]: the
+// node keeps no pre-activations.
 template <typename T>
 void scale_by_derivative(Activation activation, const T* h, T* grad, std::size_t n) {
   switch (activation) {
@@ -35,46 +44,181 @@ void scale_by_derivative(Activation activation, const T* h, T* grad, std::size_t
     case Activation::sigmoid:
       for (std::size_t i = 0; i < n; ++i) grad[i] *= h[i] * (T(1) - h[i]);
       return;
+    case Activation::hard_sigmoid:  // slope 1/6 inside the ramp, 0 where clipped
+      for (std::size_t i = 0; i < n; ++i) grad[i] = h[i] > T(0) && h[i] < T(1) ? grad[i] / T(6) : T(0);
+      return;
+    case Activation::softsign:  // 1 / (1 + |x|)² = (1 − |h|)²
+      for (std::size_t i = 0; i < n; ++i) {
+        const T a = T(1) - std::abs(h[i]);
+        grad[i] *= a * a;
+      }
+      return;
+    case Activation::elu:  // e^x = h + 1 below 0 (alpha 1)
+      for (std::size_t i = 0; i < n; ++i) grad[i] *= h[i] > T(0) ? T(1) : h[i] + T(1);
+      return;
+    case Activation::selu: {  // scale · alpha · e^x = h + scale · alpha below 0
+      const T scale = static_cast<T>(selu_scale);
+      const T scaled_alpha = static_cast<T>(selu_scale * selu_alpha);
+      for (std::size_t i = 0; i < n; ++i) grad[i] *= h[i] > T(0) ? scale : h[i] + scaled_alpha;
+      return;
+    }
+    case Activation::exponential:
+      for (std::size_t i = 0; i < n; ++i) grad[i] *= h[i];
+      return;
   }
 }
 
-// Backward through time. `states` is h_1..h_T as [B, T, U]; `grad_states`
-// the gradient reaching each h_t from outside the recurrence ([B, T, U], or
-// only h_T's as [B, U] when `last_only`).
+// Reverses the T axis of a [B, T, U] buffer in place.
 template <typename T>
-void backward_through_time(Activation activation, const Array<T>& states,
-                           const Array<T>& grad_states, bool last_only,
+void reverse_time(T* data, std::size_t batch, std::size_t steps, std::size_t units) {
+  for (std::size_t b = 0; b < batch; ++b) {
+    T* p = data + b * steps * units;
+    for (std::size_t s = 0; s < steps / 2; ++s)
+      std::swap_ranges(p + s * units, p + (s + 1) * units, p + (steps - 1 - s) * units);
+  }
+}
+
+// What the node's value holds, and so where backward finds each gradient.
+enum class Layout {
+  sequence,            // [B, T, U]    y_1 .. y_T
+  last,                // [B, U]       y_T
+  sequence_and_state,  // [B, T + 1, U] y_1 .. y_T, then h_T
+  last_and_state,      // [B, 2, U]    y_T, then h_T
+};
+
+// Everything backward needs besides the inputs and the states.
+template <typename T>
+struct Recurrence {
+  Activation activation = Activation::tanh;
+  Layout layout = Layout::sequence;
+  bool go_backwards = false;
+  bool has_bias = false;
+  bool has_initial = false;
+  // keep[b * T + s]: m of row b at processing step s; visible: o. Both empty
+  // without a mask.
+  std::vector<unsigned char> keep, visible;
+  bool has_dropout = false;
+  Array<T> dropout;  // d [B, U], with recurrent dropout only
+};
+
+// Backward through time. `states` is h_1..h_T as [B, T, U] in processing
+// order; `g` the gradient of the node's value, laid out as recurrence.layout.
+template <typename T>
+void backward_through_time(const Recurrence<T>& c, const Array<T>& states, const Array<T>& g,
                            std::vector<Variable<T>>& in) {
   const Array<T>& x = in[0].value();
   const Array<T>& kernel = in[1].value();
   const Array<T>& recurrent_kernel = in[2].value();
   const std::size_t batch = x.shape()[0], steps = x.shape()[1], features = x.shape()[2];
   const std::size_t units = kernel.shape()[1];
-  const std::size_t row = steps * units;  // stride between batch rows of one timestep
+  const std::size_t row = steps * units;  // stride between batch rows of one step
 
-  // grad_pre[b, t] = d loss / d (pre-activation of h_t), built from the last
-  // step back: dh_t = outside_t + grad_pre_{t+1} · R^T.
+  Variable<T>* initial = c.has_initial ? &in[c.has_bias ? 4 : 3] : nullptr;
+  const T* h0 = initial ? initial->value().data() : nullptr;
+  T* dh0 = initial && initial->requires_grad() ? initial->grad_buffer().data() : nullptr;
+  const T* d = c.has_dropout ? c.dropout.data() : nullptr;
+  const unsigned char* keep = c.keep.empty() ? nullptr : c.keep.data();
+  const unsigned char* visible = c.visible.empty() ? nullptr : c.visible.data();
+  const bool sequences = c.layout == Layout::sequence || c.layout == Layout::sequence_and_state;
+  const bool with_state = c.layout == Layout::sequence_and_state || c.layout == Layout::last_and_state;
+  const std::size_t g_row = ((sequences ? steps : 1) + (with_state ? 1 : 0)) * units;
+  const std::size_t state_at = (sequences ? steps : 1) * units;
+
   Array<T> grad_pre = Array<T>::from_shape({batch, steps, units});
-  for (std::size_t t = steps; t-- > 0;) {
-    T* g = grad_pre.data() + t * units;
+  Array<T> scratch;  // [B, U] for products with d
+  if (d) scratch = Array<T>::from_shape({batch, units});
+
+  // Slot s of grad_pre starts as the gradient reaching h_s from outside the
+  // recurrence: o_s ⊙ the output's, plus the state's at the last step.
+  const auto fill_outside = [&](std::size_t s) {
+    T* slot = grad_pre.data() + s * units;
     for (std::size_t b = 0; b < batch; ++b) {
-      T* dst = g + b * row;
-      if (last_only) {
-        if (t == steps - 1) std::copy_n(grad_states.data() + b * units, units, dst);
-        else std::fill_n(dst, units, T(0));
-      } else {
-        std::copy_n(grad_states.data() + b * row + t * units, units, dst);
+      T* dst = slot + b * row;
+      const bool shown = !visible || visible[b * steps + s];
+      const T* src = g.data() + b * g_row + (sequences ? s * units : 0);
+      if (shown && (sequences || s == steps - 1)) std::copy_n(src, units, dst);
+      else std::fill_n(dst, units, T(0));
+      if (with_state && s == steps - 1) {
+        const T* gs = g.data() + b * g_row + state_at;
+        for (std::size_t u = 0; u < units; ++u) dst[u] += gs[u];
       }
     }
-    if (t + 1 < steps) {
-      gemm(false, true, batch, units, units, T(1), g + units, row, recurrent_kernel.data(), units,
-           T(1), g, row);
+  };
+
+  // From the last step back: slot s holds dL/dh_s once the later steps have
+  // added theirs; it then becomes dL/d(pre-activation of step s), and adds
+  // its share to dL/dh_{s−1} (slot s − 1, or the initial state's gradient).
+  fill_outside(steps - 1);
+  for (std::size_t s = steps; s-- > 0;) {
+    T* slot = grad_pre.data() + s * units;
+    T* prev = s > 0 ? slot - units : dh0;
+    const std::size_t prev_ld = s > 0 ? row : units;
+    if (s > 0) fill_outside(s - 1);
+    for (std::size_t b = 0; b < batch; ++b) {
+      T* gb = slot + b * row;
+      if (keep && !keep[b * steps + s]) {
+        // A masked step copied h_{s−1}: its gradient passes through, and
+        // its pre-activation had no effect.
+        if (prev) {
+          T* pb = prev + b * prev_ld;
+          for (std::size_t u = 0; u < units; ++u) pb[u] += gb[u];
+        }
+        std::fill_n(gb, units, T(0));
+      } else {
+        scale_by_derivative(c.activation, states.data() + b * row + s * units, gb, units);
+      }
     }
-    for (std::size_t b = 0; b < batch; ++b)
-      scale_by_derivative(activation, states.data() + b * row + t * units, g + b * row, units);
+    if (!prev) continue;
+    if (d) {  // dL/dh_{s−1} += (grad_pre_s · R^T) ⊙ d
+      gemm(false, true, batch, units, units, T(1), slot, row, recurrent_kernel.data(), units, T(0),
+           scratch.data(), units);
+      for (std::size_t b = 0; b < batch; ++b)
+        for (std::size_t u = 0; u < units; ++u)
+          prev[b * prev_ld + u] += scratch.data()[b * units + u] * d[b * units + u];
+    } else {
+      gemm(false, true, batch, units, units, T(1), slot, row, recurrent_kernel.data(), units, T(1),
+           prev, prev_ld);
+    }
   }
 
   const std::size_t rows = batch * steps;
+  if (in[2].requires_grad()) {  // d R = sum_s (h_{s−1} ⊙ d)^T · grad_pre_s
+    Array<T>& dr = in[2].grad_buffer();
+    if (steps > 1 && !d) {
+      for (std::size_t b = 0; b < batch; ++b)
+        gemm(true, false, units, units, steps - 1, T(1), states.data() + b * row, units,
+             grad_pre.data() + b * row + units, units, T(1), dr.data(), units);
+    } else if (steps > 1) {
+      // (H_b ⊙ d_b)^T P_b = diag(d_b) · H_b^T P_b: one product per row, then
+      // its rows scaled by d_b.
+      Array<T> product = Array<T>::from_shape({units, units});
+      for (std::size_t b = 0; b < batch; ++b) {
+        gemm(true, false, units, units, steps - 1, T(1), states.data() + b * row, units,
+             grad_pre.data() + b * row + units, units, T(0), product.data(), units);
+        for (std::size_t i = 0; i < units; ++i) {
+          const T di = d[b * units + i];
+          for (std::size_t j = 0; j < units; ++j) dr.data()[i * units + j] += di * product.data()[i * units + j];
+        }
+      }
+    }
+    if (h0) {  // the first step's term, h_0 ⊙ d, over the whole batch at once
+      const T* h0d = h0;
+      if (d) {
+        for (std::size_t i = 0; i < batch * units; ++i) scratch.data()[i] = h0[i] * d[i];
+        h0d = scratch.data();
+      }
+      gemm(true, false, units, units, batch, T(1), h0d, units, grad_pre.data(), row, T(1), dr.data(),
+           units);
+    }
+  }
+  if (c.has_bias && in[3].requires_grad()) {  // d bias = sum over (b, s)
+    Array<T>& db = in[3].grad_buffer();
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t u = 0; u < units; ++u) db.data()[u] += grad_pre.data()[r * units + u];
+  }
+  if (!in[0].requires_grad() && !in[1].requires_grad()) return;
+  // Back from processing order to x's time order.
+  if (c.go_backwards) reverse_time(grad_pre.data(), batch, steps, units);
   if (in[0].requires_grad()) {  // dx = grad_pre · kernel^T, all timesteps at once
     Array<T>& dx = in[0].grad_buffer();
     gemm(false, true, rows, features, units, T(1), grad_pre.data(), units, kernel.data(), units,
@@ -85,33 +229,21 @@ void backward_through_time(Activation activation, const Array<T>& states,
     gemm(true, false, features, units, rows, T(1), x.data(), features, grad_pre.data(), units,
          T(1), dk.data(), units);
   }
-  if (in[2].requires_grad()) {  // d R = sum_t h_{t-1}^T · grad_pre_t (zero for T = 1)
-    Array<T>& dr = in[2].grad_buffer();
-    for (std::size_t b = 0; b < batch && steps > 1; ++b) {
-      gemm(true, false, units, units, steps - 1, T(1), states.data() + b * row, units,
-           grad_pre.data() + b * row + units, units, T(1), dr.data(), units);
-    }
-  }
-  if (in.size() > 3 && in[3].requires_grad()) {  // d bias = sum over (b, t)
-    Array<T>& db = in[3].grad_buffer();
-    for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t u = 0; u < units; ++u) db.data()[u] += grad_pre.data()[r * units + u];
-  }
 }
 
 }  // namespace
 
 template <typename T>
-Variable<T> simple_rnn_sequence(const Variable<T>& x, const Variable<T>& kernel,
-                                const Variable<T>& recurrent_kernel,
-                                const std::optional<Variable<T>>& bias, Activation activation,
-                                bool return_sequences) {
+SimpleRNNOutput<T> simple_rnn_sequence(const Variable<T>& x, const Variable<T>& kernel,
+                                       const Variable<T>& recurrent_kernel,
+                                       const std::optional<Variable<T>>& bias,
+                                       const SimpleRNNSequenceArgs<T>& args) {
   const std::size_t batch = x.shape()[0], steps = x.shape()[1], features = x.shape()[2];
   const std::size_t units = kernel.shape()[1];
   const std::size_t row = steps * units;
   const T* r = recurrent_kernel.value().data();
 
-  // states[b, t] = x[b, t] · kernel (+ bias), then the recurrence in place.
+  // states[b, s] = x[b, t(s)] · kernel (+ bias), then the recurrence in place.
   Array<T> states = Array<T>::from_shape({batch, steps, units});
   gemm(false, false, batch * steps, units, features, T(1), x.value().data(), features,
        kernel.value().data(), units, T(0), states.data(), units);
@@ -120,40 +252,145 @@ Variable<T> simple_rnn_sequence(const Variable<T>& x, const Variable<T>& kernel,
     for (std::size_t i = 0; i < batch * steps; ++i)
       for (std::size_t u = 0; u < units; ++u) states.data()[i * units + u] += b[u];
   }
-  for (std::size_t t = 0; t < steps; ++t) {
-    T* h = states.data() + t * units;
-    if (t > 0) gemm(false, false, batch, units, units, T(1), h - units, row, r, units, T(1), h, row);
-    for (std::size_t b = 0; b < batch; ++b) activate_in_place(activation, h + b * row, units);
+  if (args.go_backwards) reverse_time(states.data(), batch, steps, units);
+
+  auto recurrence = std::make_shared<Recurrence<T>>();
+  recurrence->activation = args.activation;
+  recurrence->go_backwards = args.go_backwards;
+  recurrence->has_bias = bias.has_value();
+  recurrence->has_initial = args.initial_state.has_value();
+  if (args.recurrent_dropout_mask) {
+    recurrence->has_dropout = true;
+    recurrence->dropout = *args.recurrent_dropout_mask;
+  }
+  const bool masked = args.mask.has_value();
+  if (masked) {
+    recurrence->keep.resize(batch * steps);
+    recurrence->visible.resize(batch * steps);
+    for (std::size_t b = 0; b < batch; ++b) {
+      bool seen = false;
+      for (std::size_t s = 0; s < steps; ++s) {
+        const bool kept = (*args.mask)(b, args.go_backwards ? steps - 1 - s : s);
+        seen = seen || kept;
+        recurrence->keep[b * steps + s] = kept;
+        recurrence->visible[b * steps + s] = args.zero_output_for_mask ? kept : seen;
+      }
+    }
+  }
+
+  const T* h0 = args.initial_state ? args.initial_state->value().data() : nullptr;
+  const T* d = recurrence->has_dropout ? recurrence->dropout.data() : nullptr;
+  Array<T> dropped;  // h_{s−1} ⊙ d, [B, U], reused at every step
+  if (d) dropped = Array<T>::from_shape({batch, units});
+  const unsigned char* keep = masked ? recurrence->keep.data() : nullptr;
+  for (std::size_t s = 0; s < steps; ++s) {
+    T* h = states.data() + s * units;
+    const T* prev = s > 0 ? h - units : h0;  // null: h_0 = 0 adds nothing
+    const std::size_t prev_ld = s > 0 ? row : units;
+    if (prev && d) {
+      for (std::size_t b = 0; b < batch; ++b)
+        for (std::size_t u = 0; u < units; ++u)
+          dropped.data()[b * units + u] = prev[b * prev_ld + u] * d[b * units + u];
+      gemm(false, false, batch, units, units, T(1), dropped.data(), units, r, units, T(1), h, row);
+    } else if (prev) {
+      gemm(false, false, batch, units, units, T(1), prev, prev_ld, r, units, T(1), h, row);
+    }
+    for (std::size_t b = 0; b < batch; ++b) activate_in_place(args.activation, h + b * row, units);
+    if (!keep) continue;
+    for (std::size_t b = 0; b < batch; ++b) {
+      if (keep[b * steps + s]) continue;
+      if (prev) std::copy_n(prev + b * prev_ld, units, h + b * row);
+      else std::fill_n(h + b * row, units, T(0));
+    }
   }
 
   std::vector<Variable<T>> inputs{x, kernel, recurrent_kernel};
   if (bias) inputs.push_back(*bias);
-  if (return_sequences) {
-    return Variable<T>::from_op(
-        std::move(states), std::move(inputs), "simple_rnn",
-        [activation](const Array<T>& g, const Array<T>& output, std::vector<Variable<T>>& in) {
-          backward_through_time(activation, output, g, false, in);
-        });
+  if (args.initial_state) inputs.push_back(*args.initial_state);
+  const auto using_captured_states = [recurrence](Array<T> captured) -> GradFn<T> {
+    return [recurrence, captured = std::move(captured)](const Array<T>& g, const Array<T>&,
+                                                        std::vector<Variable<T>>& in) {
+      backward_through_time(*recurrence, captured, g, in);
+    };
+  };
+  const auto last_step = [&](std::size_t b) { return states.data() + b * row + (steps - 1) * units; };
+
+  SimpleRNNOutput<T> result;
+  if (!masked) {
+    // y_s = h_s: the states are the output, and h_T is its last step.
+    if (args.return_sequences) {
+      recurrence->layout = Layout::sequence;
+      result.output = Variable<T>::from_op(
+          std::move(states), std::move(inputs), "simple_rnn",
+          [recurrence](const Array<T>& g, const Array<T>& output, std::vector<Variable<T>>& in) {
+            backward_through_time(*recurrence, output, g, in);
+          });
+      if (args.return_state) result.state = select(result.output, 1, steps - 1);
+      return result;
+    }
+    recurrence->layout = Layout::last;
+    Array<T> last = Array<T>::from_shape({batch, units});
+    for (std::size_t b = 0; b < batch; ++b) std::copy_n(last_step(b), units, last.data() + b * units);
+    if (!any_requires_grad(inputs)) {
+      result.output = Variable<T>(std::move(last));
+    } else {
+      result.output = Variable<T>::from_op(std::move(last), std::move(inputs), "simple_rnn",
+                                           using_captured_states(std::move(states)));
+    }
+    if (args.return_state) result.state = result.output;
+    return result;
   }
-  Array<T> last = Array<T>::from_shape({batch, units});
-  for (std::size_t b = 0; b < batch; ++b)
-    std::copy_n(states.data() + b * row + (steps - 1) * units, units, last.data() + b * units);
-  if (!any_requires_grad(inputs)) return Variable<T>(std::move(last));
-  return Variable<T>::from_op(
-      std::move(last), std::move(inputs), "simple_rnn",
-      [activation, states = std::move(states)](const Array<T>& g, const Array<T>&,
-                                               std::vector<Variable<T>>& in) {
-        backward_through_time(activation, states, g, true, in);
-      });
+
+  // With a mask, y_s = o_s ⊙ h_s; h_T rides along when asked for.
+  const std::size_t out_steps = args.return_sequences ? steps : 1;
+  const std::size_t packed_steps = out_steps + (args.return_state ? 1 : 0);
+  recurrence->layout = args.return_sequences
+                           ? (args.return_state ? Layout::sequence_and_state : Layout::sequence)
+                           : (args.return_state ? Layout::last_and_state : Layout::last);
+  Array<T> packed = packed_steps == 1 && !args.return_sequences
+                        ? Array<T>::from_shape({batch, units})
+                        : Array<T>::from_shape({batch, packed_steps, units});
+  for (std::size_t b = 0; b < batch; ++b) {
+    T* dst = packed.data() + b * packed_steps * units;
+    for (std::size_t j = 0; j < out_steps; ++j) {
+      const std::size_t s = args.return_sequences ? j : steps - 1;
+      if (recurrence->visible[b * steps + s]) std::copy_n(states.data() + b * row + s * units, units, dst + j * units);
+      else std::fill_n(dst + j * units, units, T(0));
+    }
+    if (args.return_state) std::copy_n(last_step(b), units, dst + out_steps * units);
+  }
+  Variable<T> node = Variable<T>::from_op(std::move(packed), std::move(inputs), "simple_rnn",
+                                          using_captured_states(std::move(states)));
+  if (!args.return_state) {
+    result.output = node;
+    return result;
+  }
+  result.output = args.return_sequences ? slice(node, 1, 0, steps) : select(node, 1, 0);
+  result.state = select(node, 1, out_steps);
+  return result;
 }
 
-template Variable<float> simple_rnn_sequence(const Variable<float>&, const Variable<float>&,
-                                             const Variable<float>&,
-                                             const std::optional<Variable<float>>&, Activation,
-                                             bool);
-template Variable<double> simple_rnn_sequence(const Variable<double>&, const Variable<double>&,
-                                              const Variable<double>&,
-                                              const std::optional<Variable<double>>&, Activation,
-                                              bool);
+template <typename T>
+Variable<T> simple_rnn_sequence(const Variable<T>& x, const Variable<T>& kernel,
+                                const Variable<T>& recurrent_kernel,
+                                const std::optional<Variable<T>>& bias, Activation activation,
+                                bool return_sequences) {
+  SimpleRNNSequenceArgs<T> args;
+  args.activation = activation;
+  args.return_sequences = return_sequences;
+  return simple_rnn_sequence(x, kernel, recurrent_kernel, bias, args).output;
+}
+
+#define XGRAD_INSTANTIATE_SIMPLE_RNN_SEQUENCE(T)                                                 \
+  template SimpleRNNOutput<T> simple_rnn_sequence(const Variable<T>&, const Variable<T>&,       \
+                                                  const Variable<T>&,                           \
+                                                  const std::optional<Variable<T>>&,            \
+                                                  const SimpleRNNSequenceArgs<T>&);             \
+  template Variable<T> simple_rnn_sequence(const Variable<T>&, const Variable<T>&,              \
+                                           const Variable<T>&, const std::optional<Variable<T>>&, \
+                                           Activation, bool);
+XGRAD_INSTANTIATE_SIMPLE_RNN_SEQUENCE(float)
+XGRAD_INSTANTIATE_SIMPLE_RNN_SEQUENCE(double)
+#undef XGRAD_INSTANTIATE_SIMPLE_RNN_SEQUENCE
 
 }  // namespace xgrad::nn

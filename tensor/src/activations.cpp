@@ -1,6 +1,8 @@
 #include "xgrad/tensor/activations.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include <xsimd/xsimd.hpp>
 
@@ -46,6 +48,49 @@ void relu_impl(T* values, std::size_t n) {
                      [](T x) { return x > T(0) ? x : T(0); });
 }
 
+template <typename T>
+void hard_sigmoid_impl(T* values, std::size_t n) {
+  // relu6(x + 3) / 6, Keras 3's (and TensorFlow's) form; the division (not a
+  // product with 1/6) keeps it bit-identical to that formula.
+  transform_in_place(
+      values, n,
+      [](const auto& x) {
+        using batch = std::decay_t<decltype(x)>;
+        return xsimd::min(xsimd::max(x + batch(T(3)), batch(T(0))), batch(T(6))) / batch(T(6));
+      },
+      [](T x) { return std::min(std::max(x + T(3), T(0)), T(6)) / T(6); });
+}
+
+template <typename T>
+void softsign_impl(T* values, std::size_t n) {
+  transform_in_place(
+      values, n,
+      [](const auto& x) {
+        using batch = std::decay_t<decltype(x)>;
+        return x / (batch(T(1)) + xsimd::abs(x));
+      },
+      [](T x) { return x / (T(1) + std::abs(x)); });
+}
+
+// scale · (x for x > 0, alpha · expm1(x) otherwise): elu with scale 1.
+template <typename T>
+void scaled_elu_impl(T* values, std::size_t n, T alpha, T scale) {
+  transform_in_place(
+      values, n,
+      [alpha, scale](const auto& x) {
+        using batch = std::decay_t<decltype(x)>;
+        // expm1 of a large positive x is inf, but that lane is not selected.
+        return batch(scale) * xsimd::select(x > batch(T(0)), x, batch(alpha) * xsimd::expm1(x));
+      },
+      [alpha, scale](T x) { return scale * (x > T(0) ? x : alpha * std::expm1(x)); });
+}
+
+template <typename T>
+void exp_impl(T* values, std::size_t n) {
+  transform_in_place(values, n, [](const auto& x) { return xsimd::exp(x); },
+                     [](T x) { return std::exp(x); });
+}
+
 }  // namespace
 
 void tanh_in_place(float* values, std::size_t n) { tanh_impl(values, n); }
@@ -54,5 +99,17 @@ void sigmoid_in_place(float* values, std::size_t n) { sigmoid_impl(values, n); }
 void sigmoid_in_place(double* values, std::size_t n) { sigmoid_impl(values, n); }
 void relu_in_place(float* values, std::size_t n) { relu_impl(values, n); }
 void relu_in_place(double* values, std::size_t n) { relu_impl(values, n); }
+void hard_sigmoid_in_place(float* values, std::size_t n) { hard_sigmoid_impl(values, n); }
+void hard_sigmoid_in_place(double* values, std::size_t n) { hard_sigmoid_impl(values, n); }
+void softsign_in_place(float* values, std::size_t n) { softsign_impl(values, n); }
+void softsign_in_place(double* values, std::size_t n) { softsign_impl(values, n); }
+void elu_in_place(float* values, std::size_t n, float alpha) { scaled_elu_impl(values, n, alpha, 1.0f); }
+void elu_in_place(double* values, std::size_t n, double alpha) { scaled_elu_impl(values, n, alpha, 1.0); }
+void selu_in_place(float* values, std::size_t n) {
+  scaled_elu_impl(values, n, static_cast<float>(selu_alpha), static_cast<float>(selu_scale));
+}
+void selu_in_place(double* values, std::size_t n) { scaled_elu_impl(values, n, selu_alpha, selu_scale); }
+void exp_in_place(float* values, std::size_t n) { exp_impl(values, n); }
+void exp_in_place(double* values, std::size_t n) { exp_impl(values, n); }
 
 }  // namespace xgrad

@@ -32,5 +32,6 @@
 #include "xgrad/nn/regularizers.hpp"
 #include "xgrad/nn/sequential.hpp"
 #include "xgrad/nn/simple_rnn.hpp"
+#include "xgrad/nn/simple_rnn_cell.hpp"
 #include "xgrad/nn/simple_rnn_sequence.hpp"
 #include "xgrad/nn/torch_weights.hpp"

@@ -38,6 +38,24 @@ Variable<T> abs(const Variable<T>& a);
 template <typename T>
 Variable<T> pow(const Variable<T>& a, typename Variable<T>::value_type exponent);
 
+// Keras 3's activations (keras/src/activations), elementwise, through the
+// vectorised kernels of xgrad/tensor/activations.hpp. Their gradients:
+//   hard_sigmoid  min(max(x + 3, 0), 6) / 6   1/6 where 0 < y < 1, else 0
+//   softsign      x / (1 + |x|)               1 / (1 + |x|)²
+//   elu           x > 0 ? x : alpha (e^x − 1)  1 for x > 0, else y + alpha
+//   selu          scale · elu(x) with SELU's   scale for x > 0, else
+//                 alpha and scale              y + scale · alpha
+// (Keras' "exponential" is exp above.) At the kinks (x = ±3, x = 0) the
+// gradient is the one-sided value the formulas give, as TensorFlow's.
+template <typename T>
+Variable<T> hard_sigmoid(const Variable<T>& a);
+template <typename T>
+Variable<T> softsign(const Variable<T>& a);
+template <typename T>
+Variable<T> elu(const Variable<T>& a, typename Variable<T>::value_type alpha = 1);
+template <typename T>
+Variable<T> selu(const Variable<T>& a);
+
 // Sum and mean along one axis; the axis is removed, or kept with extent 1
 // when keepdims is true. sum(x [B, T, F], 1) has shape [B, F]. mean throws
 // when the axis is empty.
@@ -73,6 +91,10 @@ Variable<T> operator/(const Variable<T>& a, const Variable<T>& b) { return div(a
   extern template Variable<T> square(const Variable<T>&);                                     \
   extern template Variable<T> abs(const Variable<T>&);                                        \
   extern template Variable<T> pow(const Variable<T>&, T);                                     \
+  extern template Variable<T> hard_sigmoid(const Variable<T>&);                               \
+  extern template Variable<T> softsign(const Variable<T>&);                                   \
+  extern template Variable<T> elu(const Variable<T>&, T);                                     \
+  extern template Variable<T> selu(const Variable<T>&);                                       \
   extern template Variable<T> sum(const Variable<T>&, std::ptrdiff_t, bool);                  \
   extern template Variable<T> mean(const Variable<T>&, std::ptrdiff_t, bool);                 \
   extern template Variable<T> concat(const std::vector<Variable<T>>&, std::ptrdiff_t);        \

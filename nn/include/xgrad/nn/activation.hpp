@@ -1,5 +1,16 @@
 #pragma once
 // Activations by Keras name, for layers that take an `activation` option.
+// Formulas as Keras 3's keras/src/activations (see
+// xgrad/tensor/activations.hpp):
+//   linear        x                      (Keras' None too)
+//   tanh          tanh(x)
+//   relu          max(x, 0)
+//   sigmoid       1 / (1 + e^-x)
+//   hard_sigmoid  relu6(x + 3) / 6
+//   softsign      x / (1 + |x|)
+//   elu           x > 0 ? x : e^x − 1    (alpha 1, Keras' default)
+//   selu          1.0507 · (x > 0 ? x : 1.6733 · (e^x − 1))
+//   exponential   e^x
 
 #include <string>
 
@@ -7,10 +18,11 @@
 
 namespace xgrad::nn {
 
-enum class Activation { linear, tanh, relu, sigmoid };
+enum class Activation { linear, tanh, relu, sigmoid, hard_sigmoid, softsign, elu, selu, exponential };
 
-// "linear", "tanh", "relu", "sigmoid" (Keras' names); throws
-// std::invalid_argument listing the known names otherwise.
+// Keras' names above, case-sensitive as in Keras; "None" also means linear
+// (Keras' activation=None). Throws std::invalid_argument listing the known
+// names otherwise.
 Activation activation_from_name(const std::string& name);
 const char* activation_name(Activation activation);
 

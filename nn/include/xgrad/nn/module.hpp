@@ -1,13 +1,26 @@
 #pragma once
 // Module: the base of every layer. It owns named parameters and child
 // modules, and gives them back in registration order.
+//
+// A parameter may carry a regularizer and a constraint (Keras' add_weight
+// regularizer= and constraint=), and a layer may record activity penalties
+// on each call (Keras' activity_regularizer). A training loop uses them as
+// Keras' fit does:
+//
+//   Variable<float> loss = add(data_loss, model.regularization_loss());
+//   loss.backward();
+//   optimizer.step();
+//   model.apply_constraints();  // after the step, as Keras' optimizer does
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "xgrad/autograd/variable.hpp"
+#include "xgrad/nn/constraints.hpp"
+#include "xgrad/nn/regularizers.hpp"
 
 namespace xgrad::nn {
 
@@ -39,17 +52,46 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
+  // The extra losses (0-D values, Keras' layer.losses): the activity
+  // penalties of this module's last call, then the penalties of its
+  // regularized parameters (computed now, from their current values), then
+  // each child's losses(), recursively. Each is recorded in the graph when
+  // its weight or output requires a gradient.
+  virtual std::vector<Variable<T>> losses() const;
+  // Their sum, a 0-D value; a constant 0 (requiring no gradient) when there
+  // are none. A training loop adds it to its loss.
+  Variable<T> regularization_loss() const;
+  // Projects every constrained parameter in place (Constraint::apply),
+  // recursively over the children. A training loop calls it after each
+  // optimizer.step(), as Keras' optimizer applies constraints after each
+  // update.
+  virtual void apply_constraints();
+
  protected:
   explicit Module(std::string name) : name_(std::move(name)) {}
 
-  // Registers `parameter` under `name` (requires_grad is set) and returns it.
-  Variable<T> register_parameter(const std::string& name, Variable<T> parameter);
+  // Registers `parameter` under `name` (requires_grad is set) and returns it,
+  // with an optional regularizer (its penalty joins losses()) and constraint
+  // (applied by apply_constraints()).
+  Variable<T> register_parameter(const std::string& name, Variable<T> parameter,
+                                 std::optional<Regularizer> regularizer = std::nullopt,
+                                 std::optional<Constraint> constraint = std::nullopt);
   void register_module(const std::string& name, std::shared_ptr<Module<T>> module);
+  // Replaces the activity penalties of the last call (an empty list clears
+  // them). They keep that call's graph alive until replaced.
+  void set_activity_losses(std::vector<Variable<T>> losses) { activity_losses_ = std::move(losses); }
 
  private:
+  struct ParameterRules {
+    std::optional<Regularizer> regularizer;
+    std::optional<Constraint> constraint;
+  };
+
   std::string name_;
   NamedParameters parameters_;
+  std::vector<ParameterRules> rules_;  // one per parameter, same order
   std::vector<std::pair<std::string, std::shared_ptr<Module<T>>>> children_;
+  std::vector<Variable<T>> activity_losses_;
   bool training_ = true;
 };
 

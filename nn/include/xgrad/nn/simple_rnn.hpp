@@ -1,51 +1,163 @@
 #pragma once
-// SimpleRNN: Keras' tf.keras.layers.SimpleRNN, with its names, defaults and
-// numbers.
+// SimpleRNN: Keras' keras.layers.SimpleRNN, with its names, defaults, call
+// options and numbers.
 //
 // Dimension letters: B batch, T timesteps, F input features, U units.
 //
 //   input   x        [B, T, F]
-//   kernel           [F, U]    glorot_uniform
-//   recurrent_kernel [U, U]    orthogonal
-//   bias             [U]       zeros (only with use_bias)
+//   kernel           [F, U]    kernel_initializer (glorot_uniform)
+//   recurrent_kernel [U, U]    recurrent_initializer (orthogonal)
+//   bias             [U]       bias_initializer (zeros), only with use_bias
 //
-//   h_0 = 0,  h_t = activation(x_t · kernel + h_{t-1} · recurrent_kernel + bias)
+//   h_0 = initial_state [B, U] (zeros without one; the kept state if stateful)
+//   h_t = activation((x_t ⊙ d_x) · kernel + (h_{t−1} ⊙ d_h) · recurrent_kernel + bias)
 //
 //   output  [B, T, U] (h_1 .. h_T) with return_sequences, else [B, U] (h_T).
+//   state   h_T [B, U] (forward_with_state).
 //
-// The input projection of all timesteps is one GEMM; each step then adds the
-// recurrent product. The layer builds on its first call, or explicitly with
-// build({-1, -1, F}) as Keras' build(input_shape=(None, None, F)).
+// d_x [B, F] and d_h [B, U] are inverted-dropout masks (entries 0 or
+// 1 / (1 − rate)) drawn once per call and reused at every timestep, as
+// Keras' DropoutRNNCell; both are 1 outside training.
+//
+// Mask (Keras' RNN with zero_output_for_mask false, TensorFlow's and the
+// unrolled loop's numbers): mask [B, T] of bools; at a masked step of row b
+// the state is kept (h_t = h_{t−1}) and the output repeats the previous
+// output, zeros before the first unmasked step. With zero_output_for_mask
+// the outputs of masked steps are zeros instead (for return_sequences false
+// too: the output is then 0 if the last step is masked). The state is
+// always the last kept one. (Keras' jax and numpy backends, when not
+// unrolled, output h_0 rather than zeros before the first unmasked step;
+// the two agree for the default h_0 = 0.)
+//
+// go_backwards processes t = T .. 1 and returns the outputs in that
+// (reversed) order, as Keras; the mask is read at the timestep processed.
+//
+// stateful: the final state h_T of sample i is kept (a copy, outside the
+// graph: no gradient flows from one call into the previous one) and is h_0
+// of sample i in the next call without an initial_state. The batch size is
+// fixed by the first call; reset_state() sets the kept state to zeros.
+//
+// Regularizers and constraints reach training through Module's losses() /
+// regularization_loss() and apply_constraints() (module.hpp).
+//
+// The whole sequence is one graph node with a hand-written backward through
+// time (simple_rnn_sequence.hpp); forward_composed builds the same function
+// from primitive ops and is its reference in the tests. The layer builds on
+// its first call, or explicitly with build({-1, -1, F}) as Keras'
+// build(input_shape=(None, None, F)).
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include <xtensor/xarray.hpp>
+
 #include "xgrad/nn/activation.hpp"
+#include "xgrad/nn/constraints.hpp"
+#include "xgrad/nn/initializers.hpp"
 #include "xgrad/nn/module.hpp"
 #include "xgrad/nn/options.hpp"
+#include "xgrad/nn/regularizers.hpp"
+#include "xgrad/nn/simple_rnn_sequence.hpp"
 
 namespace xgrad::nn {
 
 struct SimpleRNNOptions {
   explicit SimpleRNNOptions(std::size_t units) : units_(units) {}
 
-  XGRAD_ARG(std::size_t, units);                              // required, > 0
-  XGRAD_ARG(Activation, activation) = Activation::tanh;       // Keras: "tanh"
-  XGRAD_ARG(bool, use_bias) = true;                           // Keras: True
-  XGRAD_ARG(bool, return_sequences) = false;                  // Keras: False
-  XGRAD_ARG(std::string, name) = "simple_rnn";                // Keras' default layer name
+  XGRAD_ARG(std::size_t, units);                                        // required, > 0
+  XGRAD_ARG(Activation, activation) = Activation::tanh;                 // Keras: "tanh"
+  XGRAD_ARG(bool, use_bias) = true;                                     // Keras: True
+  XGRAD_ARG(Initializer, kernel_initializer) = init::glorot_uniform();  // Keras: "glorot_uniform"
+  XGRAD_ARG(Initializer, recurrent_initializer) = init::orthogonal();   // Keras: "orthogonal"
+  XGRAD_ARG(Initializer, bias_initializer) = init::zeros();             // Keras: "zeros"
+  XGRAD_ARG(std::optional<Regularizer>, kernel_regularizer);            // Keras: None
+  XGRAD_ARG(std::optional<Regularizer>, recurrent_regularizer);         // Keras: None
+  XGRAD_ARG(std::optional<Regularizer>, bias_regularizer);              // Keras: None
+  // On the layer's output (and its state with return_state, as Keras
+  // penalises every tensor the layer returns), once per call.
+  XGRAD_ARG(std::optional<Regularizer>, activity_regularizer);          // Keras: None
+  XGRAD_ARG(std::optional<Constraint>, kernel_constraint);              // Keras: None
+  XGRAD_ARG(std::optional<Constraint>, recurrent_constraint);           // Keras: None
+  XGRAD_ARG(std::optional<Constraint>, bias_constraint);                // Keras: None
+  // Rates in [0, 1) (Keras clamps to [0, 1]; a rate of 1 would scale by inf).
+  XGRAD_ARG(double, dropout) = 0.0;                                     // Keras: 0.0
+  XGRAD_ARG(double, recurrent_dropout) = 0.0;                           // Keras: 0.0
+  XGRAD_ARG(bool, return_sequences) = false;                            // Keras: False
+  XGRAD_ARG(bool, return_state) = false;                                // Keras: False
+  XGRAD_ARG(bool, go_backwards) = false;                                // Keras: False
+  XGRAD_ARG(bool, stateful) = false;                                    // Keras: False
+  // Accepted for Keras' signature; the numbers are the same either way.
+  XGRAD_ARG(bool, unroll) = false;                                      // Keras: False
+  // Keras' RNN argument (reaching SimpleRNN through **kwargs); Keras'
+  // Bidirectional sets it to return_sequences on its copies.
+  XGRAD_ARG(bool, zero_output_for_mask) = false;                        // Keras: False
+  // The dropout masks' own generator, seeded once at construction; without
+  // a seed they come from xgrad's global generator (manual_seed).
+  XGRAD_ARG(std::optional<std::uint64_t>, seed);                        // Keras: None
+  XGRAD_ARG(std::string, name) = "simple_rnn";                          // Keras' default layer name
 
  public:
-  // The activation by its Keras name: "tanh", "relu", "sigmoid", "linear".
+  // By Keras name: activation("relu") ("None" means linear),
+  // kernel_initializer("he_normal"), kernel_regularizer("l2"),
+  // kernel_constraint("max_norm"), ... (initializer_from_name,
+  // regularizer_from_name, constraint_from_name).
   SimpleRNNOptions& activation(const std::string& name) {
     return activation(activation_from_name(name));
   }
+  SimpleRNNOptions& kernel_initializer(const std::string& name) {
+    return kernel_initializer(initializer_from_name(name));
+  }
+  SimpleRNNOptions& recurrent_initializer(const std::string& name) {
+    return recurrent_initializer(initializer_from_name(name));
+  }
+  SimpleRNNOptions& bias_initializer(const std::string& name) {
+    return bias_initializer(initializer_from_name(name));
+  }
+  SimpleRNNOptions& kernel_regularizer(const std::string& name) {
+    return kernel_regularizer(regularizer_from_name(name));
+  }
+  SimpleRNNOptions& recurrent_regularizer(const std::string& name) {
+    return recurrent_regularizer(regularizer_from_name(name));
+  }
+  SimpleRNNOptions& bias_regularizer(const std::string& name) {
+    return bias_regularizer(regularizer_from_name(name));
+  }
+  SimpleRNNOptions& activity_regularizer(const std::string& name) {
+    return activity_regularizer(regularizer_from_name(name));
+  }
+  SimpleRNNOptions& kernel_constraint(const std::string& name) {
+    return kernel_constraint(constraint_from_name(name));
+  }
+  SimpleRNNOptions& recurrent_constraint(const std::string& name) {
+    return recurrent_constraint(constraint_from_name(name));
+  }
+  SimpleRNNOptions& bias_constraint(const std::string& name) {
+    return bias_constraint(constraint_from_name(name));
+  }
+};
+
+// The options of one call, Keras' call arguments:
+//   rnn.forward(x, nn::SimpleRNNCall<float>().initial_state(h0).mask(m).training(false));
+template <typename T = float>
+struct SimpleRNNCall {
+  // h_0 [B, U]; gradients reach it. Default: zeros (or, when stateful, the
+  // state kept from the last call).
+  XGRAD_ARG(std::optional<Variable<T>>, initial_state);
+  // [B, T]: true where a timestep is used, false where it is skipped.
+  XGRAD_ARG(std::optional<xt::xarray<bool>>, mask);
+  // Dropout applies when the layer is_training() and this is not false.
+  XGRAD_ARG(std::optional<bool>, training);
 };
 
 template <typename T = float>
 class SimpleRNN : public Module<T> {
  public:
+  // Throws std::invalid_argument naming the layer for units 0 or a dropout
+  // rate outside [0, 1).
   explicit SimpleRNN(SimpleRNNOptions options);
 
   // Creates the weights for inputs [B, T, F]: only the last entry (F) is used;
@@ -57,13 +169,36 @@ class SimpleRNN : public Module<T> {
   std::size_t input_features() const { return features_; }
 
   // x [B, T, F] -> [B, T, U] or [B, U]. Builds the layer on first use.
-  // The whole sequence is one graph node with a hand-written backward
-  // through time (simple_rnn_sequence.hpp).
-  Variable<T> forward(const Variable<T>& x);
+  // Throws std::invalid_argument naming the layer and both shapes for a
+  // mask that is not [B, T], an initial state that is not [B, U], or, when
+  // stateful, a batch size other than the first call's.
+  Variable<T> forward(const Variable<T>& x) { return forward(x, SimpleRNNCall<T>()); }
+  Variable<T> forward(const Variable<T>& x, const SimpleRNNCall<T>& call);
   Variable<T> operator()(const Variable<T>& x) { return forward(x); }
-  // The same function composed of primitive ops (matmul, add, select, the
-  // activation, stack): the reference the fused path is tested against.
-  Variable<T> forward_composed(const Variable<T>& x);
+  Variable<T> operator()(const Variable<T>& x, const SimpleRNNCall<T>& call) {
+    return forward(x, call);
+  }
+  // The output and the final state h_T [B, U] (Keras' return_state=True),
+  // whether or not the return_state option is set.
+  SimpleRNNOutput<T> forward_with_state(const Variable<T>& x,
+                                        const SimpleRNNCall<T>& call = SimpleRNNCall<T>());
+
+  // The same functions composed of primitive ops (matmul, add, mul, select,
+  // the activation, stack): the reference the fused path is tested against.
+  Variable<T> forward_composed(const Variable<T>& x,
+                               const SimpleRNNCall<T>& call = SimpleRNNCall<T>());
+  SimpleRNNOutput<T> forward_composed_with_state(const Variable<T>& x,
+                                                 const SimpleRNNCall<T>& call = SimpleRNNCall<T>());
+
+  // Stateful layers: back to zeros (keeping the batch size; nothing to do
+  // before the first call, as Keras), or to the given states [B, U], which
+  // also fix the batch size if no call has yet. reset_state(states) throws
+  // std::logic_error unless stateful, std::invalid_argument for a wrong shape.
+  void reset_state();
+  void reset_state(const Array<T>& states);
+  // The kept state [B, U] of a stateful layer; nullopt before its first call
+  // (or reset_state(states)) and for a layer that is not stateful.
+  const std::optional<Array<T>>& state() const { return state_; }
 
   // The parameters as Variables (handles): read their grad() after backward.
   // Each throws std::logic_error before build; bias() also without use_bias.
@@ -84,10 +219,19 @@ class SimpleRNN : public Module<T> {
   // Builds on first use and checks x's shape; returns (B, T).
   std::pair<std::size_t, std::size_t> prepare_input(const Variable<T>& x);
   void check_built(const char* what) const;
+  // Checks the call against x, draws the dropout masks, runs one path,
+  // keeps the state and records the activity penalties.
+  SimpleRNNOutput<T> run(const Variable<T>& x, const SimpleRNNCall<T>& call, bool fused,
+                         bool want_state);
+  SimpleRNNOutput<T> run_composed(const Variable<T>& x, const SimpleRNNSequenceArgs<T>& args,
+                                  const std::optional<Array<T>>& input_dropout_mask) const;
+  Generator& dropout_generator();
 
   SimpleRNNOptions options_;
   std::size_t features_ = 0;
   Variable<T> kernel_, recurrent_kernel_, bias_;
+  std::optional<Array<T>> state_;  // stateful only
+  Generator own_generator_;        // used only with a seed
 };
 
 extern template class SimpleRNN<float>;

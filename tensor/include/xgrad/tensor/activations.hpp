@@ -1,11 +1,24 @@
 #pragma once
 // Elementwise activation kernels over contiguous memory, vectorised with
-// xsimd. The ops (tanh, sigmoid, relu) and the fused SimpleRNN both use them:
-// glibc's scalar tanhf alone took 70% of a small RNN's forward pass.
+// xsimd. The ops (tanh, sigmoid, relu, ...) and the fused SimpleRNN both use
+// them: glibc's scalar tanhf alone took 70% of a small RNN's forward pass.
+//
+// The formulas are Keras 3's (keras/src/activations/activations.py):
+//   sigmoid(x)       1 / (1 + e^-x)
+//   hard_sigmoid(x)  relu6(x + 3) / 6 = min(max(x + 3, 0), 6) / 6
+//   softsign(x)      x / (1 + |x|)
+//   elu(x)           x for x > 0, alpha · (e^x − 1) otherwise
+//   selu(x)          scale · elu(x) with alpha = 1.6732632423543772,
+//                    scale = 1.0507009873554805 (Klambauer et al., 2017)
+//   exp(x)           e^x (Keras' "exponential")
 
 #include <cstddef>
 
 namespace xgrad {
+
+// SELU's constants, as Keras and TensorFlow define them.
+inline constexpr double selu_alpha = 1.6732632423543772848170429916717;
+inline constexpr double selu_scale = 1.0507009873554804934193349852946;
 
 void tanh_in_place(float* values, std::size_t n);
 void tanh_in_place(double* values, std::size_t n);
@@ -14,5 +27,16 @@ void sigmoid_in_place(float* values, std::size_t n);
 void sigmoid_in_place(double* values, std::size_t n);
 void relu_in_place(float* values, std::size_t n);
 void relu_in_place(double* values, std::size_t n);
+void hard_sigmoid_in_place(float* values, std::size_t n);
+void hard_sigmoid_in_place(double* values, std::size_t n);
+void softsign_in_place(float* values, std::size_t n);
+void softsign_in_place(double* values, std::size_t n);
+// e^x − 1 is computed as expm1(x), exact near 0.
+void elu_in_place(float* values, std::size_t n, float alpha = 1.0f);
+void elu_in_place(double* values, std::size_t n, double alpha = 1.0);
+void selu_in_place(float* values, std::size_t n);
+void selu_in_place(double* values, std::size_t n);
+void exp_in_place(float* values, std::size_t n);
+void exp_in_place(double* values, std::size_t n);
 
 }  // namespace xgrad
