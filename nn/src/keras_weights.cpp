@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "xgrad/nn/bidirectional.hpp"
 #include "xgrad/nn/dense.hpp"
 #include "xgrad/nn/embedding.hpp"
 #include "xgrad/nn/sequential.hpp"
@@ -180,15 +181,7 @@ std::string strip_number_suffix(const std::string& name) {
 // _save_container_state) and records every object's path and weights.
 //
 // A new layer type is a few lines here: its class key in class_key(), and in
-// add() its saveable(s). Bidirectional, for instance, would be
-//   if (auto* bi = dynamic_cast<Bidirectional<T>*>(&module)) {
-//     push(path, name, owner, bi->built(), {}, nullptr, nullptr);   // no own variables
-//     add(*bi->forward_layer(), join(path, "forward_layer"), bi->forward_layer()->name());
-//     add(*bi->backward_layer(), join(path, "backward_layer"), bi->backward_layer()->name());
-//     return;
-//   }
-// with class_key() returning "bidirectional" (Keras walks its attributes
-// backward_layer and forward_layer; the wrapped `layer` is not kept).
+// add() its saveable(s); Bidirectional's block in add() is a short example.
 template <typename T>
 class LayoutBuilder {
  public:
@@ -204,6 +197,7 @@ class LayoutBuilder {
   static std::string class_key(const Module<T>& module) {
     if (dynamic_cast<const Sequential<T>*>(&module)) return "sequential";
     if (dynamic_cast<const SimpleRNN<T>*>(&module)) return "simple_rnn";
+    if (dynamic_cast<const Bidirectional<T>*>(&module)) return "bidirectional";
     if (dynamic_cast<const Dense<T>*>(&module)) return "dense";
     if (dynamic_cast<const Embedding<T>*>(&module)) return "embedding";
     return strip_number_suffix(module.name());
@@ -232,6 +226,14 @@ class LayoutBuilder {
         if (!first) key += "_" + std::to_string(++entry->second);
         add(layer, join(container, key), sequential->layer_names()[i]);
       }
+      return;
+    }
+    if (auto* bi = dynamic_cast<Bidirectional<T>*>(&module)) {
+      // No variables of its own; Keras walks its attributes in name order,
+      // backward_layer then forward_layer (the wrapped `layer` is not kept).
+      push(path, name, "layer '" + name + "' (Bidirectional)", bi->built(), {}, nullptr, nullptr);
+      add(*bi->backward_layer(), join(path, "backward_layer"), bi->backward_layer()->name());
+      add(*bi->forward_layer(), join(path, "forward_layer"), bi->forward_layer()->name());
       return;
     }
     if (auto* rnn = dynamic_cast<SimpleRNN<T>*>(&module)) {
@@ -271,7 +273,7 @@ class LayoutBuilder {
     if (!module.named_parameters().empty()) {
       throw IoError(where_ + "layer '" + name +
                     "' has parameters but no Keras weights layout in xgrad (supported: Sequential, "
-                    "SimpleRNN, Dense, Embedding, and layers without parameters)");
+                    "SimpleRNN, Bidirectional, Dense, Embedding, and layers without parameters)");
     }
     // Dropout, Masking...: Keras still visits them, with an empty "vars".
     push(path, name, "layer '" + name + "'", true, {}, nullptr, nullptr);

@@ -14,6 +14,7 @@
 #include "xgrad/autograd/variable.hpp"
 
 #include "xgrad/nn/activation.hpp"
+#include "xgrad/nn/bidirectional.hpp"
 #include "xgrad/nn/checkpoint.hpp"
 #include "xgrad/nn/constraints.hpp"
 #include "xgrad/nn/data.hpp"
