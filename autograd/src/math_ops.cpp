@@ -47,6 +47,22 @@ AxisSplit split_at(const ShapeLike& shape, std::size_t axis) {
   return s;
 }
 
+// Calls f(base) for every lane along the split axis: the elements
+// base + k * s.inner for k < s.extent.
+template <typename F>
+void for_each_lane(const AxisSplit& s, F&& f) {
+  for (std::size_t p = 0; p < s.outer; ++p)
+    for (std::size_t i = 0; i < s.inner; ++i) f(p * s.extent * s.inner + i);
+}
+
+// The largest element of the lane at `base` (-inf for an empty one).
+template <typename T>
+T lane_max(const T* x, std::size_t base, const AxisSplit& s) {
+  T max = -std::numeric_limits<T>::infinity();
+  for (std::size_t k = 0; k < s.extent; ++k) max = std::max(max, x[base + k * s.inner]);
+  return max;
+}
+
 }  // namespace
 
 template <typename T>
@@ -321,20 +337,16 @@ Variable<T> softmax(const Variable<T>& a, std::ptrdiff_t axis) {
   Array<T> out = Array<T>::from_shape(a.shape());
   const T* x = a.value().data();
   T* y = out.data();
-  for (std::size_t p = 0; p < s.outer; ++p) {
-    for (std::size_t i = 0; i < s.inner; ++i) {
-      const std::size_t base = p * s.extent * s.inner + i;
-      T max = -std::numeric_limits<T>::infinity();
-      for (std::size_t k = 0; k < s.extent; ++k) max = std::max(max, x[base + k * s.inner]);
-      T total = 0;
-      for (std::size_t k = 0; k < s.extent; ++k) {
-        const T e = std::exp(x[base + k * s.inner] - max);  // <= 1: cannot overflow
-        y[base + k * s.inner] = e;
-        total += e;
-      }
-      for (std::size_t k = 0; k < s.extent; ++k) y[base + k * s.inner] /= total;
+  for_each_lane(s, [&](std::size_t base) {
+    const T max = lane_max(x, base, s);
+    T total = 0;
+    for (std::size_t k = 0; k < s.extent; ++k) {
+      const T e = std::exp(x[base + k * s.inner] - max);  // <= 1: cannot overflow
+      y[base + k * s.inner] = e;
+      total += e;
     }
-  }
+    for (std::size_t k = 0; k < s.extent; ++k) y[base + k * s.inner] /= total;
+  });
   return Variable<T>::from_op(
       std::move(out), {a}, "softmax",
       [s](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
@@ -342,18 +354,15 @@ Variable<T> softmax(const Variable<T>& a, std::ptrdiff_t axis) {
         T* dx = in[0].grad_buffer().data();
         const T* gd = g.data();
         const T* yd = y.data();
-        for (std::size_t p = 0; p < s.outer; ++p) {
-          for (std::size_t i = 0; i < s.inner; ++i) {
-            const std::size_t base = p * s.extent * s.inner + i;
-            T dot = 0;
-            for (std::size_t k = 0; k < s.extent; ++k)
-              dot += gd[base + k * s.inner] * yd[base + k * s.inner];
-            for (std::size_t k = 0; k < s.extent; ++k) {
-              const std::size_t j = base + k * s.inner;
-              dx[j] += yd[j] * (gd[j] - dot);
-            }
+        for_each_lane(s, [&](std::size_t base) {
+          T dot = 0;
+          for (std::size_t k = 0; k < s.extent; ++k)
+            dot += gd[base + k * s.inner] * yd[base + k * s.inner];
+          for (std::size_t k = 0; k < s.extent; ++k) {
+            const std::size_t j = base + k * s.inner;
+            dx[j] += yd[j] * (gd[j] - dot);
           }
-        }
+        });
       });
 }
 
@@ -364,20 +373,16 @@ Variable<T> log_softmax(const Variable<T>& a, std::ptrdiff_t axis) {
   Array<T> out = Array<T>::from_shape(a.shape());
   const T* x = a.value().data();
   T* y = out.data();
-  for (std::size_t p = 0; p < s.outer; ++p) {
-    for (std::size_t i = 0; i < s.inner; ++i) {
-      const std::size_t base = p * s.extent * s.inner + i;
-      T max = -std::numeric_limits<T>::infinity();
-      for (std::size_t k = 0; k < s.extent; ++k) max = std::max(max, x[base + k * s.inner]);
-      T total = 0;
-      for (std::size_t k = 0; k < s.extent; ++k) total += std::exp(x[base + k * s.inner] - max);
-      // total >= 1 (the max's own term), so the log is finite. (x - max) is
-      // taken first: adding log(total) to a max of 1e4 would lose its digits.
-      const T log_total = std::log(total);
-      for (std::size_t k = 0; k < s.extent; ++k)
-        y[base + k * s.inner] = (x[base + k * s.inner] - max) - log_total;
-    }
-  }
+  for_each_lane(s, [&](std::size_t base) {
+    const T max = lane_max(x, base, s);
+    T total = 0;
+    for (std::size_t k = 0; k < s.extent; ++k) total += std::exp(x[base + k * s.inner] - max);
+    // total >= 1 (the max's own term), so the log is finite. (x - max) is
+    // taken first: adding log(total) to a max of 1e4 would lose its digits.
+    const T log_total = std::log(total);
+    for (std::size_t k = 0; k < s.extent; ++k)
+      y[base + k * s.inner] = (x[base + k * s.inner] - max) - log_total;
+  });
   return Variable<T>::from_op(
       std::move(out), {a}, "log_softmax",
       [s](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
@@ -385,17 +390,14 @@ Variable<T> log_softmax(const Variable<T>& a, std::ptrdiff_t axis) {
         T* dx = in[0].grad_buffer().data();
         const T* gd = g.data();
         const T* yd = y.data();
-        for (std::size_t p = 0; p < s.outer; ++p) {
-          for (std::size_t i = 0; i < s.inner; ++i) {
-            const std::size_t base = p * s.extent * s.inner + i;
-            T total = 0;
-            for (std::size_t k = 0; k < s.extent; ++k) total += gd[base + k * s.inner];
-            for (std::size_t k = 0; k < s.extent; ++k) {
-              const std::size_t j = base + k * s.inner;
-              dx[j] += gd[j] - std::exp(yd[j]) * total;
-            }
+        for_each_lane(s, [&](std::size_t base) {
+          T total = 0;
+          for (std::size_t k = 0; k < s.extent; ++k) total += gd[base + k * s.inner];
+          for (std::size_t k = 0; k < s.extent; ++k) {
+            const std::size_t j = base + k * s.inner;
+            dx[j] += gd[j] - std::exp(yd[j]) * total;
           }
-        }
+        });
       });
 }
 
