@@ -50,9 +50,10 @@ void Sequential<T>::add_layer(AnyLayer layer) {
 template <typename T>
 Variable<T> Sequential<T>::forward(const Variable<T>& x) {
   Variable<T> y = x;
+  Mask mask;  // none until a layer makes one
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     try {
-      y = layers_[i].forward(y);
+      y = layers_[i].forward(y, mask);
     } catch (const std::invalid_argument& error) {
       throw std::invalid_argument(describe() + ", layer " + std::to_string(i) + " ('" + names_[i] +
                                   "'): " + error.what());

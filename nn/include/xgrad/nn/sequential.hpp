@@ -22,6 +22,25 @@
 // layer is skipped: "dense", "dense_1" given explicitly, then "dense" again
 // gives "dense_2"). The layers' own name() stays as set.
 //
+// Masks (Keras' mask propagation): forward() carries a mask [B, T] from
+// layer to layer, as a Keras Sequential does, so
+//   nn::Sequential<> model({masking, rnn});   // or {embedding(mask_zero), rnn}
+// runs the SimpleRNN with the mask the Masking layer computed. The rules,
+// chosen at compile time from each layer's type (a subclass counts as its
+// base):
+//   - Masking sets the mask to compute_mask(its input), whatever came before.
+//   - Embedding with mask_zero sets it to (token ids != 0); an Embedding
+//     without mask_zero ends it (Keras' compute_mask returns None).
+//   - SimpleRNN and Bidirectional use it (SimpleRNNCall / BidirectionalCall
+//     .mask(m)); with return_sequences they pass it on unchanged, without it
+//     the mask ends (the output has no time axis).
+//   - Dense and Dropout (Keras: supports_masking) pass it on unchanged.
+//   - Any other layer, a nested Sequential included, gets its plain forward
+//     and the mask ends there, silently (no warning or error). A nested
+//     Sequential still propagates masks among its own layers.
+// With no Masking or mask_zero Embedding in the model there is never a mask
+// and every layer runs its plain forward, as before.
+//
 // Layers build on the model's first call (Keras' deferred build), so
 // parameters() is empty until then: call build() or run one batch before
 // handing parameters() to an optimizer.
@@ -30,12 +49,22 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include <xtensor/xarray.hpp>
+#include <xtensor/xoperation.hpp>
+
+#include "xgrad/nn/bidirectional.hpp"
+#include "xgrad/nn/dense.hpp"
+#include "xgrad/nn/dropout.hpp"
+#include "xgrad/nn/embedding.hpp"
+#include "xgrad/nn/masking.hpp"
 #include "xgrad/nn/module.hpp"
+#include "xgrad/nn/simple_rnn.hpp"
 
 namespace xgrad::nn {
 
@@ -52,6 +81,9 @@ struct has_forward<M, T,
 template <typename T = float>
 class Sequential : public Module<T> {
  public:
+  // A [B, T] mask carried between layers; nullopt for none.
+  using Mask = std::optional<xt::xarray<bool>>;
+
   // A layer as the model holds it: the module and its forward. Made
   // implicitly from a shared_ptr to any Module<T> with a forward, so a brace
   // list of different layer types converts.
@@ -63,16 +95,66 @@ class Sequential : public Module<T> {
                     "Sequential<T>: a layer must derive from nn::Module<T> (same T)");
       static_assert(detail::has_forward<M, T>::value,
                     "Sequential<T>: a layer needs Variable<T> forward(const Variable<T>&)");
-      if (layer) forward_ = [layer](const Variable<T>& x) -> Variable<T> { return layer->forward(x); };
+      if (layer) {
+        forward_ = [layer](const Variable<T>& x) -> Variable<T> { return layer->forward(x); };
+        masked_forward_ = make_masked_forward(layer);
+      }
       module_ = std::move(layer);
     }
 
     const std::shared_ptr<Module<T>>& module() const { return module_; }
     Variable<T> forward(const Variable<T>& x) const { return forward_(x); }
+    // The forward with the model's mask: `mask` is the mask reaching the
+    // layer (nullopt for none) and is replaced by the mask leaving it, by the
+    // rules above.
+    Variable<T> forward(const Variable<T>& x, Mask& mask) const { return masked_forward_(x, mask); }
 
    private:
+    using MaskedForward = std::function<Variable<T>(const Variable<T>&, Mask&)>;
+
+    template <typename M>
+    static MaskedForward make_masked_forward(const std::shared_ptr<M>& layer) {
+      if constexpr (std::is_base_of_v<Masking<T>, M>) {
+        return [layer](const Variable<T>& x, Mask& mask) -> Variable<T> {
+          Variable<T> y = layer->forward(x);
+          mask = layer->compute_mask(x);
+          return y;
+        };
+      } else if constexpr (std::is_base_of_v<Embedding<T>, M>) {
+        return [layer](const Variable<T>& x, Mask& mask) -> Variable<T> {
+          Variable<T> y = layer->forward(x);  // checks the token ids first
+          if (layer->options().mask_zero()) {
+            mask = xt::xarray<bool>(xt::not_equal(x.value(), static_cast<T>(0)));
+          } else {
+            mask.reset();
+          }
+          return y;
+        };
+      } else if constexpr (std::is_base_of_v<SimpleRNN<T>, M>) {
+        return [layer](const Variable<T>& x, Mask& mask) -> Variable<T> {
+          Variable<T> y = mask ? layer->forward(x, SimpleRNNCall<T>().mask(mask)) : layer->forward(x);
+          if (!layer->options().return_sequences()) mask.reset();
+          return y;
+        };
+      } else if constexpr (std::is_base_of_v<Bidirectional<T>, M>) {
+        return [layer](const Variable<T>& x, Mask& mask) -> Variable<T> {
+          Variable<T> y = mask ? layer->forward(x, BidirectionalCall<T>().mask(mask)) : layer->forward(x);
+          if (!layer->forward_layer()->options().return_sequences()) mask.reset();
+          return y;
+        };
+      } else if constexpr (std::is_base_of_v<Dense<T>, M> || std::is_base_of_v<Dropout<T>, M>) {
+        return [layer](const Variable<T>& x, Mask&) -> Variable<T> { return layer->forward(x); };
+      } else {
+        return [layer](const Variable<T>& x, Mask& mask) -> Variable<T> {
+          mask.reset();
+          return layer->forward(x);
+        };
+      }
+    }
+
     std::shared_ptr<Module<T>> module_;
     std::function<Variable<T>(const Variable<T>&)> forward_;
+    MaskedForward masked_forward_;
   };
 
   explicit Sequential(std::string name = "sequential");
@@ -95,7 +177,7 @@ class Sequential : public Module<T> {
   }
 
   // Each layer's forward on the previous one's output; x itself for an empty
-  // model. A std::invalid_argument from a layer is rethrown with the model's
+  // model. Masks made by a layer go on to the next by the rules above. A std::invalid_argument from a layer is rethrown with the model's
   // name and the layer's index and path in front.
   Variable<T> forward(const Variable<T>& x);
   Variable<T> operator()(const Variable<T>& x) { return forward(x); }
