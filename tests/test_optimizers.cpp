@@ -63,6 +63,7 @@
 #include "xgrad/autograd/ops.hpp"
 #include "xgrad/nn/dense.hpp"
 #include "xgrad/nn/optimizers.hpp"
+#include "xgrad/nn/simple_rnn.hpp"
 
 namespace {
 
@@ -512,6 +513,35 @@ TEST(ClipGradNorm, RejectsNonPositiveMaxNorm) {
   EXPECT_THROW(nn::clip_grad_norm({a}, 0.0), std::invalid_argument);
   EXPECT_THROW(nn::clip_grad_norm({a}, -1.0), std::invalid_argument);
   EXPECT_EQ(a.grad()(0), 1.0);
+}
+
+}  // namespace
+
+namespace {
+
+// A Keras constraint is applied by the optimizer right after its update: with
+// apply_constraints_of(model), step() leaves the kernel non-negative; without
+// it, the same step leaves negative entries.
+TEST(Optimizer, StepAppliesTheModelsConstraints) {
+  for (bool constrained : {false, true}) {
+    xgrad::nn::SimpleRNN<double> rnn(xgrad::nn::SimpleRNNOptions(3).kernel_constraint(
+        xgrad::nn::constraints::non_neg()));
+    rnn.build({-1, -1, 2});
+    rnn.kernel().value() = xgrad::Array<double>{{0.1, 0.2, 0.3}, {0.4, 0.5, 0.6}};
+    xgrad::nn::SGD<double> sgd(rnn.parameters(), xgrad::nn::SGDOptions().learning_rate(1.0));
+    if (constrained) sgd.apply_constraints_of(rnn);
+    rnn.kernel().add_grad(xgrad::Array<double>{{1.0, 0.0, 0.0}, {0.0, 0.0, 1.0}});
+    sgd.step();
+    const auto& k = rnn.kernel().value();
+    if (constrained) {
+      EXPECT_EQ(k(0, 0), 0.0);
+      EXPECT_EQ(k(1, 2), 0.0);
+      EXPECT_EQ(k(0, 1), 0.2);
+    } else {
+      EXPECT_NEAR(k(0, 0), -0.9, 1e-15);
+      EXPECT_NEAR(k(1, 2), -0.4, 1e-15);
+    }
+  }
 }
 
 }  // namespace

@@ -92,6 +92,7 @@ void Optimizer<T>::step() {
     if (parameter.has_grad()) update(i, parameter.value(), parameter.grad(), t);
   }
   iterations_ = t;
+  if (constrained_model_) constrained_model_->apply_constraints();
 }
 
 template <typename T>

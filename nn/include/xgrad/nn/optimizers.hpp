@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "xgrad/autograd/variable.hpp"
+#include "xgrad/nn/module.hpp"
 #include "xgrad/nn/options.hpp"
 
 namespace xgrad::nn {
@@ -44,6 +45,11 @@ class Optimizer {
   void step();
   // Forgets every parameter's gradient (Variable::zero_grad).
   void zero_grad();
+
+  // After each step(), also apply `model`'s weight constraints
+  // (Module::apply_constraints), as Keras' optimizer applies a variable's
+  // constraint after its update. `model` must outlive the optimizer.
+  void apply_constraints_of(Module<T>& model) { constrained_model_ = &model; }
 
   // "SGD", "RMSprop", "Adam": the name that starts its error messages.
   const char* name() const { return name_; }
@@ -77,6 +83,7 @@ class Optimizer {
   std::vector<Variable<T>> parameters_;
   std::vector<Shape> shapes_;  // each parameter's shape when the optimizer was made
   std::size_t iterations_ = 0;
+  Module<T>* constrained_model_ = nullptr;
 };
 
 struct SGDOptions {
