@@ -139,10 +139,8 @@ Variable<T> pow(const Variable<T>& a, typename Variable<T>::value_type exponent)
 
 template <typename T>
 Variable<T> hard_sigmoid(const Variable<T>& a) {
-  Array<T> out = a.value();
-  hard_sigmoid_in_place(out.data(), out.size());
   return Variable<T>::from_op(
-      std::move(out), {a}, "hard_sigmoid",
+      applied<T>(a.value(), hard_sigmoid_in_place), {a}, "hard_sigmoid",
       [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         // Slope 1/6 strictly inside the ramp, read from the output as the
         // fused SimpleRNN must (it keeps no pre-activations).
@@ -155,10 +153,8 @@ Variable<T> hard_sigmoid(const Variable<T>& a) {
 
 template <typename T>
 Variable<T> softsign(const Variable<T>& a) {
-  Array<T> out = a.value();
-  softsign_in_place(out.data(), out.size());
   return Variable<T>::from_op(
-      std::move(out), {a}, "softsign",
+      applied<T>(a.value(), softsign_in_place), {a}, "softsign",
       [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         Array<T> dx = map(in[0].value(), [](T x) {
           const T d = T(1) + std::abs(x);
@@ -187,10 +183,8 @@ Variable<T> elu(const Variable<T>& a, typename Variable<T>::value_type alpha) {
 
 template <typename T>
 Variable<T> selu(const Variable<T>& a) {
-  Array<T> out = a.value();
-  selu_in_place(out.data(), out.size());
   return Variable<T>::from_op(
-      std::move(out), {a}, "selu",
+      applied<T>(a.value(), selu_in_place), {a}, "selu",
       [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         const T scale = static_cast<T>(selu_scale);
         const T scaled_alpha = static_cast<T>(selu_scale * selu_alpha);

@@ -24,14 +24,6 @@ xt::xstrided_slice_vector slice_at(std::size_t axis, std::size_t index) {
   return slices;
 }
 
-// A copy of `a` with `kernel` applied in place.
-template <typename T>
-Array<T> apply(const Array<T>& a, void (*kernel)(T*, std::size_t)) {
-  Array<T> out = a;
-  kernel(out.data(), out.size());
-  return out;
-}
-
 }  // namespace
 
 template <typename T>
@@ -112,7 +104,7 @@ Variable<T> scale(const Variable<T>& a, typename Variable<T>::value_type factor)
 template <typename T>
 Variable<T> tanh(const Variable<T>& a) {
   return Variable<T>::from_op(
-      apply<T>(a.value(), tanh_in_place), {a}, "tanh",
+      applied<T>(a.value(), tanh_in_place), {a}, "tanh",
       [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(Array<T>(g * (T(1) - y * y)));
       });
@@ -121,7 +113,7 @@ Variable<T> tanh(const Variable<T>& a) {
 template <typename T>
 Variable<T> relu(const Variable<T>& a) {
   return Variable<T>::from_op(
-      apply<T>(a.value(), relu_in_place), {a}, "relu",
+      applied<T>(a.value(), relu_in_place), {a}, "relu",
       [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(Array<T>(xt::where(y > T(0), g, T(0))));
       });
@@ -130,7 +122,7 @@ Variable<T> relu(const Variable<T>& a) {
 template <typename T>
 Variable<T> sigmoid(const Variable<T>& a) {
   return Variable<T>::from_op(
-      apply<T>(a.value(), sigmoid_in_place), {a}, "sigmoid",
+      applied<T>(a.value(), sigmoid_in_place), {a}, "sigmoid",
       [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(Array<T>(g * y * (T(1) - y)));
       });

@@ -14,6 +14,8 @@
 
 #include <cstddef>
 
+#include <xtensor/xarray.hpp>
+
 namespace xgrad {
 
 // SELU's constants, as Keras and TensorFlow define them.
@@ -38,5 +40,14 @@ void selu_in_place(float* values, std::size_t n);
 void selu_in_place(double* values, std::size_t n);
 void exp_in_place(float* values, std::size_t n);
 void exp_in_place(double* values, std::size_t n);
+
+// A copy of `a` with `kernel` applied to it in place: the forward pass of an
+// elementwise op, e.g. applied<T>(x, tanh_in_place).
+template <typename T>
+xt::xarray<T> applied(const xt::xarray<T>& a, void (*kernel)(T*, std::size_t)) {
+  xt::xarray<T> out = a;
+  kernel(out.data(), out.size());
+  return out;
+}
 
 }  // namespace xgrad
