@@ -112,6 +112,7 @@ void backward_through_time(const Recurrence<T>& c, const Array<T>& states, const
   const std::size_t batch = x.shape()[0], steps = x.shape()[1], features = x.shape()[2];
   const std::size_t units = kernel.shape()[1];
   const std::size_t row = steps * units;  // stride between batch rows of one step
+  const std::size_t rows = batch * steps;
 
   Variable<T>* initial = c.has_initial ? &in[c.has_bias ? 4 : 3] : nullptr;
   const T* h0 = initial ? initial->value().data() : nullptr;
@@ -181,13 +182,17 @@ void backward_through_time(const Recurrence<T>& c, const Array<T>& states, const
     }
   }
 
-  const std::size_t rows = batch * steps;
   if (in[2].requires_grad()) {  // d R = sum_s (h_{s−1} ⊙ d)^T · grad_pre_s
     Array<T>& dr = in[2].grad_buffer();
     if (steps > 1 && !d) {
-      for (std::size_t b = 0; b < batch; ++b)
-        gemm(true, false, units, units, steps - 1, T(1), states.data() + b * row, units,
-             grad_pre.data() + b * row + units, units, T(1), dr.data(), units);
+      // Over the flat [B·T, U] rows, row r pairs with r + 1: one product for
+      // the whole batch. It also pairs each row's last step with the next
+      // row's first; a second product takes those B − 1 terms back out.
+      gemm(true, false, units, units, rows - 1, T(1), states.data(), units,
+           grad_pre.data() + units, units, T(1), dr.data(), units);
+      if (batch > 1)
+        gemm(true, false, units, units, batch - 1, T(-1), states.data() + (steps - 1) * units, row,
+             grad_pre.data() + row, row, T(1), dr.data(), units);
     } else if (steps > 1) {
       // (H_b ⊙ d_b)^T P_b = diag(d_b) · H_b^T P_b: one product per row, then
       // its rows scaled by d_b.
