@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <stdexcept>
 #include <string>
 
@@ -11,6 +10,7 @@
 
 #include "xgrad/tensor/activations.hpp"
 #include "xgrad/tensor/blas.hpp"
+#include "xgrad/tensor/reductions.hpp"
 
 namespace xgrad {
 
@@ -131,7 +131,7 @@ Variable<T> sigmoid(const Variable<T>& a) {
 template <typename T>
 Variable<T> sum(const Variable<T>& a) {
   Array<T> out = Array<T>::from_shape({});
-  out() = std::accumulate(a.value().begin(), a.value().end(), T(0));
+  out() = sum_of(a.value().data(), a.value().size());
   return Variable<T>::from_op(std::move(out), {a}, "sum",
                               [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
                                 in[0].add_grad(Array<T>(in[0].value().shape(), g()));

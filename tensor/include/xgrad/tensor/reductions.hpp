@@ -1,0 +1,14 @@
+#pragma once
+// Reductions over contiguous memory, vectorised with xsimd.
+
+#include <cstddef>
+
+namespace xgrad {
+
+// The sum of values[0 .. n). Several SIMD accumulators run side by side, so
+// the order of the additions differs from a left-to-right loop (and its
+// rounding error is smaller for long inputs).
+float sum_of(const float* values, std::size_t n);
+double sum_of(const double* values, std::size_t n);
+
+}  // namespace xgrad
