@@ -123,7 +123,7 @@ std::string dict(const std::string& descr, const std::string& shape) {
 }
 
 template <typename T>
-std::vector<T> values_of(const xt::xarray<T>& a) {
+std::vector<T> values_of(const xgrad::Array<T>& a) {
   return std::vector<T>(a.data(), a.data() + a.size());
 }
 
@@ -161,8 +161,8 @@ class NpyFiles : public xgrad::test::ScratchDirTest {
 // ------------------------------------------------------------ round trips ---
 
 template <typename T>
-xt::xarray<T> sample(const Shape& shape) {
-  xt::xarray<T> a = xt::xarray<T>::from_shape(shape);
+xgrad::Array<T> sample(const Shape& shape) {
+  xgrad::Array<T> a = xgrad::Array<T>::from_shape(shape);
   for (std::size_t i = 0; i < a.size(); ++i) a.data()[i] = static_cast<T>(i) * T(0.37) - T(1.5);
   if (a.size() >= 3) {
     a.data()[1] = -T(0);  // bit patterns must survive, not just values
@@ -172,7 +172,7 @@ xt::xarray<T> sample(const Shape& shape) {
 }
 
 template <typename T>
-void expect_identical(const xt::xarray<T>& got, const xt::xarray<T>& want) {
+void expect_identical(const xgrad::Array<T>& got, const xgrad::Array<T>& want) {
   EXPECT_EQ(xgrad::to_shape(got.shape()), xgrad::to_shape(want.shape()));
   ASSERT_EQ(got.size(), want.size());
   if (got.size() > 0) {
@@ -192,7 +192,7 @@ TYPED_TEST(RoundTrip, Npy) {
   for (const Shape& shape : kShapes) {
     SCOPED_TRACE(xgrad::shape_to_string(shape));
     const std::string p = this->path("a.npy");
-    const xt::xarray<T> a = sample<T>(shape);
+    const xgrad::Array<T> a = sample<T>(shape);
     xgrad::write_npy(p, a);
     const NpyArray r = xgrad::read_npy(p);
     EXPECT_EQ(r.dtype, sizeof(T) == 4 ? "float32" : "float64");
@@ -211,7 +211,7 @@ TYPED_TEST(RoundTrip, Npy) {
 
 TYPED_TEST(RoundTrip, Npz) {
   using T = TypeParam;
-  std::vector<std::pair<std::string, xt::xarray<T>>> entries;
+  std::vector<std::pair<std::string, xgrad::Array<T>>> entries;
   for (std::size_t i = 0; i < kShapes.size(); ++i)
     entries.emplace_back("layer" + std::to_string(i) + "/w", sample<T>(kShapes[i]));
   for (bool compressed : {false, true}) {
@@ -228,9 +228,9 @@ TYPED_TEST(RoundTrip, Npz) {
 }
 
 TEST_F(NpyFiles, IntegerAndBoolArraysRoundTrip) {
-  const xt::xarray<std::int32_t> tokens = {{1, -2, 3}, {2147483647, 0, -2147483647 - 1}};
-  const xt::xarray<std::int64_t> steps = 9007199254740993;  // 0-D, not representable as double
-  const xt::xarray<bool> mask = {true, false, false, true};
+  const xgrad::Array<std::int32_t> tokens = {{1, -2, 3}, {2147483647, 0, -2147483647 - 1}};
+  const xgrad::Array<std::int64_t> steps = 9007199254740993;  // 0-D, not representable as double
+  const xgrad::Array<bool> mask = {true, false, false, true};
   xgrad::write_npy(path("mask.npy"), mask);
   EXPECT_EQ(values_of(xgrad::read_npy(path("mask.npy")).as<bool>()), values_of(mask));
 
@@ -238,7 +238,7 @@ TEST_F(NpyFiles, IntegerAndBoolArraysRoundTrip) {
       {"tokens", NpyArray::from(tokens)},
       {"steps", NpyArray::from(steps)},
       {"mask", NpyArray::from(mask)},
-      {"w", NpyArray::from(xt::xarray<float>{0.5f})}};
+      {"w", NpyArray::from(xgrad::Array<float>{0.5f})}};
   xgrad::write_npz(path("mixed.npz"), mixed, true);
   const auto r = xgrad::read_npz(path("mixed.npz"));
   ASSERT_EQ(r.size(), 4u);
@@ -331,7 +331,7 @@ TEST_F(NpyFiles, EveryPrefixOfAnNpyFileThrows) {
     SCOPED_TRACE(name);
     expect_every_prefix_fails(slurp(kData + "/" + name), "read_npy", read);
   }
-  xgrad::write_npy(path("scalar.npy"), xt::xarray<double>(2.5));
+  xgrad::write_npy(path("scalar.npy"), xgrad::Array<double>(2.5));
   expect_every_prefix_fails(slurp(path("scalar.npy")), "read_npy", read);
 }
 
@@ -427,14 +427,14 @@ TEST_F(NpyFiles, HostileNpyFilesThrowWithoutAllocatingWhatTheyDeclare) {
 
 TEST_F(NpyFiles, HostileNpzEntriesNameTheEntry) {
   const std::string p = path("model.npz");
-  auto rewrite = [&](const std::vector<std::pair<std::string, xt::xarray<float>>>& entries,
+  auto rewrite = [&](const std::vector<std::pair<std::string, xgrad::Array<float>>>& entries,
                      const std::string& from, const std::string& to, int count) {
     xgrad::write_npz(p, entries);
     std::string bytes = slurp(p);
     ASSERT_EQ(patch(bytes, from, to), count);
     spit(p, bytes);
   };
-  const xt::xarray<float> row = {{1, 2, 3}};
+  const xgrad::Array<float> row = {{1, 2, 3}};
 
   rewrite({{"kernel", row}}, "(1, 3)", "(5, 2)", 1);
   EXPECT_EQ(io_error([&] { xgrad::read_npz(p); }),
@@ -460,7 +460,7 @@ TEST_F(NpyFiles, HostileNpzEntriesNameTheEntry) {
             "read_npz: " + p + ": not a valid zip archive: two entries have the same name");
 
   // A flipped data bit must fail the CRC check, not return a wrong weight.
-  rewrite({{"w", xt::xarray<float>{1234.5f, 6.0f}}}, raw<float>({1234.5f}), raw<float>({1234.25f}),
+  rewrite({{"w", xgrad::Array<float>{1234.5f, 6.0f}}}, raw<float>({1234.5f}), raw<float>({1234.25f}),
           1);
   EXPECT_CONTAINS(io_error([&] { xgrad::read_npz(p); }), "entry 'w': cannot read: CRC error");
 
@@ -481,7 +481,7 @@ TEST_F(NpyFiles, HostileNpzEntriesNameTheEntry) {
 
 TEST_F(NpyFiles, SaveIntoMissingDirectoryThrowsAndLeavesNothing) {
   const std::string p = path("missing/x.npy");
-  EXPECT_CONTAINS(io_error([&] { xgrad::write_npy(p, xt::xarray<float>{1}); }),
+  EXPECT_CONTAINS(io_error([&] { xgrad::write_npy(p, xgrad::Array<float>{1}); }),
                   "write_npy: " + p + ": ");
   EXPECT_CONTAINS(io_error([&] {
                     xgrad::write_npz<float>(p, {{"a", {1}}});
@@ -491,7 +491,7 @@ TEST_F(NpyFiles, SaveIntoMissingDirectoryThrowsAndLeavesNothing) {
 }
 
 TEST_F(NpyFiles, SaveReplacesAnExistingFileCompletely) {
-  const xt::xarray<float> small = {1, 2};
+  const xgrad::Array<float> small = {1, 2};
   spit(path("x.npy"), std::string(100000, 'x'));
   xgrad::write_npy(path("x.npy"), small);
   xgrad::write_npy(path("fresh.npy"), small);
@@ -511,7 +511,7 @@ TEST_F(NpyFiles, FailedSaveLeavesTargetAndNoTemporary) {
   // written.
   fs::create_directory(path("target"));
   spit(path("target/keep"), "keep");
-  EXPECT_CONTAINS(io_error([&] { xgrad::write_npy(path("target"), xt::xarray<double>{1}); }),
+  EXPECT_CONTAINS(io_error([&] { xgrad::write_npy(path("target"), xgrad::Array<double>{1}); }),
                   "cannot replace the file");
   EXPECT_CONTAINS(io_error([&] {
                     xgrad::write_npz<double>(path("target"), {{"a", {1}}});
@@ -524,7 +524,7 @@ TEST_F(NpyFiles, FailedSaveLeavesTargetAndNoTemporary) {
 TEST_F(NpyFiles, RejectedArgumentsLeaveExistingFile) {
   const std::string p = path("x.npz");
   spit(p, "old");
-  using Entries = std::vector<std::pair<std::string, xt::xarray<float>>>;
+  using Entries = std::vector<std::pair<std::string, xgrad::Array<float>>>;
   EXPECT_THROW(xgrad::write_npz(p, Entries{{"a", {1}}, {"b", {2}}, {"a", {3}}}),
                std::invalid_argument);
   EXPECT_THROW(xgrad::write_npz(p, Entries{{"", {1}}}), std::invalid_argument);
@@ -540,7 +540,7 @@ TEST_F(NpyFiles, RejectedArgumentsLeaveExistingFile) {
 }
 
 TEST(NpyArrayAs, NamesRequestedAndStoredDtypes) {
-  const NpyArray a = NpyArray::from(xt::xarray<double>{1.0, 2.0});
+  const NpyArray a = NpyArray::from(xgrad::Array<double>{1.0, 2.0});
   try {
     a.as<float>();
     ADD_FAILURE() << "as<float> of float64 must throw";

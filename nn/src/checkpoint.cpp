@@ -20,7 +20,7 @@ bool is_positional(const std::vector<std::pair<std::string, NpyArray>>& entries)
 
 template <typename T>
 void save(const Module<T>& module, const std::string& path) {
-  std::vector<std::pair<std::string, xt::xarray<T>>> entries;
+  std::vector<std::pair<std::string, Array<T>>> entries;
   for (const auto& [name, parameter] : module.named_parameters())
     entries.emplace_back(name, parameter.value());
   if (entries.empty()) {
@@ -60,7 +60,7 @@ void load(Module<T>& module, const std::string& path) {
     }
   }
   // Check everything first, then assign: a failed load changes nothing.
-  std::vector<xt::xarray<T>> values;
+  std::vector<Array<T>> values;
   for (const auto& [name, parameter] : parameters) {
     const auto found = by_name.find(name);
     if (found == by_name.end()) {

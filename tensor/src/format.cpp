@@ -215,7 +215,7 @@ std::vector<std::size_t> shown_indices(std::size_t n, bool summarise) {
 template <typename T>
 class ArrayPrinter {
  public:
-  explicit ArrayPrinter(const xt::xarray<T>& a) : a_(a), summarise_(a.size() > kThreshold) {}
+  explicit ArrayPrinter(const Array<T>& a) : a_(a), summarise_(a.size() > kThreshold) {}
 
   std::string print() const {
     std::vector<T> shown;
@@ -274,20 +274,20 @@ class ArrayPrinter {
     return "[" + s.substr(indent.size()) + "]";
   }
 
-  const xt::xarray<T>& a_;
+  const Array<T>& a_;
   bool summarise_;
 };
 
 }  // namespace
 
 template <typename T>
-std::string format_array(const xt::xarray<T>& a) {
+std::string format_array(const Array<T>& a) {
   if (a.dimension() == 0) return scalar_text(a.data()[0]);
   if (a.size() == 0) return "[]";
   return ArrayPrinter<T>(a).print();
 }
 
-template std::string format_array<float>(const xt::xarray<float>&);
-template std::string format_array<double>(const xt::xarray<double>&);
+template std::string format_array<float>(const Array<float>&);
+template std::string format_array<double>(const Array<double>&);
 
 }  // namespace xgrad

@@ -433,8 +433,8 @@ ArrayView view_of(const NpyArray& a, const std::string& where) {
 }
 
 template <typename T>
-ArrayView view_of(const xt::xarray<T>& a) {
-  static_assert(xt::xarray<T>::static_layout == xt::layout_type::row_major,
+ArrayView view_of(const Array<T>& a) {
+  static_assert(Array<T>::static_layout == xt::layout_type::row_major,
                 "xt::xarray is assumed row-major, as .npy data is written here");
   return {find_dtype(dtype_name<T>()), to_shape(a.shape()), reinterpret_cast<const char*>(a.data()),
           a.size() * sizeof(T)};
@@ -533,19 +533,19 @@ void write_npz_views(const std::string& path,
 // ------------------------------------------------------------ public API ---
 
 template <typename T>
-xt::xarray<T> NpyArray::as() const {
+Array<T> NpyArray::as() const {
   const std::string want = dtype_name<T>();
   if (dtype != want)
     throw std::invalid_argument("NpyArray::as: requested " + want + " but the array holds " +
                                 (dtype.empty() ? std::string("no dtype") : "'" + dtype + "'"));
   view_of(*this, "NpyArray::as: ");  // checks size and bool bytes
-  xt::xarray<T> out = xt::xarray<T>::from_shape(shape);
+  Array<T> out = Array<T>::from_shape(shape);
   if (!data.empty()) std::memcpy(out.data(), data.data(), data.size());
   return out;
 }
 
 template <typename T>
-NpyArray NpyArray::from(const xt::xarray<T>& a) {
+NpyArray NpyArray::from(const Array<T>& a) {
   const ArrayView v = view_of(a);
   return NpyArray{v.dtype->name, v.shape, std::vector<char>(v.data, v.data + v.nbytes)};
 }
@@ -569,7 +569,7 @@ void write_npy(const std::string& path, const NpyArray& a) {
 }
 
 template <typename T>
-void write_npy(const std::string& path, const xt::xarray<T>& a) {
+void write_npy(const std::string& path, const Array<T>& a) {
   write_file_atomically(path, encode_npy(view_of(a)), "write_npy: " + path + ": ");
 }
 
@@ -634,18 +634,18 @@ void write_npz(const std::string& path,
 
 template <typename T>
 void write_npz(const std::string& path,
-               const std::vector<std::pair<std::string, xt::xarray<T>>>& entries, bool compressed) {
+               const std::vector<std::pair<std::string, Array<T>>>& entries, bool compressed) {
   std::vector<std::pair<std::string, ArrayView>> views;
   for (const auto& e : entries) views.emplace_back(e.first, view_of(e.second));
   write_npz_views(path, views, compressed, "write_npz: " + path + ": ");
 }
 
 #define XGRAD_NPY_DEFINE(T)                                             \
-  template xt::xarray<T> NpyArray::as<T>() const;                       \
-  template NpyArray NpyArray::from<T>(const xt::xarray<T>&);            \
-  template void write_npy<T>(const std::string&, const xt::xarray<T>&); \
+  template Array<T> NpyArray::as<T>() const;                       \
+  template NpyArray NpyArray::from<T>(const Array<T>&);            \
+  template void write_npy<T>(const std::string&, const Array<T>&); \
   template void write_npz<T>(const std::string&,                        \
-                             const std::vector<std::pair<std::string, xt::xarray<T>>>&, bool);
+                             const std::vector<std::pair<std::string, Array<T>>>&, bool);
 XGRAD_NPY_DEFINE(float)
 XGRAD_NPY_DEFINE(double)
 XGRAD_NPY_DEFINE(std::int32_t)

@@ -1,10 +1,13 @@
 #pragma once
 // Everything xgrad offers, in one include.
 
+#include "xgrad/tensor/activations.hpp"
+#include "xgrad/tensor/allocator.hpp"
 #include "xgrad/tensor/blas.hpp"
 #include "xgrad/tensor/file_io.hpp"
 #include "xgrad/tensor/format.hpp"
 #include "xgrad/tensor/npy.hpp"
+#include "xgrad/tensor/reductions.hpp"
 #include "xgrad/tensor/shape.hpp"
 #include "xgrad/tensor/tensor.hpp"
 

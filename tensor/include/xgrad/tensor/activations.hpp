@@ -14,7 +14,7 @@
 
 #include <cstddef>
 
-#include <xtensor/xarray.hpp>
+#include "xgrad/tensor/tensor.hpp"
 
 namespace xgrad {
 
@@ -44,8 +44,8 @@ void exp_in_place(double* values, std::size_t n);
 // A copy of `a` with `kernel` applied to it in place: the forward pass of an
 // elementwise op, e.g. applied<T>(x, tanh_in_place).
 template <typename T>
-xt::xarray<T> applied(const xt::xarray<T>& a, void (*kernel)(T*, std::size_t)) {
-  xt::xarray<T> out = a;
+Array<T> applied(const Array<T>& a, void (*kernel)(T*, std::size_t)) {
+  Array<T> out = a;
   kernel(out.data(), out.size());
   return out;
 }

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "xgrad/tensor/shape.hpp"
-#include "xtensor/xarray.hpp"
+#include "xgrad/tensor/tensor.hpp"
 
 namespace xgrad {
 
@@ -14,9 +14,16 @@ namespace xgrad {
 // floatmode 'maxprec', linewidth 75, and corner-only output ("...") above
 // 1000 elements. A 0-D array prints like the NumPy scalar, e.g. `1.0`.
 template <typename T>
-std::string format_array(const xt::xarray<T>& a);
+std::string format_array(const Array<T>& a);
 
-extern template std::string format_array<float>(const xt::xarray<float>&);
-extern template std::string format_array<double>(const xt::xarray<double>&);
+extern template std::string format_array<float>(const Array<float>&);
+extern template std::string format_array<double>(const Array<double>&);
+
+// Any other xtensor expression of floats or doubles (an xt::xarray, a view),
+// evaluated first.
+template <typename E, typename T = typename E::value_type>
+std::string format_array(const xt::xexpression<E>& e) {
+  return format_array<T>(Array<T>(e));
+}
 
 }  // namespace xgrad

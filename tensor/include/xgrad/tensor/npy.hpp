@@ -12,7 +12,7 @@
 
 #include "xgrad/tensor/file_io.hpp"
 #include "xgrad/tensor/shape.hpp"
-#include "xtensor/xarray.hpp"
+#include "xgrad/tensor/tensor.hpp"
 
 namespace xgrad {
 
@@ -26,16 +26,16 @@ struct NpyArray {
   // Copies into an xarray. T is float, double, std::int32_t, std::int64_t or
   // bool; throws std::invalid_argument naming both dtypes if T does not match.
   template <typename T>
-  xt::xarray<T> as() const;
+  Array<T> as() const;
 
   template <typename T>
-  static NpyArray from(const xt::xarray<T>& a);
+  static NpyArray from(const Array<T>& a);
 };
 
 NpyArray read_npy(const std::string& path);
 void write_npy(const std::string& path, const NpyArray& a);
 template <typename T>
-void write_npy(const std::string& path, const xt::xarray<T>& a);
+void write_npy(const std::string& path, const Array<T>& a);
 
 // Entries in file order, names without the ".npy" suffix (as np.load shows them).
 std::vector<std::pair<std::string, NpyArray>> read_npz(const std::string& path);
@@ -47,16 +47,16 @@ void write_npz(const std::string& path,
                bool compressed = false);
 template <typename T>
 void write_npz(const std::string& path,
-               const std::vector<std::pair<std::string, xt::xarray<T>>>& entries,
+               const std::vector<std::pair<std::string, Array<T>>>& entries,
                bool compressed = false);
 
 // Defined in npy.cpp for these element types only.
 #define XGRAD_NPY_DECLARE(T)                                                   \
-  extern template xt::xarray<T> NpyArray::as<T>() const;                       \
-  extern template NpyArray NpyArray::from<T>(const xt::xarray<T>&);            \
-  extern template void write_npy<T>(const std::string&, const xt::xarray<T>&); \
+  extern template Array<T> NpyArray::as<T>() const;                       \
+  extern template NpyArray NpyArray::from<T>(const Array<T>&);            \
+  extern template void write_npy<T>(const std::string&, const Array<T>&); \
   extern template void write_npz<T>(                                           \
-      const std::string&, const std::vector<std::pair<std::string, xt::xarray<T>>>&, bool);
+      const std::string&, const std::vector<std::pair<std::string, Array<T>>>&, bool);
 XGRAD_NPY_DECLARE(float)
 XGRAD_NPY_DECLARE(double)
 XGRAD_NPY_DECLARE(std::int32_t)

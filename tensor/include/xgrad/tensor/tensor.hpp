@@ -8,12 +8,14 @@
 
 #include <xtensor/xarray.hpp>
 
+#include "xgrad/tensor/allocator.hpp"
 #include "xgrad/tensor/shape.hpp"
 
 namespace xgrad {
 
+// Row-major, with the caching allocator (allocator.hpp) for its elements.
 template <typename T = float>
-using Array = xt::xarray<T>;
+using Array = xt::xarray<T, xt::layout_type::row_major, memory::CachingAllocator<T>>;
 
 template <typename T = float>
 Array<T> zeros(const Shape& shape) {

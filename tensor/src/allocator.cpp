@@ -1,0 +1,130 @@
+#include "xgrad/tensor/allocator.hpp"
+
+#include <map>
+#include <mutex>
+#include <vector>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+// A cached block is poisoned, so that AddressSanitizer still reports a use
+// after free of an array whose memory sits in the cache.
+#define XGRAD_POISON(block, bytes) ASAN_POISON_MEMORY_REGION(block, bytes)
+#define XGRAD_UNPOISON(block, bytes) ASAN_UNPOISON_MEMORY_REGION(block, bytes)
+#else
+#define XGRAD_POISON(block, bytes) ((void)(block), (void)(bytes))
+#define XGRAD_UNPOISON(block, bytes) ((void)(block), (void)(bytes))
+#endif
+
+namespace xgrad {
+
+namespace {
+
+constexpr std::align_val_t kAlignment{64};  // a cache line, and AVX-512's width
+constexpr std::size_t kPage = 4096;
+
+// Sizes are rounded up to whole pages, so that arrays of nearly equal sizes
+// share blocks.
+std::size_t block_size(std::size_t bytes) { return (bytes + kPage - 1) / kPage * kPage; }
+
+void free_block(void* block, std::size_t size) noexcept {
+  ::operator delete(block, size, kAlignment);
+}
+
+struct Cache {
+  std::mutex mutex;
+  std::map<std::size_t, std::vector<void*>> free_blocks;  // by block size
+  std::size_t bytes = 0;
+  std::size_t limit = std::size_t(256) << 20;
+
+  // Gives back the largest blocks until the cache holds at most `target`
+  // bytes. Called with the mutex held.
+  void shrink_to(std::size_t target) noexcept {
+    while (bytes > target && !free_blocks.empty()) {
+      auto largest = std::prev(free_blocks.end());
+      std::vector<void*>& blocks = largest->second;
+      XGRAD_UNPOISON(blocks.back(), largest->first);
+      free_block(blocks.back(), largest->first);
+      blocks.pop_back();
+      bytes -= largest->first;
+      if (blocks.empty()) free_blocks.erase(largest);
+    }
+  }
+};
+
+// Never destroyed: arrays with static storage duration may be freed after
+// main returns, and must still find the cache.
+Cache& cache() {
+  static Cache* instance = new Cache;
+  return *instance;
+}
+
+}  // namespace
+
+namespace memory::detail {
+
+void* allocate_large(std::size_t bytes) {
+  const std::size_t size = block_size(bytes);
+  Cache& c = cache();
+  {
+    std::lock_guard<std::mutex> lock(c.mutex);
+    const auto found = c.free_blocks.find(size);
+    if (found != c.free_blocks.end()) {
+      void* block = found->second.back();
+      found->second.pop_back();
+      if (found->second.empty()) c.free_blocks.erase(found);
+      c.bytes -= size;
+      XGRAD_UNPOISON(block, size);
+      return block;
+    }
+  }
+  return ::operator new(size, kAlignment);
+}
+
+void deallocate_large(void* block, std::size_t bytes) noexcept {
+  const std::size_t size = block_size(bytes);
+  Cache& c = cache();
+  {
+    std::lock_guard<std::mutex> lock(c.mutex);
+    if (size <= c.limit) {
+      try {
+        c.free_blocks[size].push_back(block);
+        c.bytes += size;
+        XGRAD_POISON(block, size);
+        c.shrink_to(c.limit);
+        return;
+      } catch (const std::bad_alloc&) {
+        // No room to remember the block: give it back instead.
+      }
+    }
+  }
+  free_block(block, size);
+}
+
+}  // namespace memory::detail
+
+std::size_t cached_memory_bytes() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  return c.bytes;
+}
+
+void release_cached_memory() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  c.shrink_to(0);
+}
+
+void set_cached_memory_limit(std::size_t bytes) {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  c.limit = bytes;
+  c.shrink_to(bytes);
+}
+
+std::size_t cached_memory_limit() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  return c.limit;
+}
+
+}  // namespace xgrad
