@@ -83,9 +83,9 @@ Variable<T> div(const Variable<T>& a, const Variable<T>& b) {
 template <typename T>
 Variable<T> exp(const Variable<T>& a) {
   return Variable<T>::from_op(
-      map(a.value(), [](T x) { return std::exp(x); }), {a}, "exp",
+      applied<T>(a.value(), exp_in_place), {a}, "exp",
       [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
-        in[0].add_grad(Array<T>(g * y));
+        in[0].add_grad(backward_applied<T>(g, y, exp_backward));
       });
 }
 
@@ -142,12 +142,7 @@ Variable<T> hard_sigmoid(const Variable<T>& a) {
   return Variable<T>::from_op(
       applied<T>(a.value(), hard_sigmoid_in_place), {a}, "hard_sigmoid",
       [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
-        // Slope 1/6 strictly inside the ramp, read from the output as the
-        // fused SimpleRNN must (it keeps no pre-activations).
-        Array<T> dx = Array<T>::from_shape(g.shape());
-        for (std::size_t i = 0; i < dx.size(); ++i)
-          dx.data()[i] = y.data()[i] > T(0) && y.data()[i] < T(1) ? g.data()[i] / T(6) : T(0);
-        in[0].add_grad(std::move(dx));
+        in[0].add_grad(backward_applied<T>(g, y, hard_sigmoid_backward));
       });
 }
 
@@ -155,13 +150,8 @@ template <typename T>
 Variable<T> softsign(const Variable<T>& a) {
   return Variable<T>::from_op(
       applied<T>(a.value(), softsign_in_place), {a}, "softsign",
-      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-        Array<T> dx = map(in[0].value(), [](T x) {
-          const T d = T(1) + std::abs(x);
-          return T(1) / (d * d);
-        });
-        dx *= g;
-        in[0].add_grad(std::move(dx));
+      [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+        in[0].add_grad(backward_applied<T>(g, y, softsign_backward));
       });
 }
 
@@ -172,11 +162,8 @@ Variable<T> elu(const Variable<T>& a, typename Variable<T>::value_type alpha) {
   return Variable<T>::from_op(
       std::move(out), {a}, "elu",
       [alpha](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
-        // alpha · e^x = y + alpha below 0: no second exp.
-        const T* x = in[0].value().data();
-        Array<T> dx = Array<T>::from_shape(g.shape());
-        for (std::size_t i = 0; i < dx.size(); ++i)
-          dx.data()[i] = g.data()[i] * (x[i] > T(0) ? T(1) : y.data()[i] + alpha);
+        Array<T> dx = g;
+        elu_backward(y.data(), dx.data(), dx.size(), alpha);
         in[0].add_grad(std::move(dx));
       });
 }
@@ -186,13 +173,7 @@ Variable<T> selu(const Variable<T>& a) {
   return Variable<T>::from_op(
       applied<T>(a.value(), selu_in_place), {a}, "selu",
       [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
-        const T scale = static_cast<T>(selu_scale);
-        const T scaled_alpha = static_cast<T>(selu_scale * selu_alpha);
-        const T* x = in[0].value().data();
-        Array<T> dx = Array<T>::from_shape(g.shape());
-        for (std::size_t i = 0; i < dx.size(); ++i)
-          dx.data()[i] = g.data()[i] * (x[i] > T(0) ? scale : y.data()[i] + scaled_alpha);
-        in[0].add_grad(std::move(dx));
+        in[0].add_grad(backward_applied<T>(g, y, selu_backward));
       });
 }
 

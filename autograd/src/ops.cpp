@@ -106,7 +106,7 @@ Variable<T> tanh(const Variable<T>& a) {
   return Variable<T>::from_op(
       applied<T>(a.value(), tanh_in_place), {a}, "tanh",
       [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
-        in[0].add_grad(Array<T>(g * (T(1) - y * y)));
+        in[0].add_grad(backward_applied<T>(g, y, tanh_backward));
       });
 }
 
@@ -115,7 +115,7 @@ Variable<T> relu(const Variable<T>& a) {
   return Variable<T>::from_op(
       applied<T>(a.value(), relu_in_place), {a}, "relu",
       [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
-        in[0].add_grad(Array<T>(xt::where(y > T(0), g, T(0))));
+        in[0].add_grad(backward_applied<T>(g, y, relu_backward));
       });
 }
 
@@ -124,7 +124,7 @@ Variable<T> sigmoid(const Variable<T>& a) {
   return Variable<T>::from_op(
       applied<T>(a.value(), sigmoid_in_place), {a}, "sigmoid",
       [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
-        in[0].add_grad(Array<T>(g * y * (T(1) - y)));
+        in[0].add_grad(backward_applied<T>(g, y, sigmoid_backward));
       });
 }
 

@@ -1,7 +1,6 @@
 #include "xgrad/nn/simple_rnn_sequence.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <memory>
 #include <vector>
 
@@ -35,36 +34,14 @@ template <typename T>
 void scale_by_derivative(Activation activation, const T* h, T* grad, std::size_t n) {
   switch (activation) {
     case Activation::linear: return;
-    case Activation::tanh:
-      for (std::size_t i = 0; i < n; ++i) grad[i] *= T(1) - h[i] * h[i];
-      return;
-    case Activation::relu:
-      for (std::size_t i = 0; i < n; ++i) grad[i] = h[i] > T(0) ? grad[i] : T(0);
-      return;
-    case Activation::sigmoid:
-      for (std::size_t i = 0; i < n; ++i) grad[i] *= h[i] * (T(1) - h[i]);
-      return;
-    case Activation::hard_sigmoid:  // slope 1/6 inside the ramp, 0 where clipped
-      for (std::size_t i = 0; i < n; ++i) grad[i] = h[i] > T(0) && h[i] < T(1) ? grad[i] / T(6) : T(0);
-      return;
-    case Activation::softsign:  // 1 / (1 + |x|)² = (1 − |h|)²
-      for (std::size_t i = 0; i < n; ++i) {
-        const T a = T(1) - std::abs(h[i]);
-        grad[i] *= a * a;
-      }
-      return;
-    case Activation::elu:  // e^x = h + 1 below 0 (alpha 1)
-      for (std::size_t i = 0; i < n; ++i) grad[i] *= h[i] > T(0) ? T(1) : h[i] + T(1);
-      return;
-    case Activation::selu: {  // scale · alpha · e^x = h + scale · alpha below 0
-      const T scale = static_cast<T>(selu_scale);
-      const T scaled_alpha = static_cast<T>(selu_scale * selu_alpha);
-      for (std::size_t i = 0; i < n; ++i) grad[i] *= h[i] > T(0) ? scale : h[i] + scaled_alpha;
-      return;
-    }
-    case Activation::exponential:
-      for (std::size_t i = 0; i < n; ++i) grad[i] *= h[i];
-      return;
+    case Activation::tanh: return tanh_backward(h, grad, n);
+    case Activation::relu: return relu_backward(h, grad, n);
+    case Activation::sigmoid: return sigmoid_backward(h, grad, n);
+    case Activation::hard_sigmoid: return hard_sigmoid_backward(h, grad, n);
+    case Activation::softsign: return softsign_backward(h, grad, n);
+    case Activation::elu: return elu_backward(h, grad, n);
+    case Activation::selu: return selu_backward(h, grad, n);
+    case Activation::exponential: return exp_backward(h, grad, n);
   }
 }
 

@@ -41,6 +41,33 @@ void selu_in_place(double* values, std::size_t n);
 void exp_in_place(float* values, std::size_t n);
 void exp_in_place(double* values, std::size_t n);
 
+// Backward kernels: grad[i] *= f'(x_i), written with the output y_i = f(x_i)
+// alone, so that a fused layer can keep outputs and no pre-activations:
+//   tanh          1 − y²
+//   sigmoid       y · (1 − y)
+//   relu          1 where y > 0, else 0
+//   hard_sigmoid  1/6 where 0 < y < 1, else 0
+//   softsign      (1 − |y|)² = 1 / (1 + |x|)²
+//   elu           1 where y > 0, else y + alpha      (alpha · e^x)
+//   selu          scale where y > 0, else y + scale · alpha
+//   exp           y
+void tanh_backward(const float* y, float* grad, std::size_t n);
+void tanh_backward(const double* y, double* grad, std::size_t n);
+void sigmoid_backward(const float* y, float* grad, std::size_t n);
+void sigmoid_backward(const double* y, double* grad, std::size_t n);
+void relu_backward(const float* y, float* grad, std::size_t n);
+void relu_backward(const double* y, double* grad, std::size_t n);
+void hard_sigmoid_backward(const float* y, float* grad, std::size_t n);
+void hard_sigmoid_backward(const double* y, double* grad, std::size_t n);
+void softsign_backward(const float* y, float* grad, std::size_t n);
+void softsign_backward(const double* y, double* grad, std::size_t n);
+void elu_backward(const float* y, float* grad, std::size_t n, float alpha = 1.0f);
+void elu_backward(const double* y, double* grad, std::size_t n, double alpha = 1.0);
+void selu_backward(const float* y, float* grad, std::size_t n);
+void selu_backward(const double* y, double* grad, std::size_t n);
+void exp_backward(const float* y, float* grad, std::size_t n);
+void exp_backward(const double* y, double* grad, std::size_t n);
+
 // A copy of `a` with `kernel` applied to it in place: the forward pass of an
 // elementwise op, e.g. applied<T>(x, tanh_in_place).
 template <typename T>
@@ -48,6 +75,16 @@ Array<T> applied(const Array<T>& a, void (*kernel)(T*, std::size_t)) {
   Array<T> out = a;
   kernel(out.data(), out.size());
   return out;
+}
+
+// g ⊙ f'(x) from the output y = f(x): the backward pass of an elementwise op,
+// e.g. backward_applied<T>(g, y, tanh_backward).
+template <typename T>
+Array<T> backward_applied(const Array<T>& g, const Array<T>& y,
+                          void (*kernel)(const T*, T*, std::size_t)) {
+  Array<T> grad = g;
+  kernel(y.data(), grad.data(), grad.size());
+  return grad;
 }
 
 }  // namespace xgrad
