@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# compare.sh: xgrad against libtorch 1.13 on the workloads of
+# /work/shared/bench/WORKLOADS.md, side by side, as a Markdown table.
+#
+# Builds xgrad_bench and torch_reference (Release, option
+# XGRAD_BENCH_LIBTORCH=ON) into build-compare/ at the top of the repository,
+# then for each selected workload, figure and thread count runs the two
+# programs one right after the other, so that whatever else the machine is
+# doing weighs on both alike. Each train_step row also runs xgrad_bench's
+# gemm_limit figure (only the BLAS calls of a fused train step) and reports
+# xgrad's train step over it.
+#
+# The programs run in the caller's environment as it is: OPENBLAS_CORETYPE,
+# OPENBLAS_NUM_THREADS and the like are the caller's to set. The table's
+# heading names the OpenBLAS core that both programs report.
+#
+# usage: bench/compare.sh [--workload N|S|M|L|X] [--figure inference|train_step]
+#                         [--threads 1|2] [--budget SECONDS]
+# The table goes to stdout, progress to stderr. Needs bash, cmake, a C++
+# compiler and Debian's libtorch-dev; JSON is read with sed and awk.
+
+set -euo pipefail
+
+usage() {
+  sed -n 's/^# \{0,1\}//; /^usage:/,/^The table/p' "${BASH_SOURCE[0]}" | sed '$d' >&2
+  exit "${1:-2}"
+}
+
+workloads="N S M L X"
+figures="inference train_step"
+threads_list="1 2"
+budget=()
+while (($#)); do
+  flag=$1 value=
+  case $flag in
+    -h | --help) usage 0 ;;
+    --*=*) value=${flag#*=} flag=${flag%%=*} ;;
+    --workload | --figure | --threads | --budget)
+      (($# >= 2)) || { echo "compare.sh: missing value for $flag" >&2; usage; }
+      value=$2
+      shift ;;
+    *) echo "compare.sh: unknown argument '$flag'" >&2; usage ;;
+  esac
+  shift
+  case $flag in
+    --workload) [[ $value =~ ^[NSMLX]$ ]] || { echo "compare.sh: unknown workload '$value'" >&2; usage; }
+                workloads=$value ;;
+    --figure) case $value in
+                inference | train_step) figures=$value ;;
+                gemm_limit) echo "compare.sh: gemm_limit is measured with every train_step row" >&2; usage ;;
+                *) echo "compare.sh: unknown figure '$value'" >&2; usage ;;
+              esac ;;
+    --threads) [[ $value =~ ^[12]$ ]] || { echo "compare.sh: --threads must be 1 or 2" >&2; usage; }
+               threads_list=$value ;;
+    --budget) budget=(--budget "$value") ;;  # the programs check it
+    *) echo "compare.sh: unknown flag '$flag'" >&2; usage ;;
+  esac
+done
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$root/build-compare
+
+# ---------------------------------------------------------------- build
+
+if ! dpkg-query -W -f='${Status}' libtorch-dev 2>/dev/null | grep -q 'install ok installed'; then
+  echo "compare.sh: libtorch-dev (libtorch 1.13, the reference) is not installed." >&2
+  if ((EUID == 0)); then
+    echo "compare.sh: installing it: apt-get install -y libtorch-dev" >&2
+    apt-get install -y libtorch-dev >&2 || { apt-get update >&2 && apt-get install -y libtorch-dev >&2; }
+  else
+    echo "compare.sh: install it as root with: apt-get install libtorch-dev" >&2
+    exit 1
+  fi
+fi
+
+echo "compare.sh: building xgrad_bench and torch_reference in $build ..." >&2
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DXGRAD_BENCH_LIBTORCH=ON >&2
+cmake --build "$build" --target xgrad_bench torch_reference -j2 >&2
+xgrad_bench=$build/bench/xgrad_bench
+torch_reference=$build/bench/torch_reference
+
+# ---------------------------------------------------------------- measure
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
+# field KEY LINE: the value of "KEY" in one JSON line of the programs.
+field() {
+  printf '%s\n' "$2" | sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p"
+}
+# ratio A B: A / B to two decimals, or "–" when either is missing.
+ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    if (a == "" || b == "" || b + 0 == 0) print "–"; else printf "%.2f\n", a / b }'
+}
+or_dash() { printf '%s\n' "${1:-–}"; }
+
+# measure PROGRAM WORKLOAD FIGURE THREADS: prints its JSON line, or fails.
+measure() {
+  local name line
+  name=$(basename "$1")
+  echo "compare.sh: $name $2 $3 threads=$4 ..." >&2
+  if line=$("$1" --workload "$2" --figure "$3" --threads "$4" "${budget[@]}" 2>>"$logs/$name.err"); then
+    printf '%s\n' "$line"
+  else
+    echo "compare.sh: $name failed on $2 $3 threads=$4; its messages:" >&2
+    tail -n 5 "$logs/$name.err" >&2
+    return 1
+  fi
+}
+
+rows=()
+failures=0
+for w in $workloads; do
+  for f in $figures; do
+    for t in $threads_list; do
+      x=$(measure "$xgrad_bench" "$w" "$f" "$t") || failures=$((failures + 1))
+      l=$(measure "$torch_reference" "$w" "$f" "$t") || failures=$((failures + 1))
+      limit="" over_limit="–"
+      if [[ $f == train_step ]]; then
+        g=$(measure "$xgrad_bench" "$w" gemm_limit "$t") || failures=$((failures + 1))
+        limit=$(field median_us "$g")
+        over_limit=$(ratio "$(field median_us "$x")" "$limit")
+      fi
+      rows+=("| $w | $f | $t | $(or_dash "$(field median_us "$x")") | $(or_dash "$(field median_us "$l")") \
+| $(ratio "$(field median_us "$l")" "$(field median_us "$x")") | $(or_dash "$(field peak_rss_mib "$x")") \
+| $(or_dash "$(field peak_rss_mib "$l")") | $(or_dash "$limit") | $over_limit |")
+    done
+  done
+done
+
+# ---------------------------------------------------------------- table
+
+# Each program's first line on stderr: "NAME: OpenBLAS <config>, core <name>".
+core_of() { sed -n 's/^[a-z_]*: OpenBLAS .*, core \(.*\)$/\1/p' "$logs/$1.err" | head -n 1; }
+config=$(sed -n 's/^xgrad_bench: \(OpenBLAS .*\), core .*$/\1/p' "$logs/xgrad_bench.err" | head -n 1)
+core=$(core_of xgrad_bench) torch_core=$(core_of torch_reference)
+[[ $core == "$torch_core" ]] || core="$core (xgrad_bench), $torch_core (torch_reference)"
+openblas_env=$(env | grep '^OPENBLAS' | paste -sd ' ' - || true)
+
+echo "## xgrad vs libtorch 1.13 — OpenBLAS core ${core:-unknown}"
+echo
+echo "${config:-OpenBLAS (configuration not reported)}; OPENBLAS environment: ${openblas_env:-none}; $(nproc) CPUs."
+echo "Medians in µs; libtorch/xgrad above 1 means xgrad is faster. gemm_limit: xgrad_bench's BLAS calls"
+echo "of a fused train step alone; xgrad/limit: xgrad's train step over it."
+echo
+echo "| workload | figure | threads | xgrad median µs | libtorch median µs | libtorch/xgrad | xgrad peak MiB | libtorch peak MiB | gemm_limit µs | xgrad/limit |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${rows[@]}"
+
+if ((failures > 0)); then
+  echo "compare.sh: $failures measurement(s) failed" >&2
+  exit 1
+fi

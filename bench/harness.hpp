@@ -1,0 +1,94 @@
+#pragma once
+// The measurement harness shared by the benchmark programs (xgrad_bench and
+// the libtorch reference torch_reference): the workloads of
+// /work/shared/bench/WORKLOADS.md, one child process per measurement, the
+// warm-up and Google Benchmark timing, and the JSON lines.
+//
+// A program describes itself in a Program: how to set its thread count, and
+// how to build, for a workload, a Model whose inference() and train_step()
+// are the figures. The harness does the rest: bench::run(program, argc, argv)
+// is the whole of the program's main().
+//
+// For every selected (workload, figure, threads) the harness forks a child
+// process. The child sets the threads, builds the model (weights and input
+// drawn once, outside the timing), warms up, times the figure with Google
+// Benchmark, and writes one JSON line into a pipe; the parent prints that
+// line on stdout. Running each measurement in its own process makes the
+// child's peak resident set size (getrusage ru_maxrss) the peak of that
+// measurement alone, and keeps thread settings and heap state from leaking
+// between measurements. The parent itself must not start any thread pool
+// (OpenMP's does not survive a fork): programs touch their framework only in
+// the Program's functions, which run in the child.
+//
+// Timing: Google Benchmark runs the step in `reps` repetitions, each with a
+// minimum time of budget / reps seconds (wall clock), so the timed total is at
+// least the budget. A custom reporter collects the per-repetition times per
+// call (µs); the line reports their median, min and max. `reps` comes from the
+// warm-up estimate of one call: as many repetitions as fit in the budget, at
+// least the spec's minimum (20 for N and S, 5 for M, L and X), at most 50.
+//
+// Only JSON lines go to stdout; progress and errors go to stderr.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+struct Workload {
+  char name;
+  std::size_t batch, steps, features, units;  // B, T, I, H
+  int min_reps;  // the spec's minimum number of repetitions
+};
+
+// WORKLOADS.md: N, S, M, L, X.
+extern const std::vector<Workload> kWorkloads;
+
+// gemm_limit: only the BLAS calls of a train step (a program may offer it).
+enum class Figure { inference, train_step, gemm_limit };
+const char* figure_name(Figure figure);
+
+// One program's model of one workload, built in the child before the timing.
+class Model {
+ public:
+  virtual ~Model() = default;
+  // Forward pass with gradient recording off.
+  virtual void inference() = 0;
+  // Forward, loss = mean of the squared outputs over B·T·H, backward, plain
+  // SGD with learning rate kLearningRate, gradients zeroed.
+  virtual void train_step() = 0;
+  // The loss of the latest train_step(); the harness fails the measurement
+  // when it is not finite.
+  virtual double last_loss() const = 0;
+};
+
+constexpr std::uint64_t kSeed = 0;  // of the weights and the input
+constexpr float kLearningRate = 1e-3f;
+
+struct Program {
+  std::string name;  // prefixes its messages on stderr
+  // Called first in every child, with the measurement's thread count.
+  std::function<void(int threads)> set_threads;
+  std::function<std::unique_ptr<Model>(const Workload&)> make_model;
+  // The step timed as figure gemm_limit; without it the program has no such
+  // figure, and --figure gemm_limit is refused.
+  std::function<std::function<void()>(const Workload&)> make_gemm_limit;
+  // JSON fields of the program's own, each as ,"key":value; they follow
+  // "threads" in the line of that figure.
+  std::function<std::string(Figure)> extra_fields;
+  // Flags of the program's own, each taking a value; set_flag(flag, value)
+  // returns what is wrong with the value, or an empty string.
+  std::vector<std::string> flags;
+  std::function<std::string(const std::string& flag, const std::string& value)> set_flag;
+  std::string flags_synopsis;  // usage()'s second line, e.g. "[--path fused|manual]"
+  std::string flags_help;      // usage()'s closing lines, each ending in a newline
+};
+
+// Parses the flags, prints the OpenBLAS build and core on stderr, runs every
+// selected measurement and returns main()'s exit status: 0 if all succeeded.
+int run(const Program& program, int argc, char** argv);
+
+}  // namespace bench
