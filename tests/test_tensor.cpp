@@ -1,6 +1,7 @@
 // The tensor layer: creation, shape helpers, the seeded generator and the
 // array-level matrix product.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <stdexcept>
@@ -319,6 +320,44 @@ TEST(Threads, SetNumThreadsRejectsZeroAndKeepsWorking) {
   EXPECT_EQ(xgrad::num_threads(), before);  // a rejected call changes nothing
   xgrad::set_num_threads(1);
   EXPECT_EQ(xgrad::num_threads(), 1);
+  xgrad::set_num_threads(before);
+}
+
+TEST(Threads, SmallAndThinProductsRunOnOneThreadLargeOnesOnAll) {
+  const int before = xgrad::num_threads();
+  xgrad::set_num_threads(2);
+  EXPECT_EQ(xgrad::gemm_threads(1, 32, 32), 1);       // workload X's recurrent step
+  EXPECT_EQ(xgrad::gemm_threads(32, 32, 1600), 1);    // thin: S's recurrent kernel gradient
+  EXPECT_EQ(xgrad::gemm_threads(10000, 32, 8), 1);    // thin: X's input projection
+  EXPECT_EQ(xgrad::gemm_threads(64, 64, 64), 1);      // wide enough, too few multiply-adds
+  EXPECT_EQ(xgrad::gemm_threads(64, 128, 128), 2);    // M's recurrent step
+  EXPECT_EQ(xgrad::gemm_threads(6400, 512, 256), 2);  // L's input projection
+  xgrad::set_num_threads(1);
+  EXPECT_EQ(xgrad::gemm_threads(6400, 512, 256), 1);  // never more than asked for
+  EXPECT_EQ(xgrad::num_threads(), 1);
+  xgrad::set_num_threads(before);
+}
+
+TEST(Threads, AThreadedProductGivesTheSameNumbersAsOneThread) {
+  const int before = xgrad::num_threads();
+  xgrad::manual_seed(3);
+  const Array<double> a = xgrad::uniform<double>({64, 256}, -1.0, 1.0);
+  const Array<double> b = xgrad::uniform<double>({256, 128}, -1.0, 1.0);
+  xgrad::set_num_threads(1);
+  const Array<double> one = xgrad::matmul(a, b);
+  xgrad::set_num_threads(2);
+  ASSERT_EQ(xgrad::gemm_threads(64, 128, 256), 2);
+  const Array<double> two = xgrad::matmul(a, b);
+  EXPECT_TRUE(xt::allclose(one, two, 1e-12, 1e-12));
+  // Each value against a plain sum of products.
+  double worst = 0.0;
+  for (std::size_t i = 0; i < 64; ++i)
+    for (std::size_t j = 0; j < 128; ++j) {
+      double expected = 0.0;
+      for (std::size_t k = 0; k < 256; ++k) expected += a(i, k) * b(k, j);
+      worst = std::max(worst, std::abs(two(i, j) - expected));
+    }
+  EXPECT_LT(worst, 1e-12);
   xgrad::set_num_threads(before);
 }
 

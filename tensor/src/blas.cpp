@@ -1,5 +1,6 @@
 #include "xgrad/tensor/blas.hpp"
 
+#include <atomic>
 #include <stdexcept>
 #include <string>
 
@@ -10,12 +11,45 @@ namespace xgrad {
 namespace {
 CBLAS_TRANSPOSE op(bool transpose) { return transpose ? CblasTrans : CblasNoTrans; }
 blasint as_blas(std::size_t n) { return static_cast<blasint>(n); }
+
+// Below either bound a second thread costs more than it brings (blas.hpp).
+constexpr std::size_t kThreadedMinDimension = 64;
+constexpr std::size_t kThreadedMinMultiplyAdds = std::size_t(1) << 20;
+
+// The most threads a product may use (0: not read from OpenBLAS yet), and
+// what OpenBLAS is set to now; changed only when a product needs another
+// count, so a run of same-sized products makes no calls into OpenBLAS.
+std::atomic<int> max_threads{0};
+std::atomic<int> openblas_threads{0};
+
+int current_max_threads() {
+  int n = max_threads.load(std::memory_order_relaxed);
+  if (n == 0) {
+    n = openblas_get_num_threads();
+    int expected = 0;
+    if (!max_threads.compare_exchange_strong(expected, n)) n = expected;
+  }
+  return n;
+}
+
+void use_threads_for(std::size_t m, std::size_t n, std::size_t k) {
+  const int wanted = gemm_threads(m, n, k);
+  if (openblas_threads.exchange(wanted, std::memory_order_relaxed) != wanted)
+    openblas_set_num_threads(wanted);
+}
 }  // namespace
+
+int gemm_threads(std::size_t m, std::size_t n, std::size_t k) {
+  const bool large = m >= kThreadedMinDimension && n >= kThreadedMinDimension &&
+                     m * n * k >= kThreadedMinMultiplyAdds;
+  return large ? current_max_threads() : 1;
+}
 
 void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n,
                  std::size_t k, float alpha, const float* a, std::size_t lda, const float* b,
                  std::size_t ldb, float beta, float* c, std::size_t ldc) {
   if (m == 0 || n == 0) return;
+  use_threads_for(m, n, k);
   cblas_sgemm(CblasRowMajor, op(transpose_a), op(transpose_b), as_blas(m), as_blas(n),
               as_blas(k), alpha, a, as_blas(lda), b, as_blas(ldb), beta, c, as_blas(ldc));
 }
@@ -24,6 +58,7 @@ void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n,
                   std::size_t k, double alpha, const double* a, std::size_t lda,
                   const double* b, std::size_t ldb, double beta, double* c, std::size_t ldc) {
   if (m == 0 || n == 0) return;
+  use_threads_for(m, n, k);
   cblas_dgemm(CblasRowMajor, op(transpose_a), op(transpose_b), as_blas(m), as_blas(n),
               as_blas(k), alpha, a, as_blas(lda), b, as_blas(ldb), beta, c, as_blas(ldc));
 }
@@ -51,10 +86,12 @@ void set_num_threads(int threads) {
     throw std::invalid_argument("set_num_threads: need at least 1 thread, got " +
                                 std::to_string(threads));
   }
+  max_threads.store(threads, std::memory_order_relaxed);
+  openblas_threads.store(threads, std::memory_order_relaxed);
   openblas_set_num_threads(threads);
 }
 
-int num_threads() { return openblas_get_num_threads(); }
+int num_threads() { return current_max_threads(); }
 
 template Array<float> matmul(const Array<float>&, const Array<float>&);
 template Array<double> matmul(const Array<double>&, const Array<double>&);
