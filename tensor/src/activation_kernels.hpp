@@ -1,0 +1,63 @@
+#pragma once
+// The activation kernels, compiled once per x86 instruction set: each
+// activations_<arch>.cpp builds them with that set's compiler flags, and
+// activations.cpp runs the widest one the CPU has (xsimd::dispatch). A
+// default build targets plain x86-64 (SSE2), which left AVX2 and AVX-512
+// machines computing tanh 4 floats at a time.
+//
+// This header only declares; the bodies (activation_kernels_impl.hpp) are
+// seen by the per-instruction-set files alone, so that nothing else
+// instantiates them with the wrong flags.
+
+#include <cstddef>
+
+#include <xsimd/xsimd.hpp>
+
+namespace xgrad::kernels {
+
+// scaled_elu is scale · (x > 0 ? x : alpha · (e^x − 1)): elu with scale 1,
+// and selu with its two constants.
+enum class Kernel { tanh, sigmoid, relu, hard_sigmoid, softsign, scaled_elu, exp };
+
+// values[i] = f(values[i]); alpha and scale are scaled_elu's (ignored by the
+// others).
+template <Kernel K>
+struct Forward {
+  template <class Arch, typename T>
+  void operator()(Arch, T* values, std::size_t n, T alpha, T scale) const;
+};
+
+// grad[i] *= f'(x_i), from the output y[i] = f(x_i) (activations.hpp).
+//
+template <Kernel K>
+struct Backward {
+  template <class Arch, typename T>
+  void operator()(Arch, const T* y, T* grad, std::size_t n, T alpha, T scale) const;
+};
+
+// The instruction sets compiled, widest first (xsimd::dispatch's order).
+using Archs = xsimd::arch_list<xsimd::avx512f, xsimd::avx2, xsimd::sse2>;
+
+// Applies MACRO(K, T, Arch) to every kernel and element type, for the
+// explicit instantiations (in activations_<arch>.cpp) and their extern
+// declarations (in activations.cpp).
+#define XGRAD_FOR_EACH_KERNEL_AND_TYPE(MACRO, Arch)                    \
+  MACRO(tanh, float, Arch) MACRO(tanh, double, Arch)                   \
+  MACRO(sigmoid, float, Arch) MACRO(sigmoid, double, Arch)             \
+  MACRO(relu, float, Arch) MACRO(relu, double, Arch)                   \
+  MACRO(hard_sigmoid, float, Arch) MACRO(hard_sigmoid, double, Arch)   \
+  MACRO(softsign, float, Arch) MACRO(softsign, double, Arch)           \
+  MACRO(scaled_elu, float, Arch) MACRO(scaled_elu, double, Arch)       \
+  MACRO(exp, float, Arch) MACRO(exp, double, Arch)
+
+#define XGRAD_KERNEL_INSTANCES(K, T, Arch)                                                   \
+  template void Forward<Kernel::K>::operator()<Arch, T>(Arch, T*, std::size_t, T, T) const;  \
+  template void Backward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t, T, \
+                                                         T) const;
+
+#define XGRAD_EXTERN_KERNEL_INSTANCES(K, T, Arch)                                                   \
+  extern template void Forward<Kernel::K>::operator()<Arch, T>(Arch, T*, std::size_t, T, T) const;  \
+  extern template void Backward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t, T, \
+                                                                T) const;
+
+}  // namespace xgrad::kernels

@@ -1,0 +1,117 @@
+#pragma once
+// The bodies of the kernels declared in activation_kernels.hpp, for the
+// per-instruction-set files only. Everything here is a template of the
+// instruction set (Arch): a function compiled with AVX-512 flags must never
+// be shared with, and so picked by the linker for, a plain x86-64 caller.
+//
+// The tail that does not fill a batch goes through one zero-padded batch, so
+// every element of every array gets the same formula: a value does not depend
+// on the array's length or on where in it the element sits (the fused
+// SimpleRNN activates [U]-long rows, its composed twin whole [B, U] arrays).
+//
+// The formulas are Keras 3's (activations.hpp lists them).
+
+#include "activation_kernels.hpp"
+
+namespace xgrad::kernels {
+
+// values[i] = f(values[i]) for a batch function f.
+template <class Arch, typename T, typename F>
+void transform(T* values, std::size_t n, F f) {
+  using batch = xsimd::batch<T, Arch>;
+  constexpr std::size_t width = batch::size;
+  std::size_t i = 0;
+  for (; i + width <= n; i += width) f(batch::load_unaligned(values + i)).store_unaligned(values + i);
+  if (i == n) return;
+  alignas(64) T tail[width] = {};  // zeros beyond n: every f is finite at 0
+  for (std::size_t j = 0; i + j < n; ++j) tail[j] = values[i + j];
+  f(batch::load_aligned(tail)).store_aligned(tail);
+  for (std::size_t j = 0; i + j < n; ++j) values[i + j] = tail[j];
+}
+
+// grad[i] = f(y[i], grad[i]).
+template <class Arch, typename T, typename F>
+void transform_gradient(const T* y, T* grad, std::size_t n, F f) {
+  using batch = xsimd::batch<T, Arch>;
+  constexpr std::size_t width = batch::size;
+  std::size_t i = 0;
+  for (; i + width <= n; i += width)
+    f(batch::load_unaligned(y + i), batch::load_unaligned(grad + i)).store_unaligned(grad + i);
+  if (i == n) return;
+  alignas(64) T y_tail[width] = {}, grad_tail[width] = {};
+  for (std::size_t j = 0; i + j < n; ++j) {
+    y_tail[j] = y[i + j];
+    grad_tail[j] = grad[i + j];
+  }
+  f(batch::load_aligned(y_tail), batch::load_aligned(grad_tail)).store_aligned(grad_tail);
+  for (std::size_t j = 0; i + j < n; ++j) grad[i + j] = grad_tail[j];
+}
+
+template <Kernel K>
+template <class Arch, typename T>
+void Forward<K>::operator()(Arch, T* values, std::size_t n, T alpha, T scale) const {
+  using batch = xsimd::batch<T, Arch>;
+  const batch zero(T(0)), one(T(1));
+  if constexpr (K == Kernel::tanh) {
+    transform<Arch>(values, n, [](const batch& x) { return xsimd::tanh(x); });
+  } else if constexpr (K == Kernel::sigmoid) {
+    // e^-|x| never overflows: 1 / (1 + e) for x >= 0, e / (1 + e) below.
+    transform<Arch>(values, n, [&](const batch& x) {
+      const batch e = xsimd::exp(-xsimd::abs(x));
+      return xsimd::select(x >= zero, one / (one + e), e / (one + e));
+    });
+  } else if constexpr (K == Kernel::relu) {
+    transform<Arch>(values, n, [&](const batch& x) { return xsimd::max(x, zero); });
+  } else if constexpr (K == Kernel::hard_sigmoid) {
+    // relu6(x + 3) / 6; the division (not a product with 1/6) keeps it
+    // bit-identical to Keras' formula.
+    const batch three(T(3)), six(T(6));
+    transform<Arch>(values, n, [&](const batch& x) {
+      return xsimd::min(xsimd::max(x + three, zero), six) / six;
+    });
+  } else if constexpr (K == Kernel::softsign) {
+    transform<Arch>(values, n, [&](const batch& x) { return x / (one + xsimd::abs(x)); });
+  } else if constexpr (K == Kernel::scaled_elu) {
+    // expm1 is exact near 0; its inf for a large positive x is not selected.
+    const batch a(alpha), s(scale);
+    transform<Arch>(values, n, [&](const batch& x) {
+      return s * xsimd::select(x > zero, x, a * xsimd::expm1(x));
+    });
+  } else if constexpr (K == Kernel::exp) {
+    transform<Arch>(values, n, [](const batch& x) { return xsimd::exp(x); });
+  }
+}
+
+template <Kernel K>
+template <class Arch, typename T>
+void Backward<K>::operator()(Arch, const T* y, T* grad, std::size_t n, T alpha, T scale) const {
+  using batch = xsimd::batch<T, Arch>;
+  const batch zero(T(0)), one(T(1));
+  if constexpr (K == Kernel::tanh) {
+    transform_gradient<Arch>(y, grad, n, [&](const batch& v, const batch& g) { return g * (one - v * v); });
+  } else if constexpr (K == Kernel::sigmoid) {
+    transform_gradient<Arch>(y, grad, n, [&](const batch& v, const batch& g) { return g * v * (one - v); });
+  } else if constexpr (K == Kernel::relu) {
+    transform_gradient<Arch>(y, grad, n,
+                             [&](const batch& v, const batch& g) { return xsimd::select(v > zero, g, zero); });
+  } else if constexpr (K == Kernel::hard_sigmoid) {  // 1/6 strictly inside the ramp
+    const batch six(T(6));
+    transform_gradient<Arch>(y, grad, n, [&](const batch& v, const batch& g) {
+      return xsimd::select(v > zero && v < one, g / six, zero);
+    });
+  } else if constexpr (K == Kernel::softsign) {  // 1 / (1 + |x|)² = (1 − |y|)²
+    transform_gradient<Arch>(y, grad, n, [&](const batch& v, const batch& g) {
+      const batch a = one - xsimd::abs(v);
+      return g * (a * a);
+    });
+  } else if constexpr (K == Kernel::scaled_elu) {  // scale · alpha · e^x = y + scale · alpha below 0
+    const batch s(scale), offset(scale * alpha);
+    transform_gradient<Arch>(y, grad, n, [&](const batch& v, const batch& g) {
+      return g * xsimd::select(v > zero, s, v + offset);
+    });
+  } else if constexpr (K == Kernel::exp) {
+    transform_gradient<Arch>(y, grad, n, [](const batch& v, const batch& g) { return g * v; });
+  }
+}
+
+}  // namespace xgrad::kernels

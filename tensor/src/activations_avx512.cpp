@@ -1,0 +1,7 @@
+// The activation kernels for avx512f (activation_kernels.hpp).
+
+#include "activation_kernels_impl.hpp"
+
+namespace xgrad::kernels {
+XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_KERNEL_INSTANCES, xsimd::avx512f)
+}  // namespace xgrad::kernels
