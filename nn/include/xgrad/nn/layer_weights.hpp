@@ -22,6 +22,7 @@
 #include "xgrad/nn/constraints.hpp"
 #include "xgrad/nn/initializers.hpp"
 #include "xgrad/nn/module.hpp"
+#include "xgrad/nn/options.hpp"
 #include "xgrad/nn/regularizers.hpp"
 
 namespace xgrad::nn {
@@ -36,6 +37,29 @@ struct WeightSpec {
   std::optional<Regularizer> regularizer;
   std::optional<Constraint> constraint;
 };
+
+// Declares the options of one weight in an options struct SELF:
+// NAME_initializer (default INIT), NAME_regularizer and NAME_constraint
+// (default None, as Keras), each settable by value or by Keras name
+// (initializer_from_name, regularizer_from_name, constraint_from_name):
+//   XGRAD_WEIGHT_ARGS(SimpleRNNOptions, kernel, init::glorot_uniform());
+#define XGRAD_WEIGHT_ARGS(SELF, NAME, INIT)                         \
+ public:                                                            \
+  SELF& NAME##_initializer(const std::string& name) {               \
+    NAME##_initializer_ = initializer_from_name(name);              \
+    return *this;                                                   \
+  }                                                                 \
+  SELF& NAME##_regularizer(const std::string& name) {               \
+    NAME##_regularizer_ = regularizer_from_name(name);              \
+    return *this;                                                   \
+  }                                                                 \
+  SELF& NAME##_constraint(const std::string& name) {                \
+    NAME##_constraint_ = constraint_from_name(name);                \
+    return *this;                                                   \
+  }                                                                 \
+  XGRAD_ARG(Initializer, NAME##_initializer) = INIT;                \
+  XGRAD_ARG(std::optional<Regularizer>, NAME##_regularizer);        \
+  XGRAD_ARG(std::optional<Constraint>, NAME##_constraint)
 
 // kernel [F, U], recurrent_kernel [U, U][, bias [U]] from the options of a
 // recurrent layer (SimpleRNNOptions, SimpleRNNCellOptions), drawn in this

@@ -71,18 +71,18 @@ struct SimpleRNNOptions {
   XGRAD_ARG(std::size_t, units);                                        // required, > 0
   XGRAD_ARG(Activation, activation) = Activation::tanh;                 // Keras: "tanh"
   XGRAD_ARG(bool, use_bias) = true;                                     // Keras: True
-  XGRAD_ARG(Initializer, kernel_initializer) = init::glorot_uniform();  // Keras: "glorot_uniform"
-  XGRAD_ARG(Initializer, recurrent_initializer) = init::orthogonal();   // Keras: "orthogonal"
-  XGRAD_ARG(Initializer, bias_initializer) = init::zeros();             // Keras: "zeros"
-  XGRAD_ARG(std::optional<Regularizer>, kernel_regularizer);            // Keras: None
-  XGRAD_ARG(std::optional<Regularizer>, recurrent_regularizer);         // Keras: None
-  XGRAD_ARG(std::optional<Regularizer>, bias_regularizer);              // Keras: None
+  // kernel_initializer (Keras: "glorot_uniform"), recurrent_initializer
+  // ("orthogonal"), bias_initializer ("zeros"); the *_regularizer and
+  // *_constraint of each (Keras: None). By value or by Keras name
+  // (initializer_from_name, regularizer_from_name, constraint_from_name):
+  // kernel_initializer("he_normal"), kernel_regularizer("l2"),
+  // kernel_constraint("max_norm"), ...
+  XGRAD_WEIGHT_ARGS(SimpleRNNOptions, kernel, init::glorot_uniform());
+  XGRAD_WEIGHT_ARGS(SimpleRNNOptions, recurrent, init::orthogonal());
+  XGRAD_WEIGHT_ARGS(SimpleRNNOptions, bias, init::zeros());
   // On the layer's output (and its state with return_state, as Keras
   // penalises every tensor the layer returns), once per call.
   XGRAD_ARG(std::optional<Regularizer>, activity_regularizer);          // Keras: None
-  XGRAD_ARG(std::optional<Constraint>, kernel_constraint);              // Keras: None
-  XGRAD_ARG(std::optional<Constraint>, recurrent_constraint);           // Keras: None
-  XGRAD_ARG(std::optional<Constraint>, bias_constraint);                // Keras: None
   // Rates in [0, 1) (Keras clamps to [0, 1]; a rate of 1 would scale by inf).
   XGRAD_ARG(double, dropout) = 0.0;                                     // Keras: 0.0
   XGRAD_ARG(double, recurrent_dropout) = 0.0;                           // Keras: 0.0
@@ -102,41 +102,12 @@ struct SimpleRNNOptions {
 
  public:
   // By Keras name: activation("relu") ("None" means linear),
-  // kernel_initializer("he_normal"), kernel_regularizer("l2"),
-  // kernel_constraint("max_norm"), ... (initializer_from_name,
-  // regularizer_from_name, constraint_from_name).
+  // activity_regularizer("l2").
   SimpleRNNOptions& activation(const std::string& name) {
     return activation(activation_from_name(name));
   }
-  SimpleRNNOptions& kernel_initializer(const std::string& name) {
-    return kernel_initializer(initializer_from_name(name));
-  }
-  SimpleRNNOptions& recurrent_initializer(const std::string& name) {
-    return recurrent_initializer(initializer_from_name(name));
-  }
-  SimpleRNNOptions& bias_initializer(const std::string& name) {
-    return bias_initializer(initializer_from_name(name));
-  }
-  SimpleRNNOptions& kernel_regularizer(const std::string& name) {
-    return kernel_regularizer(regularizer_from_name(name));
-  }
-  SimpleRNNOptions& recurrent_regularizer(const std::string& name) {
-    return recurrent_regularizer(regularizer_from_name(name));
-  }
-  SimpleRNNOptions& bias_regularizer(const std::string& name) {
-    return bias_regularizer(regularizer_from_name(name));
-  }
   SimpleRNNOptions& activity_regularizer(const std::string& name) {
     return activity_regularizer(regularizer_from_name(name));
-  }
-  SimpleRNNOptions& kernel_constraint(const std::string& name) {
-    return kernel_constraint(constraint_from_name(name));
-  }
-  SimpleRNNOptions& recurrent_constraint(const std::string& name) {
-    return recurrent_constraint(constraint_from_name(name));
-  }
-  SimpleRNNOptions& bias_constraint(const std::string& name) {
-    return bias_constraint(constraint_from_name(name));
   }
 };
 

@@ -43,15 +43,12 @@ struct SimpleRNNCellOptions {
   XGRAD_ARG(std::size_t, units);                                        // required, > 0
   XGRAD_ARG(Activation, activation) = Activation::tanh;                 // Keras: "tanh"
   XGRAD_ARG(bool, use_bias) = true;                                     // Keras: True
-  XGRAD_ARG(Initializer, kernel_initializer) = init::glorot_uniform();  // Keras: "glorot_uniform"
-  XGRAD_ARG(Initializer, recurrent_initializer) = init::orthogonal();   // Keras: "orthogonal"
-  XGRAD_ARG(Initializer, bias_initializer) = init::zeros();             // Keras: "zeros"
-  XGRAD_ARG(std::optional<Regularizer>, kernel_regularizer);            // Keras: None
-  XGRAD_ARG(std::optional<Regularizer>, recurrent_regularizer);         // Keras: None
-  XGRAD_ARG(std::optional<Regularizer>, bias_regularizer);              // Keras: None
-  XGRAD_ARG(std::optional<Constraint>, kernel_constraint);              // Keras: None
-  XGRAD_ARG(std::optional<Constraint>, recurrent_constraint);           // Keras: None
-  XGRAD_ARG(std::optional<Constraint>, bias_constraint);                // Keras: None
+  // kernel_initializer (Keras: "glorot_uniform"), recurrent_initializer
+  // ("orthogonal"), bias_initializer ("zeros"); the *_regularizer and
+  // *_constraint of each (Keras: None). By value or by Keras name.
+  XGRAD_WEIGHT_ARGS(SimpleRNNCellOptions, kernel, init::glorot_uniform());
+  XGRAD_WEIGHT_ARGS(SimpleRNNCellOptions, recurrent, init::orthogonal());
+  XGRAD_WEIGHT_ARGS(SimpleRNNCellOptions, bias, init::zeros());
   XGRAD_ARG(double, dropout) = 0.0;                                     // Keras: 0.0; in [0, 1)
   XGRAD_ARG(double, recurrent_dropout) = 0.0;                           // Keras: 0.0; in [0, 1)
   XGRAD_ARG(std::optional<std::uint64_t>, seed);                        // Keras: None (global generator)
@@ -61,33 +58,6 @@ struct SimpleRNNCellOptions {
   // By Keras name, as SimpleRNNOptions.
   SimpleRNNCellOptions& activation(const std::string& name) {
     return activation(activation_from_name(name));
-  }
-  SimpleRNNCellOptions& kernel_initializer(const std::string& name) {
-    return kernel_initializer(initializer_from_name(name));
-  }
-  SimpleRNNCellOptions& recurrent_initializer(const std::string& name) {
-    return recurrent_initializer(initializer_from_name(name));
-  }
-  SimpleRNNCellOptions& bias_initializer(const std::string& name) {
-    return bias_initializer(initializer_from_name(name));
-  }
-  SimpleRNNCellOptions& kernel_regularizer(const std::string& name) {
-    return kernel_regularizer(regularizer_from_name(name));
-  }
-  SimpleRNNCellOptions& recurrent_regularizer(const std::string& name) {
-    return recurrent_regularizer(regularizer_from_name(name));
-  }
-  SimpleRNNCellOptions& bias_regularizer(const std::string& name) {
-    return bias_regularizer(regularizer_from_name(name));
-  }
-  SimpleRNNCellOptions& kernel_constraint(const std::string& name) {
-    return kernel_constraint(constraint_from_name(name));
-  }
-  SimpleRNNCellOptions& recurrent_constraint(const std::string& name) {
-    return recurrent_constraint(constraint_from_name(name));
-  }
-  SimpleRNNCellOptions& bias_constraint(const std::string& name) {
-    return bias_constraint(constraint_from_name(name));
   }
 };
 
