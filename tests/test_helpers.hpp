@@ -1,8 +1,9 @@
 #pragma once
 // Small helpers shared by the GoogleTest suites: gradcheck as a gtest
 // assertion, seeded float64 inputs, "throws this type with a message naming
-// these things", shape and element-wise array checks, and a scratch
-// directory per test.
+// these things", shape and element-wise array checks, a scratch directory
+// per test, and the pieces of the SimpleRNN reference loops (seeded draws
+// independent of xgrad's generator, weights, the activations by formula).
 
 #include <stdlib.h>  // mkdtemp
 
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <iterator>
+#include <random>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -25,6 +27,7 @@
 
 #include "xgrad/autograd/gradcheck.hpp"
 #include "xgrad/autograd/variable.hpp"
+#include "xgrad/nn/activation.hpp"
 #include "xgrad/tensor/shape.hpp"
 #include "xgrad/tensor/tensor.hpp"
 
@@ -193,5 +196,88 @@ class ScratchDirTest : public ::testing::Test {
  private:
   std::string prefix_;
 };
+
+// ---------------------------------------------------------------------------
+// For the reference loops of the SimpleRNN suites (test_rnn, test_rnn_keras)
+
+// Seeded draws from the standard library, independent of xgrad's generator,
+// so the reference tests do not share any machinery with the library.
+class Draw {
+ public:
+  explicit Draw(std::uint64_t seed) : generator_(seed) {}
+  Array<double> uniform(const Shape& shape, double low, double high) {
+    Array<double> out = Array<double>::from_shape(shape);
+    std::uniform_real_distribution<double> distribution(low, high);
+    for (auto& v : out) v = distribution(generator_);
+    return out;
+  }
+
+ private:
+  std::mt19937_64 generator_;
+};
+
+// max |a − b|, infinite (and a test failure) for a shape mismatch or a NaN.
+template <typename T>
+double max_abs_diff(const Array<T>& a, const Array<T>& b) {
+  if (!std::equal(a.shape().begin(), a.shape().end(), b.shape().begin(), b.shape().end())) {
+    ADD_FAILURE() << shape_to_string(a.shape()) << " vs " << shape_to_string(b.shape());
+    return INFINITY;
+  }
+  double worst = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double d = std::abs(static_cast<double>(a.flat(i)) - static_cast<double>(b.flat(i)));
+    worst = std::isnan(d) ? INFINITY : std::max(worst, d);
+  }
+  return worst;
+}
+
+// The weights of a SimpleRNN (or its cell) in float64.
+struct RnnWeights {
+  Array<double> kernel;     // [F, U]
+  Array<double> recurrent;  // [U, U]
+  Array<double> bias;       // [U], only with use_bias
+  bool use_bias = false;
+  // Keras' order, for set_weights: kernel, recurrent_kernel[, bias].
+  std::vector<Array<double>> as_list() const {
+    std::vector<Array<double>> out{kernel, recurrent};
+    if (use_bias) out.push_back(bias);
+    return out;
+  }
+};
+
+// Weights that keep the recurrence contractive (states stay O(1) for 20
+// steps even with a linear activation), with a non-zero bias: kernel in
+// [−kernel_limit, kernel_limit), recurrent_kernel within 0.9 / sqrt(U),
+// bias in [−0.5, 0.5).
+inline RnnWeights random_rnn_weights(Draw& draw, std::size_t features, std::size_t units,
+                                     bool use_bias, double kernel_limit) {
+  RnnWeights w;
+  w.kernel = draw.uniform({features, units}, -kernel_limit, kernel_limit);
+  const double r = 0.9 / std::sqrt(static_cast<double>(units));
+  w.recurrent = draw.uniform({units, units}, -r, r);
+  w.use_bias = use_bias;
+  if (use_bias) w.bias = draw.uniform({units}, -0.5, 0.5);
+  return w;
+}
+
+// The activations by their Keras formulas, written independently of the
+// library (hard_sigmoid as Keras' piecewise definition, exp(x) − 1 for elu).
+inline double activate(nn::Activation activation, double v) {
+  using nn::Activation;
+  switch (activation) {
+    case Activation::linear: return v;
+    case Activation::tanh: return std::tanh(v);
+    case Activation::relu: return v > 0.0 ? v : 0.0;
+    case Activation::sigmoid: return 1.0 / (1.0 + std::exp(-v));
+    case Activation::hard_sigmoid: return v <= -3.0 ? 0.0 : v >= 3.0 ? 1.0 : v / 6.0 + 0.5;
+    case Activation::softsign: return v / (1.0 + std::abs(v));
+    case Activation::elu: return v > 0.0 ? v : std::exp(v) - 1.0;
+    case Activation::selu:
+      return 1.0507009873554805 * (v > 0.0 ? v : 1.6732632423543772 * (std::exp(v) - 1.0));
+    case Activation::exponential: return std::exp(v);
+  }
+  ADD_FAILURE() << "unknown activation";
+  return 0.0;
+}
 
 }  // namespace xgrad::test

@@ -12,7 +12,6 @@
 #include <functional>
 #include <initializer_list>
 #include <ostream>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -35,75 +34,21 @@ using nn::Activation;
 using xgrad::Array;
 using xgrad::Shape;
 using xgrad::Variable;
+using xgrad::test::activate;
+using xgrad::test::Draw;
 using xgrad::test::gradcheck_passes;
+using xgrad::test::max_abs_diff;
 using xgrad::test::shape_is;
 using xgrad::test::throws_with;
 
 // ---------------------------------------------------------------------------
 // Local helpers
 
-// Seeded draws from the standard library, independent of xgrad's generator,
-// so the reference tests do not share any machinery with the library.
-class Draw {
- public:
-  explicit Draw(std::uint64_t seed) : generator_(seed) {}
-  Array<double> uniform(const Shape& shape, double low, double high) {
-    Array<double> out = Array<double>::from_shape(shape);
-    std::uniform_real_distribution<double> distribution(low, high);
-    for (auto& v : out) v = distribution(generator_);
-    return out;
-  }
+using Weights = xgrad::test::RnnWeights;
 
- private:
-  std::mt19937_64 generator_;
-};
-
-template <typename T>
-double max_abs_diff(const Array<T>& a, const Array<T>& b) {
-  EXPECT_TRUE(std::equal(a.shape().begin(), a.shape().end(), b.shape().begin(), b.shape().end()))
-      << xgrad::shape_to_string(a.shape()) << " vs " << xgrad::shape_to_string(b.shape());
-  double worst = 0.0;
-  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
-    const double d = std::abs(static_cast<double>(a.flat(i)) - static_cast<double>(b.flat(i)));
-    worst = std::isnan(d) ? INFINITY : std::max(worst, d);
-  }
-  return worst;
-}
-
-struct Weights {
-  Array<double> kernel;     // [F, U]
-  Array<double> recurrent;  // [U, U]
-  Array<double> bias;       // [U], only with use_bias
-  bool use_bias = false;
-  std::vector<Array<double>> as_list() const {
-    std::vector<Array<double>> out{kernel, recurrent};
-    if (use_bias) out.push_back(bias);
-    return out;
-  }
-};
-
-// Weights that keep the recurrence contractive (states stay O(1) for 20 steps
-// even with a linear activation), with a non-zero bias.
+// Kernel entries in [-1, 1).
 Weights random_weights(Draw& draw, std::size_t features, std::size_t units, bool use_bias) {
-  Weights w;
-  w.kernel = draw.uniform({features, units}, -1.0, 1.0);
-  const double r = 0.9 / std::sqrt(static_cast<double>(units));
-  w.recurrent = draw.uniform({units, units}, -r, r);
-  w.use_bias = use_bias;
-  if (use_bias) w.bias = draw.uniform({units}, -0.5, 0.5);
-  return w;
-}
-
-double activate(Activation activation, double v) {
-  switch (activation) {
-    case Activation::linear: return v;
-    case Activation::tanh: return std::tanh(v);
-    case Activation::relu: return v > 0.0 ? v : 0.0;
-    case Activation::sigmoid: return 1.0 / (1.0 + std::exp(-v));
-    default: break;  // the other Keras activations are covered by test_rnn_keras
-  }
-  ADD_FAILURE() << "activation without a reference here";
-  return 0.0;
+  return xgrad::test::random_rnn_weights(draw, features, units, use_bias, 1.0);
 }
 
 // The plain reference: raw loops in float64, no xgrad ops.

@@ -22,7 +22,6 @@
 #include <initializer_list>
 #include <memory>
 #include <optional>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -32,6 +31,7 @@
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xview.hpp>
 
+#include "test_helpers.hpp"
 #include "xgrad/autograd/gradcheck.hpp"
 #include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
@@ -58,6 +58,10 @@ using xgrad::Variable;
 using V = Variable<double>;
 using Call = nn::SimpleRNNCall<double>;
 using Mask = xt::xarray<bool>;
+using xgrad::test::activate;
+using xgrad::test::Draw;
+using xgrad::test::max_abs_diff;
+using xgrad::test::throws_with;
 
 constexpr Activation all_activations[] = {
     Activation::linear,   Activation::tanh,         Activation::relu,
@@ -66,60 +70,6 @@ constexpr Activation all_activations[] = {
 
 // ---------------------------------------------------------------------------
 // Local helpers
-
-// Seeded draws from the standard library, independent of xgrad's generator.
-class Draw {
- public:
-  explicit Draw(std::uint64_t seed) : generator_(seed) {}
-  Array<double> uniform(const Shape& shape, double low, double high) {
-    Array<double> out = Array<double>::from_shape(shape);
-    std::uniform_real_distribution<double> distribution(low, high);
-    for (auto& v : out) v = distribution(generator_);
-    return out;
-  }
-
- private:
-  std::mt19937_64 generator_;
-};
-
-template <typename E, typename F>
-testing::AssertionResult throws_with(F&& f, std::initializer_list<std::string> fragments) {
-  try {
-    f();
-  } catch (const E& e) {
-    const std::string message = e.what();
-    for (const auto& fragment : fragments) {
-      if (message.find(fragment) == std::string::npos) {
-        return testing::AssertionFailure()
-               << "message \"" << message << "\" does not contain \"" << fragment << "\"";
-      }
-    }
-    return testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return testing::AssertionFailure() << "threw another exception type: " << e.what();
-  }
-  return testing::AssertionFailure() << "threw nothing";
-}
-
-template <typename A, typename B>
-bool shapes_equal(const A& a, const B& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end());
-}
-
-// max |a − b|, infinite for a shape mismatch or a NaN.
-template <typename T>
-double max_abs_diff(const Array<T>& a, const Array<T>& b) {
-  if (!shapes_equal(a.shape(), b.shape())) {
-    ADD_FAILURE() << xgrad::shape_to_string(a.shape()) << " vs " << xgrad::shape_to_string(b.shape());
-    return INFINITY;
-  }
-  double worst = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const double d = std::abs(static_cast<double>(a.flat(i)) - static_cast<double>(b.flat(i)));
-    worst = std::isnan(d) ? INFINITY : std::max(worst, d);
-  }
-  return worst;
-}
 
 Array<double> eye(std::size_t n) { return xt::eye<double>(n); }
 
@@ -152,45 +102,11 @@ void expect_gradcheck(const xgrad::GradcheckFunction& f, const std::vector<V>& i
   EXPECT_TRUE(result.passed) << result.summary();
 }
 
-// The activations by their Keras formulas, written independently of the
-// library (hard_sigmoid as Keras' piecewise definition, exp(x) − 1 for elu).
-double activate(Activation activation, double v) {
-  switch (activation) {
-    case Activation::linear: return v;
-    case Activation::tanh: return std::tanh(v);
-    case Activation::relu: return v > 0.0 ? v : 0.0;
-    case Activation::sigmoid: return 1.0 / (1.0 + std::exp(-v));
-    case Activation::hard_sigmoid: return v <= -3.0 ? 0.0 : v >= 3.0 ? 1.0 : v / 6.0 + 0.5;
-    case Activation::softsign: return v / (1.0 + std::abs(v));
-    case Activation::elu: return v > 0.0 ? v : std::exp(v) - 1.0;
-    case Activation::selu:
-      return 1.0507009873554805 * (v > 0.0 ? v : 1.6732632423543772 * (std::exp(v) - 1.0));
-    case Activation::exponential: return std::exp(v);
-  }
-  ADD_FAILURE() << "unknown activation";
-  return 0.0;
-}
+using Weights = xgrad::test::RnnWeights;
 
-struct Weights {
-  Array<double> kernel;     // [F, U]
-  Array<double> recurrent;  // [U, U]
-  Array<double> bias;       // [U], only with use_bias
-  bool use_bias = false;
-  std::vector<Array<double>> as_list() const {
-    std::vector<Array<double>> out{kernel, recurrent};
-    if (use_bias) out.push_back(bias);
-    return out;
-  }
-};
-
+// Kernel entries in [-0.8, 0.8).
 Weights random_weights(Draw& draw, std::size_t features, std::size_t units, bool use_bias) {
-  Weights w;
-  w.kernel = draw.uniform({features, units}, -0.8, 0.8);
-  const double r = 0.9 / std::sqrt(static_cast<double>(units));
-  w.recurrent = draw.uniform({units, units}, -r, r);
-  w.use_bias = use_bias;
-  if (use_bias) w.bias = draw.uniform({units}, -0.5, 0.5);
-  return w;
+  return xgrad::test::random_rnn_weights(draw, features, units, use_bias, 0.8);
 }
 
 // Everything the reference loop takes besides x and the weights.

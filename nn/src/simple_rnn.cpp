@@ -1,7 +1,6 @@
 #include "xgrad/nn/simple_rnn.hpp"
 
 #include <algorithm>
-#include <sstream>
 #include <stdexcept>
 
 #include "xgrad/autograd/ops.hpp"
@@ -9,116 +8,42 @@
 
 namespace xgrad::nn {
 
-namespace {
-std::string rate_to_string(double rate) {
-  std::ostringstream text;
-  text << rate;
-  return text.str();
-}
-}  // namespace
-
 template <typename T>
 SimpleRNN<T>::SimpleRNN(SimpleRNNOptions options)
-    : Module<T>(options.name()),
+    : LayerWeights<T>("SimpleRNN", options.name(), options.units(),
+                      recurrent_weight_specs(options), "layer", "build({-1, -1, F})"),
       options_(std::move(options)),
       own_generator_(options_.seed().value_or(0)) {
-  if (options_.units() == 0) {
-    throw std::invalid_argument(describe() + ": units must be positive, got 0");
-  }
-  for (const auto& [what, rate] : {std::pair<const char*, double>{"dropout", options_.dropout()},
-                                   {"recurrent_dropout", options_.recurrent_dropout()}}) {
-    if (!(rate >= 0.0 && rate < 1.0)) {  // false for NaN too
-      throw std::invalid_argument(describe() + ": " + what + " must be in [0, 1), got " +
-                                  rate_to_string(rate));
-    }
-  }
-}
-
-template <typename T>
-std::string SimpleRNN<T>::describe() const {
-  return "SimpleRNN '" + options_.name() + "'";
+  check_dropout_rates(this->describe(), options_.dropout(), options_.recurrent_dropout());
 }
 
 template <typename T>
 void SimpleRNN<T>::build(const std::vector<std::ptrdiff_t>& input_shape) {
   if (input_shape.size() != 3 || input_shape.back() <= 0) {
-    std::string given = "(";
-    for (std::size_t i = 0; i < input_shape.size(); ++i)
-      given += (i ? ", " : "") + (input_shape[i] < 0 ? std::string("None")
-                                                     : std::to_string(input_shape[i]));
-    throw std::invalid_argument(describe() +
+    throw std::invalid_argument(this->describe() +
                                 ": build expects an input shape (batch, timesteps, features) "
                                 "with features > 0 (batch and timesteps may be -1), got " +
-                                given + ")");
+                                input_shape_to_string(input_shape));
   }
-  const auto features = static_cast<std::size_t>(input_shape.back());
-  if (built()) {
-    if (features != features_) {
-      throw std::invalid_argument(describe() + ": already built for " + std::to_string(features_) +
-                                  " features, cannot build again for " + std::to_string(features));
-    }
-    return;
-  }
-  const std::size_t units = options_.units();
-  features_ = features;
-  // Drawn in Keras' order: kernel, recurrent_kernel, bias.
-  kernel_ = this->register_parameter(
-      "kernel", Variable<T>(options_.kernel_initializer().template draw<T>({features, units})),
-      options_.kernel_regularizer(), options_.kernel_constraint());
-  recurrent_kernel_ = this->register_parameter(
-      "recurrent_kernel",
-      Variable<T>(options_.recurrent_initializer().template draw<T>({units, units})),
-      options_.recurrent_regularizer(), options_.recurrent_constraint());
-  if (options_.use_bias()) {
-    bias_ = this->register_parameter(
-        "bias", Variable<T>(options_.bias_initializer().template draw<T>({units})),
-        options_.bias_regularizer(), options_.bias_constraint());
-  }
-}
-
-template <typename T>
-void SimpleRNN<T>::check_built(const char* what) const {
-  if (!built()) {
-    throw std::logic_error(describe() + ": " + what +
-                           " does not exist before the layer is built; call build({-1, -1, F}) "
-                           "or run it on an input first");
-  }
-}
-
-template <typename T>
-Variable<T> SimpleRNN<T>::kernel() const {
-  check_built("kernel");
-  return kernel_;
-}
-
-template <typename T>
-Variable<T> SimpleRNN<T>::recurrent_kernel() const {
-  check_built("recurrent_kernel");
-  return recurrent_kernel_;
-}
-
-template <typename T>
-Variable<T> SimpleRNN<T>::bias() const {
-  check_built("bias");
-  if (!options_.use_bias()) throw std::logic_error(describe() + ": has no bias (use_bias is false)");
-  return bias_;
+  this->build_for(static_cast<std::size_t>(input_shape.back()));
 }
 
 template <typename T>
 std::pair<std::size_t, std::size_t> SimpleRNN<T>::prepare_input(const Variable<T>& x) {
   if (x.dimension() != 3) {
-    throw std::invalid_argument(describe() +
+    throw std::invalid_argument(this->describe() +
                                 ": expected input of rank 3 [batch, timesteps, features], got shape " +
                                 shape_to_string(x.shape()));
   }
   const std::size_t batch = x.shape()[0], steps = x.shape()[1], features = x.shape()[2];
-  if (!built()) build({-1, -1, static_cast<std::ptrdiff_t>(features)});
-  if (features != features_) {
-    throw std::invalid_argument(describe() + ": expected input shape (batch, timesteps, " +
-                                std::to_string(features_) + "), got " + shape_to_string(x.shape()));
+  if (!this->built()) build({-1, -1, static_cast<std::ptrdiff_t>(features)});
+  if (features != this->input_features()) {
+    throw std::invalid_argument(this->describe() + ": expected input shape (batch, timesteps, " +
+                                std::to_string(this->input_features()) + "), got " +
+                                shape_to_string(x.shape()));
   }
   if (steps == 0) {
-    throw std::invalid_argument(describe() + ": input of shape " + shape_to_string(x.shape()) +
+    throw std::invalid_argument(this->describe() + ": input of shape " + shape_to_string(x.shape()) +
                                 " has no timesteps");
   }
   return {batch, steps};
@@ -133,12 +58,12 @@ template <typename T>
 SimpleRNNOutput<T> SimpleRNN<T>::run(const Variable<T>& x, const SimpleRNNCall<T>& call, bool fused,
                                      bool want_state) {
   const auto [batch, steps] = prepare_input(x);
-  const std::size_t units = options_.units();
+  const std::size_t units = options_.units(), features = this->input_features();
   if (call.mask()) {
     const Shape want{batch, steps};
     const auto& got = call.mask()->shape();
     if (!std::equal(want.begin(), want.end(), got.begin(), got.end())) {
-      throw std::invalid_argument(describe() + ": mask expected shape (batch, timesteps) " +
+      throw std::invalid_argument(this->describe() + ": mask expected shape (batch, timesteps) " +
                                   shape_to_string(want) + " for input shape " +
                                   shape_to_string(x.shape()) + ", got " + shape_to_string(got));
     }
@@ -147,13 +72,13 @@ SimpleRNNOutput<T> SimpleRNN<T>::run(const Variable<T>& x, const SimpleRNNCall<T
     const Shape want{batch, units};
     const auto& got = call.initial_state()->shape();
     if (!std::equal(want.begin(), want.end(), got.begin(), got.end())) {
-      throw std::invalid_argument(describe() + ": initial_state expected shape (batch, units) " +
+      throw std::invalid_argument(this->describe() + ": initial_state expected shape (batch, units) " +
                                   shape_to_string(want) + " for input shape " +
                                   shape_to_string(x.shape()) + ", got " + shape_to_string(got));
     }
   }
   if (options_.stateful() && state_ && state_->shape()[0] != batch) {
-    throw std::invalid_argument(describe() + ": stateful with batch size " +
+    throw std::invalid_argument(this->describe() + ": stateful with batch size " +
                                 std::to_string(state_->shape()[0]) +
                                 " (fixed by its first call or reset_state), got input of batch size " +
                                 std::to_string(batch) + ", shape " + shape_to_string(x.shape()));
@@ -178,7 +103,7 @@ SimpleRNNOutput<T> SimpleRNN<T>::run(const Variable<T>& x, const SimpleRNNCall<T
   const bool training = this->is_training() && call.training().value_or(true);
   std::optional<Array<T>> input_mask;
   if (training && options_.dropout() > 0.0)
-    input_mask = dropout_mask<T>({batch, features_}, options_.dropout(), dropout_generator());
+    input_mask = dropout_mask<T>({batch, features}, options_.dropout(), dropout_generator());
   if (training && options_.recurrent_dropout() > 0.0) {
     args.recurrent_dropout_mask =
         dropout_mask<T>({batch, units}, options_.recurrent_dropout(), dropout_generator());
@@ -188,9 +113,10 @@ SimpleRNNOutput<T> SimpleRNN<T>::run(const Variable<T>& x, const SimpleRNNCall<T
   if (fused) {
     // Input dropout as a plain mul before the node: x ⊙ d_x, d_x as [B, 1, F].
     const Variable<T> input =
-        input_mask ? mul(x, Variable<T>(reshaped(*input_mask, {batch, 1, features_}))) : x;
-    result = simple_rnn_sequence(input, kernel_, recurrent_kernel_,
-                                 options_.use_bias() ? std::optional(bias_) : std::nullopt, args);
+        input_mask ? mul(x, Variable<T>(reshaped(*input_mask, {batch, 1, features}))) : x;
+    result = simple_rnn_sequence(input, this->kernel(), recurrent_kernel(),
+                                 options_.use_bias() ? std::optional(this->bias()) : std::nullopt,
+                                 args);
   } else {
     result = run_composed(x, args, input_mask);
   }
@@ -209,11 +135,12 @@ SimpleRNNOutput<T> SimpleRNN<T>::run_composed(const Variable<T>& x,
                                               const SimpleRNNSequenceArgs<T>& args,
                                               const std::optional<Array<T>>& input_mask) const {
   const std::size_t batch = x.shape()[0], steps = x.shape()[1], units = options_.units();
+  const std::size_t features = this->input_features();
   // (x_t ⊙ d_x) · kernel (+ bias) for every timestep in one GEMM: [B, T, U].
   Variable<T> input = x;
-  if (input_mask) input = mul(x, Variable<T>(reshaped(*input_mask, {batch, 1, features_})));
-  Variable<T> projected = matmul(input, kernel_);
-  if (options_.use_bias()) projected = add(projected, bias_);
+  if (input_mask) input = mul(x, Variable<T>(reshaped(*input_mask, {batch, 1, features})));
+  Variable<T> projected = matmul(input, this->kernel());
+  if (options_.use_bias()) projected = add(projected, this->bias());
 
   std::optional<Variable<T>> recurrent_mask;
   if (args.recurrent_dropout_mask) recurrent_mask = Variable<T>(*args.recurrent_dropout_mask);
@@ -230,7 +157,7 @@ SimpleRNNOutput<T> SimpleRNN<T>::run_composed(const Variable<T>& x,
     Variable<T> pre_activation = select(projected, 1, t);
     if (s > 0 || has_initial) {
       const Variable<T> previous = recurrent_mask ? mul(state, *recurrent_mask) : state;
-      pre_activation = add(pre_activation, matmul(previous, recurrent_kernel_));
+      pre_activation = add(pre_activation, matmul(previous, recurrent_kernel()));
     }
     const Variable<T> candidate = apply_activation(options_.activation(), pre_activation);
     if (args.mask) {
@@ -279,58 +206,18 @@ void SimpleRNN<T>::reset_state() {
 template <typename T>
 void SimpleRNN<T>::reset_state(const Array<T>& states) {
   if (!options_.stateful()) {
-    throw std::logic_error(describe() + ": reset_state(states) needs a stateful layer");
+    throw std::logic_error(this->describe() + ": reset_state(states) needs a stateful layer");
   }
   const std::size_t units = options_.units();
   const bool fits = states.dimension() == 2 && states.shape()[1] == units &&
                     (!state_ || states.shape()[0] == state_->shape()[0]);
   if (!fits) {
     throw std::invalid_argument(
-        describe() + ": reset_state expects states of shape " +
+        this->describe() + ": reset_state expects states of shape " +
         (state_ ? shape_to_string(state_->shape()) : "(batch, " + std::to_string(units) + ")") +
         ", got " + shape_to_string(states.shape()));
   }
   state_ = states;
-}
-
-template <typename T>
-std::vector<Array<T>> SimpleRNN<T>::weights() const {
-  check_built("weights");
-  std::vector<Array<T>> out{kernel_.value(), recurrent_kernel_.value()};
-  if (options_.use_bias()) out.push_back(bias_.value());
-  return out;
-}
-
-template <typename T>
-void SimpleRNN<T>::set_weights(const std::vector<Array<T>>& weights) {
-  const std::size_t expected_count = options_.use_bias() ? 3 : 2;
-  if (weights.size() != expected_count) {
-    throw std::invalid_argument(describe() + ": set_weights expects " +
-                                std::to_string(expected_count) +
-                                " arrays (kernel, recurrent_kernel" +
-                                (options_.use_bias() ? ", bias" : "") + "), got " +
-                                std::to_string(weights.size()));
-  }
-  const std::size_t units = options_.units();
-  const std::size_t features =
-      built() ? features_ : (weights[0].dimension() == 2 ? weights[0].shape()[0] : 0);
-  const std::vector<std::pair<const char*, Shape>> expected{
-      {"kernel", {features, units}}, {"recurrent_kernel", {units, units}}, {"bias", {units}}};
-  for (std::size_t i = 0; i < weights.size(); ++i) {
-    const Shape& want = expected[i].second;
-    if (features == 0 || !std::equal(want.begin(), want.end(), weights[i].shape().begin(),
-                                     weights[i].shape().end())) {
-      throw std::invalid_argument(describe() + ": set_weights: " + expected[i].first +
-                                  " expected shape " +
-                                  (features == 0 ? std::string("(features, ") + std::to_string(units) + ")"
-                                                 : shape_to_string(want)) +
-                                  ", got " + shape_to_string(weights[i].shape()));
-    }
-  }
-  if (!built()) build({-1, -1, static_cast<std::ptrdiff_t>(features)});
-  kernel_.value() = weights[0];
-  recurrent_kernel_.value() = weights[1];
-  if (options_.use_bias()) bias_.value() = weights[2];
 }
 
 template class SimpleRNN<float>;

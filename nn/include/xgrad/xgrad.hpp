@@ -27,6 +27,7 @@
 #include "xgrad/nn/history.hpp"
 #include "xgrad/nn/initializers.hpp"
 #include "xgrad/nn/keras_weights.hpp"
+#include "xgrad/nn/layer_weights.hpp"
 #include "xgrad/nn/losses.hpp"
 #include "xgrad/nn/masking.hpp"
 #include "xgrad/nn/module.hpp"

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "xgrad/nn/activation.hpp"
-#include "xgrad/nn/module.hpp"
+#include "xgrad/nn/layer_weights.hpp"
 #include "xgrad/nn/options.hpp"
 
 namespace xgrad::nn {
@@ -41,8 +41,10 @@ struct DenseOptions {
   }
 };
 
+// built(), input_features(), kernel(), bias(), weights() (kernel[, bias]) and
+// set_weights() come from LayerWeights (layer_weights.hpp).
 template <typename T = float>
-class Dense : public Module<T> {
+class Dense : public LayerWeights<T> {
  public:
   explicit Dense(DenseOptions options);
 
@@ -50,34 +52,15 @@ class Dense : public Module<T> {
   // the others may be -1 (None). Throws if the rank is below 2, F is not
   // positive, or the layer was already built for another F.
   void build(const std::vector<std::ptrdiff_t>& input_shape);
-  bool built() const { return features_ > 0; }
-  // F, once built.
-  std::size_t input_features() const { return features_; }
 
   // x [..., F] (rank >= 2) -> [..., U]. Builds the layer on first use.
   Variable<T> forward(const Variable<T>& x);
   Variable<T> operator()(const Variable<T>& x) { return forward(x); }
 
-  // The parameters as Variables (handles): read their grad() after backward.
-  // Each throws std::logic_error before build; bias() also without use_bias.
-  Variable<T> kernel() const;
-  Variable<T> bias() const;
-
-  // Copies of the weights in Keras' order: kernel[, bias].
-  std::vector<Array<T>> weights() const;
-  // Sets them from the same order (building the layer from the kernel's
-  // shape if needed). Every shape is checked before anything changes.
-  void set_weights(const std::vector<Array<T>>& weights);
-
   const DenseOptions& options() const { return options_; }
 
  private:
-  std::string describe() const;
-  void check_built(const char* what) const;
-
   DenseOptions options_;
-  std::size_t features_ = 0;
-  Variable<T> kernel_, bias_;
 };
 
 extern template class Dense<float>;

@@ -58,7 +58,7 @@
 #include "xgrad/nn/activation.hpp"
 #include "xgrad/nn/constraints.hpp"
 #include "xgrad/nn/initializers.hpp"
-#include "xgrad/nn/module.hpp"
+#include "xgrad/nn/layer_weights.hpp"
 #include "xgrad/nn/options.hpp"
 #include "xgrad/nn/regularizers.hpp"
 #include "xgrad/nn/simple_rnn_sequence.hpp"
@@ -71,18 +71,18 @@ struct SimpleRNNOptions {
   XGRAD_ARG(std::size_t, units);                                        // required, > 0
   XGRAD_ARG(Activation, activation) = Activation::tanh;                 // Keras: "tanh"
   XGRAD_ARG(bool, use_bias) = true;                                     // Keras: True
-  XGRAD_ARG(Initializer, kernel_initializer) = init::glorot_uniform();  // Keras: "glorot_uniform"
-  XGRAD_ARG(Initializer, recurrent_initializer) = init::orthogonal();   // Keras: "orthogonal"
-  XGRAD_ARG(Initializer, bias_initializer) = init::zeros();             // Keras: "zeros"
-  XGRAD_ARG(std::optional<Regularizer>, kernel_regularizer);            // Keras: None
-  XGRAD_ARG(std::optional<Regularizer>, recurrent_regularizer);         // Keras: None
-  XGRAD_ARG(std::optional<Regularizer>, bias_regularizer);              // Keras: None
+  // kernel_initializer (Keras: "glorot_uniform"), recurrent_initializer
+  // ("orthogonal"), bias_initializer ("zeros"); the *_regularizer and
+  // *_constraint of each (Keras: None). By value or by Keras name
+  // (initializer_from_name, regularizer_from_name, constraint_from_name):
+  // kernel_initializer("he_normal"), kernel_regularizer("l2"),
+  // kernel_constraint("max_norm"), ...
+  XGRAD_WEIGHT_ARGS(SimpleRNNOptions, kernel, init::glorot_uniform());
+  XGRAD_WEIGHT_ARGS(SimpleRNNOptions, recurrent, init::orthogonal());
+  XGRAD_WEIGHT_ARGS(SimpleRNNOptions, bias, init::zeros());
   // On the layer's output (and its state with return_state, as Keras
   // penalises every tensor the layer returns), once per call.
   XGRAD_ARG(std::optional<Regularizer>, activity_regularizer);          // Keras: None
-  XGRAD_ARG(std::optional<Constraint>, kernel_constraint);              // Keras: None
-  XGRAD_ARG(std::optional<Constraint>, recurrent_constraint);           // Keras: None
-  XGRAD_ARG(std::optional<Constraint>, bias_constraint);                // Keras: None
   // Rates in [0, 1) (Keras clamps to [0, 1]; a rate of 1 would scale by inf).
   XGRAD_ARG(double, dropout) = 0.0;                                     // Keras: 0.0
   XGRAD_ARG(double, recurrent_dropout) = 0.0;                           // Keras: 0.0
@@ -102,41 +102,12 @@ struct SimpleRNNOptions {
 
  public:
   // By Keras name: activation("relu") ("None" means linear),
-  // kernel_initializer("he_normal"), kernel_regularizer("l2"),
-  // kernel_constraint("max_norm"), ... (initializer_from_name,
-  // regularizer_from_name, constraint_from_name).
+  // activity_regularizer("l2").
   SimpleRNNOptions& activation(const std::string& name) {
     return activation(activation_from_name(name));
   }
-  SimpleRNNOptions& kernel_initializer(const std::string& name) {
-    return kernel_initializer(initializer_from_name(name));
-  }
-  SimpleRNNOptions& recurrent_initializer(const std::string& name) {
-    return recurrent_initializer(initializer_from_name(name));
-  }
-  SimpleRNNOptions& bias_initializer(const std::string& name) {
-    return bias_initializer(initializer_from_name(name));
-  }
-  SimpleRNNOptions& kernel_regularizer(const std::string& name) {
-    return kernel_regularizer(regularizer_from_name(name));
-  }
-  SimpleRNNOptions& recurrent_regularizer(const std::string& name) {
-    return recurrent_regularizer(regularizer_from_name(name));
-  }
-  SimpleRNNOptions& bias_regularizer(const std::string& name) {
-    return bias_regularizer(regularizer_from_name(name));
-  }
   SimpleRNNOptions& activity_regularizer(const std::string& name) {
     return activity_regularizer(regularizer_from_name(name));
-  }
-  SimpleRNNOptions& kernel_constraint(const std::string& name) {
-    return kernel_constraint(constraint_from_name(name));
-  }
-  SimpleRNNOptions& recurrent_constraint(const std::string& name) {
-    return recurrent_constraint(constraint_from_name(name));
-  }
-  SimpleRNNOptions& bias_constraint(const std::string& name) {
-    return bias_constraint(constraint_from_name(name));
   }
 };
 
@@ -153,8 +124,12 @@ struct SimpleRNNCall {
   XGRAD_ARG(std::optional<bool>, training);
 };
 
+// built(), input_features(), kernel(), bias(), weights() (Keras' order:
+// kernel, recurrent_kernel[, bias]) and set_weights() (building from the
+// kernel's shape if needed, every shape checked first) come from
+// LayerWeights (layer_weights.hpp).
 template <typename T = float>
-class SimpleRNN : public Module<T> {
+class SimpleRNN : public LayerWeights<T> {
  public:
   // Throws std::invalid_argument naming the layer for units 0 or a dropout
   // rate outside [0, 1).
@@ -164,9 +139,6 @@ class SimpleRNN : public Module<T> {
   // B and T may be -1 (None). Throws if F is not positive or the layer was
   // already built for another F.
   void build(const std::vector<std::ptrdiff_t>& input_shape);
-  bool built() const { return features_ > 0; }
-  // F, once built.
-  std::size_t input_features() const { return features_; }
 
   // x [B, T, F] -> [B, T, U] or [B, U]. Builds the layer on first use.
   // Throws std::invalid_argument naming the layer and both shapes for a
@@ -200,25 +172,14 @@ class SimpleRNN : public Module<T> {
   // (or reset_state(states)) and for a layer that is not stateful.
   const std::optional<Array<T>>& state() const { return state_; }
 
-  // The parameters as Variables (handles): read their grad() after backward.
-  // Each throws std::logic_error before build; bias() also without use_bias.
-  Variable<T> kernel() const;
-  Variable<T> recurrent_kernel() const;
-  Variable<T> bias() const;
-
-  // Copies of the weights in Keras' order: kernel, recurrent_kernel[, bias].
-  std::vector<Array<T>> weights() const;
-  // Sets them from the same order (building the layer from the kernel's
-  // shape if needed). Every shape is checked before anything changes.
-  void set_weights(const std::vector<Array<T>>& weights);
+  // A handle to the parameter, as kernel(); std::logic_error before build.
+  Variable<T> recurrent_kernel() const { return this->weight("recurrent_kernel"); }
 
   const SimpleRNNOptions& options() const { return options_; }
 
  private:
-  std::string describe() const;
   // Builds on first use and checks x's shape; returns (B, T).
   std::pair<std::size_t, std::size_t> prepare_input(const Variable<T>& x);
-  void check_built(const char* what) const;
   // Checks the call against x, draws the dropout masks, runs one path,
   // keeps the state and records the activity penalties.
   SimpleRNNOutput<T> run(const Variable<T>& x, const SimpleRNNCall<T>& call, bool fused,
@@ -228,8 +189,6 @@ class SimpleRNN : public Module<T> {
   Generator& dropout_generator();
 
   SimpleRNNOptions options_;
-  std::size_t features_ = 0;
-  Variable<T> kernel_, recurrent_kernel_, bias_;
   std::optional<Array<T>> state_;  // stateful only
   Generator own_generator_;        // used only with a seed
 };

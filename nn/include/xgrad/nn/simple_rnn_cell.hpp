@@ -31,7 +31,7 @@
 #include "xgrad/nn/activation.hpp"
 #include "xgrad/nn/constraints.hpp"
 #include "xgrad/nn/initializers.hpp"
-#include "xgrad/nn/module.hpp"
+#include "xgrad/nn/layer_weights.hpp"
 #include "xgrad/nn/options.hpp"
 #include "xgrad/nn/regularizers.hpp"
 
@@ -43,15 +43,12 @@ struct SimpleRNNCellOptions {
   XGRAD_ARG(std::size_t, units);                                        // required, > 0
   XGRAD_ARG(Activation, activation) = Activation::tanh;                 // Keras: "tanh"
   XGRAD_ARG(bool, use_bias) = true;                                     // Keras: True
-  XGRAD_ARG(Initializer, kernel_initializer) = init::glorot_uniform();  // Keras: "glorot_uniform"
-  XGRAD_ARG(Initializer, recurrent_initializer) = init::orthogonal();   // Keras: "orthogonal"
-  XGRAD_ARG(Initializer, bias_initializer) = init::zeros();             // Keras: "zeros"
-  XGRAD_ARG(std::optional<Regularizer>, kernel_regularizer);            // Keras: None
-  XGRAD_ARG(std::optional<Regularizer>, recurrent_regularizer);         // Keras: None
-  XGRAD_ARG(std::optional<Regularizer>, bias_regularizer);              // Keras: None
-  XGRAD_ARG(std::optional<Constraint>, kernel_constraint);              // Keras: None
-  XGRAD_ARG(std::optional<Constraint>, recurrent_constraint);           // Keras: None
-  XGRAD_ARG(std::optional<Constraint>, bias_constraint);                // Keras: None
+  // kernel_initializer (Keras: "glorot_uniform"), recurrent_initializer
+  // ("orthogonal"), bias_initializer ("zeros"); the *_regularizer and
+  // *_constraint of each (Keras: None). By value or by Keras name.
+  XGRAD_WEIGHT_ARGS(SimpleRNNCellOptions, kernel, init::glorot_uniform());
+  XGRAD_WEIGHT_ARGS(SimpleRNNCellOptions, recurrent, init::orthogonal());
+  XGRAD_WEIGHT_ARGS(SimpleRNNCellOptions, bias, init::zeros());
   XGRAD_ARG(double, dropout) = 0.0;                                     // Keras: 0.0; in [0, 1)
   XGRAD_ARG(double, recurrent_dropout) = 0.0;                           // Keras: 0.0; in [0, 1)
   XGRAD_ARG(std::optional<std::uint64_t>, seed);                        // Keras: None (global generator)
@@ -62,37 +59,14 @@ struct SimpleRNNCellOptions {
   SimpleRNNCellOptions& activation(const std::string& name) {
     return activation(activation_from_name(name));
   }
-  SimpleRNNCellOptions& kernel_initializer(const std::string& name) {
-    return kernel_initializer(initializer_from_name(name));
-  }
-  SimpleRNNCellOptions& recurrent_initializer(const std::string& name) {
-    return recurrent_initializer(initializer_from_name(name));
-  }
-  SimpleRNNCellOptions& bias_initializer(const std::string& name) {
-    return bias_initializer(initializer_from_name(name));
-  }
-  SimpleRNNCellOptions& kernel_regularizer(const std::string& name) {
-    return kernel_regularizer(regularizer_from_name(name));
-  }
-  SimpleRNNCellOptions& recurrent_regularizer(const std::string& name) {
-    return recurrent_regularizer(regularizer_from_name(name));
-  }
-  SimpleRNNCellOptions& bias_regularizer(const std::string& name) {
-    return bias_regularizer(regularizer_from_name(name));
-  }
-  SimpleRNNCellOptions& kernel_constraint(const std::string& name) {
-    return kernel_constraint(constraint_from_name(name));
-  }
-  SimpleRNNCellOptions& recurrent_constraint(const std::string& name) {
-    return recurrent_constraint(constraint_from_name(name));
-  }
-  SimpleRNNCellOptions& bias_constraint(const std::string& name) {
-    return bias_constraint(constraint_from_name(name));
-  }
 };
 
+// built(), input_features(), kernel(), bias(), weights() (Keras' order:
+// kernel, recurrent_kernel[, bias]) and set_weights() (building from the
+// kernel's shape if needed, every shape checked first) come from
+// LayerWeights (layer_weights.hpp).
 template <typename T = float>
-class SimpleRNNCell : public Module<T> {
+class SimpleRNNCell : public LayerWeights<T> {
  public:
   // Throws std::invalid_argument naming the cell for units 0 or a dropout
   // rate outside [0, 1).
@@ -101,8 +75,6 @@ class SimpleRNNCell : public Module<T> {
   // Creates the weights for steps [B, F]: only F (the last entry) is used; B
   // may be -1. Throws if F is not positive or the cell was built for another F.
   void build(const std::vector<std::ptrdiff_t>& input_shape);
-  bool built() const { return features_ > 0; }
-  std::size_t input_features() const { return features_; }
 
   // (x_t [B, F], h [B, U]) -> h' [B, U], built from primitive ops so every
   // input gets its gradient. Dropout applies when is_training() and
@@ -121,27 +93,16 @@ class SimpleRNNCell : public Module<T> {
   void reset_dropout_mask() { input_mask_.reset(); }
   void reset_recurrent_dropout_mask() { recurrent_mask_.reset(); }
 
-  // Handles to the parameters; std::logic_error before build (bias() also
-  // without use_bias).
-  Variable<T> kernel() const;
-  Variable<T> recurrent_kernel() const;
-  Variable<T> bias() const;
-  // Keras' order: kernel, recurrent_kernel[, bias]; set_weights builds from
-  // the kernel's shape if needed and checks every shape first.
-  std::vector<Array<T>> weights() const;
-  void set_weights(const std::vector<Array<T>>& weights);
+  // A handle to the parameter, as kernel(); std::logic_error before build.
+  Variable<T> recurrent_kernel() const { return this->weight("recurrent_kernel"); }
 
   const SimpleRNNCellOptions& options() const { return options_; }
 
  private:
-  std::string describe() const;
-  void check_built(const char* what) const;
   // The kept mask of `shape`, drawn now if there is none of that shape.
   const Array<T>& mask_for(std::optional<Array<T>>& kept, const Shape& shape, double rate);
 
   SimpleRNNCellOptions options_;
-  std::size_t features_ = 0;
-  Variable<T> kernel_, recurrent_kernel_, bias_;
   std::optional<Array<T>> input_mask_, recurrent_mask_;
   Generator own_generator_;  // used only with a seed
 };

@@ -1,0 +1,136 @@
+#pragma once
+// LayerWeights: the base of the layers with Keras weights (Dense, SimpleRNN,
+// SimpleRNNCell). It owns what they share: the weights in Keras' order, each
+// created at build from its initializer, regularizer and constraint; the
+// accessors that refuse before build; weights() and set_weights(), which
+// checks every shape before anything changes.
+//
+// Dimension letters: F input features (known at build), U units.
+//
+//   WeightSpec::Rows::features  [F, U]   (kernel)
+//   WeightSpec::Rows::units     [U, U]   (recurrent_kernel)
+//   WeightSpec::Rows::none      [U]      (bias)
+//
+// A layer checks its own input shape in build() and then calls
+// build_for(F); set_weights builds from the kernel's shape the same way.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "xgrad/nn/constraints.hpp"
+#include "xgrad/nn/initializers.hpp"
+#include "xgrad/nn/module.hpp"
+#include "xgrad/nn/options.hpp"
+#include "xgrad/nn/regularizers.hpp"
+
+namespace xgrad::nn {
+
+// One weight of a layer: its Keras name, its shape and its rules.
+struct WeightSpec {
+  enum class Rows { features, units, none };
+
+  std::string name;
+  Rows rows = Rows::none;
+  Initializer initializer;
+  std::optional<Regularizer> regularizer;
+  std::optional<Constraint> constraint;
+};
+
+// Declares the options of one weight in an options struct SELF:
+// NAME_initializer (default INIT), NAME_regularizer and NAME_constraint
+// (default None, as Keras), each settable by value or by Keras name
+// (initializer_from_name, regularizer_from_name, constraint_from_name):
+//   XGRAD_WEIGHT_ARGS(SimpleRNNOptions, kernel, init::glorot_uniform());
+#define XGRAD_WEIGHT_ARGS(SELF, NAME, INIT)                         \
+ public:                                                            \
+  SELF& NAME##_initializer(const std::string& name) {               \
+    NAME##_initializer_ = initializer_from_name(name);              \
+    return *this;                                                   \
+  }                                                                 \
+  SELF& NAME##_regularizer(const std::string& name) {               \
+    NAME##_regularizer_ = regularizer_from_name(name);              \
+    return *this;                                                   \
+  }                                                                 \
+  SELF& NAME##_constraint(const std::string& name) {                \
+    NAME##_constraint_ = constraint_from_name(name);                \
+    return *this;                                                   \
+  }                                                                 \
+  XGRAD_ARG(Initializer, NAME##_initializer) = INIT;                \
+  XGRAD_ARG(std::optional<Regularizer>, NAME##_regularizer);        \
+  XGRAD_ARG(std::optional<Constraint>, NAME##_constraint)
+
+// kernel [F, U], recurrent_kernel [U, U][, bias [U]] from the options of a
+// recurrent layer (SimpleRNNOptions, SimpleRNNCellOptions), drawn in this
+// order as Keras draws them.
+template <typename Options>
+std::vector<WeightSpec> recurrent_weight_specs(const Options& options) {
+  std::vector<WeightSpec> specs{
+      {"kernel", WeightSpec::Rows::features, options.kernel_initializer(),
+       options.kernel_regularizer(), options.kernel_constraint()},
+      {"recurrent_kernel", WeightSpec::Rows::units, options.recurrent_initializer(),
+       options.recurrent_regularizer(), options.recurrent_constraint()}};
+  if (options.use_bias()) {
+    specs.push_back({"bias", WeightSpec::Rows::none, options.bias_initializer(),
+                     options.bias_regularizer(), options.bias_constraint()});
+  }
+  return specs;
+}
+
+// "(None, 4)" for {-1, 4}, as Keras prints an input shape ("(4,)" for {4}).
+std::string input_shape_to_string(const std::vector<std::ptrdiff_t>& shape);
+
+// Throws std::invalid_argument "<description>: dropout must be in [0, 1),
+// got 1.5" unless both rates are in [0, 1) (NaN is not).
+void check_dropout_rates(const std::string& description, double dropout,
+                         double recurrent_dropout);
+
+template <typename T = float>
+class LayerWeights : public Module<T> {
+ public:
+  bool built() const { return features_ > 0; }
+  // F, once built.
+  std::size_t input_features() const { return features_; }
+
+  // The parameters as Variables (handles): read their grad() after backward.
+  // Each throws std::logic_error before build; bias() also without use_bias.
+  Variable<T> kernel() const { return weight("kernel"); }
+  Variable<T> bias() const;
+
+  // Copies of the weights in Keras' order (kernel[, recurrent_kernel][, bias]).
+  std::vector<Array<T>> weights() const;
+  // Sets them from the same order (building the layer from the kernel's
+  // shape if needed). Every shape is checked before anything changes.
+  void set_weights(const std::vector<Array<T>>& weights);
+
+ protected:
+  // `kind` and `name` make the description "SimpleRNN 'encoder'" that starts
+  // every message; `noun` ("layer", "cell") and `build_call`
+  // ("build({-1, F})") complete the message for use before build. Throws
+  // std::invalid_argument for units 0.
+  LayerWeights(const std::string& kind, const std::string& name, std::size_t units,
+               std::vector<WeightSpec> specs, std::string noun, std::string build_call);
+
+  const std::string& describe() const { return description_; }
+  // Creates the weights for F features, or checks F if already built.
+  void build_for(std::size_t features);
+  // Throws std::logic_error naming `what` before build.
+  void check_built(const std::string& what) const;
+  // The weight of that name, after check_built(name).
+  Variable<T> weight(const std::string& name) const;
+
+ private:
+  Shape shape_of(const WeightSpec& spec, std::size_t features) const;
+
+  std::string description_, noun_, build_call_;
+  std::size_t units_;
+  std::vector<WeightSpec> specs_;
+  std::size_t features_ = 0;
+  std::vector<Variable<T>> values_;  // one per spec, once built
+};
+
+extern template class LayerWeights<float>;
+extern template class LayerWeights<double>;
+
+}  // namespace xgrad::nn
