@@ -183,6 +183,21 @@ TEST_F(Add, ForwardValuesBroadcastAsNumpy) {
   EXPECT_EQ((a * V(Array<double>{2, 3})).value(), (Array<double>{{2, 6}, {6, 12}}));
 }
 
+TEST_F(Add, EveryBroadcastCaseMatchesXtensorsOwnExpression) {
+  // The ops loop over equal and trailing shapes themselves; the operand order
+  // matters for sub, and a smaller first operand takes the other branch.
+  for (const auto& c : broadcast_cases) {
+    for (const bool swap : {false, true}) {
+      const Array<double> a = random_variable(swap ? c.b : c.a).value();
+      const Array<double> b = random_variable(swap ? c.a : c.b).value();
+      SCOPED_TRACE(xgrad::shape_to_string(a.shape()) + " with " + xgrad::shape_to_string(b.shape()));
+      EXPECT_EQ((V(a) + V(b)).value(), Array<double>(a + b));
+      EXPECT_EQ((V(a) - V(b)).value(), Array<double>(a - b));
+      EXPECT_EQ((V(a) * V(b)).value(), Array<double>(a * b));
+    }
+  }
+}
+
 TEST_F(Add, BiasGradientIsTheColumnSum) {
   // d sum(x + b) / db = number of rows, for every entry of b.
   const V x = random_variable({4, 3});

@@ -1,12 +1,12 @@
 #include "xgrad/autograd/ops.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
 #include <xtensor/xmath.hpp>
-#include <xtensor/xstrided_view.hpp>
 
 #include "xgrad/tensor/activations.hpp"
 #include "xgrad/tensor/blas.hpp"
@@ -16,12 +16,30 @@ namespace xgrad {
 
 namespace {
 
-// The slice at `index` of `axis`, as a strided view of `a` (axis removed).
-xt::xstrided_slice_vector slice_at(std::size_t axis, std::size_t index) {
-  xt::xstrided_slice_vector slices(axis, xt::all());
-  slices.push_back(index);
-  slices.push_back(xt::ellipsis());
-  return slices;
+// a ∘ b with NumPy broadcasting. Equal shapes, and an operand whose shape is
+// the other's trailing shape (a bias [U] added to [B, U], a scalar), run as
+// plain loops; other broadcasts go through xtensor's expression (`general`),
+// whose broadcasting assignment was a sixth of an op-by-op RNN's train step.
+template <typename T, typename Op, typename General>
+Array<T> broadcast_elementwise(const Array<T>& a, const Array<T>& b, Op op, General general) {
+  const auto ends_with = [](const auto& whole, const auto& tail) {
+    return tail.size() <= whole.size() &&
+           std::equal(tail.begin(), tail.end(), whole.end() - static_cast<std::ptrdiff_t>(tail.size()));
+  };
+  const bool b_repeats = ends_with(a.shape(), b.shape());
+  if (!b_repeats && !ends_with(b.shape(), a.shape())) return general();
+  const Array<T>& whole = b_repeats ? a : b;
+  const std::size_t n = (b_repeats ? b : a).size();
+  Array<T> out = Array<T>::from_shape(whole.shape());
+  const T* pa = a.data();
+  const T* pb = b.data();
+  T* po = out.data();
+  for (std::size_t start = 0; n > 0 && start < out.size(); start += n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      po[start + i] = b_repeats ? op(pa[start + i], pb[i]) : op(pa[i], pb[start + i]);
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -53,7 +71,9 @@ template <typename T>
 Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
   broadcast_shapes(to_shape(a.shape()), to_shape(b.shape()), "add");
   return Variable<T>::from_op(
-      a.value() + b.value(), {a, b}, "add",
+      broadcast_elementwise(a.value(), b.value(), std::plus<T>(),
+                            [&] { return Array<T>(a.value() + b.value()); }),
+      {a, b}, "add",
       [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         for (auto& input : in)
           if (input.requires_grad()) input.add_grad(sum_to(g, to_shape(input.shape())));
@@ -64,7 +84,9 @@ template <typename T>
 Variable<T> sub(const Variable<T>& a, const Variable<T>& b) {
   broadcast_shapes(to_shape(a.shape()), to_shape(b.shape()), "sub");
   return Variable<T>::from_op(
-      a.value() - b.value(), {a, b}, "sub",
+      broadcast_elementwise(a.value(), b.value(), std::minus<T>(),
+                            [&] { return Array<T>(a.value() - b.value()); }),
+      {a, b}, "sub",
       [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         if (in[0].requires_grad()) in[0].add_grad(sum_to(g, to_shape(in[0].shape())));
         if (in[1].requires_grad()) in[1].add_grad(sum_to(Array<T>(-g), to_shape(in[1].shape())));
@@ -75,7 +97,9 @@ template <typename T>
 Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
   broadcast_shapes(to_shape(a.shape()), to_shape(b.shape()), "mul");
   return Variable<T>::from_op(
-      a.value() * b.value(), {a, b}, "mul",
+      broadcast_elementwise(a.value(), b.value(), std::multiplies<T>(),
+                            [&] { return Array<T>(a.value() * b.value()); }),
+      {a, b}, "mul",
       [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         if (in[0].requires_grad())
           in[0].add_grad(sum_to(Array<T>(g * in[1].value()), to_shape(in[0].shape())));
@@ -171,12 +195,10 @@ Variable<T> select(const Variable<T>& a, std::size_t axis, std::size_t index) {
                                 std::to_string(axis) + " is out of range for shape " +
                                 shape_to_string(a.shape()));
   }
-  Array<T> out = xt::strided_view(a.value(), slice_at(axis, index));
   return Variable<T>::from_op(
-      std::move(out), {a}, "select",
+      slice_of(a.value(), axis, index), {a}, "select",
       [axis, index](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-        auto target = xt::strided_view(in[0].grad_buffer(), slice_at(axis, index));
-        target += g;
+        slice_add_into(in[0].grad_buffer(), axis, index, g);
       });
 }
 
@@ -200,13 +222,12 @@ Variable<T> stack(const std::vector<Variable<T>>& values, std::size_t axis) {
   Shape out_shape = item_shape;
   out_shape.insert(out_shape.begin() + static_cast<std::ptrdiff_t>(axis), values.size());
   Array<T> out = Array<T>::from_shape(out_shape);
-  for (std::size_t i = 0; i < values.size(); ++i)
-    xt::strided_view(out, slice_at(axis, i)) = values[i].value();
+  for (std::size_t i = 0; i < values.size(); ++i) slice_into(out, axis, i, values[i].value());
   return Variable<T>::from_op(
       std::move(out), values, "stack",
       [axis](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         for (std::size_t i = 0; i < in.size(); ++i)
-          if (in[i].requires_grad()) in[i].add_grad(Array<T>(xt::strided_view(g, slice_at(axis, i))));
+          if (in[i].requires_grad()) in[i].add_grad(slice_of(g, axis, i));
       });
 }
 

@@ -31,6 +31,51 @@ Array<T> transposed(const Array<T>& a) {
   return xt::eval(xt::transpose(a));
 }
 
+namespace {
+
+// Calls f(offset in the whole, offset in the slice, length) for each
+// contiguous run of the slice at `index` along `axis`.
+template <typename F>
+void for_each_slice_run(const xt::svector<std::size_t, 4>& whole_shape, std::size_t axis,
+                        std::size_t index, F f) {
+  std::size_t outer = 1, inner = 1;
+  for (std::size_t d = 0; d < axis; ++d) outer *= whole_shape[d];
+  for (std::size_t d = axis + 1; d < whole_shape.size(); ++d) inner *= whole_shape[d];
+  const std::size_t count = whole_shape[axis];
+  for (std::size_t o = 0; o < outer; ++o) f((o * count + index) * inner, o * inner, inner);
+}
+
+}  // namespace
+
+template <typename T>
+Array<T> slice_of(const Array<T>& a, std::size_t axis, std::size_t index) {
+  Shape shape(a.shape().begin(), a.shape().end());
+  shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(axis));
+  Array<T> out = Array<T>::from_shape(shape);
+  for_each_slice_run(a.shape(), axis, index, [&](std::size_t whole, std::size_t part, std::size_t n) {
+    std::copy_n(a.data() + whole, n, out.data() + part);
+  });
+  return out;
+}
+
+template <typename T>
+void slice_into(Array<T>& target, std::size_t axis, std::size_t index, const Array<T>& slice) {
+  for_each_slice_run(target.shape(), axis, index,
+                     [&](std::size_t whole, std::size_t part, std::size_t n) {
+                       std::copy_n(slice.data() + part, n, target.data() + whole);
+                     });
+}
+
+template <typename T>
+void slice_add_into(Array<T>& target, std::size_t axis, std::size_t index, const Array<T>& slice) {
+  for_each_slice_run(target.shape(), axis, index,
+                     [&](std::size_t whole, std::size_t part, std::size_t n) {
+                       T* dst = target.data() + whole;
+                       const T* src = slice.data() + part;
+                       for (std::size_t i = 0; i < n; ++i) dst[i] += src[i];
+                     });
+}
+
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   Shape out(std::max(a.size(), b.size()), 1);
   for (std::size_t i = 0; i < out.size(); ++i) {
@@ -120,6 +165,13 @@ template Array<float> reshaped(const Array<float>&, const Shape&);
 template Array<double> reshaped(const Array<double>&, const Shape&);
 template Array<float> transposed(const Array<float>&);
 template Array<double> transposed(const Array<double>&);
+#define XGRAD_INSTANTIATE_SLICES(T)                                              \
+  template Array<T> slice_of(const Array<T>&, std::size_t, std::size_t);         \
+  template void slice_into(Array<T>&, std::size_t, std::size_t, const Array<T>&); \
+  template void slice_add_into(Array<T>&, std::size_t, std::size_t, const Array<T>&);
+XGRAD_INSTANTIATE_SLICES(float)
+XGRAD_INSTANTIATE_SLICES(double)
+#undef XGRAD_INSTANTIATE_SLICES
 template Array<float> sum_to(const Array<float>&, const Shape&);
 template Array<double> sum_to(const Array<double>&, const Shape&);
 template Array<float> uniform(const Shape&, float, float);

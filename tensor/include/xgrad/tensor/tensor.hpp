@@ -41,6 +41,17 @@ Array<T> reshaped(const Array<T>& a, const Shape& shape);
 template <typename T>
 Array<T> transposed(const Array<T>& a);
 
+// The slice at `index` along `axis` (that axis removed), as a copy; and the
+// two ways back: slice_into writes `slice` there, slice_add_into adds it.
+// Row-major block copies, for select, stack and their gradients. The caller
+// checks the shapes.
+template <typename T>
+Array<T> slice_of(const Array<T>& a, std::size_t axis, std::size_t index);
+template <typename T>
+void slice_into(Array<T>& target, std::size_t axis, std::size_t index, const Array<T>& slice);
+template <typename T>
+void slice_add_into(Array<T>& target, std::size_t axis, std::size_t index, const Array<T>& slice);
+
 // NumPy's broadcast of two shapes; throws std::invalid_argument naming `op`
 // and both shapes when they do not broadcast.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
@@ -68,6 +79,13 @@ extern template Array<float> reshaped(const Array<float>&, const Shape&);
 extern template Array<double> reshaped(const Array<double>&, const Shape&);
 extern template Array<float> transposed(const Array<float>&);
 extern template Array<double> transposed(const Array<double>&);
+#define XGRAD_EXTERN_SLICES(T)                                                       \
+  extern template Array<T> slice_of(const Array<T>&, std::size_t, std::size_t);      \
+  extern template void slice_into(Array<T>&, std::size_t, std::size_t, const Array<T>&); \
+  extern template void slice_add_into(Array<T>&, std::size_t, std::size_t, const Array<T>&);
+XGRAD_EXTERN_SLICES(float)
+XGRAD_EXTERN_SLICES(double)
+#undef XGRAD_EXTERN_SLICES
 extern template Array<float> sum_to(const Array<float>&, const Shape&);
 extern template Array<double> sum_to(const Array<double>&, const Shape&);
 extern template Array<float> uniform(const Shape&, float, float);
