@@ -18,7 +18,7 @@ namespace {
 using xgrad::Array;
 
 constexpr std::size_t kMiB = std::size_t(1) << 20;
-// 1 MiB of floats: far above the 64 KiB from which blocks are cached.
+// 1 MiB of floats: far above the 4 KiB from which blocks are cached.
 constexpr std::size_t kLarge = kMiB / sizeof(float);
 
 class MemoryCache : public ::testing::Test {
@@ -57,9 +57,23 @@ TEST_F(MemoryCache, SizesShareABlockWithinAPage) {
   EXPECT_EQ(b.data(), first);
 }
 
-TEST_F(MemoryCache, SmallArraysAreNotCached) {
-  { Array<float> small = Array<float>::from_shape({1000}); }  // 4 KB
+TEST_F(MemoryCache, ArraysUnder4KiBAreNotCached) {
+  { Array<float> small = Array<float>::from_shape({1000}); }  // 4,000 bytes
   EXPECT_EQ(xgrad::cached_memory_bytes(), 0u);
+}
+
+TEST_F(MemoryCache, StepSizedArraysAreCachedIn512ByteClasses) {
+  // [B, U] = [32, 32] floats, an op-by-op RNN's per-step array: 4,096 bytes.
+  const float* first = nullptr;
+  {
+    Array<float> a = Array<float>::from_shape({32, 32});
+    first = a.data();
+  }
+  EXPECT_EQ(xgrad::cached_memory_bytes(), 4096u);
+  Array<float> b = Array<float>::from_shape({1100});  // 4,400 bytes: the next class
+  EXPECT_NE(b.data(), first);
+  Array<float> c = Array<float>::from_shape({1024});
+  EXPECT_EQ(c.data(), first);
 }
 
 TEST_F(MemoryCache, LargeBlocksAreAlignedForAVX512) {
