@@ -111,6 +111,15 @@ Array<T> sum_to(const Array<T>& a, const Shape& shape) {
   // xtensor 0.24's immediate sum dereferences a null pointer on an empty
   // array; a sum over no elements is zero.
   if (a.size() == 0) return Array<T>(shape, T(0));
+  if (axes.size() == lead) {
+    // Only leading axes go (a bias's gradient): add up the rows of `shape`'s
+    // size, without xtensor's general reducer.
+    Array<T> out(shape, T(0));
+    const std::size_t n = out.size();
+    for (std::size_t start = 0; start < a.size(); start += n)
+      for (std::size_t i = 0; i < n; ++i) out.data()[i] += a.data()[start + i];
+    return out;
+  }
   Array<T> out = xt::sum(a, axes, xt::evaluation_strategy::immediate);
   out.reshape(shape);
   return out;
