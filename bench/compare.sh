@@ -6,9 +6,9 @@
 # XGRAD_BENCH_LIBTORCH=ON) into build-compare/ at the top of the repository,
 # then for each selected workload, figure and thread count runs the two
 # programs one right after the other, so that whatever else the machine is
-# doing weighs on both alike. Each train_step row also runs xgrad_bench's
-# gemm_limit figure (only the BLAS calls of a fused train step) and reports
-# xgrad's train step over it.
+# doing weighs on both alike. Each row also runs xgrad_bench's gemm limit
+# (only the BLAS calls of a fused train step, or of its forward pass for an
+# inference row) and reports xgrad's figure over it.
 #
 # The programs run in the caller's environment as it is: OPENBLAS_CORETYPE,
 # OPENBLAS_NUM_THREADS and the like are the caller's to set. The table's
@@ -47,7 +47,8 @@ while (($#)); do
                 workloads=$value ;;
     --figure) case $value in
                 inference | train_step) figures=$value ;;
-                gemm_limit) echo "compare.sh: gemm_limit is measured with every train_step row" >&2; usage ;;
+                gemm_limit | inference_gemm_limit)
+                  echo "compare.sh: the gemm limits are measured with every row" >&2; usage ;;
                 *) echo "compare.sh: unknown figure '$value'" >&2; usage ;;
               esac ;;
     --threads) [[ $value =~ ^[12]$ ]] || { echo "compare.sh: --threads must be 1 or 2" >&2; usage; }
@@ -116,12 +117,11 @@ for w in $workloads; do
     for t in $threads_list; do
       x=$(measure "$xgrad_bench" "$w" "$f" "$t") || failures=$((failures + 1))
       l=$(measure "$torch_reference" "$w" "$f" "$t") || failures=$((failures + 1))
-      limit="" over_limit="–"
-      if [[ $f == train_step ]]; then
-        g=$(measure "$xgrad_bench" "$w" gemm_limit "$t") || failures=$((failures + 1))
-        limit=$(field median_us "$g")
-        over_limit=$(ratio "$(field median_us "$x")" "$limit")
-      fi
+      limit_figure=gemm_limit
+      [[ $f == inference ]] && limit_figure=inference_gemm_limit
+      g=$(measure "$xgrad_bench" "$w" "$limit_figure" "$t") || failures=$((failures + 1))
+      limit=$(field median_us "$g")
+      over_limit=$(ratio "$(field median_us "$x")" "$limit")
       rows+=("| $w | $f | $t | $(or_dash "$(field median_us "$x")") | $(or_dash "$(field median_us "$l")") \
 | $(ratio "$(field median_us "$l")" "$(field median_us "$x")") | $(or_dash "$(field peak_rss_mib "$x")") \
 | $(or_dash "$(field peak_rss_mib "$l")") | $(or_dash "$limit") | $over_limit |")
@@ -142,7 +142,8 @@ echo "## xgrad vs libtorch 1.13 — OpenBLAS core ${core:-unknown}"
 echo
 echo "${config:-OpenBLAS (configuration not reported)}; OPENBLAS environment: ${openblas_env:-none}; $(nproc) CPUs."
 echo "Medians in µs; libtorch/xgrad above 1 means xgrad is faster. gemm_limit: xgrad_bench's BLAS calls"
-echo "of a fused train step alone; xgrad/limit: xgrad's train step over it."
+echo "of a fused train step (train_step rows) or of its forward pass (inference rows) alone;"
+echo "xgrad/limit: xgrad's figure over it."
 echo
 echo "| workload | figure | threads | xgrad median µs | libtorch median µs | libtorch/xgrad | xgrad peak MiB | libtorch peak MiB | gemm_limit µs | xgrad/limit |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -30,7 +30,13 @@ const std::vector<Workload> kWorkloads = {
 };
 
 const char* figure_name(Figure f) {
-  return f == Figure::inference ? "inference" : f == Figure::train_step ? "train_step" : "gemm_limit";
+  switch (f) {
+    case Figure::inference: return "inference";
+    case Figure::train_step: return "train_step";
+    case Figure::gemm_limit: return "gemm_limit";
+    case Figure::inference_gemm_limit: return "inference_gemm_limit";
+  }
+  return "";
 }
 
 namespace {
@@ -88,8 +94,8 @@ std::string measure(const Program& program, const Measurement& m) {
   program.set_threads(m.threads);
   std::unique_ptr<Model> model;
   std::function<void()> step;
-  if (m.figure == Figure::gemm_limit) {
-    step = program.make_gemm_limit(w);
+  if (m.figure == Figure::gemm_limit || m.figure == Figure::inference_gemm_limit) {
+    step = program.make_gemm_limit(w, m.figure == Figure::inference_gemm_limit);
   } else {
     model = program.make_model(w);
     Model* const model_ptr = model.get();
@@ -220,7 +226,8 @@ std::optional<std::string> measure_in_child(const Program& program, const Measur
 [[noreturn]] void usage(const Program& program, const char* argv0, const std::string& problem) {
   if (!problem.empty()) std::fprintf(stderr, "%s: %s\n", argv0, problem.c_str());
   const std::string figures =
-      program.make_gemm_limit ? "inference|train_step|gemm_limit" : "inference|train_step";
+      program.make_gemm_limit ? "inference|train_step|gemm_limit|inference_gemm_limit"
+                              : "inference|train_step";
   const std::string own = program.flags_synopsis.empty() ? "" : " " + program.flags_synopsis;
   std::fprintf(stderr,
                "usage: %s [--workload N|S|M|L|X] [--figure %s] "
@@ -246,7 +253,10 @@ struct Selection {
 Selection parse_flags(const Program& program, int argc, char** argv) {
   Selection s;
   s.figures = {Figure::inference, Figure::train_step};
-  if (program.make_gemm_limit) s.figures.push_back(Figure::gemm_limit);
+  if (program.make_gemm_limit) {
+    s.figures.push_back(Figure::gemm_limit);
+    s.figures.push_back(Figure::inference_gemm_limit);
+  }
   const char* argv0 = argv[0];
   const auto fail = [&](const std::string& problem) { usage(program, argv0, problem); };
   for (int i = 1; i < argc; ++i) {
@@ -279,7 +289,10 @@ Selection parse_flags(const Program& program, int argc, char** argv) {
       if (value == "inference") s.figures = {Figure::inference};
       else if (value == "train_step") s.figures = {Figure::train_step};
       else if (value == "gemm_limit" && program.make_gemm_limit) s.figures = {Figure::gemm_limit};
-      else if (value == "gemm_limit") fail("figure gemm_limit is not measured by " + program.name);
+      else if (value == "inference_gemm_limit" && program.make_gemm_limit)
+        s.figures = {Figure::inference_gemm_limit};
+      else if (value == "gemm_limit" || value == "inference_gemm_limit")
+        fail("figure " + value + " is not measured by " + program.name);
       else fail("unknown figure '" + value + "'");
     } else if (flag == "--threads") {
       if (value == "1") s.threads = {1};

@@ -47,8 +47,9 @@ struct Workload {
 // WORKLOADS.md: N, S, M, L, X.
 extern const std::vector<Workload> kWorkloads;
 
-// gemm_limit: only the BLAS calls of a train step (a program may offer it).
-enum class Figure { inference, train_step, gemm_limit };
+// gemm_limit: only the BLAS calls of a train step; inference_gemm_limit: only
+// those of the forward pass (a program may offer both).
+enum class Figure { inference, train_step, gemm_limit, inference_gemm_limit };
 const char* figure_name(Figure figure);
 
 // One program's model of one workload, built in the child before the timing.
@@ -73,9 +74,9 @@ struct Program {
   // Called first in every child, with the measurement's thread count.
   std::function<void(int threads)> set_threads;
   std::function<std::unique_ptr<Model>(const Workload&)> make_model;
-  // The step timed as figure gemm_limit; without it the program has no such
-  // figure, and --figure gemm_limit is refused.
-  std::function<std::function<void()>(const Workload&)> make_gemm_limit;
+  // The step timed as figure gemm_limit (forward_only: inference_gemm_limit);
+  // without it the program has neither figure, and --figure refuses them.
+  std::function<std::function<void()>(const Workload&, bool forward_only)> make_gemm_limit;
   // JSON fields of the program's own, each as ,"key":value; they follow
   // "threads" in the line of that figure.
   std::function<std::string(Figure)> extra_fields;

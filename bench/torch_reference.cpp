@@ -5,8 +5,9 @@
 // Built only with the CMake option XGRAD_BENCH_LIBTORCH=ON; it does not link
 // xgrad. It measures through the same harness as xgrad_bench (harness.hpp),
 // takes the same flags and prints the same JSON lines with one more field,
-// "framework":"libtorch". Figure gemm_limit is xgrad_bench's alone: the
-// default run leaves it out and --figure gemm_limit is refused.
+// "framework":"libtorch". Figures gemm_limit and inference_gemm_limit are
+// xgrad_bench's alone: the default run leaves them out and --figure refuses
+// them.
 //
 // The model: torch::nn::RNN(I, H), tanh, batch_first, float32, one layer.
 // Its parameters are weight_ih [H, I], weight_hh [H, H] and two biases b_ih

@@ -20,6 +20,8 @@
 // into another, so that no value grows without bound over the repetitions
 // (the products' cost does not depend on the values, bar denormals). The
 // train step divided by this figure is what xgrad spends besides BLAS.
+// inference_gemm_limit (run after it) is the forward half alone: the lower
+// bound of the inference figure.
 //
 // --path (xgrad only) chooses how the forward pass is computed, see usage().
 
@@ -110,8 +112,8 @@ class Model : public bench::Model {
 // The BLAS calls of one fused train step and nothing else (header comment).
 class GemmLimit {
  public:
-  explicit GemmLimit(const Workload& w)
-      : b(w.batch), t(w.steps), i(w.features), h(w.units),
+  GemmLimit(const Workload& w, bool forward_only)
+      : forward_only(forward_only), b(w.batch), t(w.steps), i(w.features), h(w.units),
         states(xgrad::zeros<float>({b, t, h})),
         grad_prev(xgrad::zeros<float>({b, t, h})),
         d_kernel(xgrad::zeros<float>({i, h})),
@@ -130,6 +132,7 @@ class GemmLimit {
     xgrad::gemm(false, false, b * t, h, i, 1.0f, x.data(), i, kernel.data(), h, 0.0f, y, h);
     for (std::size_t s = 1; s < t; ++s)
       xgrad::gemm(false, false, b, h, h, 1.0f, y + (s - 1) * h, row, u, h, 1.0f, y + s * h, row);
+    if (forward_only) return;
     for (std::size_t s = t; s-- > 1;)
       xgrad::gemm(false, true, b, h, h, 1.0f, grad.data() + s * h, row, u, h, 1.0f,
                   grad_prev.data() + (s - 1) * h, row);
@@ -140,6 +143,7 @@ class GemmLimit {
   }
 
  private:
+  bool forward_only;
   std::size_t b, t, i, h;
   xgrad::Array<float> states, grad_prev, d_kernel, d_recurrent;  // written
   xgrad::Array<float> kernel, recurrent, x, grad;                // read
@@ -155,11 +159,13 @@ int main(int argc, char** argv) {
   program.make_model = [&path](const Workload& w) -> std::unique_ptr<bench::Model> {
     return std::make_unique<Model>(w, path);
   };
-  program.make_gemm_limit = [](const Workload& w) -> std::function<void()> {
-    return [limit = std::make_shared<GemmLimit>(w)] { (*limit)(); };
+  program.make_gemm_limit = [](const Workload& w, bool forward_only) -> std::function<void()> {
+    return [limit = std::make_shared<GemmLimit>(w, forward_only)] { (*limit)(); };
   };
   program.extra_fields = [&path](Figure figure) -> std::string {
-    if (path == Path::fused || figure == Figure::gemm_limit) return "";
+    if (path == Path::fused || figure == Figure::gemm_limit ||
+        figure == Figure::inference_gemm_limit)
+      return "";
     return std::string(",\"path\":\"") + path_name(path) + "\"";
   };
   program.flags = {"--path"};
@@ -176,6 +182,7 @@ int main(int argc, char** argv) {
       "hand-written per-step loop of matmul + add + tanh.\n"
       "--figure gemm_limit times only the BLAS calls of a fused train step (input\n"
       "projection, T-1 recurrent products forward and backward, d kernel, d recurrent)\n"
-      "on buffers allocated once: the train step's lower bound on this BLAS.\n";
+      "on buffers allocated once: the train step's lower bound on this BLAS.\n"
+      "--figure inference_gemm_limit: its forward products alone, the inference's.\n";
   return bench::run(program, argc, argv);
 }
