@@ -84,7 +84,7 @@ template <typename T>
 Variable<T> exp(const Variable<T>& a) {
   return Variable<T>::from_op(
       applied<T>(a.value(), exp_in_place), {a}, "exp",
-      [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+      [](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(backward_applied<T>(g, y, exp_backward));
       });
 }
@@ -141,7 +141,7 @@ template <typename T>
 Variable<T> hard_sigmoid(const Variable<T>& a) {
   return Variable<T>::from_op(
       applied<T>(a.value(), hard_sigmoid_in_place), {a}, "hard_sigmoid",
-      [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+      [](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(backward_applied<T>(g, y, hard_sigmoid_backward));
       });
 }
@@ -150,7 +150,7 @@ template <typename T>
 Variable<T> softsign(const Variable<T>& a) {
   return Variable<T>::from_op(
       applied<T>(a.value(), softsign_in_place), {a}, "softsign",
-      [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+      [](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(backward_applied<T>(g, y, softsign_backward));
       });
 }
@@ -161,10 +161,9 @@ Variable<T> elu(const Variable<T>& a, typename Variable<T>::value_type alpha) {
   elu_in_place(out.data(), out.size(), alpha);
   return Variable<T>::from_op(
       std::move(out), {a}, "elu",
-      [alpha](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
-        Array<T> dx = g;
-        elu_backward(y.data(), dx.data(), dx.size(), alpha);
-        in[0].add_grad(std::move(dx));
+      [alpha](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+        elu_backward(y.data(), g.data(), g.size(), alpha);
+        in[0].add_grad(std::move(g));
       });
 }
 
@@ -172,7 +171,7 @@ template <typename T>
 Variable<T> selu(const Variable<T>& a) {
   return Variable<T>::from_op(
       applied<T>(a.value(), selu_in_place), {a}, "selu",
-      [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+      [](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(backward_applied<T>(g, y, selu_backward));
       });
 }

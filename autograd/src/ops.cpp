@@ -42,6 +42,14 @@ Array<T> broadcast_elementwise(const Array<T>& a, const Array<T>& b, Op op, Gene
   return out;
 }
 
+// g summed down to `shape`, the gradient of an input broadcast to g's shape;
+// g's own storage when nothing is to be summed (g is the op's to consume).
+template <typename T>
+Array<T> consumed_to(Array<T>& g, const Shape& shape) {
+  if (std::equal(g.shape().begin(), g.shape().end(), shape.begin(), shape.end())) return std::move(g);
+  return sum_to(g, shape);
+}
+
 }  // namespace
 
 template <typename T>
@@ -74,9 +82,13 @@ Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
       broadcast_elementwise(a.value(), b.value(), std::plus<T>(),
                             [&] { return Array<T>(a.value() + b.value()); }),
       {a, b}, "add",
-      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-        for (auto& input : in)
-          if (input.requires_grad()) input.add_grad(sum_to(g, to_shape(input.shape())));
+      [](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        // The second input may take g itself, so the first gets its own.
+        if (in[0].requires_grad()) {
+          const Shape shape = to_shape(in[0].shape());
+          in[0].add_grad(in[1].requires_grad() ? sum_to(g, shape) : consumed_to(g, shape));
+        }
+        if (in[1].requires_grad()) in[1].add_grad(consumed_to(g, to_shape(in[1].shape())));
       });
 }
 
@@ -100,11 +112,17 @@ Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
       broadcast_elementwise(a.value(), b.value(), std::multiplies<T>(),
                             [&] { return Array<T>(a.value() * b.value()); }),
       {a, b}, "mul",
-      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+      [](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         if (in[0].requires_grad())
           in[0].add_grad(sum_to(Array<T>(g * in[1].value()), to_shape(in[0].shape())));
-        if (in[1].requires_grad())
-          in[1].add_grad(sum_to(Array<T>(g * in[0].value()), to_shape(in[1].shape())));
+        if (!in[1].requires_grad()) return;
+        const Array<T>& a = in[0].value();
+        if (std::equal(a.shape().begin(), a.shape().end(), g.shape().begin(), g.shape().end())) {
+          g *= a;  // in g's own storage: g is not read again
+          in[1].add_grad(consumed_to(g, to_shape(in[1].shape())));
+        } else {
+          in[1].add_grad(sum_to(Array<T>(g * a), to_shape(in[1].shape())));
+        }
       });
 }
 
@@ -120,8 +138,9 @@ template <typename T>
 Variable<T> scale(const Variable<T>& a, typename Variable<T>::value_type factor) {
   return Variable<T>::from_op(
       a.value() * factor, {a}, "scale",
-      [factor](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-        in[0].add_grad(Array<T>(g * factor));
+      [factor](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        g *= factor;
+        in[0].add_grad(std::move(g));
       });
 }
 
@@ -129,7 +148,7 @@ template <typename T>
 Variable<T> tanh(const Variable<T>& a) {
   return Variable<T>::from_op(
       applied<T>(a.value(), tanh_in_place), {a}, "tanh",
-      [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+      [](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(backward_applied<T>(g, y, tanh_backward));
       });
 }
@@ -138,7 +157,7 @@ template <typename T>
 Variable<T> relu(const Variable<T>& a) {
   return Variable<T>::from_op(
       applied<T>(a.value(), relu_in_place), {a}, "relu",
-      [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+      [](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(backward_applied<T>(g, y, relu_backward));
       });
 }
@@ -147,7 +166,7 @@ template <typename T>
 Variable<T> sigmoid(const Variable<T>& a) {
   return Variable<T>::from_op(
       applied<T>(a.value(), sigmoid_in_place), {a}, "sigmoid",
-      [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+      [](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(backward_applied<T>(g, y, sigmoid_backward));
       });
 }

@@ -81,7 +81,7 @@ struct Recurrence {
 // Backward through time. `states` is h_1..h_T as [B, T, U] in processing
 // order; `g` the gradient of the node's value, laid out as recurrence.layout.
 template <typename T>
-void backward_through_time(const Recurrence<T>& c, const Array<T>& states, const Array<T>& g,
+void backward_through_time(const Recurrence<T>& c, const Array<T>& states, Array<T>& g,
                            std::vector<Variable<T>>& in) {
   const Array<T>& x = in[0].value();
   const Array<T>& kernel = in[1].value();
@@ -102,13 +102,17 @@ void backward_through_time(const Recurrence<T>& c, const Array<T>& states, const
   const std::size_t g_row = ((sequences ? steps : 1) + (with_state ? 1 : 0)) * units;
   const std::size_t state_at = (sequences ? steps : 1) * units;
 
-  Array<T> grad_pre = Array<T>::from_shape({batch, steps, units});
+  // Without a mask, the sequence layout's gradient is slot for slot what
+  // grad_pre starts as: work in its own storage (g is ours to consume).
+  const bool reuse_gradient = c.layout == Layout::sequence && !visible;
+  Array<T> grad_pre = reuse_gradient ? std::move(g) : Array<T>::from_shape({batch, steps, units});
   Array<T> scratch;  // [B, U] for products with d
   if (d) scratch = Array<T>::from_shape({batch, units});
 
   // Slot s of grad_pre starts as the gradient reaching h_s from outside the
   // recurrence: o_s ⊙ the output's, plus the state's at the last step.
   const auto fill_outside = [&](std::size_t s) {
+    if (reuse_gradient) return;
     T* slot = grad_pre.data() + s * units;
     for (std::size_t b = 0; b < batch; ++b) {
       T* dst = slot + b * row;
@@ -290,7 +294,7 @@ SimpleRNNOutput<T> simple_rnn_sequence(const Variable<T>& x, const Variable<T>& 
   if (bias) inputs.push_back(*bias);
   if (args.initial_state) inputs.push_back(*args.initial_state);
   const auto using_captured_states = [recurrence](Array<T> captured) -> GradFn<T> {
-    return [recurrence, captured = std::move(captured)](const Array<T>& g, const Array<T>&,
+    return [recurrence, captured = std::move(captured)](Array<T>& g, const Array<T>&,
                                                         std::vector<Variable<T>>& in) {
       backward_through_time(*recurrence, captured, g, in);
     };
@@ -304,7 +308,7 @@ SimpleRNNOutput<T> simple_rnn_sequence(const Variable<T>& x, const Variable<T>& 
       recurrence->layout = Layout::sequence;
       result.output = Variable<T>::from_op(
           std::move(states), std::move(inputs), "simple_rnn",
-          [recurrence](const Array<T>& g, const Array<T>& output, std::vector<Variable<T>>& in) {
+          [recurrence](Array<T>& g, const Array<T>& output, std::vector<Variable<T>>& in) {
             backward_through_time(*recurrence, output, g, in);
           });
       if (args.return_state) result.state = select(result.output, 1, steps - 1);

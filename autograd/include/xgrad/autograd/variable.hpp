@@ -22,10 +22,12 @@ class Variable;
 // Sends `grad` (the gradient of the op's output, whose value is `output`) to
 // the op's inputs through their add_grad(). It receives the inputs rather than
 // capturing them, so the graph holds no reference cycles and the lambdas copy
-// no arrays.
+// no arrays. `grad` is the function's to consume: backward() discards it
+// afterwards, so an op may compute its input's gradient in grad's own storage
+// and hand it on with std::move (a lambda taking `const Array<T>&` is fine).
 template <typename T>
 using GradFn =
-    std::function<void(const Array<T>& grad, const Array<T>& output, std::vector<Variable<T>>& inputs)>;
+    std::function<void(Array<T>& grad, const Array<T>& output, std::vector<Variable<T>>& inputs)>;
 
 namespace detail {
 

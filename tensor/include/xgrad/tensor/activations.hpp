@@ -13,6 +13,7 @@
 //   exp(x)           e^x (Keras' "exponential")
 
 #include <cstddef>
+#include <utility>
 
 #include "xgrad/tensor/tensor.hpp"
 
@@ -77,14 +78,14 @@ Array<T> applied(const Array<T>& a, void (*kernel)(T*, std::size_t)) {
   return out;
 }
 
-// g ⊙ f'(x) from the output y = f(x): the backward pass of an elementwise op,
-// e.g. backward_applied<T>(g, y, tanh_backward).
+// g ⊙ f'(x) from the output y = f(x), computed in g's own storage and
+// returned from it: the backward pass of an elementwise op, which may consume
+// the gradient it receives, e.g. backward_applied<T>(g, y, tanh_backward).
 template <typename T>
-Array<T> backward_applied(const Array<T>& g, const Array<T>& y,
+Array<T> backward_applied(Array<T>& g, const Array<T>& y,
                           void (*kernel)(const T*, T*, std::size_t)) {
-  Array<T> grad = g;
-  kernel(y.data(), grad.data(), grad.size());
-  return grad;
+  kernel(y.data(), g.data(), g.size());
+  return std::move(g);
 }
 
 }  // namespace xgrad
