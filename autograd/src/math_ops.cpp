@@ -16,7 +16,8 @@ namespace {
 template <typename T, typename F>
 Array<T> map(const Array<T>& a, F f) {
   Array<T> out = Array<T>::from_shape(a.shape());
-  std::transform(a.begin(), a.end(), out.begin(), f);
+  // Row-major storage: plain pointers, not xtensor's stepping iterators.
+  std::transform(a.data(), a.data() + a.size(), out.data(), f);
   return out;
 }
 
@@ -102,8 +103,10 @@ template <typename T>
 Variable<T> square(const Variable<T>& a) {
   return Variable<T>::from_op(
       map(a.value(), [](T x) { return x * x; }), {a}, "square",
-      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-        in[0].add_grad(Array<T>(g * in[0].value() * T(2)));
+      [](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        const T* x = in[0].value().data();
+        for (std::size_t i = 0; i < g.size(); ++i) g.data()[i] *= T(2) * x[i];
+        in[0].add_grad(std::move(g));
       });
 }
 
