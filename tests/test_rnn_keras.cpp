@@ -198,6 +198,29 @@ V weighted_loss(const nn::SimpleRNNOutput<double>& r, const Array<double>& a, co
   return xgrad::add(xgrad::sum(xgrad::mul(r.output, V(a))), xgrad::sum(xgrad::mul(r.state, V(b))));
 }
 
+// Back-propagates the same weighted loss (weights wa, wb) from the fused
+// layer's result a and the composed layer's result b: x, h0 and every weight
+// must get the same gradients from both.
+void expect_same_gradients(const nn::SimpleRNNOutput<double>& a,
+                           const nn::SimpleRNNOutput<double>& b, const Array<double>& wa,
+                           const Array<double>& wb, V& x, V& h0, nn::SimpleRNN<double>& fused,
+                           nn::SimpleRNN<double>& composed) {
+  x.zero_grad();
+  h0.zero_grad();
+  fused.zero_grad();
+  composed.zero_grad();
+  weighted_loss(a, wa, wb).backward();
+  const Array<double> gx = x.grad(), gh = h0.grad();
+  x.zero_grad();
+  h0.zero_grad();
+  weighted_loss(b, wa, wb).backward();
+  EXPECT_TRUE(near(gx, x.grad()));
+  EXPECT_TRUE(near(gh, h0.grad()));
+  const auto pf = fused.named_parameters(), pc = composed.named_parameters();
+  for (std::size_t i = 0; i < pf.size(); ++i)
+    EXPECT_TRUE(near(pf[i].second.grad(), pc[i].second.grad())) << pf[i].first;
+}
+
 // ---------------------------------------------------------------------------
 // Every combination against the reference, fused against composed, gradcheck
 
@@ -360,16 +383,7 @@ TEST(SimpleRNNKerasCombinationsEdges, OneStepOneRowAndEmptyBatch) {
         EXPECT_TRUE(near(b.output.value(), ref.output));
         const Array<double> wa = draw.uniform(xgrad::to_shape(ref.output.shape()), -1, 1);
         const Array<double> wb = draw.uniform({B, U}, -1, 1);
-        weighted_loss(a, wa, wb).backward();
-        const Array<double> gx = x.grad(), gh = h0.grad();
-        x.zero_grad();
-        h0.zero_grad();
-        weighted_loss(b, wa, wb).backward();
-        EXPECT_TRUE(near(gx, x.grad()));
-        EXPECT_TRUE(near(gh, h0.grad()));
-        const auto pf = fused.named_parameters(), pc = composed.named_parameters();
-        for (std::size_t i = 0; i < pf.size(); ++i)
-          EXPECT_TRUE(near(pf[i].second.grad(), pc[i].second.grad())) << pf[i].first;
+        expect_same_gradients(a, b, wa, wb, x, h0, fused, composed);
       }
 }
 
@@ -681,20 +695,8 @@ TEST(SimpleRNNKerasDropout, MatchesTheReferenceWithTheLayersMasks) {
           EXPECT_TRUE(near(b.output.value(), ref.output)) << round;
           // Gradients, fused against composed (same masks).
           const Array<double> wa = draw.uniform({B, T, U}, -1, 1), wb = draw.uniform({B, U}, -1, 1);
-          x.zero_grad();
-          h0.zero_grad();
-          fused.zero_grad();
-          composed.zero_grad();
-          weighted_loss(a, wa, wb).backward();
-          const Array<double> gx = x.grad(), gh = h0.grad();
-          x.zero_grad();
-          h0.zero_grad();
-          weighted_loss(b, wa, wb).backward();
-          EXPECT_TRUE(near(gx, x.grad()));
-          EXPECT_TRUE(near(gh, h0.grad()));
-          const auto pf = fused.named_parameters(), pc = composed.named_parameters();
-          for (std::size_t i = 0; i < pf.size(); ++i)
-            EXPECT_TRUE(near(pf[i].second.grad(), pc[i].second.grad())) << pf[i].first;
+          SCOPED_TRACE("round " + std::to_string(round));
+          expect_same_gradients(a, b, wa, wb, x, h0, fused, composed);
         }
       }
 }
