@@ -46,7 +46,7 @@ Array<T> broadcast_elementwise(const Array<T>& a, const Array<T>& b, Op op, Gene
 // g's own storage when nothing is to be summed (g is the op's to consume).
 template <typename T>
 Array<T> consumed_to(Array<T>& g, const Shape& shape) {
-  if (std::equal(g.shape().begin(), g.shape().end(), shape.begin(), shape.end())) return std::move(g);
+  if (shapes_equal(g.shape(), shape)) return std::move(g);
   return sum_to(g, shape);
 }
 
@@ -117,7 +117,7 @@ Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
           in[0].add_grad(sum_to(Array<T>(g * in[1].value()), to_shape(in[0].shape())));
         if (!in[1].requires_grad()) return;
         const Array<T>& a = in[0].value();
-        if (std::equal(a.shape().begin(), a.shape().end(), g.shape().begin(), g.shape().end())) {
+        if (shapes_equal(a.shape(), g.shape())) {
           g *= a;  // in g's own storage: g is not read again
           in[1].add_grad(consumed_to(g, to_shape(in[1].shape())));
         } else {
@@ -231,8 +231,7 @@ Variable<T> stack(const std::vector<Variable<T>>& values, std::size_t axis) {
                                 shape_to_string(item_shape));
   }
   for (std::size_t i = 1; i < values.size(); ++i) {
-    if (!std::equal(item_shape.begin(), item_shape.end(), values[i].shape().begin(),
-                    values[i].shape().end())) {
+    if (!shapes_equal(item_shape, values[i].shape())) {
       throw std::invalid_argument("stack: value 0 has shape " + shape_to_string(item_shape) +
                                   " but value " + std::to_string(i) + " has shape " +
                                   shape_to_string(values[i].shape()));

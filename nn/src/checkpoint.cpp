@@ -72,8 +72,7 @@ void load(Module<T>& module, const std::string& path) {
       throw IoError(where + "entry '" + name + "' has dtype " + array.dtype + ", the parameter is " +
                     dtype_name<T>());
     }
-    if (!std::equal(array.shape.begin(), array.shape.end(), parameter.shape().begin(),
-                    parameter.shape().end())) {
+    if (!shapes_equal(array.shape, parameter.shape())) {
       throw IoError(where + "entry '" + name + "' has shape " + shape_to_string(array.shape) +
                     ", the parameter has shape " + shape_to_string(parameter.shape()));
     }

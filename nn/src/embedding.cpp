@@ -147,7 +147,7 @@ void Embedding<T>::set_weights(const std::vector<Array<T>>& weights) {
                                 std::to_string(weights.size()));
   }
   const Shape want{options_.input_dim(), options_.output_dim()};
-  if (!std::equal(want.begin(), want.end(), weights[0].shape().begin(), weights[0].shape().end())) {
+  if (!shapes_equal(want, weights[0].shape())) {
     throw std::invalid_argument(describe() + ": set_weights: embeddings expected shape " +
                                 shape_to_string(want) + ", got " +
                                 shape_to_string(weights[0].shape()));

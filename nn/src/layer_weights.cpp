@@ -120,7 +120,7 @@ void LayerWeights<T>::set_weights(const std::vector<Array<T>>& weights) {
   for (std::size_t i = 0; i < weights.size(); ++i) {
     const Shape want = shape_of(specs_[i], features);
     const auto& got = weights[i].shape();
-    if (features == 0 || !std::equal(want.begin(), want.end(), got.begin(), got.end())) {
+    if (features == 0 || !shapes_equal(want, got)) {
       throw std::invalid_argument(
           description_ + ": set_weights: " + specs_[i].name + " expected shape " +
           (features == 0 ? "(features, " + std::to_string(units_) + ")" : shape_to_string(want)) +

@@ -16,7 +16,7 @@ namespace {
 template <typename A, typename B>
 void check_same_shape(const A& a, const B& b, const char* loss, const char* a_name,
                       const char* b_name) {
-  if (!std::equal(a.begin(), a.end(), b.begin(), b.end())) {
+  if (!shapes_equal(a, b)) {
     throw std::invalid_argument(std::string(loss) + ": " + a_name + " has shape " +
                                 shape_to_string(a) + " but " + b_name + " has shape " +
                                 shape_to_string(b) + "; they must be equal");

@@ -73,7 +73,7 @@ void Optimizer<T>::step() {
     const Variable<T>& parameter = parameters_[i];
     const Shape& shape = shapes_[i];
     const auto& value_shape = parameter.shape();
-    if (!std::equal(shape.begin(), shape.end(), value_shape.begin(), value_shape.end())) {
+    if (!shapes_equal(shape, value_shape)) {
       throw std::invalid_argument(std::string(name_) + ": step: parameter " + std::to_string(i) +
                                   " has shape " + shape_to_string(value_shape) +
                                   " but had shape " + shape_to_string(shape) +

@@ -62,7 +62,7 @@ SimpleRNNOutput<T> SimpleRNN<T>::run(const Variable<T>& x, const SimpleRNNCall<T
   if (call.mask()) {
     const Shape want{batch, steps};
     const auto& got = call.mask()->shape();
-    if (!std::equal(want.begin(), want.end(), got.begin(), got.end())) {
+    if (!shapes_equal(want, got)) {
       throw std::invalid_argument(this->describe() + ": mask expected shape (batch, timesteps) " +
                                   shape_to_string(want) + " for input shape " +
                                   shape_to_string(x.shape()) + ", got " + shape_to_string(got));
@@ -71,7 +71,7 @@ SimpleRNNOutput<T> SimpleRNN<T>::run(const Variable<T>& x, const SimpleRNNCall<T
   if (call.initial_state()) {
     const Shape want{batch, units};
     const auto& got = call.initial_state()->shape();
-    if (!std::equal(want.begin(), want.end(), got.begin(), got.end())) {
+    if (!shapes_equal(want, got)) {
       throw std::invalid_argument(this->describe() + ": initial_state expected shape (batch, units) " +
                                   shape_to_string(want) + " for input shape " +
                                   shape_to_string(x.shape()) + ", got " + shape_to_string(got));

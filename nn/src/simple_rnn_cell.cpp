@@ -9,12 +9,6 @@
 
 namespace xgrad::nn {
 
-namespace {
-template <typename ShapeA, typename ShapeB>
-bool same(const ShapeA& a, const ShapeB& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end());
-}
-}  // namespace
 
 template <typename T>
 SimpleRNNCell<T>::SimpleRNNCell(SimpleRNNCellOptions options)
@@ -44,7 +38,7 @@ Variable<T> SimpleRNNCell<T>::get_initial_state(std::size_t batch) const {
 template <typename T>
 const Array<T>& SimpleRNNCell<T>::mask_for(std::optional<Array<T>>& kept, const Shape& shape,
                                            double rate) {
-  if (!kept || !same(kept->shape(), shape)) {
+  if (!kept || !shapes_equal(kept->shape(), shape)) {
     kept = dropout_mask<T>(shape, rate, options_.seed() ? own_generator_ : generator());
   }
   return *kept;
@@ -65,7 +59,7 @@ Variable<T> SimpleRNNCell<T>::forward(const Variable<T>& x, const Variable<T>& s
     throw std::invalid_argument(this->describe() + ": expected a step of shape (batch, " +
                                 std::to_string(features) + "), got " + shape_to_string(x.shape()));
   }
-  if (!same(state.shape(), Shape{batch, units})) {
+  if (!shapes_equal(state.shape(), Shape{batch, units})) {
     throw std::invalid_argument(this->describe() + ": expected a state of shape " +
                                 shape_to_string(Shape{batch, units}) + " for a step of shape " +
                                 shape_to_string(x.shape()) + ", got " + shape_to_string(state.shape()));

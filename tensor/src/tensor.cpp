@@ -92,7 +92,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
 
 template <typename T>
 Array<T> sum_to(const Array<T>& a, const Shape& shape) {
-  if (std::equal(a.shape().begin(), a.shape().end(), shape.begin(), shape.end())) return a;
+  if (shapes_equal(a.shape(), shape)) return a;
   if (shape.size() > a.dimension()) {
     throw std::invalid_argument("sum_to: cannot reduce " + shape_to_string(a.shape()) + " to " +
                                 shape_to_string(shape));

@@ -2,6 +2,7 @@
 // Shape helpers shared by every layer: Python-style shape text for messages
 // and printing, and element counts.
 
+#include <algorithm>
 #include <cstddef>
 #include <sstream>
 #include <string>
@@ -29,6 +30,13 @@ std::string shape_to_string(const ShapeLike& shape) {
 template <typename ShapeLike>
 Shape to_shape(const ShapeLike& shape) {
   return Shape(shape.begin(), shape.end());
+}
+
+// Equal extents in equal number, whatever containers hold them (Shape,
+// xtensor's shape type).
+template <typename ShapeA, typename ShapeB>
+bool shapes_equal(const ShapeA& a, const ShapeB& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end());
 }
 
 template <typename ShapeLike>
