@@ -4,6 +4,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <vector>
 
@@ -12,6 +16,7 @@
 #include <xtensor/xmath.hpp>
 
 #include "test_helpers.hpp"
+#include "xgrad/tensor/activations.hpp"
 #include "xgrad/tensor/blas.hpp"
 #include "xgrad/tensor/shape.hpp"
 #include "xgrad/tensor/tensor.hpp"
@@ -359,6 +364,63 @@ TEST(Threads, AThreadedProductGivesTheSameNumbersAsOneThread) {
     }
   EXPECT_LT(worst, 1e-12);
   xgrad::set_num_threads(before);
+}
+
+// ---------------------------------------------------------------- float tanh
+
+// Floats of one sign, ordered by value, as integers: their difference counts
+// the floats between them (ulps).
+std::int32_t float_order(float f) {
+  std::int32_t i;
+  std::memcpy(&i, &f, sizeof f);
+  return i;
+}
+
+// The float tanh is a rational function (activation_kernels_impl.hpp), fitted
+// to be within 5 ulp of the correctly rounded tanh everywhere.
+TEST(FloatTanh, WithinFiveUlpOfTheCorrectlyRoundedValue) {
+  // Every 61st float from 1e-30 to 12 (17 million), then their negatives.
+  std::vector<float> x;
+  for (std::int32_t i = float_order(1e-30f); i <= float_order(12.0f); i += 61) {
+    float v;
+    std::memcpy(&v, &i, sizeof v);
+    x.push_back(v);
+  }
+  std::vector<float> y = x;
+  xgrad::tanh_in_place(y.data(), y.size());
+  int worst = 0;
+  float worst_at = 0;
+  std::size_t exact = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const float reference = static_cast<float>(std::tanh(static_cast<double>(x[i])));
+    const int ulps = std::abs(float_order(y[i]) - float_order(reference));
+    if (ulps == 0) ++exact;
+    if (ulps > worst) worst = ulps, worst_at = x[i];
+  }
+  EXPECT_LE(worst, 5) << "at x = " << worst_at;
+  EXPECT_GT(exact, x.size() * 9 / 10);  // most are the correctly rounded value itself
+
+  // Odd: the negatives give the same values, negated, bit for bit.
+  std::vector<float> negated(x.size());
+  std::transform(x.begin(), x.end(), negated.begin(), [](float v) { return -v; });
+  xgrad::tanh_in_place(negated.data(), negated.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ASSERT_EQ(negated[i], -y[i]) << "at x = " << x[i];
+}
+
+TEST(FloatTanh, SpecialValues) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float tiny = std::numeric_limits<float>::denorm_min();
+  std::vector<float> v{0.0f, -0.0f, inf, -inf, 20.0f, -20.0f, tiny, std::nanf("")};
+  xgrad::tanh_in_place(v.data(), v.size());
+  EXPECT_EQ(v[0], 0.0f);
+  EXPECT_FALSE(std::signbit(v[0]));
+  EXPECT_TRUE(std::signbit(v[1]));
+  EXPECT_EQ(v[2], 1.0f);
+  EXPECT_EQ(v[3], -1.0f);
+  EXPECT_EQ(v[4], 1.0f);
+  EXPECT_EQ(v[5], -1.0f);
+  EXPECT_EQ(v[6], tiny);
+  EXPECT_TRUE(std::isnan(v[7]));
 }
 
 }  // namespace

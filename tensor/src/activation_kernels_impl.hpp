@@ -11,6 +11,8 @@
 //
 // The formulas are Keras 3's (activations.hpp lists them).
 
+#include <type_traits>
+
 #include "activation_kernels.hpp"
 
 namespace xgrad::kernels {
@@ -47,13 +49,47 @@ void transform_gradient(const T* y, T* grad, std::size_t n, F f) {
   for (std::size_t j = 0; i + j < n; ++j) grad[i + j] = grad_tail[j];
 }
 
+// tanh for float: x · P(x²) / Q(x²) on [−9, 9], ±1 beyond, where the float
+// nearest tanh is 1 − 1 ulp or 1. No exp and no branch: 2.8x faster than
+// xsimd's tanh (which computes a polynomial and an exp-based formula for a
+// batch that mixes |x| below and above 0.625), the S/M/L RNNs' commonest
+// values. TensorFlow's CPU kernel for Keras' float tanh is a rational
+// function of the same shape. The coefficients are scripts/fit_tanh.py's:
+// a relative error of 1.3e-9 in exact arithmetic. In float with FMA, every
+// float up to 12 was within 5 ulp of the correctly rounded tanh when fitted
+// (92% exact, 0.03% at 3 ulp or more); test_tensor's FloatTanh checks the
+// bound on a sample of the floats, on the instruction set the CPU runs.
+template <class Arch>
+xsimd::batch<float, Arch> rational_tanh(const xsimd::batch<float, Arch>& input) {
+  using batch = xsimd::batch<float, Arch>;
+  const batch limit(9.0f), one(1.0f);
+  const batch x = xsimd::clip(input, -limit, limit);
+  const batch t = x * x;
+  batch p(-1.224645559e-11f);
+  p = xsimd::fma(t, p, batch(3.064282339e-08f));
+  p = xsimd::fma(t, p, batch(2.803143798e-05f));
+  p = xsimd::fma(t, p, batch(3.869514214e-03f));
+  p = xsimd::fma(t, p, batch(1.368086189e-01f));
+  p = xsimd::fma(t, p, one);
+  batch q(1.289043780e-06f);
+  q = xsimd::fma(t, q, batch(3.940724418e-04f));
+  q = xsimd::fma(t, q, batch(2.725018002e-02f));
+  q = xsimd::fma(t, q, batch(4.701419473e-01f));
+  q = xsimd::fma(t, q, one);
+  const batch y = xsimd::clip(x * p / q, -one, one);
+  return xsimd::select(xsimd::isnan(input), input, y);  // clip would turn NaN into a bound
+}
+
 template <Kernel K>
 template <class Arch, typename T>
 void Forward<K>::operator()(Arch, T* values, std::size_t n, T alpha, T scale) const {
   using batch = xsimd::batch<T, Arch>;
   const batch zero(T(0)), one(T(1));
   if constexpr (K == Kernel::tanh) {
-    transform<Arch>(values, n, [](const batch& x) { return xsimd::tanh(x); });
+    if constexpr (std::is_same_v<T, float>)
+      transform<Arch>(values, n, [](const batch& x) { return rational_tanh(x); });
+    else
+      transform<Arch>(values, n, [](const batch& x) { return xsimd::tanh(x); });
   } else if constexpr (K == Kernel::sigmoid) {
     // e^-|x| never overflows: 1 / (1 + e) for x >= 0, e / (1 + e) below.
     transform<Arch>(values, n, [&](const batch& x) {
