@@ -791,7 +791,10 @@ TEST(SimpleRNNKerasDropout, IdentityOutsideTraining) {
   const Array<double> expected = plain(x).value();
   EXPECT_NE(dropping(x).value(), expected);  // training mode: dropped
   EXPECT_EQ(dropping(x, Call().training(false)).value(), expected);
-  EXPECT_EQ(dropping.forward_composed(x, Call().training(false)).value(), expected);
+  // Each path against itself without dropout: the two add the bias in
+  // different orders.
+  EXPECT_EQ(dropping.forward_composed(x, Call().training(false)).value(),
+            plain.forward_composed(x).value());
   dropping.eval();
   EXPECT_EQ(dropping(x).value(), expected);
   // In eval mode training(true) does not turn dropout back on: it applies

@@ -229,15 +229,14 @@ SimpleRNNOutput<T> simple_rnn_sequence(const Variable<T>& x, const Variable<T>& 
   const std::size_t row = steps * units;
   const T* r = recurrent_kernel.value().data();
 
-  // states[b, s] = x[b, t(s)] · kernel (+ bias), then the recurrence in place.
+  // states[b, s] = x[b, t(s)] · kernel, then the recurrence in place. The bias
+  // is added step by step, to the [B, U] slice the recurrent product has
+  // just written and the activation reads next: while it is in cache, rather
+  // than as one more pass over the whole [B, T, U] array.
   Array<T> states = Array<T>::from_shape({batch, steps, units});
   gemm(false, false, batch * steps, units, features, T(1), x.value().data(), features,
        kernel.value().data(), units, T(0), states.data(), units);
-  if (bias) {
-    const T* b = bias->value().data();
-    for (std::size_t i = 0; i < batch * steps; ++i)
-      for (std::size_t u = 0; u < units; ++u) states.data()[i * units + u] += b[u];
-  }
+  const T* bias_values = bias ? bias->value().data() : nullptr;
   if (args.go_backwards) reverse_time(states.data(), batch, steps, units);
 
   auto recurrence = std::make_shared<Recurrence<T>>();
@@ -281,7 +280,12 @@ SimpleRNNOutput<T> simple_rnn_sequence(const Variable<T>& x, const Variable<T>& 
     } else if (prev) {
       gemm(false, false, batch, units, units, T(1), prev, prev_ld, r, units, T(1), h, row);
     }
-    for (std::size_t b = 0; b < batch; ++b) activate_in_place(args.activation, h + b * row, units);
+    for (std::size_t b = 0; b < batch; ++b) {
+      T* hb = h + b * row;
+      if (bias_values)
+        for (std::size_t u = 0; u < units; ++u) hb[u] += bias_values[u];
+      activate_in_place(args.activation, hb, units);
+    }
     if (!keep) continue;
     for (std::size_t b = 0; b < batch; ++b) {
       if (keep[b * steps + s]) continue;
