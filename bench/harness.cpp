@@ -78,6 +78,10 @@ double peak_rss_mib() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
 }
 
+// What --against compares a figure with: nothing, its GEMM limit, or the
+// baseline model's same figure.
+enum class Against { none, limit, baseline };
+
 // What one measurement is: the workload (with --steps applied), the figure
 // and the thread count, and the run's settings.
 struct Measurement {
@@ -86,36 +90,108 @@ struct Measurement {
   int threads;
   double budget;
   bool steps_overridden;
+  Against against;
 };
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// The fastest of at least two calls, and of a tenth of the budget: the
+// warm-up, and the estimate of one call's seconds.
+double warm_up(const std::function<void()>& step, double budget) {
+  const auto warm_start = Clock::now();
+  double call_seconds = 1e9;
+  for (int calls = 0; calls < 2 || seconds_since(warm_start) < 0.1 * budget; ++calls) {
+    const auto t0 = Clock::now();
+    step();
+    call_seconds = std::min(call_seconds, seconds_since(t0));
+  }
+  return call_seconds;
+}
+
+// The step of `figure` on `model`, which must outlive it.
+std::function<void()> step_of(Model& model, Figure figure) {
+  if (figure == Figure::inference) return [&model] { model.inference(); };
+  return [&model] { model.train_step(); };
+}
+
+// The JSON fields every line ends with.
+std::string head_fields(const Measurement& m, const std::string& extra) {
+  return std::string("{\"workload\":\"") + m.workload.name + "\",\"figure\":\"" +
+         figure_name(m.figure) + "\",\"threads\":" + std::to_string(m.threads) + extra;
+}
+
+// --against: rounds of `calls` calls of `step`, then as many of `other`,
+// each round's time per call kept; the ratio of each round's pair.
+std::string measure_against(const Measurement& m, const std::string& extra,
+                            const std::function<void()>& step, const std::function<void()>& other,
+                            const std::string& other_name, const Model* model) {
+  const double pair_seconds = warm_up(step, m.budget) + warm_up(other, m.budget);
+  constexpr int kMaxRounds = 200;
+  const int rounds = std::clamp(static_cast<int>(m.budget / std::max(pair_seconds, 1e-9)),
+                                m.workload.min_reps, kMaxRounds);
+  const int calls = std::max(1, static_cast<int>(m.budget / (rounds * pair_seconds)));
+  std::vector<double> step_us, other_us, ratios;
+  const auto per_call_us = [calls](const std::function<void()>& f) {
+    const auto t0 = Clock::now();
+    for (int c = 0; c < calls; ++c) f();
+    return seconds_since(t0) * 1e6 / calls;
+  };
+  for (int r = 0; r < rounds; ++r) {
+    step_us.push_back(per_call_us(step));
+    other_us.push_back(per_call_us(other));
+    ratios.push_back(step_us.back() / other_us.back());
+  }
+  if (m.figure == Figure::train_step && model && !std::isfinite(model->last_loss()))
+    throw std::runtime_error("the loss is not finite");
+  const double ratio = median_of(ratios), rss = peak_rss_mib();
+  char tail[400];
+  std::snprintf(tail, sizeof tail,
+                ",\"against\":\"%s\",\"median_us\":%.2f,\"against_median_us\":%.2f,"
+                "\"median_ratio\":%.3f,\"min_ratio\":%.3f,\"max_ratio\":%.3f,\"rounds\":%d,"
+                "\"calls_per_round\":%d,\"peak_rss_mib\":%.1f}\n",
+                other_name.c_str(), median_of(step_us), median_of(other_us), ratio,
+                *std::min_element(ratios.begin(), ratios.end()),
+                *std::max_element(ratios.begin(), ratios.end()), rounds, calls, rss);
+  std::fprintf(stderr, "  %c/%s/threads:%d against %s: median ratio %.3f over %d rounds\n",
+               m.workload.name, figure_name(m.figure), m.threads, other_name.c_str(), ratio,
+               rounds);
+  return head_fields(m, extra) + tail;
+}
 
 // Runs in the child: measures one figure and returns its JSON line.
 std::string measure(const Program& program, const Measurement& m) {
   const Workload& w = m.workload;
   program.set_threads(m.threads);
+  // Fields beyond the spec's: the program's own, and "steps" when --steps
+  // changed the workload.
+  std::string extra = program.extra_fields ? program.extra_fields(m.figure) : std::string();
+  if (m.steps_overridden) extra += ",\"steps\":" + std::to_string(w.steps);
+
   std::unique_ptr<Model> model;
   std::function<void()> step;
   if (m.figure == Figure::gemm_limit || m.figure == Figure::inference_gemm_limit) {
     step = program.make_gemm_limit(w, m.figure == Figure::inference_gemm_limit);
   } else {
     model = program.make_model(w);
-    Model* const model_ptr = model.get();
-    if (m.figure == Figure::inference) step = [model_ptr] { model_ptr->inference(); };
-    else step = [model_ptr] { model_ptr->train_step(); };
+    step = step_of(*model, m.figure);
+  }
+  if (m.against == Against::limit) {
+    const bool forward_only = m.figure == Figure::inference;
+    return measure_against(m, extra, step, program.make_gemm_limit(w, forward_only),
+                           figure_name(forward_only ? Figure::inference_gemm_limit : Figure::gemm_limit),
+                           model.get());
+  }
+  if (m.against == Against::baseline) {
+    const std::unique_ptr<Model> baseline = program.make_baseline_model(w);
+    return measure_against(m, extra, step, step_of(*baseline, m.figure), program.baseline_name,
+                           model.get());
   }
 
-  // Warm-up: at least two calls and a tenth of the budget; the fastest call
-  // estimates the time of one call.
-  using Clock = std::chrono::steady_clock;
-  const auto seconds_since = [](Clock::time_point t0) {
-    return std::chrono::duration<double>(Clock::now() - t0).count();
-  };
-  const auto warm_start = Clock::now();
-  double call_seconds = 1e9;
-  for (int calls = 0; calls < 2 || seconds_since(warm_start) < 0.1 * m.budget; ++calls) {
-    const auto t0 = Clock::now();
-    step();
-    call_seconds = std::min(call_seconds, seconds_since(t0));
-  }
+  const double call_seconds = warm_up(step, m.budget);
   const int reps = std::clamp(static_cast<int>(m.budget / std::max(call_seconds, 1e-9)),
                               w.min_reps, std::max(kMaxReps, w.min_reps));
 
@@ -145,19 +221,14 @@ std::string measure(const Program& program, const Measurement& m) {
   const double max = *std::max_element(t.begin(), t.end());
   const double rss = peak_rss_mib();
 
-  // Fields beyond the spec's: the program's own, and "steps" when --steps
-  // changed the workload.
-  std::string extra = program.extra_fields ? program.extra_fields(m.figure) : std::string();
-  if (m.steps_overridden) extra += ",\"steps\":" + std::to_string(w.steps);
-  char line[640];
-  std::snprintf(line, sizeof line,
-                "{\"workload\":\"%c\",\"figure\":\"%s\",\"threads\":%d%s,\"median_us\":%.2f,"
-                "\"min_us\":%.2f,\"max_us\":%.2f,\"reps\":%zu,\"peak_rss_mib\":%.1f}\n",
-                w.name, figure_name(m.figure), m.threads, extra.c_str(), median, min, max,
-                t.size(), rss);
+  char tail[320];
+  std::snprintf(tail, sizeof tail,
+                ",\"median_us\":%.2f,\"min_us\":%.2f,\"max_us\":%.2f,\"reps\":%zu,"
+                "\"peak_rss_mib\":%.1f}\n",
+                median, min, max, t.size(), rss);
   std::fprintf(stderr, "  %s: median %.2f us, %zu reps, %lld calls timed, peak RSS %.1f MiB\n",
                name.c_str(), median, t.size(), static_cast<long long>(collector.iterations), rss);
-  return line;
+  return head_fields(m, extra) + tail;
 }
 
 // ---------------------------------------------------------------- processes
@@ -232,11 +303,14 @@ std::optional<std::string> measure_in_child(const Program& program, const Measur
   std::fprintf(stderr,
                "usage: %s [--workload N|S|M|L|X] [--figure %s] "
                "[--threads 1|2] [--budget SECONDS]\n"
-               "       [--steps T]%s\n"
+               "       [--steps T] [--against limit|baseline]%s\n"
                "Prints one JSON line per (workload, figure, threads) on stdout; "
                "without flags runs them all.\n"
                "--budget is the minimum timed seconds per figure (default 0.7).\n"
                "--steps T replaces the workloads' timestep count (T-scaling).\n"
+               "--against limit|baseline times the inference or train step interleaved with\n"
+               "its GEMM limit, or with the program's baseline model, and reports the median\n"
+               "of the per-round ratios.\n"
                "%s",
                argv0, figures.c_str(), own.c_str(), program.flags_help.c_str());
   std::exit(problem.empty() ? 0 : 2);
@@ -248,6 +322,8 @@ struct Selection {
   std::vector<int> threads = {1, 2};
   double budget = 0.7;
   std::size_t steps = 0;  // 0: the workload's own T
+  Against against = Against::none;
+  bool figure_given = false;
 };
 
 Selection parse_flags(const Program& program, int argc, char** argv) {
@@ -269,7 +345,7 @@ Selection parse_flags(const Program& program, int argc, char** argv) {
     }
     const bool own = std::find(program.flags.begin(), program.flags.end(), flag) != program.flags.end();
     if (!own && flag != "--workload" && flag != "--figure" && flag != "--threads" &&
-        flag != "--budget" && flag != "--steps")
+        flag != "--budget" && flag != "--steps" && flag != "--against")
       fail("unknown flag '" + flag + "'");
     if (eq == std::string::npos) {  // --flag value
       if (i + 1 >= argc) fail("missing value for " + flag);
@@ -286,6 +362,7 @@ Selection parse_flags(const Program& program, int argc, char** argv) {
       if (it == kWorkloads.end()) fail("unknown workload '" + value + "'");
       s.workloads = {*it};
     } else if (flag == "--figure") {
+      s.figure_given = true;
       if (value == "inference") s.figures = {Figure::inference};
       else if (value == "train_step") s.figures = {Figure::train_step};
       else if (value == "gemm_limit" && program.make_gemm_limit) s.figures = {Figure::gemm_limit};
@@ -311,7 +388,21 @@ Selection parse_flags(const Program& program, int argc, char** argv) {
       if (value.empty() || *end != '\0' || steps == 0 || steps > 1000000)
         fail("--steps must be a whole number from 1 to 1000000, got '" + value + "'");
       s.steps = static_cast<std::size_t>(steps);
+    } else if (flag == "--against") {
+      if (value == "limit" && program.make_gemm_limit) s.against = Against::limit;
+      else if (value == "baseline" && program.make_baseline_model) s.against = Against::baseline;
+      else if (value == "limit" || value == "baseline")
+        fail("--against " + value + ": " + program.name + " has no " + value);
+      else fail("--against must be limit or baseline, got '" + value + "'");
     }
+  }
+  if (s.against != Against::none) {
+    const auto is_limit = [](Figure f) {
+      return f == Figure::gemm_limit || f == Figure::inference_gemm_limit;
+    };
+    if (s.figure_given && is_limit(s.figures[0]))
+      fail(std::string("--against compares inference or train_step, not ") + figure_name(s.figures[0]));
+    s.figures.erase(std::remove_if(s.figures.begin(), s.figures.end(), is_limit), s.figures.end());
   }
   return s;
 }
@@ -339,7 +430,7 @@ int run(const Program& program, int argc, char** argv) {
                      program.name.c_str(), w.name, w.batch, w.steps, w.features, w.units,
                      figure_name(figure), threads);
         const std::optional<std::string> line = measure_in_child(
-            program, {w, figure, threads, selection.budget, selection.steps > 0});
+            program, {w, figure, threads, selection.budget, selection.steps > 0, selection.against});
         if (line) {
           std::fputs(line->c_str(), stdout);
           std::fflush(stdout);

@@ -27,6 +27,14 @@
 // warm-up estimate of one call: as many repetitions as fit in the budget, at
 // least the spec's minimum (20 for N and S, 5 for M, L and X), at most 50.
 //
+// Ratios (--against limit|baseline): the figure and its comparison (its GEMM
+// limit, or the program's baseline model's same figure) run in one child,
+// interleaved: rounds of a few calls of one, then of the other. A slow phase
+// of the shared machine then slows both alike, and the line reports the
+// median of the per-round ratios beside each side's median time per call.
+// Separate runs of the two figures had given ratios from 0.76 to 1.43 for
+// the same code.
+//
 // Only JSON lines go to stdout; progress and errors go to stderr.
 
 #include <cstddef>
@@ -77,6 +85,10 @@ struct Program {
   // The step timed as figure gemm_limit (forward_only: inference_gemm_limit);
   // without it the program has neither figure, and --figure refuses them.
   std::function<std::function<void()>(const Workload&, bool forward_only)> make_gemm_limit;
+  // The model --against baseline compares with (xgrad_bench: the fused layer,
+  // named "fused"); without it the program has no baseline.
+  std::function<std::unique_ptr<Model>(const Workload&)> make_baseline_model;
+  std::string baseline_name;
   // JSON fields of the program's own, each as ,"key":value; they follow
   // "threads" in the line of that figure.
   std::function<std::string(Figure)> extra_fields;

@@ -163,6 +163,10 @@ int main(int argc, char** argv) {
   program.make_gemm_limit = [](const Workload& w, bool forward_only) -> std::function<void()> {
     return [limit = std::make_shared<GemmLimit>(w, forward_only)] { (*limit)(); };
   };
+  program.make_baseline_model = [](const Workload& w) -> std::unique_ptr<bench::Model> {
+    return std::make_unique<Model>(w, Path::fused);
+  };
+  program.baseline_name = "fused";
   program.extra_fields = [&path](Figure figure) -> std::string {
     if (path == Path::fused || figure == Figure::gemm_limit ||
         figure == Figure::inference_gemm_limit)
