@@ -70,7 +70,7 @@ const Array<T>& Variable<T>::grad() const {
 
 template <typename T>
 void Variable<T>::zero_grad() {
-  node_->grad = Array<T>();
+  node_->grad = Array<T>::from_shape({0});
   node_->has_grad = false;
 }
 
@@ -170,7 +170,7 @@ void Variable<T>::backward(const Array<T>& grad_output, bool retain_graph) {
     if (node->op == nullptr) continue;  // a leaf keeps its gradient
     if (node->has_grad) node->grad_fn(node->grad, node->value, node->inputs);
     // Gradients of intermediate values are not kept (as in PyTorch).
-    node->grad = Array<T>();
+    node->grad = Array<T>::from_shape({0});
     node->has_grad = false;
     if (!retain_graph) {
       node->inputs.clear();

@@ -33,8 +33,10 @@ namespace detail {
 
 template <typename T>
 struct Node {
-  Array<T> value;
-  Array<T> grad;
+  // Empty (shape (0)) rather than default-constructed: a default xarray is a
+  // 0-D array holding one element, a heap allocation per node and per reset.
+  Array<T> value = Array<T>::from_shape({0});
+  Array<T> grad = Array<T>::from_shape({0});
   bool has_grad = false;
   bool requires_grad = false;
   bool graph_freed = false;     // backward() released this op's inputs
