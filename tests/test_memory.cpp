@@ -1,11 +1,14 @@
 // The caching allocator behind every Array (tensor/allocator.hpp): freed
-// large blocks are reused for the next array of the same size, the cache
-// stays within its limit, and the memory of a reused block is the array's
+// blocks are reused for the next array of the same size (large ones by any
+// thread, small ones by the thread that freed them), the caches stay within
+// their limits, and the memory of a reused block is the array's
 // own. Each test starts from an empty cache with the default limit.
 
 #include <cstddef>
 #include <cstdint>
 #include <numeric>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -57,11 +60,46 @@ TEST_F(MemoryCache, SizesShareABlockWithinAPage) {
   EXPECT_EQ(b.data(), first);
 }
 
-TEST_F(MemoryCache, ArraysUnder4KiBAreNotCached) {
-  { Array<float> small = Array<float>::from_shape({1000}); }  // 4,000 bytes
+TEST_F(MemoryCache, SmallArraysAreReusedByTheThreadThatFreedThem) {
+  const float* first = nullptr;
+  {
+    Array<float> a = Array<float>::from_shape({1000});  // 4,000 bytes: the 4,032-byte class
+    first = a.data();
+  }
+  EXPECT_EQ(xgrad::cached_memory_bytes(), 4032u);
+  Array<float> b = Array<float>::from_shape({1001});  // 4,004 bytes: the same class
+  EXPECT_EQ(b.data(), first);
   EXPECT_EQ(xgrad::cached_memory_bytes(), 0u);
 }
 
+TEST_F(MemoryCache, AnotherThreadKeepsItsOwnSmallBlocks) {
+  const float* first = nullptr;
+  {
+    Array<float> a = Array<float>::from_shape({1000});
+    first = a.data();
+  }
+  const float* other = nullptr;
+  std::thread([&] {
+    Array<float> b = Array<float>::from_shape({1000});
+    other = b.data();
+  }).join();  // b's block went back to the system with the thread's cache
+  EXPECT_NE(other, first);  // first is still held by this thread's cache
+  EXPECT_EQ(xgrad::cached_memory_bytes(), 4032u);
+}
+
+TEST_F(MemoryCache, ASmallArrayMadeOnOneThreadMayBeFreedOnAnother) {
+  Array<float> made = Array<float>::from_shape({0});  // holds no block
+  std::thread([&] { made = Array<float>(std::vector<std::size_t>{100}, 3.0f); }).join();
+  EXPECT_EQ(made(99), 3.0f);
+  made = Array<float>::from_shape({0});
+  EXPECT_EQ(xgrad::cached_memory_bytes(), 448u);  // 400 bytes, now in this thread's cache
+}
+
+TEST_F(MemoryCache, AThreadCachesAtMost4MiBOfSmallBlocks) {
+  { std::vector<Array<float>> many(2000, Array<float>::from_shape({1000})); }  // 8 MB
+  EXPECT_LE(xgrad::cached_memory_bytes(), 4 * kMiB);
+  EXPECT_GT(xgrad::cached_memory_bytes(), 4 * kMiB - 4032);
+}
 TEST_F(MemoryCache, StepSizedArraysAreCachedIn512ByteClasses) {
   // [B, U] = [32, 32] floats, an op-by-op RNN's per-step array: 4,096 bytes.
   const float* first = nullptr;
@@ -88,8 +126,11 @@ TEST_F(MemoryCache, AReusedBlockHoldsTheNewArraysValues) {
 }
 
 TEST_F(MemoryCache, ReleaseGivesEveryBlockBack) {
-  { Array<float> a = Array<float>::from_shape({kLarge}), b = Array<float>::from_shape({2 * kLarge}); }
-  EXPECT_EQ(xgrad::cached_memory_bytes(), 3 * kMiB);
+  {
+    Array<float> a = Array<float>::from_shape({kLarge}), b = Array<float>::from_shape({2 * kLarge});
+    Array<float> small = Array<float>::from_shape({16});
+  }
+  EXPECT_EQ(xgrad::cached_memory_bytes(), 3 * kMiB + 64);
   xgrad::release_cached_memory();
   EXPECT_EQ(xgrad::cached_memory_bytes(), 0u);
 }
@@ -109,7 +150,7 @@ TEST_F(MemoryCache, TheLimitGivesBackTheLargestBlocksFirst) {
 
 TEST_F(MemoryCache, ALimitOfZeroTurnsCachingOff) {
   xgrad::set_cached_memory_limit(0);
-  { Array<float> a = Array<float>::from_shape({kLarge}); }
+  { Array<float> a = Array<float>::from_shape({kLarge}), small = Array<float>::from_shape({16}); }
   EXPECT_EQ(xgrad::cached_memory_bytes(), 0u);
 }
 
@@ -133,6 +174,20 @@ TEST(MemoryCacheDeathTest, UseAfterFreeOfACachedBlockIsReported) {
         const float* dangling = nullptr;
         {
           Array<float> a(std::vector<std::size_t>{kLarge}, 1.0f);
+          dangling = a.data();
+        }
+        volatile float read = dangling[10];
+        (void)read;
+      },
+      "use-after-poison");
+}
+
+TEST(MemoryCacheDeathTest, UseAfterFreeOfACachedSmallBlockIsReported) {
+  EXPECT_DEATH(
+      {
+        const float* dangling = nullptr;
+        {
+          Array<float> a(std::vector<std::size_t>{16}, 1.0f);
           dangling = a.data();
         }
         volatile float read = dangling[10];

@@ -43,7 +43,9 @@ Variable<T>::Variable() : Variable(Array<T>::from_shape({0})) {}
 
 template <typename T>
 Variable<T>::Variable(Array<T> value, bool requires_grad)
-    : node_(std::make_shared<detail::Node<T>>()) {
+    // Through the arrays' allocator: an op-by-op graph frees hundreds of
+    // nodes at once, and makes as many again at the next step.
+    : node_(std::allocate_shared<detail::Node<T>>(memory::CachingAllocator<detail::Node<T>>())) {
   node_->value = std::move(value);
   node_->requires_grad = requires_grad;
 }

@@ -1,5 +1,8 @@
 #include "xgrad/tensor/allocator.hpp"
 
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -39,7 +42,9 @@ struct Cache {
   std::mutex mutex;
   std::map<std::size_t, std::vector<void*>> free_blocks;  // by block size
   std::size_t bytes = 0;
-  std::size_t limit = std::size_t(256) << 20;
+  // Written under the mutex; atomic so that the threads' own caches read it
+  // without taking the lock.
+  std::atomic<std::size_t> limit{std::size_t(256) << 20};
 
   // Gives back the largest blocks until the cache holds at most `target`
   // bytes. Called with the mutex held.
@@ -63,9 +68,85 @@ Cache& cache() {
   return *instance;
 }
 
+// ------------------------------------------------- each thread's small blocks
+
+constexpr std::size_t kSmallStepBytes = 64;
+constexpr std::size_t kSmallClasses = memory::detail::kSharedBlockMinBytes / kSmallStepBytes;
+constexpr std::size_t kThreadCacheMaxBytes = std::size_t(4) << 20;
+
+// Class c holds blocks of (c + 1) · 64 bytes; a request of 0 bytes takes the
+// first.
+std::size_t small_class(std::size_t bytes) {
+  return bytes == 0 ? 0 : (bytes - 1) / kSmallStepBytes;
+}
+
+struct ThreadCache {
+  std::array<std::vector<void*>, kSmallClasses> free_blocks;
+  std::size_t bytes = 0;
+
+  void shrink_to(std::size_t target) noexcept {
+    for (std::size_t c = kSmallClasses; c-- > 0 && bytes > target;) {
+      const std::size_t size = (c + 1) * kSmallStepBytes;
+      while (bytes > target && !free_blocks[c].empty()) {
+        XGRAD_UNPOISON(free_blocks[c].back(), size);
+        ::operator delete(free_blocks[c].back());
+        free_blocks[c].pop_back();
+        bytes -= size;
+      }
+    }
+  }
+  ~ThreadCache();
+};
+
+// Set once the thread's cache is destroyed (trivially destructible, so it
+// can still be read then): blocks freed later, by the destructors of
+// objects that outlive it, go straight back to the system.
+thread_local bool thread_cache_gone = false;
+
+ThreadCache::~ThreadCache() {
+  shrink_to(0);
+  thread_cache_gone = true;
+}
+
+ThreadCache* thread_cache() {
+  if (thread_cache_gone) return nullptr;
+  thread_local ThreadCache instance;
+  return &instance;
+}
+
 }  // namespace
 
 namespace memory::detail {
+
+void* allocate_small(std::size_t bytes) {
+  const std::size_t c = small_class(bytes);
+  if (ThreadCache* t = thread_cache(); t && !t->free_blocks[c].empty()) {
+    void* block = t->free_blocks[c].back();
+    t->free_blocks[c].pop_back();
+    t->bytes -= (c + 1) * kSmallStepBytes;
+    XGRAD_UNPOISON(block, (c + 1) * kSmallStepBytes);
+    return block;
+  }
+  return ::operator new((c + 1) * kSmallStepBytes);
+}
+
+void deallocate_small(void* block, std::size_t bytes) noexcept {
+  const std::size_t c = small_class(bytes);
+  const std::size_t size = (c + 1) * kSmallStepBytes;
+  ThreadCache* t = thread_cache();
+  const std::size_t room = std::min(kThreadCacheMaxBytes, cache().limit.load(std::memory_order_relaxed));
+  if (t && t->bytes + size <= room) {
+    try {
+      t->free_blocks[c].push_back(block);
+      t->bytes += size;
+      XGRAD_POISON(block, size);
+      return;
+    } catch (const std::bad_alloc&) {
+      // No room to remember the block: give it back instead.
+    }
+  }
+  ::operator delete(block);
+}
 
 void* allocate_large(std::size_t bytes) {
   const std::size_t size = block_size(bytes);
@@ -90,7 +171,7 @@ void deallocate_large(void* block, std::size_t bytes) noexcept {
   Cache& c = cache();
   {
     std::lock_guard<std::mutex> lock(c.mutex);
-    if (size <= c.limit) {
+    if (size <= c.limit.load()) {
       try {
         c.free_blocks[size].push_back(block);
         c.bytes += size;
@@ -108,28 +189,27 @@ void deallocate_large(void* block, std::size_t bytes) noexcept {
 }  // namespace memory::detail
 
 std::size_t cached_memory_bytes() {
+  const ThreadCache* t = thread_cache();
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
-  return c.bytes;
+  return c.bytes + (t ? t->bytes : 0);
 }
 
 void release_cached_memory() {
+  if (ThreadCache* t = thread_cache()) t->shrink_to(0);
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
   c.shrink_to(0);
 }
 
 void set_cached_memory_limit(std::size_t bytes) {
+  if (ThreadCache* t = thread_cache()) t->shrink_to(bytes);
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
   c.limit = bytes;
   c.shrink_to(bytes);
 }
 
-std::size_t cached_memory_limit() {
-  Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mutex);
-  return c.limit;
-}
+std::size_t cached_memory_limit() { return cache().limit.load(); }
 
 }  // namespace xgrad
