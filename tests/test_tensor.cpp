@@ -366,6 +366,29 @@ TEST(Threads, AThreadedProductGivesTheSameNumbersAsOneThread) {
   xgrad::set_num_threads(before);
 }
 
+// ---------------------------------------------------------------- add_in_place
+
+template <typename T>
+void expect_add_in_place_adds(std::size_t n) {
+  std::vector<T> values(n), addend(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    values[i] = static_cast<T>(i) * T(0.5);
+    addend[i] = T(1) / static_cast<T>(i + 1);
+  }
+  std::vector<T> expected = values;
+  for (std::size_t i = 0; i < n; ++i) expected[i] += addend[i];
+  xgrad::add_in_place(values.data(), addend.data(), n);
+  EXPECT_EQ(values, expected) << "n = " << n;
+}
+
+TEST(AddInPlace, AddsElementwiseAtEveryLengthAndTail) {
+  // Lengths around the vector widths (4 to 16 floats, 2 to 8 doubles).
+  for (std::size_t n : {0, 1, 3, 8, 16, 17, 31, 32, 33, 100}) {
+    expect_add_in_place_adds<float>(n);
+    expect_add_in_place_adds<double>(n);
+  }
+}
+
 // ---------------------------------------------------------------- float tanh
 
 // Floats of one sign, ordered by value, as integers: their difference counts

@@ -150,4 +150,13 @@ void Backward<K>::operator()(Arch, const T* y, T* grad, std::size_t n, T alpha, 
   }
 }
 
+template <class Arch, typename T>
+void AddInPlace::operator()(Arch, T* values, const T* addend, std::size_t n) const {
+  using batch = xsimd::batch<T, Arch>;
+  std::size_t i = 0;
+  for (; i + batch::size <= n; i += batch::size)
+    (batch::load_unaligned(values + i) + batch::load_unaligned(addend + i)).store_unaligned(values + i);
+  for (; i < n; ++i) values[i] += addend[i];
+}
+
 }  // namespace xgrad::kernels

@@ -7,8 +7,11 @@ namespace xgrad {
 namespace kernels {
 // Compiled in activations_<arch>.cpp, with that instruction set's flags.
 XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, xsimd::avx512f)
+XGRAD_EXTERN_ADD_IN_PLACE_INSTANCES(xsimd::avx512f)
 XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, xsimd::avx2)
+XGRAD_EXTERN_ADD_IN_PLACE_INSTANCES(xsimd::avx2)
 XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, xsimd::sse2)
+XGRAD_EXTERN_ADD_IN_PLACE_INSTANCES(xsimd::sse2)
 }  // namespace kernels
 
 namespace {
@@ -28,7 +31,20 @@ void backward(const T* y, T* grad, std::size_t n, T alpha = T(1), T scale = T(1)
   dispatched(y, grad, n, alpha, scale);
 }
 
+template <typename T>
+void add_in_place_dispatched(T* values, const T* addend, std::size_t n) {
+  static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::AddInPlace{});
+  dispatched(values, addend, n);
+}
+
 }  // namespace
+
+void add_in_place(float* values, const float* addend, std::size_t n) {
+  add_in_place_dispatched(values, addend, n);
+}
+void add_in_place(double* values, const double* addend, std::size_t n) {
+  add_in_place_dispatched(values, addend, n);
+}
 
 #define XGRAD_DEFINE_ACTIVATION(name, K)                                                          \
   void name##_in_place(float* values, std::size_t n) { forward<Kernel::K>(values, n); }         \
