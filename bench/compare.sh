@@ -6,9 +6,10 @@
 # XGRAD_BENCH_LIBTORCH=ON) into build-compare/ at the top of the repository,
 # then for each selected workload, figure and thread count runs the two
 # programs one right after the other, so that whatever else the machine is
-# doing weighs on both alike. Each row also runs xgrad_bench's gemm limit
-# (only the BLAS calls of a fused train step, or of its forward pass for an
-# inference row) and reports xgrad's figure over it.
+# doing weighs on both alike. Each row also runs xgrad_bench --against limit:
+# xgrad's figure interleaved with its gemm limit (only the BLAS calls of a
+# fused train step, or of its forward pass for an inference row) in one
+# process, and reports the limit and the median of the per-round ratios.
 #
 # The programs run in the caller's environment as it is: OPENBLAS_CORETYPE,
 # OPENBLAS_NUM_THREADS and the like are the caller's to set. The table's
@@ -96,12 +97,14 @@ ratio() {
 }
 or_dash() { printf '%s\n' "${1:-–}"; }
 
-# measure PROGRAM WORKLOAD FIGURE THREADS: prints its JSON line, or fails.
+# measure PROGRAM WORKLOAD FIGURE THREADS [FLAG...]: prints its JSON line, or
+# fails.
 measure() {
   local name line
   name=$(basename "$1")
-  echo "compare.sh: $name $2 $3 threads=$4 ..." >&2
-  if line=$("$1" --workload "$2" --figure "$3" --threads "$4" "${budget[@]}" 2>>"$logs/$name.err"); then
+  echo "compare.sh: $name $2 $3 threads=$4 ${*:5}..." >&2
+  if line=$("$1" --workload "$2" --figure "$3" --threads "$4" "${budget[@]}" "${@:5}" \
+              2>>"$logs/$name.err"); then
     printf '%s\n' "$line"
   else
     echo "compare.sh: $name failed on $2 $3 threads=$4; its messages:" >&2
@@ -117,14 +120,12 @@ for w in $workloads; do
     for t in $threads_list; do
       x=$(measure "$xgrad_bench" "$w" "$f" "$t") || failures=$((failures + 1))
       l=$(measure "$torch_reference" "$w" "$f" "$t") || failures=$((failures + 1))
-      limit_figure=gemm_limit
-      [[ $f == inference ]] && limit_figure=inference_gemm_limit
-      g=$(measure "$xgrad_bench" "$w" "$limit_figure" "$t") || failures=$((failures + 1))
-      limit=$(field median_us "$g")
-      over_limit=$(ratio "$(field median_us "$x")" "$limit")
+      g=$(measure "$xgrad_bench" "$w" "$f" "$t" --against limit) || failures=$((failures + 1))
+      limit=$(field against_median_us "$g")
+      over_limit=$(field median_ratio "$g")
       rows+=("| $w | $f | $t | $(or_dash "$(field median_us "$x")") | $(or_dash "$(field median_us "$l")") \
 | $(ratio "$(field median_us "$l")" "$(field median_us "$x")") | $(or_dash "$(field peak_rss_mib "$x")") \
-| $(or_dash "$(field peak_rss_mib "$l")") | $(or_dash "$limit") | $over_limit |")
+| $(or_dash "$(field peak_rss_mib "$l")") | $(or_dash "$limit") | $(or_dash "$over_limit") |")
     done
   done
 done
@@ -143,7 +144,7 @@ echo
 echo "${config:-OpenBLAS (configuration not reported)}; OPENBLAS environment: ${openblas_env:-none}; $(nproc) CPUs."
 echo "Medians in µs; libtorch/xgrad above 1 means xgrad is faster. gemm_limit: xgrad_bench's BLAS calls"
 echo "of a fused train step (train_step rows) or of its forward pass (inference rows) alone;"
-echo "xgrad/limit: xgrad's figure over it."
+echo "xgrad/limit: the median ratio of xgrad's figure to it, timed interleaved (--against limit)."
 echo
 echo "| workload | figure | threads | xgrad median µs | libtorch median µs | libtorch/xgrad | xgrad peak MiB | libtorch peak MiB | gemm_limit µs | xgrad/limit |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
