@@ -304,6 +304,22 @@ TEST(Matmul, EmptyInnerDimensionGivesZeros) {
   EXPECT_EQ(c, xgrad::zeros<double>({2, 3}));
 }
 
+// The product's memory is not cleared first (BLAS with beta = 0 writes every
+// element): a reused block that held NaN must not leak into it.
+TEST(Matmul, AReusedBlockFullOfNaNDoesNotReachTheProduct) {
+  for (std::size_t size : {4, 300}) {  // OpenBLAS's small-matrix kernel, and its blocked one
+    const Array<double> a(std::vector<std::size_t>{size, size}, 1.0);
+    const double* reused = nullptr;
+    {
+      Array<double> poisoned(std::vector<std::size_t>{size, size}, std::nan(""));
+      reused = poisoned.data();
+    }
+    const Array<double> product = xgrad::matmul(a, a);
+    ASSERT_EQ(product.data(), reused) << "the test needs the product to reuse the block";
+    EXPECT_TRUE(xt::all(xt::equal(product, static_cast<double>(size)))) << size;
+  }
+}
+
 TEST(Matmul, ShapeErrorNamesBothShapes) {
   EXPECT_TRUE(throws_with<std::invalid_argument>(
       [] { xgrad::matmul(xgrad::zeros<double>({2, 3}), xgrad::zeros<double>({4, 5})); },

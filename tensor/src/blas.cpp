@@ -75,9 +75,11 @@ Array<T> matmul(const Array<T>& a, const Array<T>& b) {
   Shape out_shape = to_shape(a.shape());
   out_shape.back() = n;
   const std::size_t m = element_count(out_shape) / (n == 0 ? 1 : n);
-  Array<T> out(out_shape, T(0));
   // With k == 0 the product is all zeros; BLAS is not asked for empty sums.
-  if (k > 0) gemm(false, false, m, n, k, T(1), a.data(), k, b.data(), n, T(0), out.data(), n);
+  // Otherwise beta = 0 makes BLAS write every element without reading it.
+  if (k == 0) return Array<T>(out_shape, T(0));
+  Array<T> out = Array<T>::from_shape(out_shape);
+  gemm(false, false, m, n, k, T(1), a.data(), k, b.data(), n, T(0), out.data(), n);
   return out;
 }
 
