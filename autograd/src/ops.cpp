@@ -83,12 +83,23 @@ Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
                             [&] { return Array<T>(a.value() + b.value()); }),
       {a, b}, "add",
       [](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-        // The second input may take g itself, so the first gets its own.
-        if (in[0].requires_grad()) {
-          const Shape shape = to_shape(in[0].shape());
-          in[0].add_grad(in[1].requires_grad() ? sum_to(g, shape) : consumed_to(g, shape));
+        // Both inputs get g summed to their shapes. The one served second may
+        // take g's storage: serve first the one that cannot (a broadcast
+        // input, whose gradient is a reduction), or else one that reads g
+        // without a copy when it already holds a gradient.
+        const bool first_reads = !shapes_equal(g.shape(), in[0].shape()) ||
+                                 shapes_equal(g.shape(), in[1].shape());
+        Variable<T>& reads = in[first_reads ? 0 : 1];
+        Variable<T>& takes = in[first_reads ? 1 : 0];
+        if (!takes.requires_grad()) {
+          if (reads.requires_grad()) reads.add_grad(consumed_to(g, to_shape(reads.shape())));
+          return;
         }
-        if (in[1].requires_grad()) in[1].add_grad(consumed_to(g, to_shape(in[1].shape())));
+        if (reads.requires_grad()) {
+          if (shapes_equal(g.shape(), reads.shape())) reads.add_grad(g);  // copies only if it has none
+          else reads.add_grad(sum_to(g, to_shape(reads.shape())));
+        }
+        takes.add_grad(consumed_to(g, to_shape(takes.shape())));
       });
 }
 
