@@ -62,15 +62,27 @@ Variable<T> matmul(const Variable<T>& a, const Variable<T>& b) {
         const Array<T>& bv = in[1].value();
         const std::size_t k = bv.shape()[0], n = bv.shape()[1];
         const std::size_t m = k == 0 ? 0 : av.size() / k;
-        if (in[0].requires_grad()) {
-          // dA[m, k] = g[m, n] · B^T
-          Array<T>& da = in[0].grad_buffer();
-          gemm(false, true, m, k, n, T(1), g.data(), n, bv.data(), n, T(1), da.data(), k);
+        // product(beta, out) writes out = (a product) + beta · out. Into an
+        // input without a gradient yet, it writes a new one whole (beta 0:
+        // BLAS reads nothing), so no zero-filled buffer is made first.
+        const auto add_product_to_grad = [](Variable<T>& v, std::size_t inner, const auto& product) {
+          if (v.has_grad() || inner == 0) {
+            product(T(1), v.grad_buffer().data());
+            return;
+          }
+          Array<T> fresh = Array<T>::from_shape(v.value().shape());
+          product(T(0), fresh.data());
+          v.add_grad(std::move(fresh));
+        };
+        if (in[0].requires_grad()) {  // dA[m, k] = g[m, n] · B^T
+          add_product_to_grad(in[0], n, [&](T beta, T* da) {
+            gemm(false, true, m, k, n, T(1), g.data(), n, bv.data(), n, beta, da, k);
+          });
         }
-        if (in[1].requires_grad()) {
-          // dB[k, n] = A^T · g, over all leading rows of A at once
-          Array<T>& db = in[1].grad_buffer();
-          gemm(true, false, k, n, m, T(1), av.data(), k, g.data(), n, T(1), db.data(), n);
+        if (in[1].requires_grad()) {  // dB[k, n] = A^T · g, over all leading rows of A at once
+          add_product_to_grad(in[1], m, [&](T beta, T* db) {
+            gemm(true, false, k, n, m, T(1), av.data(), k, g.data(), n, beta, db, n);
+          });
         }
       });
 }
