@@ -13,7 +13,8 @@
 //   forward   [B·T, I]·[I, H], the input projection, then T−1 recurrent
 //             products [B, H]·[H, H], each accumulating into its step's
 //             [B, H] slice;
-//   backward  T−1 products [B, H]·[H, H]^T, then d kernel = X^T·G
+//   backward  T−1 products [B, H]·[H, H]^T (with R^T formed once, as a
+//             plain product: OpenBLAS runs A·B^T slower), then d kernel = X^T·G
 //             ([I, B·T]·[B·T, H]) and d recurrent = Hprev^T·G as one product
 //             ([H, B·T]·[B·T, H]). The input needs no gradient: no dX.
 // The backward recurrent products read one gradient buffer and accumulate
@@ -122,6 +123,7 @@ class GemmLimit {
     xgrad::manual_seed(bench::kSeed);
     kernel = xgrad::uniform<float>({i, h}, -0.1f, 0.1f);
     recurrent = xgrad::uniform<float>({h, h}, -0.1f, 0.1f);
+    recurrent_t = xgrad::transposed(recurrent);
     x = xgrad::uniform<float>({b, t, i}, -1.0f, 1.0f);
     grad = xgrad::uniform<float>({b, t, h}, -1.0f, 1.0f);
   }
@@ -135,8 +137,8 @@ class GemmLimit {
       xgrad::gemm(false, false, b, h, h, 1.0f, y + (s - 1) * h, row, u, h, 1.0f, y + s * h, row);
     if (forward_only) return;
     for (std::size_t s = t; s-- > 1;)
-      xgrad::gemm(false, true, b, h, h, 1.0f, grad.data() + s * h, row, u, h, 1.0f,
-                  grad_prev.data() + (s - 1) * h, row);
+      xgrad::gemm(false, false, b, h, h, 1.0f, grad.data() + s * h, row, recurrent_t.data(), h,
+                  1.0f, grad_prev.data() + (s - 1) * h, row);
     xgrad::gemm(true, false, i, h, b * t, 1.0f, x.data(), i, grad.data(), h, 1.0f,
                 d_kernel.data(), h);
     xgrad::gemm(true, false, h, h, b * t, 1.0f, y, h, grad.data(), h, 1.0f, d_recurrent.data(),
@@ -147,7 +149,7 @@ class GemmLimit {
   bool forward_only;
   std::size_t b, t, i, h;
   xgrad::Array<float> states, grad_prev, d_kernel, d_recurrent;  // written
-  xgrad::Array<float> kernel, recurrent, x, grad;                // read
+  xgrad::Array<float> kernel, recurrent, recurrent_t, x, grad;   // read
 };
 
 }  // namespace

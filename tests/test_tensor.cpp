@@ -333,6 +333,40 @@ TEST(Matmul, ShapeErrorNamesBothShapes) {
       {"matmul", "()", "(1, 1)"}));
 }
 
+// gemm with every transpose pair, against a hand-written triple loop: A and
+// B stored with row strides wider than their rows, sizes on both sides of
+// the rule that runs a small A·B^T as A·(B^T) with B^T copied first.
+TEST(Gemm, EveryTransposePairMatchesATripleLoop) {
+  for (std::size_t m : {1, 7, 8, 33}) {
+    const std::size_t n = 5, k = 6, pad = 3;
+    for (const bool ta : {false, true}) {
+      for (const bool tb : {false, true}) {
+        // op(A) is [m, k], op(B) is [k, n]; stored transposed when ta / tb.
+        const std::size_t a_rows = ta ? k : m, a_cols = ta ? m : k;
+        const std::size_t b_rows = tb ? n : k, b_cols = tb ? k : n;
+        std::vector<double> a(a_rows * (a_cols + pad)), b(b_rows * (b_cols + pad));
+        for (std::size_t i = 0; i < a.size(); ++i) a[i] = std::sin(1.0 + static_cast<double>(i));
+        for (std::size_t i = 0; i < b.size(); ++i) b[i] = std::cos(2.0 + static_cast<double>(i));
+        std::vector<double> c(m * n, 1.0);
+        xgrad::gemm(ta, tb, m, n, k, 2.0, a.data(), a_cols + pad, b.data(), b_cols + pad, 0.5,
+                    c.data(), n);
+        for (std::size_t i = 0; i < m; ++i) {
+          for (std::size_t j = 0; j < n; ++j) {
+            double expected = 0.5;
+            for (std::size_t p = 0; p < k; ++p) {
+              const double av = ta ? a[p * (a_cols + pad) + i] : a[i * (a_cols + pad) + p];
+              const double bv = tb ? b[j * (b_cols + pad) + p] : b[p * (b_cols + pad) + j];
+              expected += 2.0 * av * bv;
+            }
+            EXPECT_NEAR(c[i * n + j], expected, 1e-12)
+                << "m " << m << " ta " << ta << " tb " << tb << " at " << i << ", " << j;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(Threads, SetNumThreadsRejectsZeroAndKeepsWorking) {
   const int before = xgrad::num_threads();
   EXPECT_TRUE(throws_with<std::invalid_argument>([] { xgrad::set_num_threads(0); },

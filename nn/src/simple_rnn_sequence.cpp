@@ -108,6 +108,11 @@ void backward_through_time(const Recurrence<T>& c, const Array<T>& states, Array
   Array<T> grad_pre = reuse_gradient ? std::move(g) : Array<T>::from_shape({batch, steps, units});
   Array<T> scratch;  // [B, U] for products with d
   if (d) scratch = Array<T>::from_shape({batch, units});
+  // R^T once, so that each step's product is grad_pre_s · R^T as a plain
+  // A·B: OpenBLAS 0.3.21 runs A·B^T 2.3x slower at S's [32, 32] per step
+  // (12% at M's [64, 128]; the same at L's [64, 512]).
+  const Array<T> recurrent_kernel_t = transposed(recurrent_kernel);
+  const T* rt = recurrent_kernel_t.data();
 
   // Slot s of grad_pre starts as the gradient reaching h_s from outside the
   // recurrence: o_s ⊙ the output's, plus the state's at the last step.
@@ -152,14 +157,13 @@ void backward_through_time(const Recurrence<T>& c, const Array<T>& states, Array
     }
     if (!prev) continue;
     if (d) {  // dL/dh_{s−1} += (grad_pre_s · R^T) ⊙ d
-      gemm(false, true, batch, units, units, T(1), slot, row, recurrent_kernel.data(), units, T(0),
-           scratch.data(), units);
+      gemm(false, false, batch, units, units, T(1), slot, row, rt, units, T(0), scratch.data(),
+           units);
       for (std::size_t b = 0; b < batch; ++b)
         for (std::size_t u = 0; u < units; ++u)
           prev[b * prev_ld + u] += scratch.data()[b * units + u] * d[b * units + u];
     } else {
-      gemm(false, true, batch, units, units, T(1), slot, row, recurrent_kernel.data(), units, T(1),
-           prev, prev_ld);
+      gemm(false, false, batch, units, units, T(1), slot, row, rt, units, T(1), prev, prev_ld);
     }
   }
 

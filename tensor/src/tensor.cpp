@@ -6,8 +6,9 @@
 #include <algorithm>
 
 #include <xsimd/xsimd.hpp>
-#include <xtensor/xmanipulation.hpp>
 #include <xtensor/xreducer.hpp>
+
+#include "xgrad/tensor/blas.hpp"
 
 namespace xgrad {
 
@@ -29,7 +30,10 @@ Array<T> transposed(const Array<T>& a) {
     throw std::invalid_argument("transpose: expected a 2-D array, got shape " +
                                 shape_to_string(a.shape()));
   }
-  return xt::eval(xt::transpose(a));
+  const std::size_t rows = a.shape()[0], cols = a.shape()[1];
+  Array<T> out = Array<T>::from_shape({cols, rows});
+  transpose_matrix(a.data(), rows, cols, cols, out.data(), rows);
+  return out;
 }
 
 namespace {
