@@ -45,8 +45,8 @@ template <typename T>
 Variable<T>::Variable(Array<T> value, bool requires_grad)
     // Through the arrays' allocator: an op-by-op graph frees hundreds of
     // nodes at once, and makes as many again at the next step.
-    : node_(std::allocate_shared<detail::Node<T>>(memory::CachingAllocator<detail::Node<T>>())) {
-  node_->value = std::move(value);
+    : node_(std::allocate_shared<detail::Node<T>>(memory::CachingAllocator<detail::Node<T>>(),
+                                                  std::move(value))) {
   node_->requires_grad = requires_grad;
 }
 
@@ -72,7 +72,7 @@ const Array<T>& Variable<T>::grad() const {
 
 template <typename T>
 void Variable<T>::zero_grad() {
-  node_->grad = Array<T>::from_shape({0});
+  node_->grad = Array<T>();
   node_->has_grad = false;
 }
 
@@ -172,7 +172,7 @@ void Variable<T>::backward(const Array<T>& grad_output, bool retain_graph) {
     if (node->op == nullptr) continue;  // a leaf keeps its gradient
     if (node->has_grad) node->grad_fn(node->grad, node->value, node->inputs);
     // Gradients of intermediate values are not kept (as in PyTorch).
-    node->grad = Array<T>::from_shape({0});
+    node->grad = Array<T>();
     node->has_grad = false;
     if (!retain_graph) {
       node->inputs.clear();

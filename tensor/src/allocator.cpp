@@ -22,21 +22,38 @@ namespace xgrad {
 
 namespace {
 
+using memory::detail::kSharedBlockMinBytes;
+
 constexpr std::align_val_t kAlignment{64};  // a cache line, and AVX-512's width
 constexpr std::size_t kPage = 4096;
-constexpr std::size_t kSmallStep = 512;
+constexpr std::size_t kTinyStep = 64;    // classes below 4 KiB
+constexpr std::size_t kSmallStep = 512;  // classes from 4 KiB to 64 KiB
+constexpr std::size_t kThreadCachedMaxBytes = 16 * kPage;  // 64 KiB, exclusive
+constexpr std::size_t kThreadCacheMaxBytes = std::size_t(4) << 20;
 
-// Size classes: whole pages from 64 KiB, steps of 512 bytes below, so that
-// arrays of nearly equal sizes share blocks and at most 1/8 of a block is
-// wasted.
+// Size classes: steps of 64 bytes below 4 KiB, of 512 bytes up to 64 KiB,
+// whole pages above, so that arrays of nearly equal sizes share blocks and at
+// most 1/8 of a block from 4 KiB on is wasted. A request of 0 bytes takes
+// the first class.
 std::size_t block_size(std::size_t bytes) {
-  const std::size_t step = bytes >= 16 * kPage ? kPage : kSmallStep;
-  return (bytes + step - 1) / step * step;
+  const std::size_t step = bytes < kSharedBlockMinBytes    ? kTinyStep
+                           : bytes < kThreadCachedMaxBytes ? kSmallStep
+                                                           : kPage;
+  return bytes == 0 ? kTinyStep : (bytes + step - 1) / step * step;
+}
+
+// Blocks from 4 KiB on are aligned for AVX-512; smaller ones (nodes, short
+// arrays) have operator new's own alignment.
+void* new_block(std::size_t size) {
+  return size < kSharedBlockMinBytes ? ::operator new(size) : ::operator new(size, kAlignment);
 }
 
 void free_block(void* block, std::size_t size) noexcept {
-  ::operator delete(block, size, kAlignment);
+  if (size < kSharedBlockMinBytes) ::operator delete(block, size);
+  else ::operator delete(block, size, kAlignment);
 }
+
+// ------------------------------------------------ the cache shared by threads
 
 struct Cache {
   std::mutex mutex;
@@ -68,106 +85,20 @@ Cache& cache() {
   return *instance;
 }
 
-// ------------------------------------------------- each thread's small blocks
-
-constexpr std::size_t kSmallStepBytes = 64;
-constexpr std::size_t kSmallClasses = memory::detail::kSharedBlockMinBytes / kSmallStepBytes;
-constexpr std::size_t kThreadCacheMaxBytes = std::size_t(4) << 20;
-
-// Class c holds blocks of (c + 1) · 64 bytes; a request of 0 bytes takes the
-// first.
-std::size_t small_class(std::size_t bytes) {
-  return bytes == 0 ? 0 : (bytes - 1) / kSmallStepBytes;
-}
-
-struct ThreadCache {
-  std::array<std::vector<void*>, kSmallClasses> free_blocks;
-  std::size_t bytes = 0;
-
-  void shrink_to(std::size_t target) noexcept {
-    for (std::size_t c = kSmallClasses; c-- > 0 && bytes > target;) {
-      const std::size_t size = (c + 1) * kSmallStepBytes;
-      while (bytes > target && !free_blocks[c].empty()) {
-        XGRAD_UNPOISON(free_blocks[c].back(), size);
-        ::operator delete(free_blocks[c].back());
-        free_blocks[c].pop_back();
-        bytes -= size;
-      }
-    }
-  }
-  ~ThreadCache();
-};
-
-// Set once the thread's cache is destroyed (trivially destructible, so it
-// can still be read then): blocks freed later, by the destructors of
-// objects that outlive it, go straight back to the system.
-thread_local bool thread_cache_gone = false;
-
-ThreadCache::~ThreadCache() {
-  shrink_to(0);
-  thread_cache_gone = true;
-}
-
-ThreadCache* thread_cache() {
-  if (thread_cache_gone) return nullptr;
-  thread_local ThreadCache instance;
-  return &instance;
-}
-
-}  // namespace
-
-namespace memory::detail {
-
-void* allocate_small(std::size_t bytes) {
-  const std::size_t c = small_class(bytes);
-  if (ThreadCache* t = thread_cache(); t && !t->free_blocks[c].empty()) {
-    void* block = t->free_blocks[c].back();
-    t->free_blocks[c].pop_back();
-    t->bytes -= (c + 1) * kSmallStepBytes;
-    XGRAD_UNPOISON(block, (c + 1) * kSmallStepBytes);
-    return block;
-  }
-  return ::operator new((c + 1) * kSmallStepBytes);
-}
-
-void deallocate_small(void* block, std::size_t bytes) noexcept {
-  const std::size_t c = small_class(bytes);
-  const std::size_t size = (c + 1) * kSmallStepBytes;
-  ThreadCache* t = thread_cache();
-  const std::size_t room = std::min(kThreadCacheMaxBytes, cache().limit.load(std::memory_order_relaxed));
-  if (t && t->bytes + size <= room) {
-    try {
-      t->free_blocks[c].push_back(block);
-      t->bytes += size;
-      XGRAD_POISON(block, size);
-      return;
-    } catch (const std::bad_alloc&) {
-      // No room to remember the block: give it back instead.
-    }
-  }
-  ::operator delete(block);
-}
-
-void* allocate_large(std::size_t bytes) {
-  const std::size_t size = block_size(bytes);
+void* take_shared(std::size_t size) {
   Cache& c = cache();
-  {
-    std::lock_guard<std::mutex> lock(c.mutex);
-    const auto found = c.free_blocks.find(size);
-    if (found != c.free_blocks.end()) {
-      void* block = found->second.back();
-      found->second.pop_back();
-      if (found->second.empty()) c.free_blocks.erase(found);
-      c.bytes -= size;
-      XGRAD_UNPOISON(block, size);
-      return block;
-    }
-  }
-  return ::operator new(size, kAlignment);
+  std::lock_guard<std::mutex> lock(c.mutex);
+  const auto found = c.free_blocks.find(size);
+  if (found == c.free_blocks.end()) return nullptr;
+  void* block = found->second.back();
+  found->second.pop_back();
+  if (found->second.empty()) c.free_blocks.erase(found);
+  c.bytes -= size;
+  XGRAD_UNPOISON(block, size);
+  return block;
 }
 
-void deallocate_large(void* block, std::size_t bytes) noexcept {
-  const std::size_t size = block_size(bytes);
+void give_shared(void* block, std::size_t size) noexcept {
   Cache& c = cache();
   {
     std::lock_guard<std::mutex> lock(c.mutex);
@@ -183,6 +114,105 @@ void deallocate_large(void* block, std::size_t bytes) noexcept {
       }
     }
   }
+  free_block(block, size);
+}
+
+// ------------------------------------------------- each thread's own cache
+
+// Class of a block size under 64 KiB: 64 classes of 64-byte steps, then
+// 120 of 512-byte steps.
+constexpr std::size_t kTinyClasses = kSharedBlockMinBytes / kTinyStep;
+constexpr std::size_t kThreadClasses =
+    kTinyClasses + (kThreadCachedMaxBytes - kSharedBlockMinBytes) / kSmallStep;
+
+std::size_t thread_class(std::size_t size) {
+  return size < kSharedBlockMinBytes ? size / kTinyStep - 1
+                                     : kTinyClasses + (size - kSharedBlockMinBytes) / kSmallStep;
+}
+
+std::size_t class_size(std::size_t c) {
+  return c < kTinyClasses ? (c + 1) * kTinyStep
+                          : kSharedBlockMinBytes + (c - kTinyClasses) * kSmallStep;
+}
+
+struct ThreadCache {
+  std::array<std::vector<void*>, kThreadClasses> free_blocks;
+  std::size_t bytes = 0;
+
+  // Gives back blocks, the largest first, until at most `target` bytes stay.
+  void shrink_to(std::size_t target) noexcept {
+    for (std::size_t c = kThreadClasses; c-- > 0 && bytes > target;) {
+      const std::size_t size = class_size(c);
+      while (bytes > target && !free_blocks[c].empty()) {
+        XGRAD_UNPOISON(free_blocks[c].back(), size);
+        free_block(free_blocks[c].back(), size);
+        free_blocks[c].pop_back();
+        bytes -= size;
+      }
+    }
+  }
+  ~ThreadCache();
+};
+
+// Set once the thread's cache is destroyed (trivially destructible, so it
+// can still be read then): blocks freed later, by the destructors of
+// objects that outlive it, bypass it.
+thread_local bool thread_cache_gone = false;
+
+ThreadCache::~ThreadCache() {
+  shrink_to(0);
+  thread_cache_gone = true;
+}
+
+ThreadCache* thread_cache() {
+  if (thread_cache_gone) return nullptr;
+  thread_local ThreadCache instance;
+  return &instance;
+}
+
+void* take_own(std::size_t size) {
+  ThreadCache* t = thread_cache();
+  if (!t) return nullptr;
+  std::vector<void*>& blocks = t->free_blocks[thread_class(size)];
+  if (blocks.empty()) return nullptr;
+  void* block = blocks.back();
+  blocks.pop_back();
+  t->bytes -= size;
+  XGRAD_UNPOISON(block, size);
+  return block;
+}
+
+bool keep_own(void* block, std::size_t size) noexcept {
+  ThreadCache* t = thread_cache();
+  const std::size_t room =
+      std::min(kThreadCacheMaxBytes, cache().limit.load(std::memory_order_relaxed));
+  if (!t || t->bytes + size > room) return false;
+  try {
+    t->free_blocks[thread_class(size)].push_back(block);
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  t->bytes += size;
+  XGRAD_POISON(block, size);
+  return true;
+}
+
+}  // namespace
+
+namespace memory::detail {
+
+// Under 64 KiB the thread's own cache first; from 4 KiB the shared one then.
+void* allocate_block(std::size_t bytes) {
+  const std::size_t size = block_size(bytes);
+  void* block = size < kThreadCachedMaxBytes ? take_own(size) : nullptr;
+  if (!block && size >= kSharedBlockMinBytes) block = take_shared(size);
+  return block ? block : new_block(size);
+}
+
+void deallocate_block(void* block, std::size_t bytes) noexcept {
+  const std::size_t size = block_size(bytes);
+  if (size < kThreadCachedMaxBytes && keep_own(block, size)) return;
+  if (size >= kSharedBlockMinBytes) return give_shared(block, size);
   free_block(block, size);
 }
 

@@ -33,10 +33,10 @@ namespace detail {
 
 template <typename T>
 struct Node {
-  // Empty (shape (0)) rather than default-constructed: a default xarray is a
-  // 0-D array holding one element, a heap allocation per node and per reset.
-  Array<T> value = Array<T>::from_shape({0});
-  Array<T> grad = Array<T>::from_shape({0});
+  Array<T> value;
+  // Meaningful only with has_grad. Default-constructed (0-D, one element, a
+  // block of the thread's own cache): cheaper to make than an empty shape.
+  Array<T> grad;
   bool has_grad = false;
   bool requires_grad = false;
   bool graph_freed = false;     // backward() released this op's inputs
@@ -45,7 +45,7 @@ struct Node {
   GradFn<T> grad_fn;
   std::uint64_t visit_mark = 0;  // used by backward()'s graph walk
 
-  Node() = default;
+  explicit Node(Array<T> v) : value(std::move(v)) {}
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
   // Releases the chain of inputs without recursion, so a graph of 100,000
