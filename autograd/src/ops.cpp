@@ -31,13 +31,15 @@ Array<T> broadcast_elementwise(const Array<T>& a, const Array<T>& b, Op op, Gene
   const Array<T>& whole = b_repeats ? a : b;
   const std::size_t n = (b_repeats ? b : a).size();
   Array<T> out = Array<T>::from_shape(whole.shape());
-  const T* pa = a.data();
-  const T* pb = b.data();
-  T* po = out.data();
+  // One vectorisable loop per repetition of the smaller operand: the output
+  // is a new array, so it overlaps neither input (which __restrict lets the
+  // compiler assume).
+  const auto repeat = [n, op](const T* __restrict x, const T* __restrict y, T* __restrict o) {
+    for (std::size_t i = 0; i < n; ++i) o[i] = op(x[i], y[i]);
+  };
   for (std::size_t start = 0; n > 0 && start < out.size(); start += n) {
-    for (std::size_t i = 0; i < n; ++i) {
-      po[start + i] = b_repeats ? op(pa[start + i], pb[i]) : op(pa[i], pb[start + i]);
-    }
+    if (b_repeats) repeat(a.data() + start, b.data(), out.data() + start);
+    else repeat(a.data(), b.data() + start, out.data() + start);
   }
   return out;
 }
