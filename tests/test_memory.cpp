@@ -21,7 +21,8 @@ namespace {
 using xgrad::Array;
 
 constexpr std::size_t kMiB = std::size_t(1) << 20;
-// 1 MiB of floats: far above the 4 KiB from which blocks are cached.
+// 1 MiB of floats: far above the 64 KiB under which blocks stay in a
+// thread's own cache.
 constexpr std::size_t kLarge = kMiB / sizeof(float);
 
 class MemoryCache : public ::testing::Test {
@@ -100,6 +101,21 @@ TEST_F(MemoryCache, AThreadCachesAtMost4MiBOfSmallBlocks) {
   EXPECT_LE(xgrad::cached_memory_bytes(), 4 * kMiB);
   EXPECT_GT(xgrad::cached_memory_bytes(), 4 * kMiB - 4032);
 }
+
+TEST_F(MemoryCache, BlocksFrom4KiBAThreadCannotHoldGoToTheSharedCache) {
+  { std::vector<Array<float>> many(2000, Array<float>::from_shape({1000})); }  // fills this thread's
+  const std::size_t held = xgrad::cached_memory_bytes();
+  const float* first = nullptr;
+  {
+    Array<float> step = Array<float>::from_shape({32, 32});  // 4 KiB
+    first = step.data();
+  }
+  EXPECT_EQ(xgrad::cached_memory_bytes(), held + 4096);
+  const float* other = nullptr;
+  std::thread([&] { other = Array<float>::from_shape({32, 32}).data(); }).join();
+  EXPECT_EQ(other, first);  // another thread found it there
+}
+
 TEST_F(MemoryCache, StepSizedArraysAreCachedIn512ByteClasses) {
   // [B, U] = [32, 32] floats, an op-by-op RNN's per-step array: 4,096 bytes.
   const float* first = nullptr;
