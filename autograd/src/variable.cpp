@@ -42,11 +42,15 @@ template <typename T>
 Variable<T>::Variable() : Variable(Array<T>::from_shape({0})) {}
 
 template <typename T>
-Variable<T>::Variable(Array<T> value, bool requires_grad)
-    // Through the arrays' allocator: an op-by-op graph frees hundreds of
-    // nodes at once, and makes as many again at the next step.
-    : node_(std::allocate_shared<detail::Node<T>>(memory::CachingAllocator<detail::Node<T>>(),
-                                                  std::move(value))) {
+std::shared_ptr<detail::Node<T>> Variable<T>::make_node(Array<T>&& value) {
+  // Through the arrays' allocator: an op-by-op graph frees hundreds of nodes
+  // at once, and makes as many again at the next step.
+  return std::allocate_shared<detail::Node<T>>(memory::CachingAllocator<detail::Node<T>>(),
+                                               std::move(value));
+}
+
+template <typename T>
+Variable<T>::Variable(Array<T> value, bool requires_grad) : node_(make_node(std::move(value))) {
   node_->requires_grad = requires_grad;
 }
 
@@ -171,8 +175,9 @@ void Variable<T>::backward(const Array<T>& grad_output, bool retain_graph) {
     detail::Node<T>* node = it->get();
     if (node->op == nullptr) continue;  // a leaf keeps its gradient
     if (node->has_grad) node->grad_fn(node->grad, node->value, node->inputs);
-    // Gradients of intermediate values are not kept (as in PyTorch).
-    node->grad = Array<T>();
+    // Gradients of intermediate values are not kept (as in PyTorch); one
+    // the op took over (moved from) holds no memory already.
+    if (node->grad.data() != nullptr) node->grad = Array<T>();
     node->has_grad = false;
     if (!retain_graph) {
       node->inputs.clear();
@@ -191,7 +196,7 @@ Variable<T> Variable<T>::detach() const {
 template <typename T>
 Variable<T> Variable<T>::from_op(Array<T> value, std::vector<Variable<T>> inputs,
                                  const char* op, GradFn<T> grad_fn) {
-  Variable<T> result(std::move(value));
+  Variable<T> result(make_node(std::move(value)));
   if (any_requires_grad(inputs)) {
     result.node_->requires_grad = true;
     result.node_->op = op;

@@ -45,7 +45,7 @@ struct Node {
   GradFn<T> grad_fn;
   std::uint64_t visit_mark = 0;  // used by backward()'s graph walk
 
-  explicit Node(Array<T> v) : value(std::move(v)) {}
+  explicit Node(Array<T>&& v) : value(std::move(v)) {}
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
   // Releases the chain of inputs without recursion, so a graph of 100,000
@@ -124,6 +124,12 @@ class Variable {
                           GradFn<T> grad_fn);
 
  private:
+  // A node holding `value`, moved once: moving an xtensor array costs 30-45
+  // ns (three shape vectors), and an op-by-op model makes hundreds of nodes
+  // per step.
+  static std::shared_ptr<detail::Node<T>> make_node(Array<T>&& value);
+  explicit Variable(std::shared_ptr<detail::Node<T>> node) : node_(std::move(node)) {}
+
   std::shared_ptr<detail::Node<T>> node_;
   friend struct detail::Node<T>;
 };
