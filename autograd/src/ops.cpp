@@ -52,21 +52,21 @@ Array<T> broadcast_elementwise(const Array<T>& a, const Array<T>& b, const char*
   return out;
 }
 
-// g summed down to `shape`, the gradient of an input broadcast to g's shape;
-// g's own storage when nothing is to be summed (g is the op's to consume).
+// Adds g summed down to v's shape to v's gradient: the gradient of an input
+// broadcast to g's shape. g's own storage goes over when nothing is to be
+// summed (g is the op's to consume).
 template <typename T>
-Array<T> consumed_to(Array<T>& g, const Shape& shape) {
-  if (shapes_equal(g.shape(), shape)) return std::move(g);
-  return sum_to(g, shape);
+void add_consumed_grad(Variable<T>& v, Array<T>& g) {
+  if (shapes_equal(g.shape(), v.shape())) v.add_grad(std::move(g));
+  else v.add_grad(sum_to(g, to_shape(v.shape())));
 }
 
 }  // namespace
 
 template <typename T>
 Variable<T> matmul(const Variable<T>& a, const Variable<T>& b) {
-  Array<T> out = matmul(a.value(), b.value());  // checks the shapes
   return Variable<T>::from_op(
-      std::move(out), {a, b}, "matmul",
+      matmul(a.value(), b.value()), {a, b}, "matmul",  // the array matmul checks the shapes
       [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         const Array<T>& av = in[0].value();
         const Array<T>& bv = in[1].value();
@@ -113,14 +113,14 @@ Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
         Variable<T>& reads = in[first_reads ? 0 : 1];
         Variable<T>& takes = in[first_reads ? 1 : 0];
         if (!takes.requires_grad()) {
-          if (reads.requires_grad()) reads.add_grad(consumed_to(g, to_shape(reads.shape())));
+          if (reads.requires_grad()) add_consumed_grad(reads, g);
           return;
         }
         if (reads.requires_grad()) {
           if (shapes_equal(g.shape(), reads.shape())) reads.add_grad(g);  // copies only if it has none
           else reads.add_grad(sum_to(g, to_shape(reads.shape())));
         }
-        takes.add_grad(consumed_to(g, to_shape(takes.shape())));
+        add_consumed_grad(takes, g);
       });
 }
 
@@ -149,7 +149,7 @@ Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
         const Array<T>& a = in[0].value();
         if (shapes_equal(a.shape(), g.shape())) {
           g *= a;  // in g's own storage: g is not read again
-          in[1].add_grad(consumed_to(g, to_shape(in[1].shape())));
+          add_consumed_grad(in[1], g);
         } else {
           in[1].add_grad(sum_to(Array<T>(g * a), to_shape(in[1].shape())));
         }
