@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -417,26 +418,37 @@ TEST(Threads, AThreadedProductGivesTheSameNumbersAsOneThread) {
   xgrad::set_num_threads(before);
 }
 
-// ---------------------------------------------------------------- add_in_place
+// ---------------------------------------------------------------- add_into
 
+// add_into, subtract_into, multiply_into against a plain loop, out of place
+// and in place (out = a).
 template <typename T>
-void expect_add_in_place_adds(std::size_t n) {
-  std::vector<T> values(n), addend(n);
+void expect_binary_kernels_agree(std::size_t n) {
+  std::vector<T> a(n), b(n);
   for (std::size_t i = 0; i < n; ++i) {
-    values[i] = static_cast<T>(i) * T(0.5);
-    addend[i] = T(1) / static_cast<T>(i + 1);
+    a[i] = static_cast<T>(i) * T(0.5) - T(3);
+    b[i] = T(1) / static_cast<T>(i + 1);
   }
-  std::vector<T> expected = values;
-  for (std::size_t i = 0; i < n; ++i) expected[i] += addend[i];
-  xgrad::add_in_place(values.data(), addend.data(), n);
-  EXPECT_EQ(values, expected) << "n = " << n;
+  using Kernel = void (*)(const T*, const T*, T*, std::size_t);
+  const std::vector<std::pair<Kernel, T (*)(T, T)>> cases = {
+      {xgrad::add_into, [](T x, T y) { return x + y; }},
+      {xgrad::subtract_into, [](T x, T y) { return x - y; }},
+      {xgrad::multiply_into, [](T x, T y) { return x * y; }}};
+  for (const auto& [kernel, reference] : cases) {
+    std::vector<T> expected(n), out(n), in_place = a;
+    for (std::size_t i = 0; i < n; ++i) expected[i] = reference(a[i], b[i]);
+    kernel(a.data(), b.data(), out.data(), n);
+    kernel(in_place.data(), b.data(), in_place.data(), n);
+    EXPECT_EQ(out, expected) << "n = " << n;
+    EXPECT_EQ(in_place, expected) << "n = " << n;
+  }
 }
 
-TEST(AddInPlace, AddsElementwiseAtEveryLengthAndTail) {
+TEST(BinaryKernels, MatchAPlainLoopAtEveryLengthAndTail) {
   // Lengths around the vector widths (4 to 16 floats, 2 to 8 doubles).
   for (std::size_t n : {0, 1, 3, 8, 16, 17, 31, 32, 33, 100}) {
-    expect_add_in_place_adds<float>(n);
-    expect_add_in_place_adds<double>(n);
+    expect_binary_kernels_agree<float>(n);
+    expect_binary_kernels_agree<double>(n);
   }
 }
 

@@ -286,7 +286,7 @@ SimpleRNNOutput<T> simple_rnn_sequence(const Variable<T>& x, const Variable<T>& 
     }
     for (std::size_t b = 0; b < batch; ++b) {
       T* hb = h + b * row;
-      if (bias_values) add_in_place(hb, bias_values, units);
+      if (bias_values) add_into(hb, bias_values, hb, units);
       activate_in_place(args.activation, hb, units);
     }
     if (!keep) continue;

@@ -35,14 +35,17 @@ struct Backward {
   void operator()(Arch, const T* y, T* grad, std::size_t n, T alpha, T scale) const;
 };
 
-// values[i] += addend[i]: a layer's bias, added right before its activation
-// reads the same memory. At the activation's vector width: narrower stores
-// followed by a wider load of the same bytes defeat store-to-load forwarding
-// (a scalar/SSE bias add before the AVX-512 tanh made workload S's inference
-// 1.6x slower).
-struct AddInPlace {
+// out[i] = a[i] ∘ b[i] for + − ×: the ops' elementwise loops, and a layer's
+// bias added right before its activation reads the same memory. At the
+// activations' vector width: narrower stores followed by a wider load of the
+// same bytes defeat store-to-load forwarding (a scalar/SSE bias add before
+// the AVX-512 tanh made workload S's inference 1.6x slower).
+enum class BinaryOp { add, subtract, multiply };
+
+template <BinaryOp Op>
+struct Binary {
   template <class Arch, typename T>
-  void operator()(Arch, T* values, const T* addend, std::size_t n) const;
+  void operator()(Arch, const T* a, const T* b, T* out, std::size_t n) const;
 };
 
 // The instruction sets compiled, widest first (xsimd::dispatch's order).
@@ -60,17 +63,16 @@ using Archs = xsimd::arch_list<xsimd::avx512f, xsimd::avx2, xsimd::sse2>;
   MACRO(scaled_elu, float, Arch) MACRO(scaled_elu, double, Arch)       \
   MACRO(exp, float, Arch) MACRO(exp, double, Arch)
 
-// And the kernels that are not activations, for every element type.
-#define XGRAD_ADD_IN_PLACE_INSTANCES(Arch)                                                  \
-  template void AddInPlace::operator()<Arch, float>(Arch, float*, const float*, std::size_t) \
-      const;                                                                                 \
-  template void AddInPlace::operator()<Arch, double>(Arch, double*, const double*,          \
-                                                     std::size_t) const;
-#define XGRAD_EXTERN_ADD_IN_PLACE_INSTANCES(Arch)                                             \
-  extern template void AddInPlace::operator()<Arch, float>(Arch, float*, const float*,       \
-                                                           std::size_t) const;               \
-  extern template void AddInPlace::operator()<Arch, double>(Arch, double*, const double*,    \
-                                                            std::size_t) const;
+// The binary kernels, for every operation and element type.
+#define XGRAD_BINARY_INSTANCES_OF(Op, T, Arch) \
+  template void Binary<BinaryOp::Op>::operator()<Arch, T>(Arch, const T*, const T*, T*, std::size_t) const;
+#define XGRAD_EXTERN_BINARY_INSTANCES_OF(Op, T, Arch) \
+  extern template void Binary<BinaryOp::Op>::operator()<Arch, T>(Arch, const T*, const T*, T*,    \
+                                                                 std::size_t) const;
+#define XGRAD_FOR_EACH_BINARY(MACRO, Arch)                                  \
+  MACRO(add, float, Arch) MACRO(add, double, Arch)                          \
+  MACRO(subtract, float, Arch) MACRO(subtract, double, Arch)                \
+  MACRO(multiply, float, Arch) MACRO(multiply, double, Arch)
 
 #define XGRAD_KERNEL_INSTANCES(K, T, Arch)                                                   \
   template void Forward<Kernel::K>::operator()<Arch, T>(Arch, T*, std::size_t, T, T) const;  \

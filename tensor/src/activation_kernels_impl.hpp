@@ -151,13 +151,19 @@ void Backward<K>::operator()(Arch, const T* y, T* grad, std::size_t n, T alpha, 
   }
 }
 
+template <BinaryOp Op>
 template <class Arch, typename T>
-void AddInPlace::operator()(Arch, T* values, const T* addend, std::size_t n) const {
+void Binary<Op>::operator()(Arch, const T* a, const T* b, T* out, std::size_t n) const {
   using batch = xsimd::batch<T, Arch>;
+  const auto apply = [](const auto& x, const auto& y) {
+    if constexpr (Op == BinaryOp::add) return x + y;
+    else if constexpr (Op == BinaryOp::subtract) return x - y;
+    else return x * y;
+  };
   std::size_t i = 0;
   for (; i + batch::size <= n; i += batch::size)
-    (batch::load_unaligned(values + i) + batch::load_unaligned(addend + i)).store_unaligned(values + i);
-  for (; i < n; ++i) values[i] += addend[i];
+    apply(batch::load_unaligned(a + i), batch::load_unaligned(b + i)).store_unaligned(out + i);
+  for (; i < n; ++i) out[i] = apply(a[i], b[i]);
 }
 
 }  // namespace xgrad::kernels

@@ -7,11 +7,11 @@ namespace xgrad {
 namespace kernels {
 // Compiled in activations_<arch>.cpp, with that instruction set's flags.
 XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, xsimd::avx512f)
-XGRAD_EXTERN_ADD_IN_PLACE_INSTANCES(xsimd::avx512f)
+XGRAD_FOR_EACH_BINARY(XGRAD_EXTERN_BINARY_INSTANCES_OF, xsimd::avx512f)
 XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, xsimd::avx2)
-XGRAD_EXTERN_ADD_IN_PLACE_INSTANCES(xsimd::avx2)
+XGRAD_FOR_EACH_BINARY(XGRAD_EXTERN_BINARY_INSTANCES_OF, xsimd::avx2)
 XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, xsimd::sse2)
-XGRAD_EXTERN_ADD_IN_PLACE_INSTANCES(xsimd::sse2)
+XGRAD_FOR_EACH_BINARY(XGRAD_EXTERN_BINARY_INSTANCES_OF, xsimd::sse2)
 }  // namespace kernels
 
 namespace {
@@ -31,20 +31,25 @@ void backward(const T* y, T* grad, std::size_t n, T alpha = T(1), T scale = T(1)
   dispatched(y, grad, n, alpha, scale);
 }
 
-template <typename T>
-void add_in_place_dispatched(T* values, const T* addend, std::size_t n) {
-  static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::AddInPlace{});
-  dispatched(values, addend, n);
+template <kernels::BinaryOp Op, typename T>
+void binary(const T* a, const T* b, T* out, std::size_t n) {
+  static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::Binary<Op>{});
+  dispatched(a, b, out, n);
 }
 
 }  // namespace
 
-void add_in_place(float* values, const float* addend, std::size_t n) {
-  add_in_place_dispatched(values, addend, n);
-}
-void add_in_place(double* values, const double* addend, std::size_t n) {
-  add_in_place_dispatched(values, addend, n);
-}
+#define XGRAD_DEFINE_BINARY(name, Op)                                               \
+  void name(const float* a, const float* b, float* out, std::size_t n) {          \
+    binary<kernels::BinaryOp::Op>(a, b, out, n);                                  \
+  }                                                                               \
+  void name(const double* a, const double* b, double* out, std::size_t n) {       \
+    binary<kernels::BinaryOp::Op>(a, b, out, n);                                  \
+  }
+XGRAD_DEFINE_BINARY(add_into, add)
+XGRAD_DEFINE_BINARY(subtract_into, subtract)
+XGRAD_DEFINE_BINARY(multiply_into, multiply)
+#undef XGRAD_DEFINE_BINARY
 
 #define XGRAD_DEFINE_ACTIVATION(name, K)                                                          \
   void name##_in_place(float* values, std::size_t n) { forward<Kernel::K>(values, n); }         \

@@ -23,11 +23,16 @@ namespace xgrad {
 inline constexpr double selu_alpha = 1.6732632423543772848170429916717;
 inline constexpr double selu_scale = 1.0507009873554804934193349852946;
 
-// values[i] += addend[i], the arrays apart: a bias added right before the
-// activation, at the activation kernels' vector width (a narrower store
-// followed by their wider load of the same bytes stalls the CPU).
-void add_in_place(float* values, const float* addend, std::size_t n);
-void add_in_place(double* values, const double* addend, std::size_t n);
+// out[i] = a[i] + b[i] (−, ×): the ops' elementwise loops, and a bias added
+// right before an activation, at the activation kernels' vector width (a
+// narrower store followed by their wider load of the same bytes stalls the
+// CPU). out may be a or b.
+void add_into(const float* a, const float* b, float* out, std::size_t n);
+void add_into(const double* a, const double* b, double* out, std::size_t n);
+void subtract_into(const float* a, const float* b, float* out, std::size_t n);
+void subtract_into(const double* a, const double* b, double* out, std::size_t n);
+void multiply_into(const float* a, const float* b, float* out, std::size_t n);
+void multiply_into(const double* a, const double* b, double* out, std::size_t n);
 
 void tanh_in_place(float* values, std::size_t n);
 void tanh_in_place(double* values, std::size_t n);
