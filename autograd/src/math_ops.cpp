@@ -195,8 +195,7 @@ Variable<T> sum(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims) {
   // k outside i keeps both reads and writes contiguous.
   for (std::size_t p = 0; p < s.outer; ++p)
     for (std::size_t k = 0; k < s.extent; ++k)
-      for (std::size_t i = 0; i < s.inner; ++i)
-        o[p * s.inner + i] += x[(p * s.extent + k) * s.inner + i];
+      add_into(o + p * s.inner, x + (p * s.extent + k) * s.inner, o + p * s.inner, s.inner);
   return Variable<T>::from_op(
       std::move(out), {a}, "sum_axis",
       [s](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
@@ -204,10 +203,12 @@ Variable<T> sum(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims) {
         // added in place, no broadcast temporary.
         T* dx = in[0].grad_buffer().data();
         const T* gd = g.data();
-        for (std::size_t p = 0; p < s.outer; ++p)
-          for (std::size_t k = 0; k < s.extent; ++k)
-            for (std::size_t i = 0; i < s.inner; ++i)
-              dx[(p * s.extent + k) * s.inner + i] += gd[p * s.inner + i];
+        for (std::size_t p = 0; p < s.outer; ++p) {
+          for (std::size_t k = 0; k < s.extent; ++k) {
+            T* row = dx + (p * s.extent + k) * s.inner;
+            add_into(row, gd + p * s.inner, row, s.inner);
+          }
+        }
       });
 }
 
@@ -267,7 +268,7 @@ Variable<T> concat(const std::vector<Variable<T>>& values, std::ptrdiff_t axis) 
           for (std::size_t p = 0; p < out_split.outer; ++p) {
             const T* src = g.data() + p * out_run + offset;
             T* dst = dx + p * runs[v];
-            for (std::size_t e = 0; e < runs[v]; ++e) dst[e] += src[e];
+            add_into(dst, src, dst, runs[v]);
           }
         }
       });
@@ -302,7 +303,7 @@ Variable<T> slice(const Variable<T>& a, std::ptrdiff_t axis, std::size_t start, 
         for (std::size_t p = 0; p < outer; ++p) {
           const T* src = g.data() + p * run;
           T* dst = dx + p * in_run + skip;
-          for (std::size_t e = 0; e < run; ++e) dst[e] += src[e];
+          add_into(dst, src, dst, run);
         }
       });
 }

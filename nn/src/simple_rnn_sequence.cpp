@@ -127,7 +127,7 @@ void backward_through_time(const Recurrence<T>& c, const Array<T>& states, Array
       else std::fill_n(dst, units, T(0));
       if (with_state && s == steps - 1) {
         const T* gs = g.data() + b * g_row + state_at;
-        for (std::size_t u = 0; u < units; ++u) dst[u] += gs[u];
+        add_into(dst, gs, dst, units);
       }
     }
   };
@@ -148,7 +148,7 @@ void backward_through_time(const Recurrence<T>& c, const Array<T>& states, Array
         // its pre-activation had no effect.
         if (prev) {
           T* pb = prev + b * prev_ld;
-          for (std::size_t u = 0; u < units; ++u) pb[u] += gb[u];
+          add_into(pb, gb, pb, units);
         }
         std::fill_n(gb, units, T(0));
       } else {
@@ -203,8 +203,7 @@ void backward_through_time(const Recurrence<T>& c, const Array<T>& states, Array
   }
   if (c.has_bias && in[3].requires_grad()) {  // d bias = sum over (b, s)
     Array<T>& db = in[3].grad_buffer();
-    for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t u = 0; u < units; ++u) db.data()[u] += grad_pre.data()[r * units + u];
+    for (std::size_t r = 0; r < rows; ++r) add_into(db.data(), grad_pre.data() + r * units, db.data(), units);
   }
   if (!in[0].requires_grad() && !in[1].requires_grad()) return;
   // Back from processing order to x's time order.

@@ -8,6 +8,7 @@
 #include <xsimd/xsimd.hpp>
 #include <xtensor/xreducer.hpp>
 
+#include "xgrad/tensor/activations.hpp"
 #include "xgrad/tensor/blas.hpp"
 
 namespace xgrad {
@@ -87,8 +88,7 @@ void slice_add_into(Array<T>& target, std::size_t axis, std::size_t index, const
   for_each_slice_run(target.shape(), axis, index,
                      [&](std::size_t whole, std::size_t part, std::size_t n) {
                        T* dst = target.data() + whole;
-                       const T* src = slice.data() + part;
-                       for (std::size_t i = 0; i < n; ++i) dst[i] += src[i];
+                       add_into(dst, slice.data() + part, dst, n);
                      });
 }
 
@@ -133,7 +133,7 @@ Array<T> sum_to(const Array<T>& a, const Shape& shape) {
     Array<T> out(shape, T(0));
     const std::size_t n = out.size();
     for (std::size_t start = 0; start < a.size(); start += n)
-      for (std::size_t i = 0; i < n; ++i) out.data()[i] += a.data()[start + i];
+      add_into(out.data(), a.data() + start, out.data(), n);
     return out;
   }
   Array<T> out = xt::sum(a, axes, xt::evaluation_strategy::immediate);
