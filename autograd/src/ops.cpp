@@ -1,7 +1,6 @@
 #include "xgrad/autograd/ops.hpp"
 
 #include <algorithm>
-#include <functional>
 #include <cmath>
 #include <stdexcept>
 #include <string>
