@@ -7,21 +7,15 @@
 
 namespace xgrad::nn {
 
-namespace {
+namespace detail {
 
 std::string without_prefix(const std::string& text, const std::string& prefix) {
   return text.compare(0, prefix.size(), prefix) == 0 ? text.substr(prefix.size()) : text;
 }
 
-// A copy of the wrapped layer's options for one direction, as Keras
-// re-creates each direction from the layer's config.
-SimpleRNNOptions direction(SimpleRNNOptions options, const std::string& prefix, bool flip) {
-  options.name(prefix + without_prefix(options.name(), prefix));
-  if (flip) options.go_backwards(!options.go_backwards());
-  // Keras forces this on both copies: masked steps of a returned sequence are zeros.
-  options.zero_output_for_mask(options.return_sequences());
-  return options;
-}
+}  // namespace detail
+
+namespace {
 
 // x [B, T, ...] in reverse time order; one select per step, then one stack.
 template <typename T>
@@ -36,7 +30,7 @@ Variable<T> flip_time(const Variable<T>& x) {
 }  // namespace
 
 template <typename T>
-Bidirectional<T>::Bidirectional(SimpleRNNOptions layer, BidirectionalOptions options)
+Bidirectional<T>::Bidirectional(BidirectionalOptions options)
     : Module<T>(options.name()), options_(std::move(options)) {
   merge_mode_ = options_.merge_mode();
   if (merge_mode_ && *merge_mode_ == "none") merge_mode_.reset();
@@ -45,8 +39,13 @@ Bidirectional<T>::Bidirectional(SimpleRNNOptions layer, BidirectionalOptions opt
     throw std::invalid_argument(describe() + ": unknown merge_mode '" + *merge_mode_ +
                                 "'; known: \"concat\", \"sum\", \"ave\", \"mul\", \"none\" (or std::nullopt)");
   }
-  forward_ = std::make_shared<SimpleRNN<T>>(direction(layer, "forward_", false));
-  backward_ = std::make_shared<SimpleRNN<T>>(direction(std::move(layer), "backward_", true));
+}
+
+template <typename T>
+void Bidirectional<T>::set_layers(std::shared_ptr<RecurrentLayer<T>> forward,
+                                  std::shared_ptr<RecurrentLayer<T>> backward) {
+  forward_ = std::move(forward);
+  backward_ = std::move(backward);
   this->register_module("forward_layer", forward_);
   this->register_module("backward_layer", backward_);
 }
@@ -68,23 +67,24 @@ void Bidirectional<T>::build(const std::vector<std::ptrdiff_t>& input_shape) {
 
 template <typename T>
 BidirectionalBothOutput<T> Bidirectional<T>::run(const Variable<T>& x, const BidirectionalCall<T>& call) {
-  SimpleRNNCall<T> forward_call, backward_call;
+  RecurrentCall<T> forward_call, backward_call;
   forward_call.mask(call.mask()).training(call.training());
   backward_call.mask(call.mask()).training(call.training());
   if (call.initial_state()) {
     const auto& states = *call.initial_state();
-    if (states.size() != 2) {
+    const std::size_t half = forward_->cell().states();
+    if (states.size() != 2 * half) {
       std::string shapes;
       for (std::size_t i = 0; i < states.size(); ++i)
         shapes += (i ? ", " : "") + shape_to_string(states[i].shape());
-      throw std::invalid_argument(describe() + ": initial_state expects 2 states (forward, backward), got " +
-                                  std::to_string(states.size()) + " [" + shapes + "] for input shape " +
-                                  shape_to_string(x.shape()));
+      throw std::invalid_argument(describe() + ": initial_state expects " + std::to_string(2 * half) +
+                                  " states (forward, backward), got " + std::to_string(states.size()) + " [" +
+                                  shapes + "] for input shape " + shape_to_string(x.shape()));
     }
-    forward_call.initial_state(states[0]);
-    backward_call.initial_state(states[1]);
+    forward_call.initial_state(std::vector<Variable<T>>(states.begin(), states.begin() + half));
+    backward_call.initial_state(std::vector<Variable<T>>(states.begin() + half, states.end()));
   }
-  SimpleRNNOutput<T> forward_result, backward_result;
+  RecurrentOutput<T> forward_result, backward_result;
   try {
     forward_result = forward_->forward_with_state(x, forward_call);
     backward_result = backward_->forward_with_state(x, backward_call);
@@ -97,7 +97,8 @@ BidirectionalBothOutput<T> Bidirectional<T>::run(const Variable<T>& x, const Bid
   // flipped back, step t of both outputs is input step t. Its [B, U] output
   // (the state after t = 1) has no time axis to flip.
   if (backward_->options().return_sequences()) backward_output = flip_time(backward_output);
-  return {forward_result.output, backward_output, forward_result.state, backward_result.state};
+  return {forward_result.output, backward_output, forward_result.state, backward_result.state,
+          forward_result.states, backward_result.states};
 }
 
 template <typename T>
@@ -122,7 +123,8 @@ BidirectionalOutput<T> Bidirectional<T>::forward_with_state(const Variable<T>& x
                                 shape_to_string(x.shape()) + "; use forward_both");
   }
   BidirectionalBothOutput<T> both = run(x, call);
-  return {merge(both.forward_output, both.backward_output), both.forward_state, both.backward_state};
+  return {merge(both.forward_output, both.backward_output), both.forward_state, both.backward_state,
+          both.forward_states, both.backward_states};
 }
 
 template <typename T>

@@ -18,7 +18,7 @@
 #include "xgrad/nn/dense.hpp"
 #include "xgrad/nn/embedding.hpp"
 #include "xgrad/nn/sequential.hpp"
-#include "xgrad/nn/simple_rnn.hpp"
+#include "xgrad/nn/recurrent.hpp"
 #include "xgrad/tensor/file_io.hpp"
 #include "xgrad/tensor/shape.hpp"
 
@@ -196,7 +196,7 @@ class LayoutBuilder {
   // naming.to_snake_case(class name), the key of a layer in its container.
   static std::string class_key(const Module<T>& module) {
     if (dynamic_cast<const Sequential<T>*>(&module)) return "sequential";
-    if (dynamic_cast<const SimpleRNN<T>*>(&module)) return "simple_rnn";
+    if (auto* rnn = dynamic_cast<const RecurrentLayer<T>*>(&module)) return rnn->keras_class();
     if (dynamic_cast<const Bidirectional<T>*>(&module)) return "bidirectional";
     if (dynamic_cast<const Dense<T>*>(&module)) return "dense";
     if (dynamic_cast<const Embedding<T>*>(&module)) return "embedding";
@@ -236,15 +236,20 @@ class LayoutBuilder {
       add(*bi->forward_layer(), join(path, "forward_layer"), bi->forward_layer()->name());
       return;
     }
-    if (auto* rnn = dynamic_cast<SimpleRNN<T>*>(&module)) {
+    if (auto* rnn = dynamic_cast<RecurrentLayer<T>*>(&module)) {
       const auto units = static_cast<std::ptrdiff_t>(rnn->options().units());
+      const auto columns = static_cast<std::ptrdiff_t>(rnn->cell().gates()) * units;
       const std::ptrdiff_t features = rnn->built() ? static_cast<std::ptrdiff_t>(rnn->input_features()) : -1;
-      std::vector<Slot> slots{{"kernel", {features, units}}, {"recurrent_kernel", {units, units}}};
-      if (rnn->options().use_bias()) slots.push_back({"bias", {units}});
-      const std::string owner = "layer '" + name + "' (SimpleRNN)";
-      // Keras' SimpleRNN holds no variables itself; its SimpleRNNCell does.
+      std::vector<Slot> slots{{"kernel", {features, columns}}, {"recurrent_kernel", {units, columns}}};
+      if (rnn->options().use_bias()) {
+        const auto bias_rows = static_cast<std::ptrdiff_t>(rnn->cell().bias_rows());
+        slots.push_back({"bias", bias_rows > 1 ? std::vector<std::ptrdiff_t>{bias_rows, columns}
+                                               : std::vector<std::ptrdiff_t>{columns}});
+      }
+      const std::string owner = "layer '" + name + "' (" + rnn->kind() + ")";
+      // Keras' recurrent layers hold no variables themselves; their cell does.
       push(path, name, owner, rnn->built(), {}, nullptr, nullptr);
-      push(join(path, "cell"), "simple_rnn_cell", owner, rnn->built(), std::move(slots),
+      push(join(path, "cell"), rnn->keras_cell_class(), owner, rnn->built(), std::move(slots),
            [rnn] { return rnn->weights(); },
            [rnn](const std::vector<Array<T>>& weights) { rnn->set_weights(weights); });
       return;
@@ -273,7 +278,7 @@ class LayoutBuilder {
     if (!module.named_parameters().empty()) {
       throw IoError(where_ + "layer '" + name +
                     "' has parameters but no Keras weights layout in xgrad (supported: Sequential, "
-                    "SimpleRNN, Bidirectional, Dense, Embedding, and layers without parameters)");
+                    "SimpleRNN, LSTM, GRU, Bidirectional, Dense, Embedding, and layers without parameters)");
     }
     // Dropout, Masking...: Keras still visits them, with an empty "vars".
     push(path, name, "layer '" + name + "'", true, {}, nullptr, nullptr);

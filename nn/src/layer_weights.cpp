@@ -32,6 +32,7 @@ LayerWeights<T>::LayerWeights(const std::string& kind, const std::string& name, 
                               std::vector<WeightSpec> specs, std::string noun,
                               std::string build_call)
     : Module<T>(name),
+      kind_(kind),
       description_(kind + " '" + name + "'"),
       noun_(std::move(noun)),
       build_call_(std::move(build_call)),
@@ -44,11 +45,31 @@ LayerWeights<T>::LayerWeights(const std::string& kind, const std::string& name, 
 
 template <typename T>
 Shape LayerWeights<T>::shape_of(const WeightSpec& spec, std::size_t features) const {
+  const std::size_t columns = spec.gates * units_;
   switch (spec.rows) {
-    case WeightSpec::Rows::features: return {features, units_};
-    case WeightSpec::Rows::units: return {units_, units_};
-    default: return {units_};
+    case WeightSpec::Rows::features: return {features, columns};
+    case WeightSpec::Rows::units: return {units_, columns};
+    default: return spec.bias_rows > 1 ? Shape{spec.bias_rows, columns} : Shape{columns};
   }
+}
+
+template <typename T>
+Array<T> LayerWeights<T>::draw(const WeightSpec& spec, std::size_t features) const {
+  if (!spec.ones_block) return spec.initializer.template draw<T>(shape_of(spec, features));
+  // initializer(before), ones(U), initializer(after), in Keras' order.
+  const std::size_t before = *spec.ones_block * units_;
+  const std::size_t after = spec.gates * units_ - before - units_;
+  Array<T> value = Array<T>::from_shape({spec.gates * units_});
+  if (before) {
+    const Array<T> head = spec.initializer.template draw<T>({before});
+    std::copy(head.begin(), head.end(), value.begin());
+  }
+  std::fill_n(value.begin() + before, units_, T(1));
+  if (after) {
+    const Array<T> tail = spec.initializer.template draw<T>({after});
+    std::copy(tail.begin(), tail.end(), value.begin() + before + units_);
+  }
+  return value;
 }
 
 template <typename T>
@@ -63,9 +84,8 @@ void LayerWeights<T>::build_for(std::size_t features) {
   }
   values_.clear();
   for (const WeightSpec& spec : specs_) {
-    values_.push_back(this->register_parameter(
-        spec.name, Variable<T>(spec.initializer.template draw<T>(shape_of(spec, features))),
-        spec.regularizer, spec.constraint));
+    values_.push_back(this->register_parameter(spec.name, Variable<T>(draw(spec, features)),
+                                               spec.regularizer, spec.constraint));
   }
   features_ = features;
 }
@@ -123,7 +143,8 @@ void LayerWeights<T>::set_weights(const std::vector<Array<T>>& weights) {
     if (features == 0 || !shapes_equal(want, got)) {
       throw std::invalid_argument(
           description_ + ": set_weights: " + specs_[i].name + " expected shape " +
-          (features == 0 ? "(features, " + std::to_string(units_) + ")" : shape_to_string(want)) +
+          (features == 0 ? "(features, " + std::to_string(specs_[0].gates * units_) + ")"
+                        : shape_to_string(want)) +
           ", got " + shape_to_string(got));
     }
   }

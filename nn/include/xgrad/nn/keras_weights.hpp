@@ -44,7 +44,7 @@
 // shapes (its input features F are taken from the kernel), as set_weights
 // does; the other dimensions must match its options.
 //
-// Supported: Sequential (nested too), SimpleRNN, Dense, Embedding, Bidirectional, and layers
+// Supported: Sequential (nested too), SimpleRNN, LSTM, GRU, Dense, Embedding, Bidirectional, and layers
 // without parameters (Dropout, Masking...), which Keras records as empty
 // groups named after the layer's name without a _N suffix. Other layers with
 // parameters make save and load throw IoError.

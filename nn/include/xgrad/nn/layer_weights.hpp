@@ -7,9 +7,12 @@
 //
 // Dimension letters: F input features (known at build), U units.
 //
-//   WeightSpec::Rows::features  [F, U]   (kernel)
-//   WeightSpec::Rows::units     [U, U]   (recurrent_kernel)
-//   WeightSpec::Rows::none      [U]      (bias)
+//   WeightSpec::Rows::features  [F, G·U]           (kernel)
+//   WeightSpec::Rows::units     [U, G·U]           (recurrent_kernel)
+//   WeightSpec::Rows::none      [G·U] or [R, G·U]  (bias)
+//
+// G is the spec's gates (1 but for LSTM's 4 and GRU's 3 column blocks), R
+// its bias_rows (1 means a vector; a GRU with reset_after has 2).
 //
 // A layer checks its own input shape in build() and then calls
 // build_for(F); set_weights builds from the kernel's shape the same way.
@@ -36,6 +39,12 @@ struct WeightSpec {
   Initializer initializer;
   std::optional<Regularizer> regularizer;
   std::optional<Constraint> constraint;
+  std::size_t gates = 1;
+  std::size_t bias_rows = 1;
+  // A column block drawn as ones whatever the initializer (LSTM's
+  // unit_forget_bias: the forget gate's bias), as Keras draws
+  // initializer(U), ones(U), initializer(the rest).
+  std::optional<std::size_t> ones_block;
 };
 
 // Declares the options of one weight in an options struct SELF:
@@ -61,19 +70,22 @@ struct WeightSpec {
   XGRAD_ARG(std::optional<Regularizer>, NAME##_regularizer);        \
   XGRAD_ARG(std::optional<Constraint>, NAME##_constraint)
 
-// kernel [F, U], recurrent_kernel [U, U][, bias [U]] from the options of a
-// recurrent layer (SimpleRNNOptions, SimpleRNNCellOptions), drawn in this
-// order as Keras draws them.
+// kernel [F, G·U], recurrent_kernel [U, G·U][, bias [G·U] or [R, G·U]] from
+// the options of a recurrent layer or cell, drawn in this order as Keras
+// draws them; with unit_forget_bias the bias's forget block (gate 1) is ones.
 template <typename Options>
-std::vector<WeightSpec> recurrent_weight_specs(const Options& options) {
+std::vector<WeightSpec> recurrent_weight_specs(const Options& options, std::size_t gates = 1,
+                                               std::size_t bias_rows = 1,
+                                               bool unit_forget_bias = false) {
   std::vector<WeightSpec> specs{
       {"kernel", WeightSpec::Rows::features, options.kernel_initializer(),
-       options.kernel_regularizer(), options.kernel_constraint()},
+       options.kernel_regularizer(), options.kernel_constraint(), gates},
       {"recurrent_kernel", WeightSpec::Rows::units, options.recurrent_initializer(),
-       options.recurrent_regularizer(), options.recurrent_constraint()}};
+       options.recurrent_regularizer(), options.recurrent_constraint(), gates}};
   if (options.use_bias()) {
     specs.push_back({"bias", WeightSpec::Rows::none, options.bias_initializer(),
-                     options.bias_regularizer(), options.bias_constraint()});
+                     options.bias_regularizer(), options.bias_constraint(), gates, bias_rows,
+                     unit_forget_bias ? std::optional<std::size_t>(1) : std::nullopt});
   }
   return specs;
 }
@@ -89,6 +101,8 @@ void check_dropout_rates(const std::string& description, double dropout,
 template <typename T = float>
 class LayerWeights : public Module<T> {
  public:
+  // The layer's class as messages name it: "Dense", "SimpleRNN", "LSTM"...
+  const std::string& kind() const { return kind_; }
   bool built() const { return features_ > 0; }
   // F, once built.
   std::size_t input_features() const { return features_; }
@@ -122,8 +136,10 @@ class LayerWeights : public Module<T> {
 
  private:
   Shape shape_of(const WeightSpec& spec, std::size_t features) const;
+  // A fresh value from the spec's initializer (and ones block).
+  Array<T> draw(const WeightSpec& spec, std::size_t features) const;
 
-  std::string description_, noun_, build_call_;
+  std::string kind_, description_, noun_, build_call_;
   std::size_t units_;
   std::vector<WeightSpec> specs_;
   std::size_t features_ = 0;

@@ -31,9 +31,10 @@
 //   - Masking sets the mask to compute_mask(its input), whatever came before.
 //   - Embedding with mask_zero sets it to (token ids != 0); an Embedding
 //     without mask_zero ends it (Keras' compute_mask returns None).
-//   - SimpleRNN and Bidirectional use it (SimpleRNNCall / BidirectionalCall
-//     .mask(m)); with return_sequences they pass it on unchanged, without it
-//     the mask ends (the output has no time axis).
+//   - Every recurrent layer (SimpleRNN, LSTM, GRU: any RecurrentLayer) and
+//     Bidirectional use it (RecurrentCall / BidirectionalCall .mask(m)); with
+//     return_sequences they pass it on unchanged, without it the mask ends
+//     (the output has no time axis).
 //   - Dense and Dropout (Keras: supports_masking) pass it on unchanged.
 //   - Any other layer, a nested Sequential included, gets its plain forward
 //     and the mask ends there, silently (no warning or error). A nested
@@ -64,7 +65,7 @@
 #include "xgrad/nn/embedding.hpp"
 #include "xgrad/nn/masking.hpp"
 #include "xgrad/nn/module.hpp"
-#include "xgrad/nn/simple_rnn.hpp"
+#include "xgrad/nn/recurrent.hpp"
 
 namespace xgrad::nn {
 
@@ -130,9 +131,9 @@ class Sequential : public Module<T> {
           }
           return y;
         };
-      } else if constexpr (std::is_base_of_v<SimpleRNN<T>, M>) {
+      } else if constexpr (std::is_base_of_v<RecurrentLayer<T>, M>) {
         return [layer](const Variable<T>& x, Mask& mask) -> Variable<T> {
-          Variable<T> y = mask ? layer->forward(x, SimpleRNNCall<T>().mask(mask)) : layer->forward(x);
+          Variable<T> y = mask ? layer->forward(x, RecurrentCall<T>().mask(mask)) : layer->forward(x);
           if (!layer->options().return_sequences()) mask.reset();
           return y;
         };

@@ -1,0 +1,754 @@
+#include "xgrad/nn/recurrent_sequence.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "xgrad/autograd/math_ops.hpp"
+#include "xgrad/autograd/ops.hpp"
+#include "xgrad/tensor/activations.hpp"
+#include "xgrad/tensor/blas.hpp"
+
+namespace xgrad::nn {
+
+namespace {
+
+template <typename T>
+void activate_in_place(Activation activation, T* values, std::size_t n) {
+  switch (activation) {
+    case Activation::linear: return;
+    case Activation::tanh: return tanh_in_place(values, n);
+    case Activation::relu: return relu_in_place(values, n);
+    case Activation::sigmoid: return sigmoid_in_place(values, n);
+    case Activation::hard_sigmoid: return hard_sigmoid_in_place(values, n);
+    case Activation::softsign: return softsign_in_place(values, n);
+    case Activation::elu: return elu_in_place(values, n);
+    case Activation::selu: return selu_in_place(values, n);
+    case Activation::exponential: return exp_in_place(values, n);
+  }
+}
+
+// grad[i] *= activation'(pre-activation), written with the activation's
+// output y[i]: the engine keeps no pre-activations.
+template <typename T>
+void scale_by_derivative(Activation activation, const T* y, T* grad, std::size_t n) {
+  switch (activation) {
+    case Activation::linear: return;
+    case Activation::tanh: return tanh_backward(y, grad, n);
+    case Activation::relu: return relu_backward(y, grad, n);
+    case Activation::sigmoid: return sigmoid_backward(y, grad, n);
+    case Activation::hard_sigmoid: return hard_sigmoid_backward(y, grad, n);
+    case Activation::softsign: return softsign_backward(y, grad, n);
+    case Activation::elu: return elu_backward(y, grad, n);
+    case Activation::selu: return selu_backward(y, grad, n);
+    case Activation::exponential: return exp_backward(y, grad, n);
+  }
+}
+
+// Reverses the T axis of a [B, T, width] buffer in place.
+template <typename T>
+void reverse_time(T* data, std::size_t batch, std::size_t steps, std::size_t width) {
+  for (std::size_t b = 0; b < batch; ++b) {
+    T* p = data + b * steps * width;
+    for (std::size_t s = 0; s < steps / 2; ++s)
+      std::swap_ranges(p + s * width, p + (s + 1) * width, p + (steps - 1 - s) * width);
+  }
+}
+
+// The data of a buffer a call made, or null for one it did not (a default
+// Array is 0-D with one element, not empty).
+template <typename T>
+T* data_or_null(const Array<T>& buffer) {
+  return buffer.dimension() > 0 ? const_cast<T*>(buffer.data()) : nullptr;
+}
+
+// What the node's value holds, and so where backward finds each gradient.
+enum class Layout {
+  sequence,             // [B, T, U]      y_1 .. y_T
+  last,                 // [B, U]         y_T
+  sequence_and_states,  // [B, T + S, U]  y_1 .. y_T, then h_T (, c_T)
+  last_and_states,      // [B, 1 + S, U]  y_T, then h_T (, c_T)
+};
+
+// Everything a step and backward read besides the node's inputs: the
+// sequences of states and of saved gate values, in processing order.
+template <typename T>
+struct Saved {
+  CellSpec cell;
+  Layout layout = Layout::sequence;
+  bool go_backwards = false;
+  bool has_bias = false;
+  std::size_t initial_count = 0;  // 0 or S
+  // keep[b * T + s]: m of row b at processing step s; visible: whether y_s
+  // shows h_s. Both empty without a mask.
+  std::vector<unsigned char> keep, visible;
+  Array<T> dropout;  // d [B, U]; empty without recurrent dropout
+  Array<T> h;        // h_1 .. h_T [B, T, U]; empty when the node's value is it
+  Array<T> gates;    // [B, T, G·U] gate values after their activations (LSTM, GRU)
+  Array<T> c;        // LSTM: c_1 .. c_T [B, T, U]
+  Array<T> extra;    // GRU: per step, reset_after r_h + bias_h, else q ⊙ h_{s−1} ⊙ d
+  Array<T> hin;      // with recurrent dropout: h_{s−1} ⊙ d [B, T, U]
+};
+
+// Pointers into the buffers of one call; slot s of a [B, T, width] buffer
+// starts at s · width and its batch rows are T · width apart.
+template <typename T>
+struct Frame {
+  std::size_t batch = 0, steps = 0, units = 0, width = 0;  // width = G·U
+  const T* recurrent = nullptr;       // [U, G·U]
+  const T* recurrent_t = nullptr;     // [G·U, U], backward only
+  const T* bias = nullptr;            // [G·U]: the (input) bias, or null
+  const T* recurrent_bias = nullptr;  // GRU reset_after: [G·U], or null
+  const unsigned char* keep = nullptr;
+  const T* dropout = nullptr;         // d [B, U], or null
+  T* h = nullptr;
+  T* gates = nullptr;
+  T* c = nullptr;
+  T* extra = nullptr;
+  T* hin = nullptr;
+  const T* h0 = nullptr;
+  const T* c0 = nullptr;
+  T* scratch = nullptr;  // [B, G·U]
+
+  std::size_t row() const { return steps * units; }   // stride of [B, T, U]
+  std::size_t grow() const { return steps * width; }  // stride of [B, T, G·U]
+  bool kept(std::size_t b, std::size_t s) const { return !keep || keep[b * steps + s]; }
+  // The state before step s and its row stride; null means zeros.
+  const T* prev(const T* sequence, const T* initial, std::size_t s, std::size_t& ld) const {
+    ld = s > 0 ? row() : units;
+    return s > 0 ? sequence + (s - 1) * units : initial;
+  }
+  // h_{s−1} ⊙ d, the recurrent products' input at step s; null means zeros.
+  const T* input(std::size_t s, std::size_t& ld) const {
+    const T* h_prev = prev(h, h0, s, ld);
+    if (!dropout || !h_prev) return h_prev;
+    ld = row();
+    return hin + s * units;
+  }
+};
+
+// What backward adds to besides the inputs' gradients.
+template <typename T>
+struct Gradients {
+  T* dh = nullptr;   // dL/dh_s, [B, T, U]: slot s − 1 receives step s's share
+  T* dz = nullptr;   // dL/d(pre-activations), [B, T, G·U] (dh itself for SimpleRNN)
+  T* dzr = nullptr;  // GRU reset_after: dL/d(recurrent products), [B, T, G·U]
+  T* dc = nullptr;   // LSTM: dL/dc_s of the step being processed, [B, U]
+  T* dh0 = nullptr;  // the initial states' gradients, or null
+  T* dc0 = nullptr;
+};
+
+// prev[b] += (dz_s · recurrent_t[rows]) ⊙ d: the share of step s's
+// pre-activation gradients (k of their columns from `from`) in dL/dh_{s−1}.
+template <typename T>
+void add_recurrent_share(const Frame<T>& f, const T* dz, std::size_t dz_ld, const T* recurrent_t,
+                         std::size_t k, T* prev, std::size_t prev_ld) {
+  if (!f.dropout) {
+    gemm(false, false, f.batch, f.units, k, T(1), dz, dz_ld, recurrent_t, f.units, T(1), prev, prev_ld);
+    return;
+  }
+  gemm(false, false, f.batch, f.units, k, T(1), dz, dz_ld, recurrent_t, f.units, T(0), f.scratch,
+       f.units);
+  for (std::size_t b = 0; b < f.batch; ++b)
+    for (std::size_t u = 0; u < f.units; ++u)
+      prev[b * prev_ld + u] += f.scratch[b * f.units + u] * f.dropout[b * f.units + u];
+}
+
+// ---------------------------------------------------------------- the cells
+// Each cell: forward(f, s) computes step s for every row (masked rows are
+// then overwritten by the driver); backward(f, g, s, prev, prev_ld) turns
+// dL/dh_s (and dL/dc_s) of the kept rows into their pre-activation
+// gradients and adds their share to dL/dh_{s−1} (`prev`, null when nothing
+// needs it); masked rows' pre-activation gradients are already zeros.
+
+struct SimpleRNNCellMath {
+  template <typename T>
+  static void forward(const CellSpec& cell, const Frame<T>& f, std::size_t s) {
+    T* h = f.h + s * f.units;  // holds x · kernel
+    std::size_t ld;
+    if (const T* in = f.input(s, ld))
+      gemm(false, false, f.batch, f.units, f.units, T(1), in, ld, f.recurrent, f.units, T(1), h, f.row());
+    // The bias goes in here, to the slice the product has just written, while
+    // it is in cache, rather than as one more pass over the whole buffer.
+    for (std::size_t b = 0; b < f.batch; ++b) {
+      T* hb = h + b * f.row();
+      if (f.bias) add_into(hb, f.bias, hb, f.units);
+      activate_in_place(cell.activation, hb, f.units);
+    }
+  }
+
+  template <typename T>
+  static void backward(const CellSpec& cell, const Frame<T>& f, Gradients<T>& g, std::size_t s,
+                       T* prev, std::size_t prev_ld) {
+    T* slot = g.dz + s * f.units;  // dz is dh: scaled in place
+    for (std::size_t b = 0; b < f.batch; ++b)
+      if (f.kept(b, s)) scale_by_derivative(cell.activation, f.h + b * f.row() + s * f.units, slot + b * f.row(), f.units);
+    if (prev) add_recurrent_share(f, slot, f.row(), f.recurrent_t, f.units, prev, prev_ld);
+  }
+};
+
+struct LSTMCellMath {
+  template <typename T>
+  static void forward(const CellSpec& cell, const Frame<T>& f, std::size_t s) {
+    const std::size_t U = f.units;
+    T* gates = f.gates + s * f.width;  // holds x · kernel
+    std::size_t ld, c_ld;
+    if (const T* in = f.input(s, ld))
+      gemm(false, false, f.batch, f.width, U, T(1), in, ld, f.recurrent, f.width, T(1), gates, f.grow());
+    const T* c_prev = f.prev(f.c, f.c0, s, c_ld);
+    for (std::size_t b = 0; b < f.batch; ++b) {
+      T* z = gates + b * f.grow();
+      if (f.bias) add_into(z, f.bias, z, f.width);
+      activate_in_place(cell.recurrent_activation, z, 2 * U);      // i, f
+      activate_in_place(cell.activation, z + 2 * U, U);           // g
+      activate_in_place(cell.recurrent_activation, z + 3 * U, U);  // o
+      const T* i = z;
+      const T* fg = z + U;
+      const T* gg = z + 2 * U;
+      const T* o = z + 3 * U;
+      T* c = f.c + b * f.row() + s * U;
+      T* h = f.h + b * f.row() + s * U;
+      const T* cp = c_prev ? c_prev + b * c_ld : nullptr;
+      for (std::size_t u = 0; u < U; ++u) c[u] = i[u] * gg[u] + (cp ? fg[u] * cp[u] : T(0));
+      std::copy_n(c, U, h);
+      activate_in_place(cell.activation, h, U);
+      multiply_into(h, o, h, U);
+    }
+  }
+
+  template <typename T>
+  static void backward(const CellSpec& cell, const Frame<T>& f, Gradients<T>& g, std::size_t s,
+                       T* prev, std::size_t prev_ld) {
+    const std::size_t U = f.units;
+    std::size_t c_ld;
+    const T* c_prev = f.prev(f.c, f.c0, s, c_ld);
+    T* phi_c = f.scratch;  // φ(c_s) of one row, then the gradient through it
+    T* through = f.scratch + U;
+    for (std::size_t b = 0; b < f.batch; ++b) {
+      if (!f.kept(b, s)) continue;
+      const T* z = f.gates + b * f.grow() + s * f.width;
+      const T* i = z;
+      const T* fg = z + U;
+      const T* gg = z + 2 * U;
+      const T* o = z + 3 * U;
+      const T* c = f.c + b * f.row() + s * U;
+      const T* cp = c_prev ? c_prev + b * c_ld : nullptr;
+      const T* dh = g.dh + b * f.row() + s * U;
+      T* dc = g.dc + b * U;
+      T* dz = g.dz + b * f.grow() + s * f.width;
+      std::copy_n(c, U, phi_c);
+      activate_in_place(cell.activation, phi_c, U);
+      // dc_s = carried + dh ⊙ o ⊙ φ'(c_s); do = dh ⊙ φ(c_s).
+      for (std::size_t u = 0; u < U; ++u) through[u] = dh[u] * o[u];
+      scale_by_derivative(cell.activation, phi_c, through, U);
+      for (std::size_t u = 0; u < U; ++u) {
+        const T dcu = dc[u] + through[u];
+        dz[u] = dcu * gg[u];                    // di
+        dz[U + u] = cp ? dcu * cp[u] : T(0);    // df
+        dz[2 * U + u] = dcu * i[u];             // dg
+        dz[3 * U + u] = dh[u] * phi_c[u];       // do
+        dc[u] = dcu * fg[u];                    // dL/dc_{s−1}
+      }
+      scale_by_derivative(cell.recurrent_activation, i, dz, 2 * U);
+      scale_by_derivative(cell.activation, gg, dz + 2 * U, U);
+      scale_by_derivative(cell.recurrent_activation, o, dz + 3 * U, U);
+    }
+    if (prev) add_recurrent_share(f, g.dz + s * f.width, f.grow(), f.recurrent_t, f.width, prev, prev_ld);
+  }
+};
+
+struct GRUCellMath {
+  // Gates u (update), q (reset), ĥ (candidate) are stored as blocks 0, 1, 2
+  // of the gate buffer, after their activations.
+  template <typename T>
+  static void forward(const CellSpec& cell, const Frame<T>& f, std::size_t s) {
+    const std::size_t U = f.units, W = f.width;
+    T* gates = f.gates + s * W;  // holds x · kernel
+    T* product = f.scratch;      // [B, 3U]: the recurrent products
+    std::size_t ld, h_ld;
+    const T* in = f.input(s, ld);
+    const T* h_prev = f.prev(f.h, f.h0, s, h_ld);
+    const std::size_t first = cell.reset_after ? W : 2 * U;  // columns multiplied before q is known
+    if (in) gemm(false, false, f.batch, first, U, T(1), in, ld, f.recurrent, W, T(0), product, W);
+    for (std::size_t b = 0; b < f.batch; ++b) {
+      T* z = gates + b * f.grow();
+      T* p = product + b * W;
+      if (!in) std::fill_n(p, first, T(0));
+      if (f.bias) add_into(z, f.bias, z, W);
+      if (f.recurrent_bias) add_into(p, f.recurrent_bias, p, W);
+      add_into(z, p, z, 2 * U);
+      activate_in_place(cell.recurrent_activation, z, 2 * U);  // u, q
+      T* extra = f.extra + b * f.row() + s * U;
+      if (cell.reset_after) {
+        std::copy_n(p + 2 * U, U, extra);  // r_h + bias_h, for dq
+        for (std::size_t u = 0; u < U; ++u) z[2 * U + u] += z[U + u] * p[2 * U + u];
+      } else if (in) {
+        multiply_into(z + U, in + b * ld, extra, U);  // q ⊙ h_{s−1} ⊙ d
+      } else {
+        std::fill_n(extra, U, T(0));
+      }
+    }
+    if (!cell.reset_after) {
+      if (in) {
+        gemm(false, false, f.batch, U, U, T(1), f.extra + s * U, f.row(), f.recurrent + 2 * U, W, T(0),
+             product + 2 * U, W);
+      }
+      for (std::size_t b = 0; b < f.batch; ++b) {
+        T* z = gates + b * f.grow() + 2 * U;
+        if (in) add_into(z, product + b * W + 2 * U, z, U);
+      }
+    }
+    for (std::size_t b = 0; b < f.batch; ++b) {
+      T* z = gates + b * f.grow();
+      activate_in_place(cell.activation, z + 2 * U, U);  // ĥ
+      T* h = f.h + b * f.row() + s * U;
+      const T* hp = h_prev ? h_prev + b * h_ld : nullptr;
+      for (std::size_t u = 0; u < U; ++u)
+        h[u] = (T(1) - z[u]) * z[2 * U + u] + (hp ? z[u] * hp[u] : T(0));
+    }
+  }
+
+  template <typename T>
+  static void backward(const CellSpec& cell, const Frame<T>& f, Gradients<T>& g, std::size_t s,
+                       T* prev, std::size_t prev_ld) {
+    const std::size_t U = f.units, W = f.width;
+    std::size_t ld, h_ld;
+    const T* in = f.input(s, ld);
+    const T* h_prev = f.prev(f.h, f.h0, s, h_ld);
+    // dL/dh_{s−1} through the carry u ⊙ h_{s−1}, and the gradients of ĥ and u.
+    for (std::size_t b = 0; b < f.batch; ++b) {
+      if (!f.kept(b, s)) continue;
+      const T* z = f.gates + b * f.grow() + s * W;
+      const T* dh = g.dh + b * f.row() + s * U;
+      const T* hp = h_prev ? h_prev + b * h_ld : nullptr;
+      T* dz = g.dz + b * f.grow() + s * W;
+      for (std::size_t u = 0; u < U; ++u) {
+        dz[u] = dh[u] * ((hp ? hp[u] : T(0)) - z[2 * U + u]);  // du
+        dz[2 * U + u] = dh[u] * (T(1) - z[u]);                  // dĥ
+      }
+      if (prev) {
+        T* pb = prev + b * prev_ld;
+        for (std::size_t u = 0; u < U; ++u) pb[u] += dh[u] * z[u];
+      }
+      scale_by_derivative(cell.recurrent_activation, z, dz, U);
+      scale_by_derivative(cell.activation, z + 2 * U, dz + 2 * U, U);
+    }
+    if (cell.reset_after) {
+      // dq = dz_ĥ ⊙ (r_h + bias_h); the recurrent products' gradients are the
+      // pre-activations' but for block ĥ, which q scales.
+      for (std::size_t b = 0; b < f.batch; ++b) {
+        T* dz = g.dz + b * f.grow() + s * W;
+        T* dzr = g.dzr + b * f.grow() + s * W;
+        if (!f.kept(b, s)) {
+          std::fill_n(dzr, W, T(0));
+          continue;
+        }
+        const T* z = f.gates + b * f.grow() + s * W;
+        const T* extra = f.extra + b * f.row() + s * U;
+        multiply_into(dz + 2 * U, extra, dz + U, U);
+        scale_by_derivative(cell.recurrent_activation, z + U, dz + U, U);
+        std::copy_n(dz, 2 * U, dzr);
+        multiply_into(dz + 2 * U, z + U, dzr + 2 * U, U);
+      }
+      if (prev) add_recurrent_share(f, g.dzr + s * W, f.grow(), f.recurrent_t, W, prev, prev_ld);
+      return;
+    }
+    // reset_before: d(q ⊙ h_{s−1} ⊙ d) = dz_ĥ · recurrent_kernel_h^T, then
+    // dq = that ⊙ h_{s−1} ⊙ d and dL/dh_{s−1} += that ⊙ q ⊙ d.
+    T* dqh = f.scratch + f.batch * U;  // [B, U]; scratch's first B·U serve add_recurrent_share
+    if (!in) {
+      for (std::size_t b = 0; b < f.batch; ++b) std::fill_n(g.dz + b * f.grow() + s * W + U, U, T(0));
+      return;
+    }
+    gemm(false, false, f.batch, U, U, T(1), g.dz + s * W + 2 * U, f.grow(), f.recurrent_t + 2 * U * U, U,
+         T(0), dqh, U);
+    for (std::size_t b = 0; b < f.batch; ++b) {
+      T* dz = g.dz + b * f.grow() + s * W;
+      if (!f.kept(b, s)) continue;
+      const T* z = f.gates + b * f.grow() + s * W;
+      const T* d = dqh + b * U;
+      multiply_into(d, in + b * ld, dz + U, U);
+      scale_by_derivative(cell.recurrent_activation, z + U, dz + U, U);
+      if (prev) {
+        T* pb = prev + b * prev_ld;
+        const T* db = f.dropout ? f.dropout + b * U : nullptr;
+        for (std::size_t u = 0; u < U; ++u) pb[u] += d[u] * z[U + u] * (db ? db[u] : T(1));
+      }
+    }
+    if (prev) add_recurrent_share(f, g.dz + s * W, f.grow(), f.recurrent_t, 2 * U, prev, prev_ld);
+  }
+};
+
+// dR[:, columns] += Σ_s in_s^T · grad_s over the whole sequence, where in_s
+// is h_{s−1} (h_0 or zeros at s = 1) and grad [B, T, G·U] starts at the
+// block's first column.
+template <typename T>
+void add_shifted_products(const Frame<T>& f, const T* grad, std::size_t columns, T* dr) {
+  const std::size_t rows = f.batch * f.steps;
+  if (f.steps > 1) {
+    // Over the flat [B·T, U] rows, row r pairs with r + 1: one product for
+    // the whole batch. It also pairs each row's last step with the next
+    // row's first; a second product takes those B − 1 terms back out.
+    gemm(true, false, f.units, columns, rows - 1, T(1), f.h, f.units, grad + f.width, f.width, T(1), dr,
+         f.width);
+    if (f.batch > 1)
+      gemm(true, false, f.units, columns, f.batch - 1, T(-1), f.h + (f.steps - 1) * f.units, f.row(),
+           grad + f.grow(), f.grow(), T(1), dr, f.width);
+  }
+  if (f.h0)
+    gemm(true, false, f.units, columns, f.batch, T(1), f.h0, f.units, grad, f.grow(), T(1), dr, f.width);
+}
+
+// dR[:, columns] += Σ_s in_s^T · grad_s with in_s stored per step ([B, T, U]).
+template <typename T>
+void add_stored_products(const Frame<T>& f, const T* in, const T* grad, std::size_t columns, T* dr) {
+  gemm(true, false, f.units, columns, f.batch * f.steps, T(1), in, f.units, grad, f.width, T(1), dr,
+       f.width);
+}
+
+template <typename Cell, typename T>
+void forward_steps(const CellSpec& cell, Frame<T>& f) {
+  for (std::size_t s = 0; s < f.steps; ++s) {
+    std::size_t ld;
+    const T* h_prev = f.prev(f.h, f.h0, s, ld);
+    if (f.dropout && h_prev) {
+      T* hin = f.hin + s * f.units;
+      for (std::size_t b = 0; b < f.batch; ++b)
+        multiply_into(h_prev + b * ld, f.dropout + b * f.units, hin + b * f.row(), f.units);
+    } else if (f.dropout) {
+      for (std::size_t b = 0; b < f.batch; ++b) std::fill_n(f.hin + b * f.row() + s * f.units, f.units, T(0));
+    }
+    Cell::forward(cell, f, s);
+    if (!f.keep) continue;
+    // A masked step keeps every state.
+    std::size_t c_ld;
+    const T* c_prev = f.c ? f.prev(f.c, f.c0, s, c_ld) : nullptr;
+    for (std::size_t b = 0; b < f.batch; ++b) {
+      if (f.kept(b, s)) continue;
+      T* h = f.h + b * f.row() + s * f.units;
+      if (h_prev) std::copy_n(h_prev + b * ld, f.units, h);
+      else std::fill_n(h, f.units, T(0));
+      if (!f.c) continue;
+      T* c = f.c + b * f.row() + s * f.units;
+      if (c_prev) std::copy_n(c_prev + b * c_ld, f.units, c);
+      else std::fill_n(c, f.units, T(0));
+    }
+  }
+}
+
+// Backward through time. `h` is h_1..h_T in processing order (the node's
+// value or saved); `grad` the gradient of the node's value, laid out as
+// saved.layout.
+template <typename Cell, typename T>
+void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& grad,
+                           std::vector<Variable<T>>& in) {
+  const CellSpec& cell = saved.cell;
+  const Array<T>& x = in[0].value();
+  const Array<T>& kernel = in[1].value();
+  const Array<T>& recurrent_kernel = in[2].value();
+  Frame<T> f;
+  f.batch = x.shape()[0];
+  f.steps = x.shape()[1];
+  f.units = recurrent_kernel.shape()[0];
+  f.width = recurrent_kernel.shape()[1];
+  const std::size_t features = x.shape()[2], U = f.units, steps = f.steps;
+  const std::size_t rows = f.batch * f.steps;
+  const bool reset_after = cell.kind == CellSpec::Kind::gru && cell.reset_after;
+  const std::size_t first_initial = saved.has_bias ? 4 : 3;
+  Variable<T>* h0 = saved.initial_count ? &in[first_initial] : nullptr;
+  Variable<T>* c0 = saved.initial_count > 1 ? &in[first_initial + 1] : nullptr;
+  f.h = const_cast<T*>(h.data());
+  f.gates = data_or_null(saved.gates);
+  f.c = data_or_null(saved.c);
+  f.extra = data_or_null(saved.extra);
+  f.hin = data_or_null(saved.hin);
+  f.h0 = h0 ? h0->value().data() : nullptr;
+  f.c0 = c0 ? c0->value().data() : nullptr;
+  f.keep = saved.keep.empty() ? nullptr : saved.keep.data();
+  f.dropout = data_or_null(saved.dropout);
+  f.recurrent = recurrent_kernel.data();
+  // R^T once, so that each step's product is a plain A·B: OpenBLAS 0.3.21
+  // runs small A·B^T products 2-3x slower.
+  const Array<T> recurrent_t = transposed(recurrent_kernel);
+  f.recurrent_t = recurrent_t.data();
+  Array<T> scratch = Array<T>::from_shape({f.batch, std::max<std::size_t>(f.width, 2 * U)});
+  f.scratch = scratch.data();
+
+  const unsigned char* visible = saved.visible.empty() ? nullptr : saved.visible.data();
+  const bool sequences = saved.layout == Layout::sequence || saved.layout == Layout::sequence_and_states;
+  const bool with_states = saved.layout == Layout::sequence_and_states || saved.layout == Layout::last_and_states;
+  const std::size_t g_row = ((sequences ? steps : 1) + (with_states ? cell.states() : 0)) * U;
+  const std::size_t states_at = (sequences ? steps : 1) * U;
+
+  // dh starts as the gradient reaching each h_s from outside the recurrence:
+  // o_s ⊙ the output's, plus the state's at the last step. Without a mask
+  // the sequence layout's gradient is that, slot for slot: work in its own
+  // storage (grad is ours to consume).
+  const bool reuse_gradient = saved.layout == Layout::sequence && !visible;
+  Array<T> dh = reuse_gradient ? std::move(grad) : Array<T>::from_shape({f.batch, steps, U});
+  if (!reuse_gradient) {
+    for (std::size_t b = 0; b < f.batch; ++b) {
+      for (std::size_t s = 0; s < steps; ++s) {
+        T* dst = dh.data() + b * f.row() + s * U;
+        const bool shown = !visible || visible[b * steps + s];
+        if (shown && (sequences || s == steps - 1)) std::copy_n(grad.data() + b * g_row + (sequences ? s * U : 0), U, dst);
+        else std::fill_n(dst, U, T(0));
+      }
+      if (with_states) {
+        T* last = dh.data() + b * f.row() + (steps - 1) * U;
+        add_into(last, grad.data() + b * g_row + states_at, last, U);
+      }
+    }
+  }
+  Gradients<T> g;
+  g.dh = dh.data();
+  Array<T> dz, dzr, dc;
+  if (f.width == U) {
+    g.dz = g.dh;
+  } else {
+    dz = Array<T>::from_shape({f.batch, steps, f.width});
+    g.dz = dz.data();
+  }
+  if (reset_after) {
+    dzr = Array<T>::from_shape({f.batch, steps, f.width});
+    g.dzr = dzr.data();
+  }
+  if (f.c) {
+    dc = Array<T>::from_shape({f.batch, U});
+    for (std::size_t b = 0; b < f.batch; ++b) {
+      T* dst = dc.data() + b * U;
+      if (with_states) std::copy_n(grad.data() + b * g_row + states_at + U, U, dst);
+      else std::fill_n(dst, U, T(0));
+    }
+    g.dc = dc.data();
+  }
+  g.dh0 = h0 && h0->requires_grad() ? h0->grad_buffer().data() : nullptr;
+
+  // From the last step back: slot s of dh holds dL/dh_s once the later steps
+  // have added theirs; the cell turns it into pre-activation gradients and
+  // adds its share to dL/dh_{s−1} (slot s − 1, or the initial state's).
+  for (std::size_t s = steps; s-- > 0;) {
+    T* prev = s > 0 ? g.dh + (s - 1) * U : g.dh0;
+    const std::size_t prev_ld = s > 0 ? f.row() : U;
+    if (f.keep) {
+      // A masked step copied every state: its gradients pass through, and
+      // its pre-activations had no effect.
+      for (std::size_t b = 0; b < f.batch; ++b) {
+        if (f.kept(b, s)) continue;
+        T* dhb = g.dh + b * f.row() + s * U;
+        if (prev) add_into(prev + b * prev_ld, dhb, prev + b * prev_ld, U);
+        std::fill_n(g.dz + b * f.grow() + s * f.width, f.width, T(0));
+      }
+    }
+    Cell::backward(cell, f, g, s, prev, prev_ld);
+  }
+  if (c0 && c0->requires_grad()) {
+    Array<T>& dc0 = c0->grad_buffer();
+    add_into(dc0.data(), g.dc, dc0.data(), f.batch * U);
+  }
+
+  const T* dz_data = g.dz;
+  if (in[2].requires_grad()) {
+    T* dr = in[2].grad_buffer().data();
+    const T* recurrent_grad = reset_after ? g.dzr : dz_data;
+    const bool own_input = cell.kind == CellSpec::Kind::gru && !cell.reset_after;
+    const std::size_t from_h = own_input ? 2 * U : f.width;
+    if (f.dropout) add_stored_products(f, f.hin, recurrent_grad, from_h, dr);
+    else add_shifted_products(f, recurrent_grad, from_h, dr);
+    if (own_input) add_stored_products(f, f.extra, dz_data + 2 * U, U, dr + 2 * U);
+  }
+  if (saved.has_bias && in[3].requires_grad()) {  // d bias = sum over (b, s)
+    T* db = in[3].grad_buffer().data();
+    for (std::size_t r = 0; r < rows; ++r) add_into(db, dz_data + r * f.width, db, f.width);
+    if (reset_after)
+      for (std::size_t r = 0; r < rows; ++r) add_into(db + f.width, g.dzr + r * f.width, db + f.width, f.width);
+  }
+  if (!in[0].requires_grad() && !in[1].requires_grad()) return;
+  // Back from processing order to x's time order.
+  if (saved.go_backwards) reverse_time(g.dz, f.batch, steps, f.width);
+  if (in[0].requires_grad()) {  // dx = dz · kernel^T, all timesteps at once
+    Array<T>& dx = in[0].grad_buffer();
+    gemm(false, true, rows, features, f.width, T(1), g.dz, f.width, kernel.data(), f.width, T(1), dx.data(),
+         features);
+  }
+  if (in[1].requires_grad()) {  // d kernel = x^T · dz over all (b, t)
+    Array<T>& dk = in[1].grad_buffer();
+    gemm(true, false, features, f.width, rows, T(1), x.data(), features, g.dz, f.width, T(1), dk.data(),
+         f.width);
+  }
+}
+
+template <typename Cell, typename T>
+RecurrentOutput<T> run_sequence(const Variable<T>& x, const Variable<T>& kernel,
+                                const Variable<T>& recurrent_kernel, const std::optional<Variable<T>>& bias,
+                                const RecurrentSequenceArgs<T>& args) {
+  const CellSpec& cell = args.cell;
+  const std::size_t batch = x.shape()[0], steps = x.shape()[1], features = x.shape()[2];
+  const std::size_t units = recurrent_kernel.shape()[0], width = recurrent_kernel.shape()[1];
+  const std::size_t state_count = cell.states();
+  auto saved = std::make_shared<Saved<T>>();
+  saved->cell = cell;
+  saved->go_backwards = args.go_backwards;
+  saved->has_bias = bias.has_value();
+  saved->initial_count = args.initial_states.size();
+
+  Frame<T> f;
+  f.batch = batch;
+  f.steps = steps;
+  f.units = units;
+  f.width = width;
+  f.recurrent = recurrent_kernel.value().data();
+  if (bias) {
+    f.bias = bias->value().data();
+    if (cell.bias_rows() == 2) f.recurrent_bias = f.bias + width;
+  }
+  f.h0 = saved->initial_count > 0 ? args.initial_states[0].value().data() : nullptr;
+  f.c0 = saved->initial_count > 1 ? args.initial_states[1].value().data() : nullptr;
+
+  // The input projection of every timestep in one GEMM, into the buffer the
+  // steps then work in: h itself for SimpleRNN, the gate buffer otherwise.
+  Array<T> h = Array<T>::from_shape({batch, steps, units});
+  f.h = h.data();
+  if (width != units) {
+    saved->gates = Array<T>::from_shape({batch, steps, width});
+    f.gates = saved->gates.data();
+  }
+  T* projected = width == units ? f.h : f.gates;
+  gemm(false, false, batch * steps, width, features, T(1), x.value().data(), features,
+       kernel.value().data(), width, T(0), projected, width);
+  if (args.go_backwards) reverse_time(projected, batch, steps, width);
+  if (cell.kind == CellSpec::Kind::lstm) {
+    saved->c = Array<T>::from_shape({batch, steps, units});
+    f.c = saved->c.data();
+  }
+  if (cell.kind == CellSpec::Kind::gru) {
+    saved->extra = Array<T>::from_shape({batch, steps, units});
+    f.extra = saved->extra.data();
+  }
+  if (args.recurrent_dropout_mask) {
+    saved->dropout = *args.recurrent_dropout_mask;
+    f.dropout = saved->dropout.data();
+    saved->hin = Array<T>::from_shape({batch, steps, units});
+    f.hin = saved->hin.data();
+  }
+  const bool masked = args.mask.has_value();
+  if (masked) {
+    saved->keep.resize(batch * steps);
+    saved->visible.resize(batch * steps);
+    for (std::size_t b = 0; b < batch; ++b) {
+      bool seen = false;
+      for (std::size_t s = 0; s < steps; ++s) {
+        const bool kept = (*args.mask)(b, args.go_backwards ? steps - 1 - s : s);
+        seen = seen || kept;
+        saved->keep[b * steps + s] = kept;
+        saved->visible[b * steps + s] = args.zero_output_for_mask ? kept : seen;
+      }
+    }
+    f.keep = saved->keep.data();
+  }
+  Array<T> scratch = Array<T>::from_shape({batch, width});
+  f.scratch = scratch.data();
+  forward_steps<Cell>(cell, f);
+
+  std::vector<Variable<T>> inputs{x, kernel, recurrent_kernel};
+  if (bias) inputs.push_back(*bias);
+  for (const auto& state : args.initial_states) inputs.push_back(state);
+  const bool recording = any_requires_grad(inputs);
+  const auto last_step = [&](const T* sequence, std::size_t b) {
+    return sequence + b * steps * units + (steps - 1) * units;
+  };
+
+  RecurrentOutput<T> result;
+  // y_s = h_s without a mask: the states are the output, and h_T its last
+  // step; with one state and no mask the node's value is h itself or h_T.
+  if (!masked && (!args.return_state || state_count == 1)) {
+    if (args.return_sequences) {
+      saved->layout = Layout::sequence;
+      result.output = Variable<T>::from_op(
+          std::move(h), std::move(inputs), "recurrent_sequence",
+          [saved](Array<T>& g, const Array<T>& output, std::vector<Variable<T>>& in) {
+            backward_through_time<Cell>(*saved, output, g, in);
+          });
+      if (args.return_state) result.states = {select(result.output, 1, steps - 1)};
+    } else {
+      saved->layout = Layout::last;
+      Array<T> last = Array<T>::from_shape({batch, units});
+      for (std::size_t b = 0; b < batch; ++b) std::copy_n(last_step(h.data(), b), units, last.data() + b * units);
+      if (!recording) {
+        result.output = Variable<T>(std::move(last));
+      } else {
+        saved->h = std::move(h);
+        result.output = Variable<T>::from_op(
+            std::move(last), std::move(inputs), "recurrent_sequence",
+            [saved](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+              backward_through_time<Cell>(*saved, saved->h, g, in);
+            });
+      }
+      if (args.return_state) result.states = {result.output};
+    }
+    if (args.return_state) result.state = result.states[0];
+    return result;
+  }
+
+  // Otherwise the node holds the outputs y_s = o_s ⊙ h_s, then the final
+  // states when asked for, side by side.
+  const std::size_t out_steps = args.return_sequences ? steps : 1;
+  const std::size_t packed_steps = out_steps + (args.return_state ? state_count : 0);
+  saved->layout = args.return_sequences
+                      ? (args.return_state ? Layout::sequence_and_states : Layout::sequence)
+                      : (args.return_state ? Layout::last_and_states : Layout::last);
+  Array<T> packed = packed_steps == 1 && !args.return_sequences
+                        ? Array<T>::from_shape({batch, units})
+                        : Array<T>::from_shape({batch, packed_steps, units});
+  for (std::size_t b = 0; b < batch; ++b) {
+    T* dst = packed.data() + b * packed_steps * units;
+    for (std::size_t j = 0; j < out_steps; ++j) {
+      const std::size_t s = args.return_sequences ? j : steps - 1;
+      if (!masked || saved->visible[b * steps + s]) std::copy_n(h.data() + b * steps * units + s * units, units, dst + j * units);
+      else std::fill_n(dst + j * units, units, T(0));
+    }
+    if (!args.return_state) continue;
+    std::copy_n(last_step(h.data(), b), units, dst + out_steps * units);
+    if (state_count > 1) std::copy_n(last_step(f.c, b), units, dst + (out_steps + 1) * units);
+  }
+  saved->h = std::move(h);
+  Variable<T> node = Variable<T>::from_op(
+      std::move(packed), std::move(inputs), "recurrent_sequence",
+      [saved](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        backward_through_time<Cell>(*saved, saved->h, g, in);
+      });
+  if (!args.return_state) {
+    result.output = node;
+    return result;
+  }
+  result.output = args.return_sequences ? slice(node, 1, 0, steps) : select(node, 1, 0);
+  for (std::size_t k = 0; k < state_count; ++k) result.states.push_back(select(node, 1, out_steps + k));
+  result.state = result.states[0];
+  return result;
+}
+
+}  // namespace
+
+template <typename T>
+RecurrentOutput<T> recurrent_sequence(const Variable<T>& x, const Variable<T>& kernel,
+                                      const Variable<T>& recurrent_kernel,
+                                      const std::optional<Variable<T>>& bias,
+                                      const RecurrentSequenceArgs<T>& args) {
+  switch (args.cell.kind) {
+    case CellSpec::Kind::lstm: return run_sequence<LSTMCellMath>(x, kernel, recurrent_kernel, bias, args);
+    case CellSpec::Kind::gru: return run_sequence<GRUCellMath>(x, kernel, recurrent_kernel, bias, args);
+    case CellSpec::Kind::simple_rnn: break;
+  }
+  return run_sequence<SimpleRNNCellMath>(x, kernel, recurrent_kernel, bias, args);
+}
+
+template RecurrentOutput<float> recurrent_sequence(const Variable<float>&, const Variable<float>&,
+                                                   const Variable<float>&,
+                                                   const std::optional<Variable<float>>&,
+                                                   const RecurrentSequenceArgs<float>&);
+template RecurrentOutput<double> recurrent_sequence(const Variable<double>&, const Variable<double>&,
+                                                    const Variable<double>&,
+                                                    const std::optional<Variable<double>>&,
+                                                    const RecurrentSequenceArgs<double>&);
+
+}  // namespace xgrad::nn
