@@ -17,6 +17,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <string>
 #include <system_error>
@@ -30,6 +31,7 @@
 #include "xgrad/nn/activation.hpp"
 #include "xgrad/tensor/shape.hpp"
 #include "xgrad/tensor/tensor.hpp"
+#include <xtensor/xarray.hpp>
 
 namespace xgrad::test {
 
@@ -278,6 +280,101 @@ inline double activate(nn::Activation activation, double v) {
   }
   ADD_FAILURE() << "unknown activation";
   return 0.0;
+}
+
+// ---------------------------------------------------------------------------
+// The gated reference: LSTM and GRU with Keras' default activations (tanh,
+// sigmoid) in plain float64 loops, from Keras 3's formulas (lstm.py,
+// gru.py), sharing nothing with the library.
+
+struct GatedReferenceCall {
+  bool return_sequences = true;
+  bool go_backwards = false;
+  bool zero_output_for_mask = false;
+  std::vector<Array<double>> initial;  // none (zeros) or the S states [B, U]
+  std::optional<xt::xarray<bool>> mask;
+};
+
+struct GatedReferenceResult {
+  Array<double> output;               // [B, T, U] or [B, U]
+  std::vector<Array<double>> states;  // [h] or [h, c]
+};
+
+// kind: "lstm", "gru" (reset_after) or "gru_before"; weights in Keras'
+// layout and gate order; an empty bias means use_bias false.
+inline GatedReferenceResult gated_reference(const std::string& kind, const Array<double>& x,
+                                            const Array<double>& kernel, const Array<double>& recurrent,
+                                            const Array<double>& bias, const GatedReferenceCall& call) {
+  const std::size_t B = x.shape()[0], T = x.shape()[1], F = x.shape()[2], U = recurrent.shape()[0];
+  const std::size_t G = recurrent.shape()[1] / U, S = kind == "lstm" ? 2 : 1;
+  const bool has_bias = bias.dimension() > 0 && bias.size() > 0;
+  const auto sigma = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+  GatedReferenceResult out;
+  out.output = Array<double>::from_shape(call.return_sequences ? Shape{B, T, U} : Shape{B, U});
+  for (std::size_t k = 0; k < S; ++k) out.states.push_back(Array<double>::from_shape({B, U}));
+  for (std::size_t b = 0; b < B; ++b) {
+    std::vector<double> h(U, 0.0), c(U, 0.0), y(U, 0.0);
+    if (!call.initial.empty()) {
+      for (std::size_t u = 0; u < U; ++u) h[u] = call.initial[0](b, u);
+      if (S == 2)
+        for (std::size_t u = 0; u < U; ++u) c[u] = call.initial[1](b, u);
+    }
+    for (std::size_t s = 0; s < T; ++s) {
+      const std::size_t t = call.go_backwards ? T - 1 - s : s;
+      // xz = x_t · kernel + input bias; hz = h · recurrent (+ recurrent bias).
+      std::vector<double> xz(G * U, 0.0), hz(G * U, 0.0);
+      for (std::size_t j = 0; j < G * U; ++j) {
+        for (std::size_t f = 0; f < F; ++f) xz[j] += x(b, t, f) * kernel(f, j);
+        for (std::size_t i = 0; i < U; ++i) hz[j] += h[i] * recurrent(i, j);
+        if (has_bias) {
+          xz[j] += bias.dimension() == 2 ? bias(0, j) : bias(j);
+          if (bias.dimension() == 2) hz[j] += bias(1, j);
+        }
+      }
+      std::vector<double> h_new(U), c_new(U);
+      if (kind == "lstm") {
+        for (std::size_t u = 0; u < U; ++u) {
+          const double i = sigma(xz[u] + hz[u]), f = sigma(xz[U + u] + hz[U + u]);
+          const double g = std::tanh(xz[2 * U + u] + hz[2 * U + u]), o = sigma(xz[3 * U + u] + hz[3 * U + u]);
+          c_new[u] = f * c[u] + i * g;
+          h_new[u] = o * std::tanh(c_new[u]);
+        }
+      } else {
+        std::vector<double> z(U), r(U);
+        for (std::size_t u = 0; u < U; ++u) {
+          z[u] = sigma(xz[u] + hz[u]);
+          r[u] = sigma(xz[U + u] + hz[U + u]);
+        }
+        for (std::size_t u = 0; u < U; ++u) {
+          double recurrent_h = 0.0;
+          if (kind == "gru") {
+            recurrent_h = r[u] * hz[2 * U + u];
+          } else {
+            for (std::size_t i = 0; i < U; ++i) recurrent_h += r[i] * h[i] * recurrent(i, 2 * U + u);
+          }
+          const double hh = std::tanh(xz[2 * U + u] + recurrent_h);
+          h_new[u] = z[u] * h[u] + (1.0 - z[u]) * hh;
+        }
+      }
+      const bool kept = !call.mask || (*call.mask)(b, t);
+      if (kept) {
+        h = h_new;
+        if (S == 2) c = c_new;
+        y = h;
+      } else if (call.zero_output_for_mask) {
+        std::fill(y.begin(), y.end(), 0.0);
+      }
+      if (call.return_sequences)
+        for (std::size_t u = 0; u < U; ++u) out.output(b, s, u) = y[u];
+    }
+    if (!call.return_sequences)
+      for (std::size_t u = 0; u < U; ++u) out.output(b, u) = y[u];
+    for (std::size_t u = 0; u < U; ++u) {
+      out.states[0](b, u) = h[u];
+      if (S == 2) out.states[1](b, u) = c[u];
+    }
+  }
+  return out;
 }
 
 }  // namespace xgrad::test

@@ -1,0 +1,417 @@
+// LSTM and GRU: the fused engine against the composed path and against the
+// plain float64 reference loop (test_helpers.hpp), float64 gradient checks
+// with respect to the input, each weight and each initial state, for every
+// combination of return_sequences, go_backwards, masks and initial states;
+// then Keras' defaults, stateful calls, dropout, Bidirectional, Sequential's
+// masks and the Keras weights file.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <xtensor/xview.hpp>
+#include <xtensor/xmanipulation.hpp>
+
+#include "test_helpers.hpp"
+#include "xgrad/xgrad.hpp"
+
+namespace {
+
+using xgrad::Array;
+using xgrad::Variable;
+using xgrad::test::Draw;
+using xgrad::test::gated_reference;
+using xgrad::test::GatedReferenceCall;
+using xgrad::test::gradcheck_passes;
+using xgrad::test::max_abs_diff;
+using xgrad::test::throws_with;
+namespace nn = xgrad::nn;
+using V = Variable<double>;
+using Call = nn::RecurrentCall<double>;
+using Mask = xt::xarray<bool>;
+
+// "lstm", "gru" (reset_after) or "gru_before".
+std::shared_ptr<nn::RecurrentLayer<double>> make_layer(const std::string& kind, std::size_t units,
+                                                       bool sequences, bool backwards, bool zero_output,
+                                                       bool use_bias = true) {
+  if (kind == "lstm") {
+    return std::make_shared<nn::LSTM<double>>(nn::LSTMOptions(units)
+                                                  .return_sequences(sequences)
+                                                  .go_backwards(backwards)
+                                                  .zero_output_for_mask(zero_output)
+                                                  .use_bias(use_bias));
+  }
+  return std::make_shared<nn::GRU<double>>(nn::GRUOptions(units)
+                                               .reset_after(kind == "gru")
+                                               .return_sequences(sequences)
+                                               .go_backwards(backwards)
+                                               .zero_output_for_mask(zero_output)
+                                               .use_bias(use_bias));
+}
+
+std::size_t gates_of(const std::string& kind) { return kind == "lstm" ? 4 : 3; }
+
+// Weights small enough that the gates are not saturated, and a bias that
+// is not zero.
+void set_random_weights(nn::RecurrentLayer<double>& layer, const std::string& kind, std::size_t features,
+                        std::size_t units, Draw& draw, bool use_bias = true) {
+  const std::size_t width = gates_of(kind) * units;
+  std::vector<Array<double>> weights{draw.uniform({features, width}, -0.6, 0.6),
+                                     draw.uniform({units, width}, -0.6, 0.6)};
+  if (use_bias) weights.push_back(kind == "gru" ? draw.uniform({2, width}, -0.5, 0.5) : draw.uniform({width}, -0.5, 0.5));
+  layer.set_weights(weights);
+}
+
+Mask gap_mask(std::size_t batch, std::size_t steps) {
+  Mask mask = xt::ones<bool>({batch, steps});
+  // Row 0: the first step masked; row 1: a gap in the middle and the last
+  // step masked; other rows whole.
+  mask(0, 0) = false;
+  if (batch > 1 && steps > 2) {
+    mask(1, 1) = false;
+    mask(1, steps - 1) = false;
+  }
+  return mask;
+}
+
+// A loss that weighs every output and state element differently, so that a
+// wrong gradient anywhere shows.
+V weighted_loss(const nn::RecurrentOutput<double>& r, Draw& weights_draw) {
+  V loss = xgrad::sum(xgrad::mul(r.output, V(weights_draw.uniform(xgrad::Shape(r.output.shape().begin(), r.output.shape().end()), -1, 1))));
+  for (const V& state : r.states) loss = xgrad::add(loss, xgrad::sum(xgrad::mul(state, V(weights_draw.uniform(xgrad::Shape(state.shape().begin(), state.shape().end()), -1, 1)))));
+  return loss;
+}
+
+struct GatedCase {
+  std::string kind;
+  bool sequences, backwards;
+  int mask;  // 0 none, 1 mask, 2 mask with zero_output_for_mask
+  bool initial;
+};
+
+std::string case_name(const testing::TestParamInfo<GatedCase>& info) {
+  const GatedCase& c = info.param;
+  return c.kind + (c.sequences ? "_Sequences" : "_Last") + (c.backwards ? "_Backwards" : "_Forwards") +
+         (c.mask == 0 ? "_NoMask" : c.mask == 1 ? "_Mask" : "_MaskZeroOutput") +
+         (c.initial ? "_InitialState" : "_ZeroState");
+}
+
+std::vector<GatedCase> all_cases() {
+  std::vector<GatedCase> cases;
+  for (const char* kind : {"lstm", "gru", "gru_before"})
+    for (bool sequences : {false, true})
+      for (bool backwards : {false, true})
+        for (int mask : {0, 1, 2})
+          for (bool initial : {false, true}) cases.push_back({kind, sequences, backwards, mask, initial});
+  return cases;
+}
+
+class GatedCombinations : public testing::TestWithParam<GatedCase> {};
+
+TEST_P(GatedCombinations, ReferenceFusedComposedAndGradcheck) {
+  const GatedCase& c = GetParam();
+  const std::size_t B = 3, T = 4, F = 3, U = 2;
+  Draw draw(1234);
+  auto layer = make_layer(c.kind, U, c.sequences, c.backwards, c.mask == 2);
+  set_random_weights(*layer, c.kind, F, U, draw);
+  const std::size_t S = c.kind == "lstm" ? 2 : 1;
+  V x(draw.uniform({B, T, F}, -1, 1), true);
+  std::vector<V> initial;
+  if (c.initial)
+    for (std::size_t k = 0; k < S; ++k) initial.push_back(V(draw.uniform({B, U}, -0.8, 0.8), true));
+  Call call;
+  if (c.initial) call.initial_state(initial);
+  if (c.mask) call.mask(gap_mask(B, T));
+
+  // Against the plain loop.
+  GatedReferenceCall ref_call;
+  ref_call.return_sequences = c.sequences;
+  ref_call.go_backwards = c.backwards;
+  ref_call.zero_output_for_mask = c.mask == 2;
+  for (const V& state : initial) ref_call.initial.push_back(state.value());
+  if (c.mask) ref_call.mask = gap_mask(B, T);
+  const auto weights = layer->weights();
+  const auto ref = gated_reference(c.kind, x.value(), weights[0], weights[1], weights[2], ref_call);
+  const nn::RecurrentOutput<double> fused = layer->forward_with_state(x, call);
+  EXPECT_LE(max_abs_diff(fused.output.value(), ref.output), 1e-12);
+  ASSERT_EQ(fused.states.size(), S);
+  for (std::size_t k = 0; k < S; ++k) EXPECT_LE(max_abs_diff(fused.states[k].value(), ref.states[k]), 1e-12) << "state " << k;
+
+  // Fused and composed: the same values and the same gradients.
+  const nn::RecurrentOutput<double> composed = layer->forward_composed_with_state(x, call);
+  EXPECT_LE(max_abs_diff(fused.output.value(), composed.output.value()), 1e-12);
+  std::vector<V> wrt{x, layer->kernel(), layer->recurrent_kernel(), layer->bias()};
+  for (const V& state : initial) wrt.push_back(state);
+  const auto gradients = [&](const nn::RecurrentOutput<double>& r) {
+    for (V& v : wrt) v.zero_grad();
+    Draw loss_weights(99);
+    weighted_loss(r, loss_weights).backward();
+    std::vector<Array<double>> out;
+    for (const V& v : wrt) out.push_back(v.grad());
+    return out;
+  };
+  const auto g_fused = gradients(fused);
+  const auto g_composed = gradients(composed);
+  const char* names[] = {"x", "kernel", "recurrent_kernel", "bias", "h0", "c0"};
+  for (std::size_t i = 0; i < wrt.size(); ++i)
+    EXPECT_LE(max_abs_diff(g_fused[i], g_composed[i]), 1e-12) << "gradient of " << names[i];
+
+  // Central differences, with respect to each input on its own.
+  for (std::size_t i = 0; i < wrt.size(); ++i) {
+    const auto f = [&](const std::vector<V>&) {
+      Draw loss_weights(99);
+      return weighted_loss(layer->forward_with_state(x, call), loss_weights);
+    };
+    EXPECT_TRUE(gradcheck_passes(f, {wrt[i]})) << "with respect to " << names[i];
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllOptions, GatedCombinations, testing::ValuesIn(all_cases()), case_name);
+
+TEST(GatedLayers, WithoutBiasAgainstReference) {
+  for (const char* kind : {"lstm", "gru", "gru_before"}) {
+    Draw draw(7);
+    auto layer = make_layer(kind, 3, true, false, false, false);
+    set_random_weights(*layer, kind, 2, 3, draw, false);
+    const Array<double> x = draw.uniform({2, 5, 2}, -1, 1);
+    const auto ref = gated_reference(kind, x, layer->weights()[0], layer->weights()[1], Array<double>(), {});
+    EXPECT_LE(max_abs_diff(layer->forward(V(x)).value(), ref.output), 1e-12) << kind;
+    EXPECT_TRUE(throws_with<std::logic_error>([&] { layer->bias(); }, {"use_bias"}));
+  }
+}
+
+TEST(GatedLayers, KerasDefaults) {
+  const nn::LSTMOptions lstm(4);
+  EXPECT_EQ(lstm.activation(), nn::Activation::tanh);
+  EXPECT_EQ(lstm.recurrent_activation(), nn::Activation::sigmoid);
+  EXPECT_TRUE(lstm.use_bias() && lstm.unit_forget_bias());
+  EXPECT_EQ(lstm.kernel_initializer(), nn::init::glorot_uniform());
+  EXPECT_EQ(lstm.recurrent_initializer(), nn::init::orthogonal());
+  EXPECT_EQ(lstm.bias_initializer(), nn::init::zeros());
+  EXPECT_FALSE(lstm.return_sequences() || lstm.return_state() || lstm.go_backwards() || lstm.stateful() ||
+               lstm.unroll());
+  EXPECT_EQ(lstm.name(), "lstm");
+  const nn::GRUOptions gru(4);
+  EXPECT_EQ(gru.recurrent_activation(), nn::Activation::sigmoid);
+  EXPECT_TRUE(gru.reset_after());
+  EXPECT_EQ(gru.name(), "gru");
+  // Chained setters keep the layer's own options type.
+  const nn::LSTMOptions chained = nn::LSTMOptions(2).return_sequences(true).unit_forget_bias(false).dropout(0.25);
+  EXPECT_TRUE(chained.return_sequences());
+  EXPECT_FALSE(chained.unit_forget_bias());
+}
+
+TEST(GatedLayers, WeightShapesAndForgetBias) {
+  nn::LSTM<float> lstm(nn::LSTMOptions(3));
+  lstm.build({-1, -1, 5});
+  EXPECT_EQ(lstm.kernel().shape(), (xgrad::Shape{5, 12}));
+  EXPECT_EQ(lstm.recurrent_kernel().shape(), (xgrad::Shape{3, 12}));
+  // Keras' unit_forget_bias: zeros, ones for the forget gate, zeros.
+  const Array<float> expected{0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0};
+  EXPECT_EQ(lstm.bias().value(), expected);
+  nn::LSTM<float> plain(nn::LSTMOptions(3).unit_forget_bias(false).bias_initializer("ones"));
+  plain.build({-1, -1, 5});
+  EXPECT_EQ(plain.bias().value(), xgrad::ones<float>({12}));
+
+  nn::GRU<float> gru(nn::GRUOptions(3));
+  gru.build({-1, -1, 5});
+  EXPECT_EQ(gru.kernel().shape(), (xgrad::Shape{5, 9}));
+  EXPECT_EQ(gru.bias().shape(), (xgrad::Shape{2, 9}));
+  nn::GRU<float> before(nn::GRUOptions(3).reset_after(false));
+  before.build({-1, -1, 5});
+  EXPECT_EQ(before.bias().shape(), (xgrad::Shape{9}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { gru.set_weights({xgrad::zeros<float>({5, 9}), xgrad::zeros<float>({3, 9}), xgrad::zeros<float>({9})}); },
+      {"GRU 'gru'", "bias", "(2, 9)", "(9,)"}));
+}
+
+TEST(GatedLayers, Errors) {
+  nn::LSTM<double> lstm(nn::LSTMOptions(2).name("enc"));
+  const V x(xgrad::zeros<double>({2, 3, 4}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { lstm(x, Call().initial_state(V(xgrad::zeros<double>({2, 2})))); },
+      {"LSTM 'enc'", "initial_state", "2 states", "(2, 2)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { lstm(x, Call().initial_state({V(xgrad::zeros<double>({2, 2})), V(xgrad::zeros<double>({3, 2}))})); },
+      {"LSTM 'enc'", "initial_state", "(3, 2)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { lstm(V(xgrad::zeros<double>({2, 3}))); },
+                                                 {"LSTM 'enc'", "rank 3", "(2, 3)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([] { nn::GRU<float>(nn::GRUOptions(0)); }, {"GRU 'gru'", "units"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([] { nn::GRU<float>(nn::GRUOptions(2).recurrent_dropout(1.0)); },
+                                                 {"GRU 'gru'", "recurrent_dropout"}));
+}
+
+TEST(GatedLayers, StatefulKeepsEveryState) {
+  for (const char* kind : {"lstm", "gru"}) {
+    Draw draw(3);
+    const Array<double> x = draw.uniform({2, 6, 3}, -1, 1);
+    auto whole = make_layer(kind, 2, true, false, false);
+    set_random_weights(*whole, kind, 3, 2, draw);
+    std::shared_ptr<nn::RecurrentLayer<double>> halves;
+    if (std::string(kind) == "lstm") halves = std::make_shared<nn::LSTM<double>>(nn::LSTMOptions(2).return_sequences(true).stateful(true));
+    else halves = std::make_shared<nn::GRU<double>>(nn::GRUOptions(2).return_sequences(true).stateful(true));
+    halves->set_weights(whole->weights());
+    const auto all = whole->forward_with_state(V(x));
+    halves->forward(V(xt::view(x, xt::all(), xt::range(0, 3), xt::all())));
+    const V second = halves->forward(V(xt::view(x, xt::all(), xt::range(3, 6), xt::all())));
+    EXPECT_LE(max_abs_diff(second.value(), Array<double>(xt::view(all.output.value(), xt::all(), xt::range(3, 6), xt::all()))), 1e-12) << kind;
+    ASSERT_EQ(halves->states().size(), all.states.size());
+    for (std::size_t k = 0; k < all.states.size(); ++k)
+      EXPECT_LE(max_abs_diff(halves->states()[k], all.states[k].value()), 1e-12) << kind << " state " << k;
+    halves->reset_state();
+    EXPECT_EQ(halves->states()[0], xgrad::zeros<double>({2, 2}));
+  }
+}
+
+TEST(GatedLayers, RecurrentDropoutDrawsMasksPerGateAndOnlyInTraining) {
+  Draw draw(5);
+  const Array<double> x = draw.uniform({4, 5, 3}, -1, 1);
+  nn::LSTM<double> plain(nn::LSTMOptions(3).return_sequences(true));
+  nn::LSTM<double> dropping(nn::LSTMOptions(3).return_sequences(true).dropout(0.3).recurrent_dropout(0.4).seed(11));
+  set_random_weights(plain, "lstm", 3, 3, draw);
+  dropping.set_weights(plain.weights());
+  const Array<double> reference = plain(V(x)).value();
+  // Inference mode and training(false) ignore the rates.
+  EXPECT_LE(max_abs_diff(dropping(V(x), Call().training(false)).value(), reference), 1e-15);
+  dropping.eval();
+  EXPECT_LE(max_abs_diff(dropping(V(x)).value(), reference), 1e-15);
+  dropping.train();
+  const V dropped = dropping(V(x));
+  EXPECT_GT(max_abs_diff(dropped.value(), reference), 1e-3);
+  xgrad::test::expect_all_finite(dropped.value());
+  // Gradients flow through the per-gate masks to every weight.
+  xgrad::sum(dropped).backward();
+  for (const V& w : {dropping.kernel(), dropping.recurrent_kernel(), dropping.bias()}) xgrad::test::expect_all_finite(w.grad());
+}
+
+TEST(GatedLayers, SimpleRNNDropoutStaysFused) {
+  // One recurrent mask serves SimpleRNN's single gate, so its fused and
+  // composed paths agree with recurrent dropout on, given the same masks.
+  Draw draw(8);
+  const Array<double> x = draw.uniform({3, 4, 2}, -1, 1);
+  nn::SimpleRNN<double> a(nn::SimpleRNNOptions(3).return_sequences(true).recurrent_dropout(0.5).seed(4));
+  nn::SimpleRNN<double> b(nn::SimpleRNNOptions(3).return_sequences(true).recurrent_dropout(0.5).seed(4));
+  a.build({-1, -1, 2});
+  b.set_weights(a.weights());
+  EXPECT_LE(max_abs_diff(a(V(x)).value(), b.forward_composed(V(x)).value()), 1e-12);
+}
+
+TEST(GatedBidirectional, EveryMergeModeAndStatesToBothDirections) {
+  const std::size_t B = 2, T = 4, F = 3, U = 2;
+  for (const char* kind : {"lstm", "gru"}) {
+    for (const char* mode : {"concat", "sum", "ave", "mul"}) {
+      Draw draw(21);
+      const bool lstm = std::string(kind) == "lstm";
+      std::shared_ptr<nn::Bidirectional<double>> bi =
+          lstm ? std::make_shared<nn::Bidirectional<double>>(nn::LSTMOptions(U).return_sequences(true),
+                                                             nn::BidirectionalOptions().merge_mode(mode))
+               : std::make_shared<nn::Bidirectional<double>>(nn::GRUOptions(U).return_sequences(true),
+                                                             nn::BidirectionalOptions().merge_mode(mode));
+      set_random_weights(*bi->forward_layer(), kind, F, U, draw);
+      set_random_weights(*bi->backward_layer(), kind, F, U, draw);
+      EXPECT_EQ(bi->forward_layer()->name(), std::string("forward_") + kind);
+      EXPECT_TRUE(bi->backward_layer()->options().go_backwards());
+      const std::size_t S = lstm ? 2 : 1;
+      std::vector<V> states;
+      for (std::size_t k = 0; k < 2 * S; ++k) states.push_back(V(draw.uniform({B, U}, -0.5, 0.5), true));
+      const Array<double> x = draw.uniform({B, T, F}, -1, 1);
+      const auto out = bi->forward_with_state(V(x), nn::BidirectionalCall<double>().initial_state(states).mask(gap_mask(B, T)));
+      // Each direction against the plain loop with its half of the states.
+      GatedReferenceCall f_call, b_call;
+      f_call.zero_output_for_mask = b_call.zero_output_for_mask = true;  // Keras forces it on both copies
+      b_call.go_backwards = true;
+      f_call.mask = b_call.mask = gap_mask(B, T);
+      for (std::size_t k = 0; k < S; ++k) {
+        f_call.initial.push_back(states[k].value());
+        b_call.initial.push_back(states[S + k].value());
+      }
+      const auto fw = bi->forward_layer()->weights();
+      const auto bw = bi->backward_layer()->weights();
+      const auto f_ref = gated_reference(kind, x, fw[0], fw[1], fw[2], f_call);
+      auto b_ref = gated_reference(kind, x, bw[0], bw[1], bw[2], b_call);
+      const Array<double> b_flipped = xt::flip(b_ref.output, 1);
+      Array<double> merged;
+      const std::string m = mode;
+      if (m == "concat") merged = xt::concatenate(xt::xtuple(f_ref.output, b_flipped), 2);
+      else if (m == "sum") merged = f_ref.output + b_flipped;
+      else if (m == "ave") merged = (f_ref.output + b_flipped) / 2.0;
+      else merged = f_ref.output * b_flipped;
+      EXPECT_LE(max_abs_diff(out.output.value(), merged), 1e-12) << kind << " " << mode;
+      ASSERT_EQ(out.forward_states.size(), S);
+      for (std::size_t k = 0; k < S; ++k) {
+        EXPECT_LE(max_abs_diff(out.forward_states[k].value(), f_ref.states[k]), 1e-12);
+        EXPECT_LE(max_abs_diff(out.backward_states[k].value(), b_ref.states[k]), 1e-12);
+      }
+      const auto f = [&](const std::vector<V>& in) {
+        return xgrad::sum(xgrad::square(bi->forward(in[0], nn::BidirectionalCall<double>().initial_state(
+                                                                std::vector<V>(in.begin() + 1, in.end())))));
+      };
+      std::vector<V> wrt{V(x, true)};
+      for (const V& s : states) wrt.push_back(s);
+      EXPECT_TRUE(gradcheck_passes(f, wrt)) << kind << " " << mode;
+    }
+  }
+}
+
+TEST(GatedSequential, MaskReachesStackedLSTMAndGRU) {
+  // Masking -> LSTM(seq) -> GRU: the mask reaches both recurrent layers.
+  const std::size_t B = 2, T = 5, F = 3;
+  Draw draw(31);
+  Array<double> x = draw.uniform({B, T, F}, -1, 1);
+  for (std::size_t f = 0; f < F; ++f) {
+    x(0, 3, f) = 0.0;  // masked by Masking(0)
+    x(1, 0, f) = 0.0;
+  }
+  auto lstm = std::make_shared<nn::LSTM<double>>(nn::LSTMOptions(3).return_sequences(true));
+  auto gru = std::make_shared<nn::GRU<double>>(nn::GRUOptions(2));
+  nn::Sequential<double> model({std::make_shared<nn::Masking<double>>(nn::MaskingOptions()), lstm, gru});
+  set_random_weights(*lstm, "lstm", F, 3, draw);
+  set_random_weights(*gru, "gru", 3, 2, draw);
+  const Array<double> y = model(V(x)).value();
+  Mask mask = xt::ones<bool>({B, T});
+  mask(0, 3) = false;
+  mask(1, 0) = false;
+  GatedReferenceCall call;
+  call.mask = mask;
+  const auto hidden = gated_reference("lstm", x, lstm->weights()[0], lstm->weights()[1], lstm->weights()[2], call);
+  call.return_sequences = false;
+  const auto top = gated_reference("gru", hidden.output, gru->weights()[0], gru->weights()[1], gru->weights()[2], call);
+  EXPECT_LE(max_abs_diff(y, top.output), 1e-12);
+}
+
+class GatedKerasFiles : public xgrad::test::ScratchDirTest {
+ protected:
+  GatedKerasFiles() : ScratchDirTest("xgrad_gated_h5_") {}
+};
+
+TEST_F(GatedKerasFiles, RoundTripWithKerasPaths) {
+  const auto make = [] {
+    auto model = std::make_shared<nn::Sequential<float>>();
+    model->add(std::make_shared<nn::LSTM<float>>(nn::LSTMOptions(3).return_sequences(true)));
+    model->add(std::make_shared<nn::Bidirectional<float>>(nn::GRUOptions(2).return_sequences(true)));
+    model->add(std::make_shared<nn::GRU<float>>(nn::GRUOptions(2).reset_after(false)));
+    model->build({-1, -1, 4});
+    return model;
+  };
+  const auto saved = make();
+  const std::string path = this->path("gated.weights.h5");
+  nn::save_keras_weights(*saved, path);
+  const std::string bytes = xgrad::test::slurp(path);
+  for (const char* text : {"lstm", "lstm_cell", "bidirectional", "forward_gru", "gru_cell"})
+    EXPECT_NE(bytes.find(text), std::string::npos) << text;
+  const auto loaded = make();
+  nn::load_keras_weights(*loaded, path);
+  const auto a = saved->named_parameters(), b = loaded->named_parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].second.value(), b[i].second.value()) << a[i].first;
+  // A GRU of the other reset_after convention does not fit the file.
+  auto other = std::make_shared<nn::Sequential<float>>();
+  other->add(std::make_shared<nn::LSTM<float>>(nn::LSTMOptions(3).return_sequences(true)));
+  other->add(std::make_shared<nn::Bidirectional<float>>(nn::GRUOptions(2).return_sequences(true).reset_after(false)));
+  other->add(std::make_shared<nn::GRU<float>>(nn::GRUOptions(2).reset_after(false)));
+  other->build({-1, -1, 4});
+  EXPECT_TRUE(throws_with<xgrad::IoError>([&] { nn::load_keras_weights(*other, path); }, {"bias", "(6,)", "(2, 6)"}));
+}
+
+}  // namespace
