@@ -53,13 +53,11 @@ Array<float> batch_row(const Array<float>& y, std::size_t b) {
 }
 
 TEST(KerasSimpleRNNValues, Correctness) {
-  for (bool unroll : {false, true}) {
-    SimpleRNN<float> layer(constant_options(4).unroll(unroll));
-    expect_rows(layer(arange_sequence(2, 3, 4)).value(), {0.405432f, 0.73605347f}, "forward");
-    SimpleRNN<float> backwards(constant_options(4).unroll(unroll).go_backwards(true));
-    expect_rows(backwards(arange_sequence(2, 3, 4)).value(), {0.11144729f, 0.5528889f},
-                "go_backwards");
-  }
+  SimpleRNN<float> layer(constant_options(4));
+  expect_rows(layer(arange_sequence(2, 3, 4)).value(), {0.405432f, 0.73605347f}, "forward");
+  SimpleRNN<float> backwards(constant_options(4).go_backwards(true));
+  expect_rows(backwards(arange_sequence(2, 3, 4)).value(), {0.11144729f, 0.5528889f},
+              "go_backwards");
 }
 
 TEST(KerasSimpleRNNValues, Statefulness) {
@@ -88,7 +86,7 @@ TEST(KerasSimpleRNNValues, Masking) {
   const xt::xarray<bool> mask = {{true, true, false, true}, {true, false, false, true}};
   const auto call = SimpleRNNCall<float>().mask(mask);
 
-  SimpleRNN<float> last(constant_options(4).unroll(true));
+  SimpleRNN<float> last(constant_options(4));
   expect_rows(last(arange_sequence(2, 4, 3), call).value(), {0.32951632f, 0.61799484f},
               "last output");
 
