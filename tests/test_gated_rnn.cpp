@@ -380,6 +380,71 @@ TEST(GatedSequential, MaskReachesStackedLSTMAndGRU) {
   EXPECT_LE(max_abs_diff(y, top.output), 1e-12);
 }
 
+TEST(GatedCells, StepLoopsEqualTheLayers) {
+  // A hand-written loop of LSTMCell / GRUCell steps gives the fused layer's
+  // numbers; one step is gradchecked with respect to everything it takes.
+  Draw draw(41);
+  const std::size_t B = 2, T = 4, F = 3, U = 3;
+  const Array<double> x = draw.uniform({B, T, F}, -1, 1);
+  nn::LSTM<double> lstm(nn::LSTMOptions(U).return_sequences(true));
+  set_random_weights(lstm, "lstm", F, U, draw);
+  nn::LSTMCell<double> lstm_cell{nn::LSTMCellOptions(U)};
+  lstm_cell.set_weights(lstm.weights());
+  std::vector<V> states = lstm_cell.get_initial_state(B);
+  ASSERT_EQ(states.size(), 2u);
+  for (std::size_t t = 0; t < T; ++t) {
+    states = lstm_cell(xgrad::select(V(x), 1, t), states);
+    EXPECT_LE(max_abs_diff(states[0].value(), Array<double>(xt::view(lstm(V(x)).value(), xt::all(), t, xt::all()))), 1e-12);
+  }
+  for (const bool reset_after : {true, false}) {
+    nn::GRU<double> gru(nn::GRUOptions(U).reset_after(reset_after));
+    set_random_weights(gru, reset_after ? "gru" : "gru_before", F, U, draw);
+    nn::GRUCell<double> gru_cell(nn::GRUCellOptions(U).reset_after(reset_after));
+    gru_cell.set_weights(gru.weights());
+    V h = gru_cell.get_initial_state(B);
+    for (std::size_t t = 0; t < T; ++t) h = gru_cell(xgrad::select(V(x), 1, t), h);
+    EXPECT_LE(max_abs_diff(h.value(), gru(V(x)).value()), 1e-12);
+    const V step_x(draw.uniform({B, F}, -1, 1), true), h0(draw.uniform({B, U}, -1, 1), true);
+    EXPECT_TRUE(gradcheck_passes([&](const std::vector<V>& in) { return xgrad::sum(xgrad::square(gru_cell(in[0], in[1]))); },
+                                 {step_x, h0, gru_cell.kernel(), gru_cell.recurrent_kernel(), gru_cell.bias()}));
+  }
+  const V step_x(draw.uniform({B, F}, -1, 1), true), h0(draw.uniform({B, U}, -1, 1), true),
+      c0(draw.uniform({B, U}, -1, 1), true);
+  EXPECT_TRUE(gradcheck_passes(
+      [&](const std::vector<V>& in) {
+        const auto next = lstm_cell(in[0], {in[1], in[2]});
+        return xgrad::add(xgrad::sum(xgrad::square(next[0])), xgrad::sum(next[1]));
+      },
+      {step_x, h0, c0, lstm_cell.kernel(), lstm_cell.recurrent_kernel(), lstm_cell.bias()}));
+}
+
+TEST(GatedCells, DefaultsMasksAndErrors) {
+  const nn::LSTMCellOptions lstm(2);
+  EXPECT_EQ(lstm.name(), "lstm_cell");
+  EXPECT_TRUE(lstm.unit_forget_bias());
+  EXPECT_EQ(lstm.recurrent_activation(), nn::Activation::sigmoid);
+  EXPECT_TRUE(nn::GRUCellOptions(2).reset_after());
+  EXPECT_EQ(nn::GRUCellOptions(2).name(), "gru_cell");
+  // The masks are kept between steps (one per gate with recurrent dropout)
+  // until reset: the same input and state give the same step.
+  nn::GRUCell<double> cell(nn::GRUCellOptions(3).dropout(0.5).recurrent_dropout(0.5).seed(2));
+  const V x(xgrad::ones<double>({2, 4})), h(xgrad::ones<double>({2, 3}));
+  const Array<double> first = cell(x, h).value();
+  EXPECT_EQ(cell(x, h).value(), first);
+  cell.reset_dropout_mask();
+  cell.reset_recurrent_dropout_mask();
+  EXPECT_NE(cell(x, h).value(), first);
+  EXPECT_EQ(cell(x, h, false).value(), [&] {
+    nn::GRUCell<double> plain(nn::GRUCellOptions(3));
+    plain.set_weights(cell.weights());
+    return plain(x, h).value();
+  }());
+  nn::LSTMCell<double> named(nn::LSTMCellOptions(3).name("step"));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { named(x, {h}); }, {"LSTMCell 'step'", "2 states", "(2, 3)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { named(V(xgrad::ones<double>({2, 4, 1})), {h, h}); },
+                                                 {"LSTMCell 'step'", "(2, 4, 1)"}));
+}
+
 class GatedKerasFiles : public xgrad::test::ScratchDirTest {
  protected:
   GatedKerasFiles() : ScratchDirTest("xgrad_gated_h5_") {}

@@ -6,40 +6,9 @@
 #include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
 #include "xgrad/nn/dropout.hpp"
+#include "xgrad/nn/recurrent_cell.hpp"
 
 namespace xgrad::nn {
-
-namespace {
-
-// Column block k (of `width`) of a [.., G·U] value.
-template <typename T>
-Variable<T> block(const Variable<T>& value, std::size_t k, std::size_t width) {
-  return slice(value, -1, k * width, (k + 1) * width);
-}
-
-// values[k] · kernel's block k for each k, joined: the products of one
-// input per gate (Keras' implementation 1); one input serves every gate.
-template <typename T>
-Variable<T> per_gate_product(const std::vector<Variable<T>>& values, const Variable<T>& kernel,
-                             std::size_t units) {
-  if (values.size() == 1) return matmul(values[0], kernel);
-  std::vector<Variable<T>> blocks;
-  for (std::size_t k = 0; k < values.size(); ++k) blocks.push_back(matmul(values[k], block(kernel, k, units)));
-  return concat(blocks, -1);
-}
-
-// Applies each mask to `value` ([B, 1, F] masks reach every timestep); the
-// value itself when there are none.
-template <typename T>
-std::vector<Variable<T>> masked(const Variable<T>& value, const std::vector<Array<T>>& masks,
-                                const Shape& mask_shape) {
-  if (masks.empty()) return {value};
-  std::vector<Variable<T>> out;
-  for (const Array<T>& mask : masks) out.push_back(mul(value, Variable<T>(reshaped(mask, mask_shape))));
-  return out;
-}
-
-}  // namespace
 
 template <typename T>
 RecurrentLayer<T>::RecurrentLayer(const std::string& kind, const RecurrentOptions& options, CellSpec cell,
@@ -159,7 +128,8 @@ RecurrentOutput<T> RecurrentLayer<T>::run(const Variable<T>& x, const RecurrentC
   // The fused node takes one recurrent mask for every gate.
   if (fused && input_masks.size() <= 1 && recurrent_masks.size() <= 1) {
     // Input dropout as a plain mul before the node: x ⊙ d_x, d_x as [B, 1, F].
-    const Variable<T> input = masked(x, input_masks, {batch, 1, features})[0];
+    const Variable<T> input =
+        input_masks.empty() ? x : mul(x, Variable<T>(reshaped(input_masks[0], {batch, 1, features})));
     if (!recurrent_masks.empty()) args.recurrent_dropout_mask = recurrent_masks[0];
     result = recurrent_sequence(input, this->kernel(), recurrent_kernel(),
                                 options.use_bias() ? std::optional(this->bias()) : std::nullopt, args);
@@ -186,21 +156,11 @@ RecurrentOutput<T> RecurrentLayer<T>::run_composed(const Variable<T>& x, const R
                                                    const std::vector<Array<T>>& recurrent_masks) const {
   const RecurrentOptions& options = this->options();
   const std::size_t batch = x.shape()[0], steps = x.shape()[1], units = options.units();
-  const std::size_t features = this->input_features();
-  const CellSpec& cell = cell_;
   const Variable<T> recurrent = recurrent_kernel();
   // (x_t ⊙ d_x) · kernel (+ input bias) for every timestep at once: [B, T, G·U].
-  Variable<T> projected = per_gate_product(masked(x, input_masks, {batch, 1, features}), this->kernel(), units);
-  std::optional<Variable<T>> recurrent_bias;
-  if (options.use_bias()) {
-    if (cell.bias_rows() == 2) {
-      projected = add(projected, select(this->bias(), 0, 0));
-      recurrent_bias = select(this->bias(), 0, 1);
-    } else {
-      projected = add(projected, this->bias());
-    }
-  }
-  const std::size_t state_count = cell.states();
+  const ComposedProjection<T> in = composed_projection(
+      cell_, x, input_masks, this->kernel(), options.use_bias() ? std::optional(this->bias()) : std::nullopt);
+  const std::size_t state_count = cell_.states();
   std::vector<Variable<T>> states = args.initial_states;
   for (std::size_t k = states.size(); k < state_count; ++k) states.push_back(Variable<T>(zeros<T>({batch, units})));
 
@@ -212,38 +172,8 @@ RecurrentOutput<T> RecurrentLayer<T>::run_composed(const Variable<T>& x, const R
   if (args.return_sequences) outputs.reserve(steps);
   for (std::size_t s = 0; s < steps; ++s) {
     const std::size_t t = args.go_backwards ? steps - 1 - s : s;
-    const Variable<T> z = select(projected, 1, t);
-    const Variable<T>& h = states[0];
-    // h_{t−1} ⊙ d_h, once or once per gate.
-    std::vector<Variable<T>> inputs = recurrent_masks.empty() ? std::vector<Variable<T>>{h}
-                                                              : masked(h, recurrent_masks, {batch, units});
-    std::vector<Variable<T>> next;
-    if (cell.kind == CellSpec::Kind::simple_rnn) {
-      next = {apply_activation(cell.activation, add(z, per_gate_product(inputs, recurrent, units)))};
-    } else if (cell.kind == CellSpec::Kind::lstm) {
-      const Variable<T> pre = add(z, per_gate_product(inputs, recurrent, units));
-      const Variable<T> i = apply_activation(cell.recurrent_activation, block(pre, 0, units));
-      const Variable<T> f = apply_activation(cell.recurrent_activation, block(pre, 1, units));
-      const Variable<T> g = apply_activation(cell.activation, block(pre, 2, units));
-      const Variable<T> o = apply_activation(cell.recurrent_activation, block(pre, 3, units));
-      const Variable<T> c = add(mul(f, states[1]), mul(i, g));
-      next = {mul(o, apply_activation(cell.activation, c)), c};
-    } else {
-      // GRU: u (Keras' z), q (Keras' r), then the candidate.
-      const std::size_t gate_inputs = inputs.size();
-      const auto input_of = [&](std::size_t k) { return inputs[gate_inputs == 1 ? 0 : k]; };
-      const auto recurrent_of = [&](std::size_t k) {
-        Variable<T> product = matmul(input_of(k), block(recurrent, k, units));
-        return recurrent_bias ? add(product, block(*recurrent_bias, k, units)) : product;
-      };
-      const Variable<T> u = apply_activation(cell.recurrent_activation, add(block(z, 0, units), recurrent_of(0)));
-      const Variable<T> q = apply_activation(cell.recurrent_activation, add(block(z, 1, units), recurrent_of(1)));
-      const Variable<T> candidate_recurrent =
-          cell.reset_after ? mul(q, recurrent_of(2)) : matmul(mul(q, input_of(2)), block(recurrent, 2, units));
-      const Variable<T> candidate = apply_activation(cell.activation, add(block(z, 2, units), candidate_recurrent));
-      // u ⊙ h + (1 − u) ⊙ ĥ, with the undropped h as Keras.
-      next = {add(candidate, mul(u, sub(h, candidate)))};
-    }
+    const std::vector<Variable<T>> next =
+        composed_step(cell_, select(in.projected, 1, t), in.recurrent_bias, states, recurrent_masks, recurrent);
     if (args.mask) {
       Array<T> kept = Array<T>::from_shape({batch, 1});
       for (std::size_t b = 0; b < batch; ++b) kept(b, 0) = (*args.mask)(b, t) ? T(1) : T(0);

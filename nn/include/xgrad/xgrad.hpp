@@ -37,6 +37,7 @@
 #include "xgrad/nn/options.hpp"
 #include "xgrad/nn/progress.hpp"
 #include "xgrad/nn/recurrent.hpp"
+#include "xgrad/nn/recurrent_cell.hpp"
 #include "xgrad/nn/recurrent_sequence.hpp"
 #include "xgrad/nn/regularizers.hpp"
 #include "xgrad/nn/sequential.hpp"

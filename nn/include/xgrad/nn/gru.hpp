@@ -30,9 +30,12 @@
 //   Variable<float> y = gru(x);
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "xgrad/nn/recurrent.hpp"
+#include "xgrad/nn/recurrent_cell.hpp"
 
 namespace xgrad::nn {
 
@@ -72,5 +75,54 @@ class GRU : public RecurrentLayer<T> {
 
 extern template class GRU<float>;
 extern template class GRU<double>;
+
+// GRUCell: Keras' keras.layers.GRUCell, one step of GRU with the same
+// weights, gate order and options (dropout masks as RecurrentCell):
+//
+//   Variable<float> h = cell.get_initial_state(B);
+//   for (t ...) h = cell(select(x, 1, t), h);
+struct GRUCellOptions {
+  explicit GRUCellOptions(std::size_t units) : units_(units) {}
+
+  XGRAD_ARG(std::size_t, units);                                       // required, > 0
+  XGRAD_ARG(Activation, activation) = Activation::tanh;                // Keras: "tanh"
+  XGRAD_ARG(Activation, recurrent_activation) = Activation::sigmoid;   // Keras: "sigmoid"
+  XGRAD_ARG(bool, use_bias) = true;                                    // Keras: True
+  XGRAD_WEIGHT_ARGS(GRUCellOptions, kernel, init::glorot_uniform());
+  XGRAD_WEIGHT_ARGS(GRUCellOptions, recurrent, init::orthogonal());
+  XGRAD_WEIGHT_ARGS(GRUCellOptions, bias, init::zeros());
+  XGRAD_ARG(bool, reset_after) = true;                                 // Keras: True
+  XGRAD_ARG(double, dropout) = 0.0;                                    // Keras: 0.0; in [0, 1)
+  XGRAD_ARG(double, recurrent_dropout) = 0.0;                          // Keras: 0.0; in [0, 1)
+  XGRAD_ARG(std::optional<std::uint64_t>, seed);                       // Keras: None (global generator)
+  XGRAD_ARG(std::string, name) = "gru_cell";                           // Keras' default name
+};
+
+template <typename T = float>
+class GRUCell : public RecurrentCell<T> {
+ public:
+  explicit GRUCell(GRUCellOptions options);
+
+  // (x_t [B, F], h [B, U]) -> h' [B, U]. Throws std::invalid_argument naming
+  // the cell and the shapes when they do not fit.
+  Variable<T> forward(const Variable<T>& x, const Variable<T>& state,
+                      std::optional<bool> training = std::nullopt) {
+    return this->step(x, {state}, training)[0];
+  }
+  Variable<T> operator()(const Variable<T>& x, const Variable<T>& state,
+                         std::optional<bool> training = std::nullopt) {
+    return forward(x, state, training);
+  }
+  // Zeros [B, U], Keras' get_initial_state.
+  Variable<T> get_initial_state(std::size_t batch) const { return this->initial_states(batch)[0]; }
+
+  const GRUCellOptions& options() const { return options_; }
+
+ private:
+  GRUCellOptions options_;
+};
+
+extern template class GRUCell<float>;
+extern template class GRUCell<double>;
 
 }  // namespace xgrad::nn

@@ -28,9 +28,13 @@
 //   Variable<float> y = lstm(x);
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "xgrad/nn/recurrent.hpp"
+#include "xgrad/nn/recurrent_cell.hpp"
 
 namespace xgrad::nn {
 
@@ -69,5 +73,54 @@ class LSTM : public RecurrentLayer<T> {
 
 extern template class LSTM<float>;
 extern template class LSTM<double>;
+
+// LSTMCell: Keras' keras.layers.LSTMCell, one step of LSTM with the same
+// weights, gate order and options (dropout masks as RecurrentCell):
+//
+//   auto states = cell.get_initial_state(B);          // {h, c}, zeros [B, U]
+//   for (t ...) states = cell(select(x, 1, t), states);  // h = states[0]
+struct LSTMCellOptions {
+  explicit LSTMCellOptions(std::size_t units) : units_(units) {}
+
+  XGRAD_ARG(std::size_t, units);                                       // required, > 0
+  XGRAD_ARG(Activation, activation) = Activation::tanh;                // Keras: "tanh"
+  XGRAD_ARG(Activation, recurrent_activation) = Activation::sigmoid;   // Keras: "sigmoid"
+  XGRAD_ARG(bool, use_bias) = true;                                    // Keras: True
+  XGRAD_WEIGHT_ARGS(LSTMCellOptions, kernel, init::glorot_uniform());
+  XGRAD_WEIGHT_ARGS(LSTMCellOptions, recurrent, init::orthogonal());
+  XGRAD_WEIGHT_ARGS(LSTMCellOptions, bias, init::zeros());
+  XGRAD_ARG(bool, unit_forget_bias) = true;                            // Keras: True
+  XGRAD_ARG(double, dropout) = 0.0;                                    // Keras: 0.0; in [0, 1)
+  XGRAD_ARG(double, recurrent_dropout) = 0.0;                          // Keras: 0.0; in [0, 1)
+  XGRAD_ARG(std::optional<std::uint64_t>, seed);                       // Keras: None (global generator)
+  XGRAD_ARG(std::string, name) = "lstm_cell";                          // Keras' default name
+};
+
+template <typename T = float>
+class LSTMCell : public RecurrentCell<T> {
+ public:
+  explicit LSTMCell(LSTMCellOptions options);
+
+  // (x_t [B, F], {h, c} [B, U] each) -> {h', c'}. Throws
+  // std::invalid_argument naming the cell and the shapes when they do not fit.
+  std::vector<Variable<T>> forward(const Variable<T>& x, const std::vector<Variable<T>>& states,
+                                   std::optional<bool> training = std::nullopt) {
+    return this->step(x, states, training);
+  }
+  std::vector<Variable<T>> operator()(const Variable<T>& x, const std::vector<Variable<T>>& states,
+                                      std::optional<bool> training = std::nullopt) {
+    return forward(x, states, training);
+  }
+  // {zeros [B, U], zeros [B, U]}, Keras' get_initial_state.
+  std::vector<Variable<T>> get_initial_state(std::size_t batch) const { return this->initial_states(batch); }
+
+  const LSTMCellOptions& options() const { return options_; }
+
+ private:
+  LSTMCellOptions options_;
+};
+
+extern template class LSTMCell<float>;
+extern template class LSTMCell<double>;
 
 }  // namespace xgrad::nn

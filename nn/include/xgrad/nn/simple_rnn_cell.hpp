@@ -33,6 +33,7 @@
 #include "xgrad/nn/initializers.hpp"
 #include "xgrad/nn/layer_weights.hpp"
 #include "xgrad/nn/options.hpp"
+#include "xgrad/nn/recurrent_cell.hpp"
 #include "xgrad/nn/regularizers.hpp"
 
 namespace xgrad::nn {
@@ -61,50 +62,35 @@ struct SimpleRNNCellOptions {
   }
 };
 
-// built(), input_features(), kernel(), bias(), weights() (Keras' order:
-// kernel, recurrent_kernel[, bias]) and set_weights() (building from the
-// kernel's shape if needed, every shape checked first) come from
-// LayerWeights (layer_weights.hpp).
+// The weights, dropout masks and checks come from RecurrentCell
+// (recurrent_cell.hpp).
 template <typename T = float>
-class SimpleRNNCell : public LayerWeights<T> {
+class SimpleRNNCell : public RecurrentCell<T> {
  public:
   // Throws std::invalid_argument naming the cell for units 0 or a dropout
   // rate outside [0, 1).
   explicit SimpleRNNCell(SimpleRNNCellOptions options);
-
-  // Creates the weights for steps [B, F]: only F (the last entry) is used; B
-  // may be -1. Throws if F is not positive or the cell was built for another F.
-  void build(const std::vector<std::ptrdiff_t>& input_shape);
 
   // (x_t [B, F], h [B, U]) -> h' [B, U], built from primitive ops so every
   // input gets its gradient. Dropout applies when is_training() and
   // `training` is not false. Throws std::invalid_argument naming the cell
   // and the shapes when they do not fit.
   Variable<T> forward(const Variable<T>& x, const Variable<T>& state,
-                      std::optional<bool> training = std::nullopt);
+                      std::optional<bool> training = std::nullopt) {
+    return this->step(x, {state}, training)[0];
+  }
   Variable<T> operator()(const Variable<T>& x, const Variable<T>& state,
                          std::optional<bool> training = std::nullopt) {
     return forward(x, state, training);
   }
 
   // Zeros [B, U], Keras' get_initial_state.
-  Variable<T> get_initial_state(std::size_t batch) const;
-  // Forget the kept dropout masks: the next training step draws new ones.
-  void reset_dropout_mask() { input_mask_.reset(); }
-  void reset_recurrent_dropout_mask() { recurrent_mask_.reset(); }
-
-  // A handle to the parameter, as kernel(); std::logic_error before build.
-  Variable<T> recurrent_kernel() const { return this->weight("recurrent_kernel"); }
+  Variable<T> get_initial_state(std::size_t batch) const { return this->initial_states(batch)[0]; }
 
   const SimpleRNNCellOptions& options() const { return options_; }
 
  private:
-  // The kept mask of `shape`, drawn now if there is none of that shape.
-  const Array<T>& mask_for(std::optional<Array<T>>& kept, const Shape& shape, double rate);
-
   SimpleRNNCellOptions options_;
-  std::optional<Array<T>> input_mask_, recurrent_mask_;
-  Generator own_generator_;  // used only with a seed
 };
 
 extern template class SimpleRNNCell<float>;
