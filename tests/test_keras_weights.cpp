@@ -384,6 +384,46 @@ TEST_F(KerasWeightsTest, RoundTripOfSingleSimpleRnnAndEmbedding) {
   EXPECT_EQ(values_of(embedding), values_of(embedding2));
 }
 
+// LSTM(3, seq) -> Bidirectional(GRU(2, seq)) -> GRU(2, reset_after false) ->
+// Dense(1) on 4 features, the architecture of keras_lstm_gru.weights.h5.
+std::unique_ptr<Sequential<float>> make_gated_stack() {
+  xgrad::manual_seed(3);
+  auto model = std::make_unique<Sequential<float>>();
+  model->add(std::make_shared<xgrad::nn::LSTM<float>>(xgrad::nn::LSTMOptions(3).return_sequences(true)));
+  model->add(std::make_shared<xgrad::nn::Bidirectional<float>>(xgrad::nn::GRUOptions(2).return_sequences(true)));
+  model->add(std::make_shared<xgrad::nn::GRU<float>>(xgrad::nn::GRUOptions(2).reset_after(false)));
+  model->add(std::make_shared<Dense<float>>(DenseOptions(1)));
+  model->build({-1, -1, 4});
+  return model;
+}
+
+// Every weight of the LSTM, both GRU conventions and the Bidirectional's two
+// directions lands where the h5py fixture (make_keras_h5_fixtures.py, (f))
+// put it, and xgrad writes the same objects and attributes.
+TEST_F(KerasWeightsTest, LoadsAndWritesLstmAndGruLayouts) {
+  auto model = make_gated_stack();
+  xgrad::nn::load_keras_weights(*model, data_dir + "/keras_lstm_gru.weights.h5");
+  const auto lstm = model->at<xgrad::nn::LSTM<float>>(0);
+  EXPECT_EQ(lstm->kernel().value(), fixed({4, 12}, 1100));
+  EXPECT_EQ(lstm->recurrent_kernel().value(), fixed({3, 12}, 1200));
+  EXPECT_EQ(lstm->bias().value(), fixed({12}, 1300));
+  const auto bi = model->at<xgrad::nn::Bidirectional<float>>(1);
+  EXPECT_EQ(bi->backward_layer()->kernel().value(), fixed({3, 6}, 1400));
+  EXPECT_EQ(bi->backward_layer()->bias().value(), fixed({2, 6}, 1600));
+  EXPECT_EQ(bi->forward_layer()->recurrent_kernel().value(), fixed({2, 6}, 1800));
+  EXPECT_EQ(bi->forward_layer()->bias().value(), fixed({2, 6}, 1900));
+  const auto gru = model->at<xgrad::nn::GRU<float>>(2);
+  EXPECT_EQ(gru->kernel().value(), fixed({4, 6}, 2000));
+  EXPECT_EQ(gru->bias().value(), fixed({6}, 2200));
+  EXPECT_EQ(model->at<Dense<float>>(3)->bias().value(), fixed({1}, 2400));
+
+  xgrad::nn::save_keras_weights(*model, path("model.weights.h5"));
+  const auto written = H5Listing(path("model.weights.h5")).entries;
+  EXPECT_EQ(written, H5Listing(data_dir + "/keras_lstm_gru.weights.h5").entries);
+  EXPECT_EQ(written.at("/layers/lstm/cell/vars"), "group name=lstm_cell");
+  EXPECT_EQ(written.at("/layers/bidirectional/forward_layer/cell/vars/2"), "f32le (2, 6)");
+}
+
 // ------------------------------------------------------------ the layout xgrad writes
 
 TEST_F(KerasWeightsTest, WritesKerasLayoutForRnnRnnDense) {

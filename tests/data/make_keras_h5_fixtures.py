@@ -116,6 +116,32 @@ store.save("", "sequential")
 store.save("_layer_checkpoint_dependencies/dense", "dense", [fixed((3, 2), 900), fixed((2,), 1000)])
 store.close()
 
+def save_recurrent(store, path, name, cell_name, weights):
+    """LSTM, GRU: like SimpleRNN, the variables belong to the cell."""
+    store.save(path, name)
+    store.save(path + "/cell", cell_name, weights)
+
+
+# (f) Sequential([LSTM(3, return_sequences=True), Bidirectional(GRU(2,
+# return_sequences=True)), GRU(2, reset_after=False), Dense(1)]) on 4
+# features, newest layout. LSTM: kernel [4, 12], recurrent_kernel [3, 12],
+# bias [12]; GRU with reset_after: bias [2, 6] (input bias, recurrent bias);
+# without: bias [6]. Bidirectional holds no variables; Keras visits its
+# attributes in name order, backward_layer before forward_layer.
+store = Store("keras_lstm_gru.weights.h5", "metadata")
+store.save("", "sequential")
+save_recurrent(store, "layers/lstm", "lstm", "lstm_cell",
+               [fixed((4, 12), 1100), fixed((3, 12), 1200), fixed((12,), 1300)])
+store.save("layers/bidirectional", "bidirectional")
+save_recurrent(store, "layers/bidirectional/backward_layer", "backward_gru", "gru_cell",
+               [fixed((3, 6), 1400), fixed((2, 6), 1500), fixed((2, 6), 1600)])
+save_recurrent(store, "layers/bidirectional/forward_layer", "forward_gru", "gru_cell",
+               [fixed((3, 6), 1700), fixed((2, 6), 1800), fixed((2, 6), 1900)])
+save_recurrent(store, "layers/gru", "gru", "gru_cell",
+               [fixed((4, 6), 2000), fixed((2, 6), 2100), fixed((6,), 2200)])
+store.save("layers/dense", "dense", [fixed((2, 1), 2300), fixed((1,), 2400)])
+store.close()
+
 print("keras_simple_rnn_notebook.weights.h5 keras_rnn_rnn_dense.weights.h5 "
       "keras_embedding_rnn_dense.weights.h5 keras_dense_layer.weights.h5 "
-      "keras_legacy_dependencies.weights.h5")
+      "keras_legacy_dependencies.weights.h5 keras_lstm_gru.weights.h5")
