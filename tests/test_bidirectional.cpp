@@ -4,6 +4,8 @@
 // Keras weights layout, and errors.
 
 #include <gtest/gtest.h>
+#include <xtensor/xmanipulation.hpp>
+#include <xtensor/xview.hpp>
 
 #include <cmath>
 #include <memory>
@@ -48,41 +50,21 @@ struct Direction {
   Array<double> state;     // [B, U]
 };
 
-// One SimpleRNN direction as raw loops: h_t = tanh(x_t K + h R + b), masked
-// steps keep h, the output repeats (or, with zero_output, is 0). Outputs are
-// stored at the input step t they belong to, which is the flip back for the
-// backward pass.
+// One SimpleRNN direction by the shared float64 reference loop
+// (test_helpers.hpp), its outputs stored at the input step t they belong
+// to, which is the flip back for the backward pass.
 Direction reference_direction(const Array<double>& x, const std::vector<Array<double>>& w,
                               const std::optional<Array<double>>& h0,
                               const std::optional<xt::xarray<bool>>& mask, bool backwards,
                               bool zero_output) {
-  const Array<double>&kernel = w[0], &recurrent = w[1], &bias = w[2];
-  Direction d{xgrad::zeros<double>({B, T, U}), xgrad::zeros<double>({B, U}),
-              h0 ? *h0 : xgrad::zeros<double>({B, U})};
-  for (std::size_t b = 0; b < B; ++b) {
-    std::vector<double> h(U), out(U, 0.0), candidate(U);
-    for (std::size_t u = 0; u < U; ++u) h[u] = d.state(b, u);
-    for (std::size_t s = 0; s < T; ++s) {
-      const std::size_t t = backwards ? T - 1 - s : s;
-      for (std::size_t u = 0; u < U; ++u) {
-        double z = bias(u);
-        for (std::size_t f = 0; f < F; ++f) z += x(b, t, f) * kernel(f, u);
-        for (std::size_t v = 0; v < U; ++v) z += h[v] * recurrent(v, u);
-        candidate[u] = std::tanh(z);
-      }
-      const bool used = !mask || (*mask)(b, t);
-      for (std::size_t u = 0; u < U; ++u) {
-        if (used) h[u] = candidate[u];
-        out[u] = used ? candidate[u] : (zero_output ? 0.0 : out[u]);
-        d.sequence(b, t, u) = out[u];
-      }
-    }
-    for (std::size_t u = 0; u < U; ++u) {
-      d.last(b, u) = out[u];
-      d.state(b, u) = h[u];
-    }
-  }
-  return d;
+  xgrad::test::ReferenceCall call;
+  call.go_backwards = backwards;
+  call.zero_output_for_mask = zero_output;
+  if (h0) call.initial = {*h0};
+  call.mask = mask;
+  const auto r = xgrad::test::recurrent_reference("simple_rnn", x, w[0], w[1], w[2], call);
+  const Array<double> last = xt::view(r.output, xt::all(), T - 1, xt::all());
+  return {backwards ? Array<double>(xt::flip(r.output, 1)) : r.output, last, r.states[0]};
 }
 
 Array<double> reference_merge(const Array<double>& y, const Array<double>& y_b, const std::string& mode) {

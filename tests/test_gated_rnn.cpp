@@ -1,5 +1,5 @@
 // LSTM and GRU: the fused engine against the composed path and against the
-// plain float64 reference loop (test_helpers.hpp), float64 gradient checks
+// plain float64 reference loop (recurrent_reference in test_helpers.hpp), float64 gradient checks
 // with respect to the input, each weight and each initial state, for every
 // combination of return_sequences, go_backwards, masks and initial states;
 // then Keras' defaults, stateful calls, dropout, Bidirectional, Sequential's
@@ -21,8 +21,8 @@ namespace {
 using xgrad::Array;
 using xgrad::Variable;
 using xgrad::test::Draw;
-using xgrad::test::gated_reference;
-using xgrad::test::GatedReferenceCall;
+using xgrad::test::recurrent_reference;
+using xgrad::test::ReferenceCall;
 using xgrad::test::gradcheck_passes;
 using xgrad::test::max_abs_diff;
 using xgrad::test::throws_with;
@@ -125,14 +125,14 @@ TEST_P(GatedCombinations, ReferenceFusedComposedAndGradcheck) {
   if (c.mask) call.mask(gap_mask(B, T));
 
   // Against the plain loop.
-  GatedReferenceCall ref_call;
+  ReferenceCall ref_call;
   ref_call.return_sequences = c.sequences;
   ref_call.go_backwards = c.backwards;
   ref_call.zero_output_for_mask = c.mask == 2;
   for (const V& state : initial) ref_call.initial.push_back(state.value());
   if (c.mask) ref_call.mask = gap_mask(B, T);
   const auto weights = layer->weights();
-  const auto ref = gated_reference(c.kind, x.value(), weights[0], weights[1], weights[2], ref_call);
+  const auto ref = recurrent_reference(c.kind, x.value(), weights[0], weights[1], weights[2], ref_call);
   const nn::RecurrentOutput<double> fused = layer->forward_with_state(x, call);
   EXPECT_LE(max_abs_diff(fused.output.value(), ref.output), 1e-12);
   ASSERT_EQ(fused.states.size(), S);
@@ -175,7 +175,7 @@ TEST(GatedLayers, WithoutBiasAgainstReference) {
     auto layer = make_layer(kind, 3, true, false, false, false);
     set_random_weights(*layer, kind, 2, 3, draw, false);
     const Array<double> x = draw.uniform({2, 5, 2}, -1, 1);
-    const auto ref = gated_reference(kind, x, layer->weights()[0], layer->weights()[1], Array<double>(), {});
+    const auto ref = recurrent_reference(kind, x, layer->weights()[0], layer->weights()[1], Array<double>(), {});
     EXPECT_LE(max_abs_diff(layer->forward(V(x)).value(), ref.output), 1e-12) << kind;
     EXPECT_TRUE(throws_with<std::logic_error>([&] { layer->bias(); }, {"use_bias"}));
   }
@@ -318,7 +318,7 @@ TEST(GatedBidirectional, EveryMergeModeAndStatesToBothDirections) {
       const Array<double> x = draw.uniform({B, T, F}, -1, 1);
       const auto out = bi->forward_with_state(V(x), nn::BidirectionalCall<double>().initial_state(states).mask(gap_mask(B, T)));
       // Each direction against the plain loop with its half of the states.
-      GatedReferenceCall f_call, b_call;
+      ReferenceCall f_call, b_call;
       f_call.zero_output_for_mask = b_call.zero_output_for_mask = true;  // Keras forces it on both copies
       b_call.go_backwards = true;
       f_call.mask = b_call.mask = gap_mask(B, T);
@@ -328,8 +328,8 @@ TEST(GatedBidirectional, EveryMergeModeAndStatesToBothDirections) {
       }
       const auto fw = bi->forward_layer()->weights();
       const auto bw = bi->backward_layer()->weights();
-      const auto f_ref = gated_reference(kind, x, fw[0], fw[1], fw[2], f_call);
-      auto b_ref = gated_reference(kind, x, bw[0], bw[1], bw[2], b_call);
+      const auto f_ref = recurrent_reference(kind, x, fw[0], fw[1], fw[2], f_call);
+      auto b_ref = recurrent_reference(kind, x, bw[0], bw[1], bw[2], b_call);
       const Array<double> b_flipped = xt::flip(b_ref.output, 1);
       Array<double> merged;
       const std::string m = mode;
@@ -372,11 +372,11 @@ TEST(GatedSequential, MaskReachesStackedLSTMAndGRU) {
   Mask mask = xt::ones<bool>({B, T});
   mask(0, 3) = false;
   mask(1, 0) = false;
-  GatedReferenceCall call;
+  ReferenceCall call;
   call.mask = mask;
-  const auto hidden = gated_reference("lstm", x, lstm->weights()[0], lstm->weights()[1], lstm->weights()[2], call);
+  const auto hidden = recurrent_reference("lstm", x, lstm->weights()[0], lstm->weights()[1], lstm->weights()[2], call);
   call.return_sequences = false;
-  const auto top = gated_reference("gru", hidden.output, gru->weights()[0], gru->weights()[1], gru->weights()[2], call);
+  const auto top = recurrent_reference("gru", hidden.output, gru->weights()[0], gru->weights()[1], gru->weights()[2], call);
   EXPECT_LE(max_abs_diff(y, top.output), 1e-12);
 }
 

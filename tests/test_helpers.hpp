@@ -2,8 +2,9 @@
 // Small helpers shared by the GoogleTest suites: gradcheck as a gtest
 // assertion, seeded float64 inputs, "throws this type with a message naming
 // these things", shape and element-wise array checks, a scratch directory
-// per test, and the pieces of the SimpleRNN reference loops (seeded draws
-// independent of xgrad's generator, weights, the activations by formula).
+// per test, and the float64 reference loop of every recurrent layer with its
+// pieces (seeded draws independent of xgrad's generator, weights, the
+// activations by formula).
 
 #include <stdlib.h>  // mkdtemp
 
@@ -200,7 +201,7 @@ class ScratchDirTest : public ::testing::Test {
 };
 
 // ---------------------------------------------------------------------------
-// For the reference loops of the SimpleRNN suites (test_rnn, test_rnn_keras)
+// For the reference loop (recurrent_reference, below) and its suites
 
 // Seeded draws from the standard library, independent of xgrad's generator,
 // so the reference tests do not share any machinery with the library.
@@ -283,34 +284,41 @@ inline double activate(nn::Activation activation, double v) {
 }
 
 // ---------------------------------------------------------------------------
-// The gated reference: LSTM and GRU with Keras' default activations (tanh,
-// sigmoid) in plain float64 loops, from Keras 3's formulas (lstm.py,
-// gru.py), sharing nothing with the library.
+// The reference of every recurrent layer: SimpleRNN, LSTM and GRU in plain
+// float64 loops, one row and one step at a time, from Keras 3's formulas
+// (simple_rnn.py, lstm.py, gru.py, and rnn.py's masked loop), sharing
+// nothing with the library but its Activation enum. LSTM and GRU use
+// Keras' default activations (tanh, sigmoid).
 
-struct GatedReferenceCall {
+struct ReferenceCall {
+  nn::Activation activation = nn::Activation::tanh;  // SimpleRNN's
   bool return_sequences = true;
   bool go_backwards = false;
   bool zero_output_for_mask = false;
-  std::vector<Array<double>> initial;  // none (zeros) or the S states [B, U]
-  std::optional<xt::xarray<bool>> mask;
+  std::vector<Array<double>> initial;          // none (zeros) or the S states [B, U]
+  std::optional<xt::xarray<bool>> mask;        // [B, T]
+  std::optional<Array<double>> input_dropout;  // d_x [B, F], one mask for every gate
+  std::optional<Array<double>> state_dropout;  // d_h [B, U], likewise
 };
 
-struct GatedReferenceResult {
-  Array<double> output;               // [B, T, U] or [B, U]
+struct ReferenceResult {
+  Array<double> output;               // [B, T, U] (processing order) or [B, U]
   std::vector<Array<double>> states;  // [h] or [h, c]
+  Array<double> pre;                  // [B, T, G·U]: x̃·kernel + h̃·recurrent + biases, per processing step
 };
 
-// kind: "lstm", "gru" (reset_after) or "gru_before"; weights in Keras'
-// layout and gate order; an empty bias means use_bias false.
-inline GatedReferenceResult gated_reference(const std::string& kind, const Array<double>& x,
-                                            const Array<double>& kernel, const Array<double>& recurrent,
-                                            const Array<double>& bias, const GatedReferenceCall& call) {
+// kind: "simple_rnn", "lstm", "gru" (reset_after) or "gru_before"; weights
+// in Keras' layout and gate order; an empty bias means use_bias false.
+inline ReferenceResult recurrent_reference(const std::string& kind, const Array<double>& x,
+                                           const Array<double>& kernel, const Array<double>& recurrent,
+                                           const Array<double>& bias, const ReferenceCall& call) {
   const std::size_t B = x.shape()[0], T = x.shape()[1], F = x.shape()[2], U = recurrent.shape()[0];
   const std::size_t G = recurrent.shape()[1] / U, S = kind == "lstm" ? 2 : 1;
   const bool has_bias = bias.dimension() > 0 && bias.size() > 0;
   const auto sigma = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
-  GatedReferenceResult out;
+  ReferenceResult out;
   out.output = Array<double>::from_shape(call.return_sequences ? Shape{B, T, U} : Shape{B, U});
+  out.pre = Array<double>::from_shape({B, T, G * U});
   for (std::size_t k = 0; k < S; ++k) out.states.push_back(Array<double>::from_shape({B, U}));
   for (std::size_t b = 0; b < B; ++b) {
     std::vector<double> h(U, 0.0), c(U, 0.0), y(U, 0.0);
@@ -321,18 +329,23 @@ inline GatedReferenceResult gated_reference(const std::string& kind, const Array
     }
     for (std::size_t s = 0; s < T; ++s) {
       const std::size_t t = call.go_backwards ? T - 1 - s : s;
-      // xz = x_t · kernel + input bias; hz = h · recurrent (+ recurrent bias).
-      std::vector<double> xz(G * U, 0.0), hz(G * U, 0.0);
+      // xz = x̃_t · kernel + input bias; hz = h̃ · recurrent (+ recurrent bias).
+      std::vector<double> xz(G * U, 0.0), hz(G * U, 0.0), hd(U);
+      for (std::size_t i = 0; i < U; ++i) hd[i] = h[i] * (call.state_dropout ? (*call.state_dropout)(b, i) : 1.0);
       for (std::size_t j = 0; j < G * U; ++j) {
-        for (std::size_t f = 0; f < F; ++f) xz[j] += x(b, t, f) * kernel(f, j);
-        for (std::size_t i = 0; i < U; ++i) hz[j] += h[i] * recurrent(i, j);
+        for (std::size_t f = 0; f < F; ++f)
+          xz[j] += x(b, t, f) * (call.input_dropout ? (*call.input_dropout)(b, f) : 1.0) * kernel(f, j);
+        for (std::size_t i = 0; i < U; ++i) hz[j] += hd[i] * recurrent(i, j);
         if (has_bias) {
           xz[j] += bias.dimension() == 2 ? bias(0, j) : bias(j);
           if (bias.dimension() == 2) hz[j] += bias(1, j);
         }
+        out.pre(b, s, j) = xz[j] + hz[j];
       }
       std::vector<double> h_new(U), c_new(U);
-      if (kind == "lstm") {
+      if (kind == "simple_rnn") {
+        for (std::size_t u = 0; u < U; ++u) h_new[u] = activate(call.activation, xz[u] + hz[u]);
+      } else if (kind == "lstm") {
         for (std::size_t u = 0; u < U; ++u) {
           const double i = sigma(xz[u] + hz[u]), f = sigma(xz[U + u] + hz[U + u]);
           const double g = std::tanh(xz[2 * U + u] + hz[2 * U + u]), o = sigma(xz[3 * U + u] + hz[3 * U + u]);
@@ -350,12 +363,14 @@ inline GatedReferenceResult gated_reference(const std::string& kind, const Array
           if (kind == "gru") {
             recurrent_h = r[u] * hz[2 * U + u];
           } else {
-            for (std::size_t i = 0; i < U; ++i) recurrent_h += r[i] * h[i] * recurrent(i, 2 * U + u);
+            for (std::size_t i = 0; i < U; ++i) recurrent_h += r[i] * hd[i] * recurrent(i, 2 * U + u);
           }
           const double hh = std::tanh(xz[2 * U + u] + recurrent_h);
-          h_new[u] = z[u] * h[u] + (1.0 - z[u]) * hh;
+          h_new[u] = z[u] * h[u] + (1.0 - z[u]) * hh;  // the undropped h, as Keras
         }
       }
+      // Masked steps keep the states; the output repeats (zeros before the
+      // first kept step), or is zeros with zero_output_for_mask.
       const bool kept = !call.mask || (*call.mask)(b, t);
       if (kept) {
         h = h_new;

@@ -63,29 +63,18 @@ struct Reference {
   }
 };
 
+// By the shared float64 reference loop (test_helpers.hpp).
 Reference reference_rnn(const Array<double>& x, const Weights& w, Activation activation) {
+  xgrad::test::ReferenceCall call;
+  call.activation = activation;
+  const auto r = xgrad::test::recurrent_reference("simple_rnn", x, w.kernel, w.recurrent,
+                                                  w.use_bias ? w.bias : Array<double>(), call);
   Reference ref;
   ref.batch = x.shape()[0];
   ref.steps = x.shape()[1];
-  const std::size_t features = x.shape()[2];
   ref.units = w.kernel.shape()[1];
-  const std::size_t B = ref.batch, T = ref.steps, F = features, U = ref.units;
-  ref.pre.assign(B * T * U, 0.0);
-  ref.state.assign(B * T * U, 0.0);
-  for (std::size_t b = 0; b < B; ++b) {
-    std::vector<double> h(U, 0.0), next(U, 0.0);
-    for (std::size_t t = 0; t < T; ++t) {
-      for (std::size_t u = 0; u < U; ++u) {
-        double s = w.use_bias ? w.bias(u) : 0.0;
-        for (std::size_t f = 0; f < F; ++f) s += x(b, t, f) * w.kernel(f, u);
-        for (std::size_t v = 0; v < U; ++v) s += h[v] * w.recurrent(v, u);
-        ref.pre[(b * T + t) * U + u] = s;
-        next[u] = activate(activation, s);
-        ref.state[(b * T + t) * U + u] = next[u];
-      }
-      h = next;
-    }
-  }
+  ref.pre.assign(r.pre.begin(), r.pre.end());
+  ref.state.assign(r.output.begin(), r.output.end());
   return ref;
 }
 

@@ -126,41 +126,20 @@ struct Reference {
   Array<double> state;   // [B, U]
 };
 
-// Keras' SimpleRNN, one row and one step at a time, with raw loops.
+// Keras' SimpleRNN by the shared float64 reference loop (test_helpers.hpp).
 Reference reference_rnn(const Array<double>& x, const Weights& w, const ReferenceOptions& o) {
-  const std::size_t B = x.shape()[0], T = x.shape()[1], F = x.shape()[2], U = w.kernel.shape()[1];
-  Reference r;
-  r.output = o.return_sequences ? Array<double>::from_shape({B, T, U}) : Array<double>::from_shape({B, U});
-  r.state = Array<double>::from_shape({B, U});
-  for (std::size_t b = 0; b < B; ++b) {
-    std::vector<double> h(U, 0.0), previous_output(U, 0.0), candidate(U), output(U);
-    if (o.initial_state)
-      for (std::size_t u = 0; u < U; ++u) h[u] = (*o.initial_state)(b, u);
-    for (std::size_t s = 0; s < T; ++s) {
-      const std::size_t t = o.go_backwards ? T - 1 - s : s;
-      for (std::size_t u = 0; u < U; ++u) {
-        double z = w.use_bias ? w.bias(u) : 0.0;
-        for (std::size_t f = 0; f < F; ++f)
-          z += x(b, t, f) * (o.input_dropout ? (*o.input_dropout)(b, f) : 1.0) * w.kernel(f, u);
-        for (std::size_t v = 0; v < U; ++v)
-          z += h[v] * (o.state_dropout ? (*o.state_dropout)(b, v) : 1.0) * w.recurrent(v, u);
-        candidate[u] = activate(o.activation, z);
-      }
-      const bool kept = !o.mask || (*o.mask)(b, t);
-      for (std::size_t u = 0; u < U; ++u) {
-        output[u] = kept ? candidate[u] : o.zero_output_for_mask ? 0.0 : previous_output[u];
-        if (kept) h[u] = candidate[u];
-      }
-      previous_output = output;
-      if (o.return_sequences)
-        for (std::size_t u = 0; u < U; ++u) r.output(b, s, u) = output[u];
-    }
-    for (std::size_t u = 0; u < U; ++u) {
-      if (!o.return_sequences) r.output(b, u) = previous_output[u];
-      r.state(b, u) = h[u];
-    }
-  }
-  return r;
+  xgrad::test::ReferenceCall call;
+  call.activation = o.activation;
+  call.return_sequences = o.return_sequences;
+  call.go_backwards = o.go_backwards;
+  call.zero_output_for_mask = o.zero_output_for_mask;
+  if (o.initial_state) call.initial = {*o.initial_state};
+  call.mask = o.mask;
+  call.input_dropout = o.input_dropout;
+  call.state_dropout = o.state_dropout;
+  auto r = xgrad::test::recurrent_reference("simple_rnn", x, w.kernel, w.recurrent,
+                                            w.use_bias ? w.bias : Array<double>(), call);
+  return {r.output, r.states[0]};
 }
 
 // Rows with gaps, a masked start and a fully masked row:
