@@ -165,6 +165,12 @@ TEST_P(GatedCombinations, ReferenceFusedComposedAndGradcheck) {
     };
     EXPECT_TRUE(gradcheck_passes(f, {wrt[i]})) << "with respect to " << names[i];
   }
+  // The composed path's own gradients, all inputs at once.
+  const auto composed_loss = [&](const std::vector<V>&) {
+    Draw loss_weights(99);
+    return weighted_loss(layer->forward_composed_with_state(x, call), loss_weights);
+  };
+  EXPECT_TRUE(gradcheck_passes(composed_loss, wrt)) << "composed";
 }
 
 INSTANTIATE_TEST_SUITE_P(AllOptions, GatedCombinations, testing::ValuesIn(all_cases()), case_name);
