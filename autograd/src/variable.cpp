@@ -189,6 +189,17 @@ void Variable<T>::backward(const Array<T>& grad_output, bool retain_graph) {
 }
 
 template <typename T>
+T Variable<T>::item() const {
+  if (node_->value.size() != 1) {
+    throw std::invalid_argument("Variable::item: the value has shape " +
+                                shape_to_string(node_->value.shape()) + " (" +
+                                std::to_string(node_->value.size()) +
+                                " elements); item() needs exactly one element");
+  }
+  return *node_->value.data();
+}
+
+template <typename T>
 Variable<T> Variable<T>::detach() const {
   return Variable<T>(node_->value);
 }

@@ -85,6 +85,10 @@ class Variable {
   const auto& shape() const { return node_->value.shape(); }
   std::size_t dimension() const { return node_->value.dimension(); }
   std::size_t size() const { return node_->value.size(); }
+  // The one element of a one-element value (a 0-D loss, a [1] or [1, 1]
+  // array), as PyTorch's tensor.item(). Throws std::invalid_argument naming
+  // the shape when the value does not hold exactly one element.
+  T item() const;
 
   bool requires_grad() const { return node_->requires_grad; }
   // Only leaves (values not made by an op) can change this.
