@@ -48,7 +48,8 @@ DataLoader<X, Y>::DataLoader(Array<X> inputs, Array<Y> targets, DataLoaderOption
 
 template <typename X, typename Y>
 std::size_t DataLoader<X, Y>::num_batches() const {
-  return (samples_ + options_.batch_size() - 1) / options_.batch_size();
+  const std::size_t batch_size = options_.batch_size();
+  return options_.drop_last() ? samples_ / batch_size : (samples_ + batch_size - 1) / batch_size;
 }
 
 template <typename X, typename Y>
@@ -86,8 +87,7 @@ typename DataLoader<X, Y>::Batch DataLoader<X, Y>::batch(const std::vector<std::
 
 template <typename X, typename Y>
 std::size_t DataLoader<X, Y>::Epoch::size() const {
-  const std::size_t batch_size = loader_->options().batch_size();
-  return (order_.size() + batch_size - 1) / batch_size;
+  return loader_->num_batches();
 }
 
 template <typename X, typename Y>

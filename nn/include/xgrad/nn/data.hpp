@@ -19,7 +19,9 @@
 //
 // Every epoch visits each sample exactly once, in ceil(N / batch_size)
 // batches; the last one keeps the remainder (N % batch_size samples) when N
-// is not a multiple of batch_size. With shuffle, each call of epoch() draws a
+// is not a multiple of batch_size. With drop_last, that smaller last batch is
+// left out: floor(N / batch_size) batches, each of batch_size samples (none
+// when N < batch_size). With shuffle, each call of epoch() draws a
 // new order from xgrad's seeded generator, so manual_seed(s) before the
 // first epoch makes the whole sequence of orders reproducible.
 
@@ -40,6 +42,7 @@ struct DataLoaderOptions {
 
   XGRAD_ARG(std::size_t, batch_size) = 32;  // Keras fit(): 32; > 0
   XGRAD_ARG(bool, shuffle) = true;          // Keras fit(): True; a new order every epoch
+  XGRAD_ARG(bool, drop_last) = false;       // PyTorch's DataLoader: False (Keras has none)
 };
 
 // A uniformly random order of 0 .. n-1 (Fisher-Yates), drawn from
@@ -89,7 +92,7 @@ class DataLoader {
 
     iterator begin() const { return iterator(this, 0); }
     iterator end() const { return iterator(this, size()); }
-    // The number of batches.
+    // The number of batches (the loader's num_batches()).
     std::size_t size() const;
     // The samples in the order this epoch visits them.
     const std::vector<std::size_t>& order() const { return order_; }
@@ -117,7 +120,7 @@ class DataLoader {
 
   // N.
   std::size_t size() const { return samples_; }
-  // Batches per epoch: ceil(N / batch_size).
+  // Batches per epoch: ceil(N / batch_size), or floor with drop_last.
   std::size_t num_batches() const;
   const DataLoaderOptions& options() const { return options_; }
   const Array<X>& inputs() const { return inputs_; }
