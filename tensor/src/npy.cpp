@@ -528,6 +528,22 @@ void write_npz_views(const std::string& path,
   write_file_atomically(path, bytes, where);
 }
 
+// torch.save writes a pickle (before PyTorch 1.6) or a zip of a pickle
+// (archive/data.pkl) and raw storages: neither is NumPy's format. The hint
+// that follows "a PyTorch file" in read_npz's message.
+const char* const pytorch_hint =
+    "looks like a PyTorch file (torch.save), not NumPy's .npz; in Python, save the state dict "
+    "with numpy instead: numpy.savez(\"weights.npz\", **{k: v.numpy() for k, v in "
+    "model.state_dict().items()})";
+
+bool has_pytorch_extension(const std::string& path) {
+  for (const char* extension : {".pt", ".pth"}) {
+    const std::size_t n = std::char_traits<char>::length(extension);
+    if (path.size() >= n && path.compare(path.size() - n, n, extension) == 0) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 // ------------------------------------------------------------ public API ---
@@ -581,6 +597,7 @@ std::vector<std::pair<std::string, NpyArray>> read_npz(const std::string& path) 
   // libzip opens an empty file as an empty archive; no .npz is empty.
   if (st.st_size == 0) throw IoError(where + "empty file, not a zip archive");
   const auto file_size = static_cast<std::uint64_t>(st.st_size);
+  if (has_pytorch_extension(path)) throw IoError(where + pytorch_hint);
 
   // ZIP_CHECKCONS also rejects duplicate names and local headers that
   // disagree with the central directory.
@@ -602,8 +619,11 @@ std::vector<std::pair<std::string, NpyArray>> read_npz(const std::string& path) 
       throw IoError(where + "entry #" + std::to_string(i) +
                     " is unreadable: " + zip_strerror(archive.get()));
     const std::string name = zs.name;
-    if (name.size() < 4 || name.compare(name.size() - 4, 4, ".npy") != 0)
-      throw IoError(where + "entry '" + printable(name) + "' is not a .npy file");
+    if (name.size() < 4 || name.compare(name.size() - 4, 4, ".npy") != 0) {
+      const bool pickle = name.size() >= 8 && name.compare(name.size() - 8, 8, "data.pkl") == 0;
+      throw IoError(where + "entry '" + printable(name) + "' is not a .npy file" +
+                    (pickle ? std::string("; the file ") + pytorch_hint : std::string()));
+    }
     const std::string key = name.substr(0, name.size() - 4);
     const std::string entry_where = where + "entry '" + printable(key) + "': ";
     if (zs.encryption_method != ZIP_EM_NONE) throw IoError(entry_where + "is encrypted");

@@ -38,6 +38,9 @@ template <typename T>
 void write_npy(const std::string& path, const Array<T>& a);
 
 // Entries in file order, names without the ".npy" suffix (as np.load shows them).
+// A PyTorch file (a path ending in .pt or .pth, or a zip holding data.pkl as
+// torch.save writes) is refused with IoError and a hint to numpy.savez the
+// state dict instead; nn::load and the weight importers read through here.
 std::vector<std::pair<std::string, NpyArray>> read_npz(const std::string& path);
 
 // `compressed` = false writes like numpy.savez, true like numpy.savez_compressed.
