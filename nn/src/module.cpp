@@ -1,10 +1,38 @@
 #include "xgrad/nn/module.hpp"
 
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <memory>
 #include <stdexcept>
 
 #include "xgrad/autograd/ops.hpp"
 
 namespace xgrad::nn {
+
+std::string demangled_type_name(const std::type_info& type) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> name(
+      abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free);
+  return status == 0 && name ? std::string(name.get()) : std::string(type.name());
+}
+
+template <typename T>
+std::string Module<T>::class_name() const {
+  // "xgrad::nn::SimpleRNN<float>" -> "SimpleRNN": drop the template
+  // arguments, then every enclosing namespace or class.
+  std::string name = demangled_type_name(typeid(*this));
+  name = name.substr(0, name.find('<'));
+  const auto colon = name.rfind("::");
+  return colon == std::string::npos ? name : name.substr(colon + 2);
+}
+
+template <typename T>
+std::size_t Module<T>::count_params() const {
+  std::size_t count = 0;
+  for (const auto& [name, parameter] : named_parameters()) count += parameter.size();
+  return count;
+}
 
 template <typename T>
 typename Module<T>::NamedParameters Module<T>::named_parameters() const {

@@ -51,6 +51,7 @@ template <typename T>
 Variable<T> Sequential<T>::forward(const Variable<T>& x) {
   Variable<T> y = x;
   Mask mask;  // none until a layer makes one
+  output_shapes_.resize(layers_.size());
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     try {
       y = layers_[i].forward(y, mask);
@@ -58,6 +59,7 @@ Variable<T> Sequential<T>::forward(const Variable<T>& x) {
       throw std::invalid_argument(describe() + ", layer " + std::to_string(i) + " ('" + names_[i] +
                                   "'): " + error.what());
     }
+    output_shapes_[i].assign(y.shape().begin(), y.shape().end());
   }
   return y;
 }
@@ -95,9 +97,11 @@ const std::shared_ptr<Module<T>>& Sequential<T>::module_at(std::size_t i) const 
 }
 
 template <typename T>
-void Sequential<T>::throw_wrong_type(std::size_t i) const {
-  throw std::invalid_argument(describe() + ": layer " + std::to_string(i) + " ('" + names_[i] +
-                              "') is not of the requested type");
+void Sequential<T>::throw_wrong_type(std::size_t i, const std::type_info& requested) const {
+  const Module<T>& layer = *layers_[i].module();
+  throw std::invalid_argument(describe() + ": at<" + demangled_type_name(requested) + ">(" +
+                              std::to_string(i) + "): layer " + std::to_string(i) + " ('" +
+                              names_[i] + "') is a " + demangled_type_name(typeid(layer)));
 }
 
 template class Sequential<float>;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -23,6 +24,11 @@
 #include "xgrad/nn/regularizers.hpp"
 
 namespace xgrad::nn {
+
+// The C++ name of a type as written in source, demangled
+// ("xgrad::nn::Dense<float>"); the compiler's mangled name where it cannot
+// be demangled.
+std::string demangled_type_name(const std::type_info& type);
 
 template <typename T = float>
 class Module {
@@ -37,6 +43,10 @@ class Module {
   Module& operator=(const Module&) = delete;
 
   const std::string& name() const { return name_; }
+  // The class of the module, without namespace or template arguments
+  // ("SimpleRNN", "Dense", "Sequential", or a user's own class): the type
+  // column of summary(), as Keras shows layer.__class__.__name__.
+  std::string class_name() const;
 
   // This module's parameters by their own names ("kernel") and its children's
   // as "child_name/kernel", recursively. The Variables are handles to the
@@ -44,6 +54,13 @@ class Module {
   // the module.
   NamedParameters named_parameters() const;
   std::vector<Variable<T>> parameters() const;
+  // The number of scalars in parameters() (Keras' count_params()).
+  std::size_t count_params() const;
+  // The registered children, by the names they were registered under, in
+  // registration order (not recursive).
+  const std::vector<std::pair<std::string, std::shared_ptr<Module<T>>>>& named_children() const {
+    return children_;
+  }
   void zero_grad();
 
   // Training mode (the default) or inference mode, for layers that act

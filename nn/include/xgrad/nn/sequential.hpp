@@ -53,6 +53,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -192,25 +193,31 @@ class Sequential : public Module<T> {
   std::size_t size() const { return layers_.size(); }
   bool empty() const { return layers_.empty(); }
   // Layer i, as a Module or, with at<Dense<>>(i), as its own type. Throws
-  // std::out_of_range for i >= size(), std::invalid_argument if layer i is
-  // not an M.
+  // std::out_of_range for i >= size(), std::invalid_argument naming both
+  // types if layer i is not an M ("layer 0 ('simple_rnn') is a
+  // xgrad::nn::SimpleRNN<float>").
   template <typename M = Module<T>>
   std::shared_ptr<M> at(std::size_t i) const {
     auto layer = std::dynamic_pointer_cast<M>(module_at(i));
-    if (!layer) throw_wrong_type(i);
+    if (!layer) throw_wrong_type(i, typeid(M));
     return layer;
   }
   // The path of each layer in named_parameters(): "simple_rnn", "dense_1"...
   const std::vector<std::string>& layer_names() const { return names_; }
+  // Each layer's output shape in the model's last call (build() counts as
+  // one), with that call's batch size and timesteps; empty before the first
+  // call. nn::summary shows them.
+  const std::vector<Shape>& output_shapes() const { return output_shapes_; }
 
  private:
   void add_layer(AnyLayer layer);
   const std::shared_ptr<Module<T>>& module_at(std::size_t i) const;
-  [[noreturn]] void throw_wrong_type(std::size_t i) const;
+  [[noreturn]] void throw_wrong_type(std::size_t i, const std::type_info& requested) const;
   std::string describe() const;
 
   std::vector<AnyLayer> layers_;
   std::vector<std::string> names_;
+  std::vector<Shape> output_shapes_;
 };
 
 extern template class Sequential<float>;
