@@ -59,6 +59,32 @@ void Optimizer<T>::check_range(const char* option, double value, double low, dou
 }
 
 template <typename T>
+void Optimizer<T>::set_common_options(double learning_rate, LearningRateSchedulePtr schedule,
+                                      double global_clipnorm) {
+  check_range("learning_rate", learning_rate, 0.0, INFINITY, true);
+  check_range("global_clipnorm", global_clipnorm, 0.0, INFINITY, true);
+  learning_rate_ = learning_rate;
+  schedule_ = std::move(schedule);
+  global_clipnorm_ = global_clipnorm;
+}
+
+template <typename T>
+double Optimizer<T>::learning_rate() const {
+  return schedule_ ? (*schedule_)(iterations_) : learning_rate_;
+}
+
+template <typename T>
+void Optimizer<T>::set_learning_rate(double learning_rate) {
+  if (schedule_) {
+    throw std::invalid_argument(std::string(name_) +
+                                ": set_learning_rate: the learning rate follows a "
+                                "LearningRateSchedule (learning_rate_schedule) and cannot be set");
+  }
+  check_range("learning_rate", learning_rate, 0.0, INFINITY, true);
+  learning_rate_ = learning_rate;
+}
+
+template <typename T>
 std::vector<Array<T>> Optimizer<T>::zero_state() const {
   std::vector<Array<T>> state;
   state.reserve(shapes_.size());
@@ -86,6 +112,13 @@ void Optimizer<T>::step() {
                                   shape_to_string(parameter.grad().shape()));
     }
   }
+  step_learning_rate_ = learning_rate();
+  if (schedule_ && !(std::isfinite(step_learning_rate_) && step_learning_rate_ >= 0.0)) {
+    throw std::invalid_argument(std::string(name_) + ": step: the learning-rate schedule gave " +
+                                number(step_learning_rate_) + " at step " +
+                                std::to_string(iterations_) + "; a rate must be finite and >= 0");
+  }
+  if (global_clipnorm_ > 0.0) clip_grad_norm(parameters_, static_cast<T>(global_clipnorm_));
   const std::size_t t = iterations_ + 1;
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     Variable<T>& parameter = parameters_[i];
@@ -105,20 +138,15 @@ void Optimizer<T>::zero_grad() {
 template <typename T>
 SGD<T>::SGD(std::vector<Variable<T>> parameters, SGDOptions options)
     : Optimizer<T>(std::move(parameters), "SGD"), options_(std::move(options)) {
-  this->check_range("learning_rate", options_.learning_rate(), 0.0, INFINITY, true);
+  this->set_common_options(options_.learning_rate(), options_.learning_rate_schedule(),
+                           options_.global_clipnorm());
   this->check_range("momentum", options_.momentum(), 0.0, 1.0, true);
   if (options_.momentum() != 0.0) velocities_ = this->zero_state();
 }
 
 template <typename T>
-void SGD<T>::set_learning_rate(double learning_rate) {
-  this->check_range("learning_rate", learning_rate, 0.0, INFINITY, true);
-  options_.learning_rate(learning_rate);
-}
-
-template <typename T>
 void SGD<T>::update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t) {
-  const T lr = static_cast<T>(options_.learning_rate());
+  const T lr = static_cast<T>(this->step_learning_rate());
   T* p = value.data();
   const T* g = grad.data();
   const std::size_t n = value.size();
@@ -139,7 +167,8 @@ void SGD<T>::update(std::size_t index, Array<T>& value, const Array<T>& grad, st
 template <typename T>
 RMSprop<T>::RMSprop(std::vector<Variable<T>> parameters, RMSpropOptions options)
     : Optimizer<T>(std::move(parameters), "RMSprop"), options_(std::move(options)) {
-  this->check_range("learning_rate", options_.learning_rate(), 0.0, INFINITY, true);
+  this->set_common_options(options_.learning_rate(), options_.learning_rate_schedule(),
+                           options_.global_clipnorm());
   this->check_range("rho", options_.rho(), 0.0, 1.0, false);
   this->check_range("momentum", options_.momentum(), 0.0, 1.0, true);
   this->check_range("epsilon", options_.epsilon(), 0.0, INFINITY, true);
@@ -149,14 +178,8 @@ RMSprop<T>::RMSprop(std::vector<Variable<T>> parameters, RMSpropOptions options)
 }
 
 template <typename T>
-void RMSprop<T>::set_learning_rate(double learning_rate) {
-  this->check_range("learning_rate", learning_rate, 0.0, INFINITY, true);
-  options_.learning_rate(learning_rate);
-}
-
-template <typename T>
 void RMSprop<T>::update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t) {
-  const T lr = static_cast<T>(options_.learning_rate());
+  const T lr = static_cast<T>(this->step_learning_rate());
   const T rho = static_cast<T>(options_.rho());
   const T one_minus_rho = static_cast<T>(1.0 - options_.rho());
   const T epsilon = static_cast<T>(options_.epsilon());
@@ -192,7 +215,8 @@ void RMSprop<T>::update(std::size_t index, Array<T>& value, const Array<T>& grad
 template <typename T>
 Adam<T>::Adam(std::vector<Variable<T>> parameters, AdamOptions options)
     : Optimizer<T>(std::move(parameters), "Adam"), options_(std::move(options)) {
-  this->check_range("learning_rate", options_.learning_rate(), 0.0, INFINITY, true);
+  this->set_common_options(options_.learning_rate(), options_.learning_rate_schedule(),
+                           options_.global_clipnorm());
   this->check_range("beta_1", options_.beta_1(), 0.0, 1.0, false);
   this->check_range("beta_2", options_.beta_2(), 0.0, 1.0, false);
   this->check_range("epsilon", options_.epsilon(), 0.0, INFINITY, true);
@@ -202,18 +226,12 @@ Adam<T>::Adam(std::vector<Variable<T>> parameters, AdamOptions options)
 }
 
 template <typename T>
-void Adam<T>::set_learning_rate(double learning_rate) {
-  this->check_range("learning_rate", learning_rate, 0.0, INFINITY, true);
-  options_.learning_rate(learning_rate);
-}
-
-template <typename T>
 void Adam<T>::update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t step) {
   // The bias correction in double, then the elementwise update in T.
   const double t = static_cast<double>(step);
   const double beta_1_power = std::pow(options_.beta_1(), t);
   const double beta_2_power = std::pow(options_.beta_2(), t);
-  const T alpha = static_cast<T>(options_.learning_rate() * std::sqrt(1.0 - beta_2_power) /
+  const T alpha = static_cast<T>(this->step_learning_rate() * std::sqrt(1.0 - beta_2_power) /
                                  (1.0 - beta_1_power));
   const T one_minus_beta_1 = static_cast<T>(1.0 - options_.beta_1());
   const T one_minus_beta_2 = static_cast<T>(1.0 - options_.beta_2());

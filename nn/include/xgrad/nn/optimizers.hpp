@@ -22,6 +22,15 @@
 // alpha) are computed in double, the elementwise arithmetic in T (Keras
 // casts to the variable's dtype). In the formulas g is the gradient, p the
 // parameter, lr the learning rate, t the step number counted from 1.
+//
+// Two options every optimizer has, as Keras' base optimizer:
+//   learning_rate(schedule)  a LearningRateSchedule (schedules.hpp) in place
+//                            of the constant rate: each step uses
+//                            lr = schedule(iterations()), the count of the
+//                            steps before it, as Keras' optimizer.iterations
+//   global_clipnorm(c)       before each update, all gradients are scaled
+//                            together to a global L2 norm of at most c
+//                            (clip_grad_norm below); 0: no clipping
 
 #include <cstddef>
 #include <vector>
@@ -29,6 +38,7 @@
 #include "xgrad/autograd/variable.hpp"
 #include "xgrad/nn/module.hpp"
 #include "xgrad/nn/options.hpp"
+#include "xgrad/nn/schedules.hpp"
 
 namespace xgrad::nn {
 
@@ -40,8 +50,10 @@ class Optimizer {
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
 
-  // One update of every parameter that has a gradient. Each parameter's
-  // shape and its gradient's are checked before anything changes.
+  // One update of every parameter that has a gradient: the gradients
+  // clipped (global_clipnorm), the rate of this step taken from the schedule,
+  // then each update. Each parameter's shape and its gradient's are checked
+  // before anything changes.
   void step();
   // Forgets every parameter's gradient (Variable::zero_grad).
   void zero_grad();
@@ -57,14 +69,29 @@ class Optimizer {
   // Completed steps (Keras' optimizer.iterations).
   std::size_t iterations() const { return iterations_; }
 
-  // The learning rate of the following steps (for a schedule); >= 0.
-  virtual double learning_rate() const = 0;
-  virtual void set_learning_rate(double learning_rate) = 0;
+  // The learning rate of the next step: the schedule's value at
+  // iterations() when the optimizer has a schedule, else the constant rate.
+  double learning_rate() const;
+  // Sets the constant rate of the following steps (finite, >= 0), as
+  // callbacks such as ReduceLROnPlateau do. Throws std::invalid_argument when
+  // the rate follows a schedule (Keras: not settable) or is out of range.
+  void set_learning_rate(double learning_rate);
+  // The schedule; null for a constant rate.
+  const LearningRateSchedulePtr& learning_rate_schedule() const { return schedule_; }
+  // 0 when gradients are not clipped.
+  double global_clipnorm() const { return global_clipnorm_; }
 
  protected:
   // Throws std::invalid_argument, naming `optimizer`, for an empty list, a
   // parameter listed twice, or one that does not require a gradient.
   Optimizer(std::vector<Variable<T>> parameters, const char* optimizer);
+
+  // For the constructors of the optimizers: the options every optimizer has.
+  // Checks learning_rate >= 0 and global_clipnorm >= 0.
+  void set_common_options(double learning_rate, LearningRateSchedulePtr schedule,
+                          double global_clipnorm);
+  // The learning rate of the step under way, for update().
+  double step_learning_rate() const { return step_learning_rate_; }
 
   // Updates parameter `index` in place from its gradient; `step` counts
   // from 1.
@@ -84,12 +111,24 @@ class Optimizer {
   std::vector<Shape> shapes_;  // each parameter's shape when the optimizer was made
   std::size_t iterations_ = 0;
   Module<T>* constrained_model_ = nullptr;
+  double learning_rate_ = 0.0;  // the constant rate; unused with a schedule
+  LearningRateSchedulePtr schedule_;
+  double global_clipnorm_ = 0.0;
+  double step_learning_rate_ = 0.0;
 };
 
 struct SGDOptions {
-  XGRAD_ARG(double, learning_rate) = 0.01;  // Keras: 0.01
+  XGRAD_ARG(double, learning_rate) = 0.01;
+  // Keras: learning_rate=<a LearningRateSchedule>; when set, it replaces learning_rate.
+  XGRAD_ARG(LearningRateSchedulePtr, learning_rate_schedule) = nullptr;
+  XGRAD_ARG(double, global_clipnorm) = 0.0;  // Keras: None (0: no clipping); >= 0  // Keras: 0.01
   XGRAD_ARG(double, momentum) = 0.0;        // Keras: 0.0; in [0, 1]
   XGRAD_ARG(bool, nesterov) = false;        // Keras: False
+
+ public:
+  SGDOptions& learning_rate(LearningRateSchedulePtr schedule) {
+    return learning_rate_schedule(std::move(schedule));
+  }
 };
 
 // Keras' SGD:
@@ -103,8 +142,6 @@ class SGD : public Optimizer<T> {
   explicit SGD(std::vector<Variable<T>> parameters, SGDOptions options = {});
 
   const SGDOptions& options() const { return options_; }
-  double learning_rate() const override { return options_.learning_rate(); }
-  void set_learning_rate(double learning_rate) override;
 
  protected:
   void update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t step) override;
@@ -115,11 +152,19 @@ class SGD : public Optimizer<T> {
 };
 
 struct RMSpropOptions {
-  XGRAD_ARG(double, learning_rate) = 0.001;  // Keras: 0.001
+  XGRAD_ARG(double, learning_rate) = 0.001;
+  // Keras: learning_rate=<a LearningRateSchedule>; when set, it replaces learning_rate.
+  XGRAD_ARG(LearningRateSchedulePtr, learning_rate_schedule) = nullptr;
+  XGRAD_ARG(double, global_clipnorm) = 0.0;  // Keras: None (0: no clipping); >= 0  // Keras: 0.001
   XGRAD_ARG(double, rho) = 0.9;              // Keras: 0.9; in [0, 1)
   XGRAD_ARG(double, momentum) = 0.0;         // Keras: 0.0; in [0, 1]
   XGRAD_ARG(double, epsilon) = 1e-7;         // Keras: 1e-7; >= 0
   XGRAD_ARG(bool, centered) = false;         // Keras: False
+
+ public:
+  RMSpropOptions& learning_rate(LearningRateSchedulePtr schedule) {
+    return learning_rate_schedule(std::move(schedule));
+  }
 };
 
 // Keras' RMSprop:
@@ -136,8 +181,6 @@ class RMSprop : public Optimizer<T> {
   explicit RMSprop(std::vector<Variable<T>> parameters, RMSpropOptions options = {});
 
   const RMSpropOptions& options() const { return options_; }
-  double learning_rate() const override { return options_.learning_rate(); }
-  void set_learning_rate(double learning_rate) override;
 
  protected:
   void update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t step) override;
@@ -148,11 +191,19 @@ class RMSprop : public Optimizer<T> {
 };
 
 struct AdamOptions {
-  XGRAD_ARG(double, learning_rate) = 0.001;  // Keras: 0.001
+  XGRAD_ARG(double, learning_rate) = 0.001;
+  // Keras: learning_rate=<a LearningRateSchedule>; when set, it replaces learning_rate.
+  XGRAD_ARG(LearningRateSchedulePtr, learning_rate_schedule) = nullptr;
+  XGRAD_ARG(double, global_clipnorm) = 0.0;  // Keras: None (0: no clipping); >= 0  // Keras: 0.001
   XGRAD_ARG(double, beta_1) = 0.9;           // Keras: 0.9; in [0, 1)
   XGRAD_ARG(double, beta_2) = 0.999;         // Keras: 0.999; in [0, 1)
   XGRAD_ARG(double, epsilon) = 1e-7;         // Keras: 1e-7; >= 0
   XGRAD_ARG(bool, amsgrad) = false;          // Keras: False
+
+ public:
+  AdamOptions& learning_rate(LearningRateSchedulePtr schedule) {
+    return learning_rate_schedule(std::move(schedule));
+  }
 };
 
 // Keras' Adam, with the bias correction folded into the step size:
@@ -168,8 +219,6 @@ class Adam : public Optimizer<T> {
   explicit Adam(std::vector<Variable<T>> parameters, AdamOptions options = {});
 
   const AdamOptions& options() const { return options_; }
-  double learning_rate() const override { return options_.learning_rate(); }
-  void set_learning_rate(double learning_rate) override;
 
  protected:
   void update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t step) override;
