@@ -15,13 +15,6 @@ namespace {
 constexpr double nan_value = std::numeric_limits<double>::quiet_NaN();
 
 // Shortest text that reads back to the same double; locale-independent.
-std::string shortest(double value) {
-  if (std::isnan(value)) return "nan";
-  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-  char buffer[64];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return std::string(buffer, result.ptr);
-}
 
 // Fixed-point with `digits` decimals; locale-independent (SVG needs '.').
 std::string fixed(double value, int digits) {
@@ -125,7 +118,15 @@ constexpr const char* palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "
 
 }  // namespace
 
-void History::add(std::size_t epoch, const std::map<std::string, double>& metrics) {
+std::string format_shortest(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, result.ptr);
+}
+
+void History::add(std::size_t epoch, const std::vector<std::pair<std::string, double>>& metrics) {
   if (!epochs_.empty() && epoch <= epochs_.back()) {
     throw std::invalid_argument("History::add: epoch " + std::to_string(epoch) +
                                 " does not follow the last recorded epoch " +
@@ -164,7 +165,7 @@ std::string History::csv() const {
   for (std::size_t row = 0; row < epochs_.size(); ++row) {
     out += std::to_string(epochs_[row]);
     for (const auto& column : columns_) {
-      out += "," + shortest(column[row]);  // "nan" where missing: pandas and numpy read it
+      out += "," + format_shortest(column[row]);  // "nan" where missing: pandas and numpy read it
     }
     out += "\n";
   }

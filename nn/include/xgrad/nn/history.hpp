@@ -16,8 +16,8 @@
 // a file. A file that cannot be written throws xgrad::IoError naming it.
 
 #include <cstddef>
-#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "xgrad/nn/options.hpp"
@@ -34,6 +34,11 @@ struct SvgPlotOptions {
   XGRAD_ARG(std::string, y_label) = "";         // e.g. "MSE"; none when empty
 };
 
+// A double in the shortest form that reads back to the same double
+// ("0.1", "1e-07"); nan, inf and -inf as NumPy and pandas read them. The
+// CSV files of History and CSVLogger write their figures so.
+std::string format_shortest(double value);
+
 class History {
  public:
   // Records the figures of one epoch. Epochs must increase from one call to
@@ -42,13 +47,14 @@ class History {
   // 0). Metric names must be non-empty and contain no ',', '"' or newline.
   // A metric may be missing from some epochs; it is NaN there. Non-finite
   // values are kept (a diverged loss); the CSV writes them nan, inf, -inf.
-  void add(std::size_t epoch, const std::map<std::string, double>& metrics);
+  void add(std::size_t epoch, const std::vector<std::pair<std::string, double>>& metrics);
 
   std::size_t size() const { return epochs_.size(); }
   bool empty() const { return epochs_.empty(); }
   const std::vector<std::size_t>& epochs() const { return epochs_; }
-  // Metric names in order of first appearance (within one add(), the map's
-  // order, so "loss" comes before "val_loss").
+  // Metric names in order of first appearance (within one add(), the order
+  // given: fit() gives "loss", the metrics, then "val_loss" and the
+  // validation metrics, as Keras' logs).
   const std::vector<std::string>& metric_names() const { return names_; }
   // One value per epoch; NaN where the metric was not given. Throws
   // std::out_of_range for an unknown name.
