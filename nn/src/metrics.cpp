@@ -1,0 +1,227 @@
+#include "xgrad/nn/metrics.hpp"
+
+#include <cmath>
+#include <stdexcept>
+#include <utility>
+
+#include <xtensor/xmath.hpp>
+
+namespace xgrad::nn {
+
+namespace {
+
+std::string shapes_of(const char* metric, const Shape& y_true, const Shape& y_pred) {
+  return std::string(metric) + ": y_true of shape " + shape_to_string(y_true) +
+         " and y_pred of shape " + shape_to_string(y_pred);
+}
+
+// Keras' squeeze_or_expand_to_same_rank: the shape both are compared in.
+// Equal shapes, or one shape with an extra trailing 1; throws otherwise.
+template <typename T>
+Shape common_shape(const char* metric, const Array<T>& y_true, const Array<T>& y_pred) {
+  const Shape a = to_shape(y_true.shape()), b = to_shape(y_pred.shape());
+  if (a == b) return a;
+  const Shape& longer = a.size() > b.size() ? a : b;
+  const Shape& shorter = a.size() > b.size() ? b : a;
+  if (longer.size() == shorter.size() + 1 && longer.back() == 1 &&
+      std::equal(shorter.begin(), shorter.end(), longer.begin())) {
+    return shorter;
+  }
+  throw std::invalid_argument(shapes_of(metric, a, b) +
+                              ": they must have the same shape (or differ by a trailing axis of 1)");
+}
+
+// The extent of the last axis of `shape` (1 for a 0-D or 1-D shape: each
+// element its own row).
+std::size_t row_length(const Shape& shape) { return shape.size() >= 2 ? shape.back() : 1; }
+
+// The first index of the largest of n values.
+template <typename T>
+std::size_t argmax(const T* values, std::size_t n) {
+  std::size_t best = 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if (values[k] > values[best]) best = k;
+  return best;
+}
+
+// Each row's mean of f(y_pred − y_true) over the last axis, summed over the
+// rows; adds that sum and the row count to `metric` through `add`.
+template <typename T, typename F>
+std::pair<double, double> row_means(const char* metric, const Array<T>& y_true,
+                                    const Array<T>& y_pred, F f) {
+  const Shape shape = common_shape(metric, y_true, y_pred);
+  const std::size_t n = element_count(shape), k = row_length(shape);
+  if (n == 0) return {0.0, 0.0};
+  const T* t = y_true.data();
+  const T* p = y_pred.data();
+  double sum = 0.0;
+  for (std::size_t row = 0; row < n / k; ++row) {
+    double row_sum = 0.0;
+    for (std::size_t j = row * k; j < (row + 1) * k; ++j)
+      row_sum += f(static_cast<double>(p[j]) - static_cast<double>(t[j]));
+    sum += row_sum / static_cast<double>(k);
+  }
+  return {sum, static_cast<double>(n / k)};
+}
+
+// "accuracy" as Keras' compile resolves it, on the first batch.
+template <typename T>
+class ResolvedAccuracy : public Metric<T> {
+ public:
+  explicit ResolvedAccuracy(std::string name) : Metric<T>(std::move(name), MetricDirection::up) {}
+  double result() const override { return resolved_ ? resolved_->result() : 0.0; }
+  void reset_state() override {
+    if (resolved_) resolved_->reset_state();
+  }
+
+ protected:
+  void update(const Array<T>& y_true, const Array<T>& y_pred) override {
+    if (!resolved_) {
+      const auto& p = y_pred.shape();
+      const auto& t = y_true.shape();
+      if (p.size() >= 1 && p.back() == 1) {
+        resolved_ = std::make_shared<BinaryAccuracy<T>>();
+      } else if (t.size() < p.size() || (t.size() >= 1 && t.back() == 1)) {
+        resolved_ = std::make_shared<SparseCategoricalAccuracy<T>>();
+      } else {
+        resolved_ = std::make_shared<CategoricalAccuracy<T>>();
+      }
+    }
+    resolved_->update_state(y_true, y_pred);
+  }
+
+ private:
+  std::shared_ptr<Metric<T>> resolved_;
+};
+
+}  // namespace
+
+template <typename T>
+void Metric<T>::update_state(const Array<std::int64_t>& y_true, const Array<T>& y_pred) {
+  update(Array<T>(xt::cast<T>(y_true)), y_pred);
+}
+
+template <typename T>
+void Metric<T>::update_state(const Array<std::int32_t>& y_true, const Array<T>& y_pred) {
+  update(Array<T>(xt::cast<T>(y_true)), y_pred);
+}
+
+template <typename T>
+void Accuracy<T>::update(const Array<T>& y_true, const Array<T>& y_pred) {
+  const std::size_t n = element_count(common_shape("Accuracy", y_true, y_pred));
+  std::size_t equal = 0;
+  for (std::size_t i = 0; i < n; ++i) equal += y_true.data()[i] == y_pred.data()[i];
+  this->add(static_cast<double>(equal), static_cast<double>(n));
+}
+
+template <typename T>
+void BinaryAccuracy<T>::update(const Array<T>& y_true, const Array<T>& y_pred) {
+  const std::size_t n = element_count(common_shape("BinaryAccuracy", y_true, y_pred));
+  const T threshold = static_cast<T>(threshold_);
+  std::size_t equal = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    equal += y_true.data()[i] == (y_pred.data()[i] > threshold ? T(1) : T(0));
+  this->add(static_cast<double>(equal), static_cast<double>(n));
+}
+
+template <typename T>
+void SparseCategoricalAccuracy<T>::update(const Array<T>& y_true, const Array<T>& y_pred) {
+  const Shape labels = to_shape(y_true.shape()), scores = to_shape(y_pred.shape());
+  const bool fits =
+      !scores.empty() && scores.back() > 0 &&
+      ((labels.size() + 1 == scores.size() &&
+        std::equal(labels.begin(), labels.end(), scores.begin())) ||
+       (labels.size() == scores.size() && labels.back() == 1 &&
+        std::equal(labels.begin(), labels.end() - 1, scores.begin())));
+  if (!fits) {
+    throw std::invalid_argument(
+        shapes_of("SparseCategoricalAccuracy", labels, scores) +
+        ": y_true must be y_pred's shape without its last axis (the classes), or with 1 there");
+  }
+  const std::size_t classes = scores.back(), rows = y_pred.size() / classes;
+  std::size_t hits = 0;
+  for (std::size_t r = 0; r < rows; ++r)
+    hits += static_cast<T>(argmax(y_pred.data() + r * classes, classes)) == y_true.data()[r];
+  this->add(static_cast<double>(hits), static_cast<double>(rows));
+}
+
+template <typename T>
+void CategoricalAccuracy<T>::update(const Array<T>& y_true, const Array<T>& y_pred) {
+  if (y_true.shape() != y_pred.shape() || y_pred.dimension() == 0 || y_pred.shape().back() == 0) {
+    throw std::invalid_argument(
+        shapes_of("CategoricalAccuracy", to_shape(y_true.shape()), to_shape(y_pred.shape())) +
+        ": they must have the same shape, the classes on the last axis");
+  }
+  const std::size_t classes = y_pred.shape().back(), rows = y_pred.size() / classes;
+  std::size_t hits = 0;
+  for (std::size_t r = 0; r < rows; ++r)
+    hits += argmax(y_true.data() + r * classes, classes) ==
+            argmax(y_pred.data() + r * classes, classes);
+  this->add(static_cast<double>(hits), static_cast<double>(rows));
+}
+
+template <typename T>
+void MeanAbsoluteError<T>::update(const Array<T>& y_true, const Array<T>& y_pred) {
+  const auto [sum, rows] =
+      row_means("MeanAbsoluteError", y_true, y_pred, [](double e) { return std::abs(e); });
+  this->add(sum, rows);
+}
+
+template <typename T>
+void MeanSquaredError<T>::update(const Array<T>& y_true, const Array<T>& y_pred) {
+  const auto [sum, rows] =
+      row_means("MeanSquaredError", y_true, y_pred, [](double e) { return e * e; });
+  this->add(sum, rows);
+}
+
+template <typename T>
+void RootMeanSquaredError<T>::update(const Array<T>& y_true, const Array<T>& y_pred) {
+  const std::size_t n = element_count(common_shape("RootMeanSquaredError", y_true, y_pred));
+  double sum = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double e = static_cast<double>(y_pred.data()[i]) - static_cast<double>(y_true.data()[i]);
+    sum += e * e;
+  }
+  this->add(sum, static_cast<double>(n));
+}
+
+template <typename T>
+double RootMeanSquaredError<T>::result() const {
+  return std::sqrt(MeanMetric<T>::result());
+}
+
+template <typename T>
+std::shared_ptr<Metric<T>> make_metric(const std::string& name) {
+  if (name == "accuracy" || name == "acc") return std::make_shared<ResolvedAccuracy<T>>(name);
+  if (name == "binary_accuracy")
+    return std::make_shared<BinaryAccuracy<T>>(BinaryAccuracyOptions().name(name));
+  if (name == "sparse_categorical_accuracy")
+    return std::make_shared<SparseCategoricalAccuracy<T>>(name);
+  if (name == "categorical_accuracy") return std::make_shared<CategoricalAccuracy<T>>(name);
+  if (name == "mean_absolute_error" || name == "mae")
+    return std::make_shared<MeanAbsoluteError<T>>(name);
+  if (name == "mean_squared_error" || name == "mse")
+    return std::make_shared<MeanSquaredError<T>>(name);
+  if (name == "root_mean_squared_error") return std::make_shared<RootMeanSquaredError<T>>(name);
+  throw std::invalid_argument(
+      "make_metric: unknown metric '" + name +
+      "' (known: accuracy, acc, binary_accuracy, sparse_categorical_accuracy, "
+      "categorical_accuracy, mean_absolute_error, mae, mean_squared_error, mse, "
+      "root_mean_squared_error)");
+}
+
+#define XGRAD_DEFINE_METRICS(T)                            \
+  template class Metric<T>;                                \
+  template class Accuracy<T>;                              \
+  template class BinaryAccuracy<T>;                        \
+  template class SparseCategoricalAccuracy<T>;             \
+  template class CategoricalAccuracy<T>;                   \
+  template class MeanAbsoluteError<T>;                     \
+  template class MeanSquaredError<T>;                      \
+  template class RootMeanSquaredError<T>;                  \
+  template std::shared_ptr<Metric<T>> make_metric<T>(const std::string&);
+XGRAD_DEFINE_METRICS(float)
+XGRAD_DEFINE_METRICS(double)
+#undef XGRAD_DEFINE_METRICS
+
+}  // namespace xgrad::nn
