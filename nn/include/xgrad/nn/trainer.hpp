@@ -1,0 +1,235 @@
+#pragma once
+// Trainer: Keras' compile / fit / evaluate / predict over any model.
+//
+//   nn::Trainer<float> trainer(model, optimizer, "mean_squared_error", {nn::make_metric("mae")});
+//   nn::History history = trainer.fit(x, y, nn::FitOptions().epochs(10).validation_split(0.2));
+//   nn::Logs test = trainer.evaluate(x_test, y_test);   // test.at("loss"), test.at("mae")
+//   xgrad::Array<float> y_hat = trainer.predict(x_new);
+//
+// The model is any Module<T> with `Variable<T> forward(const Variable<T>&)`
+// (a Sequential, a layer, a module of your own); the optimizer is over its
+// parameters; model and optimizer must outlive the trainer. Making the
+// trainer makes the optimizer apply the model's constraints after each step
+// (Optimizer::apply_constraints_of), as Keras' optimizer does.
+//
+// Data: inputs x [N, ...] and targets y [N, ...] as arrays of T, or class
+// labels as int64 (converted to T, exact below 2^24 for float). Batches are
+// rows of x and y along axis 0.
+//
+// One training step on a batch (x_b, y_b) of b samples, as Keras' train_step:
+//   y_pred = model(x_b)                            (training mode)
+//   loss   = loss_fn(y_pred, y_b) + model.regularization_loss()
+//   optimizer.zero_grad(); loss.backward(); optimizer.step()
+// then the loss tracker adds loss · b (so the epoch's "loss" is the mean of
+// the batch losses weighted by their sizes: a last, smaller batch counts for
+// what it holds, as Keras' Mean with sample_weight = batch size) and each
+// metric adds (y_b, y_pred). evaluate() does the same without the update, in
+// inference mode, without a graph (NoGradGuard), the regularization loss
+// still added (as Keras' test_step). Metrics and the loss tracker are reset
+// at the start of each epoch and of each evaluate().
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <xtensor/xoperation.hpp>
+
+#include "xgrad/autograd/variable.hpp"
+#include "xgrad/nn/callbacks.hpp"
+#include "xgrad/nn/history.hpp"
+#include "xgrad/nn/metrics.hpp"
+#include "xgrad/nn/module.hpp"
+#include "xgrad/nn/optimizers.hpp"
+#include "xgrad/nn/options.hpp"
+#include "xgrad/nn/sequential.hpp"
+#include "xgrad/tensor/tensor.hpp"
+
+namespace xgrad::nn {
+
+// A loss for the trainer: a function (y_pred, y_true) -> 0-D Variable, in
+// the argument order of losses.hpp (Keras' losses take y_true first), with
+// the name fit() logs it under ("loss" always; the name is for messages).
+// Made implicitly from such a function (nn::mean_squared_error<float>, a
+// lambda) or from a Keras name: "mean_squared_error" or "mse",
+// "binary_crossentropy_from_logits", "sparse_categorical_crossentropy_from_logits"
+// (labels [B] or [B, 1] holding integers, converted to int64; a label that is
+// not an integer throws std::invalid_argument naming it).
+template <typename T = float>
+class Loss {
+ public:
+  using Function = std::function<Variable<T>(const Variable<T>& y_pred, const Variable<T>& y_true)>;
+
+  Loss(const char* name);         // NOLINT(google-explicit-constructor): by design
+  Loss(const std::string& name);  // NOLINT(google-explicit-constructor)
+  template <typename F,
+            typename = std::enable_if_t<std::is_invocable_r_v<Variable<T>, F&, const Variable<T>&,
+                                                              const Variable<T>&> &&
+                                        !std::is_convertible_v<F, std::string>>>
+  Loss(F function)  // NOLINT(google-explicit-constructor)
+      : function_(std::move(function)), name_("loss") {}
+
+  Variable<T> operator()(const Variable<T>& y_pred, const Variable<T>& y_true) const {
+    return function_(y_pred, y_true);
+  }
+  const std::string& name() const { return name_; }
+
+ private:
+  Function function_;
+  std::string name_;
+};
+
+template <typename T = float>
+using MetricList = std::vector<std::shared_ptr<Metric<T>>>;
+
+template <typename T = float>
+struct FitOptions {
+  XGRAD_ARG(std::size_t, epochs) = 1;             // Keras: 1
+  XGRAD_ARG(std::size_t, batch_size) = 32;        // Keras: None (32); > 0
+  XGRAD_ARG(int, verbose) = 1;                    // Keras: "auto" (1); 0 silent, 1 bar, 2 a line per epoch
+  XGRAD_ARG(Callbacks, callbacks) = {};           // Keras: None
+  XGRAD_ARG(double, validation_split) = 0.0;      // Keras: 0.0; in [0, 1): the LAST fraction, before shuffling
+  XGRAD_ARG(bool, shuffle) = true;                // Keras: True; a new order each epoch (DataLoader)
+  XGRAD_ARG(std::size_t, initial_epoch) = 0;      // Keras: 0; the epoch to start from (from 0)
+
+ public:
+  // Keras' validation_data=(x_val, y_val): evaluated at each epoch end as
+  // "val_loss" and "val_<metric>"; takes precedence over validation_split.
+  FitOptions& validation_data(Array<T> x, Array<T> y) {
+    validation_ = std::make_pair(std::move(x), std::move(y));
+    return *this;
+  }
+  // (A template only so that an xtensor expression as labels picks the
+  // overload above, not this one.)
+  template <typename L, typename = std::enable_if_t<std::is_same_v<L, std::int64_t>>>
+  FitOptions& validation_data(Array<T> x, const Array<L>& labels) {
+    return validation_data(std::move(x), Array<T>(xt::cast<T>(labels)));
+  }
+  const std::optional<std::pair<Array<T>, Array<T>>>& validation_data() const { return validation_; }
+
+ private:
+  std::optional<std::pair<Array<T>, Array<T>>> validation_;  // Keras: None
+};
+
+struct EvaluateOptions {
+  XGRAD_ARG(std::size_t, batch_size) = 32;  // Keras: None (32); > 0
+  XGRAD_ARG(int, verbose) = 0;              // Keras: "auto" (1); here quiet unless asked
+  XGRAD_ARG(Callbacks, callbacks) = {};     // Keras: None
+};
+
+template <typename T = float>
+class Trainer : public TrainingContext {
+ public:
+  // Keras' compile(optimizer, loss, metrics) on `model`, which must have a
+  // forward (static_assert otherwise). Throws std::invalid_argument for two
+  // metrics of the same name, or one named "loss".
+  template <typename M>
+  Trainer(M& model, Optimizer<T>& optimizer, Loss<T> loss, MetricList<T> metrics = {})
+      : Trainer(static_cast<Module<T>&>(model), forward_of(model), optimizer, std::move(loss),
+                std::move(metrics)) {}
+
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Keras' fit: options.epochs() passes over x, y (less the validation part)
+  // in batches of batch_size, shuffled each epoch when shuffle, from
+  // initial_epoch on. Each epoch: reset the metrics, on_epoch_begin, the
+  // training steps (on_train_batch_begin / _end around each; a
+  // stop_training set by a callback ends the epoch after that batch), the
+  // validation (evaluate with the same callbacks' on_test_* hooks; its
+  // figures become "val_loss", "val_<metric>"), on_epoch_end, and the
+  // figures into the History, under epoch + 1 (1, 2, ...: the epochs the
+  // progress bar prints); then stop if stop_training. Callbacks run in the
+  // order given, then the History, then the progress bar (verbose > 0).
+  // Throws std::invalid_argument for x and y of different sample counts,
+  // no samples, batch_size 0, a validation_split outside [0, 1) or one that
+  // leaves either part empty, or validation data whose shapes do not fit.
+  History fit(const Array<T>& x, const Array<T>& y, const FitOptions<T>& options = FitOptions<T>());
+  // The same with int64 class labels. (The label overloads are templates
+  // only so that an xtensor expression as y, such as 2.0f * x, picks the
+  // overload above.)
+  template <typename L, typename = std::enable_if_t<std::is_same_v<L, std::int64_t>>>
+  History fit(const Array<T>& x, const Array<L>& labels, const FitOptions<T>& options = FitOptions<T>()) {
+    return fit(x, Array<T>(xt::cast<T>(labels)), options);
+  }
+
+  // Keras' evaluate: the loss and each metric over x, y in batches, in
+  // order: {"loss", <metric names>...}, each the batch-size-weighted mean.
+  Logs evaluate(const Array<T>& x, const Array<T>& y, const EvaluateOptions& options = {});
+  template <typename L, typename = std::enable_if_t<std::is_same_v<L, std::int64_t>>>
+  Logs evaluate(const Array<T>& x, const Array<L>& labels, const EvaluateOptions& options = {}) {
+    return evaluate(x, Array<T>(xt::cast<T>(labels)), options);
+  }
+
+  // Keras' predict: the model's outputs for x [N, ...] in batches of
+  // batch_size (> 0), concatenated on axis 0, in inference mode (eval(),
+  // restored afterwards) under NoGradGuard: no graph is recorded.
+  Array<T> predict(const Array<T>& x, std::size_t batch_size = 32);
+
+  // One training step, or one evaluation, on one batch; the logs are the
+  // running figures since the last reset_metrics() (Keras 3 keeps the
+  // metrics' state across these calls too).
+  Logs train_on_batch(const Array<T>& x, const Array<T>& y);
+  Logs test_on_batch(const Array<T>& x, const Array<T>& y);
+  void reset_metrics();
+  // The running figures: {"loss", <metric names>...}.
+  Logs metric_results() const;
+
+  // Keras' model.summary() (nn::summary of the model) and count_params().
+  std::string summary() const;
+  std::size_t count_params() const { return model_.count_params(); }
+
+  Module<T>& model() const { return model_; }
+  Optimizer<T>& optimizer() const { return optimizer_; }
+  const MetricList<T>& metrics() const { return metrics_; }
+  // The History of the last fit() (Keras' model.history).
+  const History& history() const { return history_; }
+
+  // TrainingContext, for callbacks.
+  double learning_rate() const override { return optimizer_.learning_rate(); }
+  void set_learning_rate(double learning_rate) override { optimizer_.set_learning_rate(learning_rate); }
+  std::optional<MetricDirection> metric_direction(const std::string& name) const override;
+  std::vector<Array<double>> get_weights() const override;
+  void set_weights(const std::vector<Array<double>>& weights) override;
+  void save_weights(const std::string& path) const override;
+
+ private:
+  using Forward = std::function<Variable<T>(const Variable<T>&)>;
+
+  template <typename M>
+  static Forward forward_of(M& model) {
+    static_assert(std::is_base_of_v<Module<T>, M>, "Trainer<T>: the model must derive from nn::Module<T>");
+    static_assert(detail::has_forward<M, T>::value,
+                  "Trainer<T>: the model needs Variable<T> forward(const Variable<T>&)");
+    return [&model](const Variable<T>& x) -> Variable<T> { return model.forward(x); };
+  }
+
+  Trainer(Module<T>& model, Forward forward, Optimizer<T>& optimizer, Loss<T> loss,
+          MetricList<T> metrics);
+
+  // The loss of one batch with the regularization loss, and the trackers updated.
+  Variable<T> batch_loss(const Array<T>& x, const Array<T>& y);
+  // evaluate over (x, y) with the given callbacks' on_test_* hooks.
+  Logs run_test(const Array<T>& x, const Array<T>& y, std::size_t batch_size,
+                const Callbacks& callbacks);
+
+  Module<T>& model_;
+  Forward forward_;
+  Optimizer<T>& optimizer_;
+  Loss<T> loss_;
+  MetricList<T> metrics_;
+  double loss_total_ = 0.0, loss_count_ = 0.0;  // Keras' loss tracker (a Mean)
+  History history_;
+};
+
+extern template class Loss<float>;
+extern template class Loss<double>;
+extern template class Trainer<float>;
+extern template class Trainer<double>;
+
+}  // namespace xgrad::nn

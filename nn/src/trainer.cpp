@@ -1,0 +1,416 @@
+#include "xgrad/nn/trainer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+#include "xgrad/autograd/ops.hpp"
+#include "xgrad/nn/checkpoint.hpp"
+#include "xgrad/nn/data.hpp"
+#include "xgrad/nn/losses.hpp"
+#include "xgrad/nn/summary.hpp"
+
+namespace xgrad::nn {
+
+namespace {
+
+// Rows [first, last) of `data` along axis 0, copied.
+template <typename T>
+Array<T> rows(const Array<T>& data, std::size_t first, std::size_t last) {
+  Shape shape = to_shape(data.shape());
+  const std::size_t row = data.size() / shape[0];
+  shape[0] = last - first;
+  Array<T> out = Array<T>::from_shape(shape);
+  std::copy_n(data.data() + first * row, (last - first) * row, out.data());
+  return out;
+}
+
+// Throws std::invalid_argument, naming `where` and both shapes, unless x and
+// y have a sample axis of the same, non-zero, length.
+template <typename T>
+void check_samples(const std::string& where, const Array<T>& x, const Array<T>& y) {
+  std::string problem;
+  if (x.dimension() == 0 || y.dimension() == 0) {
+    problem = "both need a sample axis (axis 0)";
+  } else if (x.shape()[0] != y.shape()[0]) {
+    problem = "different numbers of samples on axis 0 (" + std::to_string(x.shape()[0]) + " vs " +
+              std::to_string(y.shape()[0]) + ")";
+  } else if (x.shape()[0] == 0) {
+    problem = "no samples";
+  }
+  if (!problem.empty()) {
+    throw std::invalid_argument(where + ": x of shape " + shape_to_string(x.shape()) +
+                                " and y of shape " + shape_to_string(y.shape()) + ": " + problem);
+  }
+}
+
+void check_batch_size(const std::string& where, std::size_t batch_size) {
+  if (batch_size == 0) throw std::invalid_argument(where + ": batch_size must be positive, got 0");
+}
+
+// Puts the module in training or inference mode, and back as it was when
+// the scope ends (an exception included).
+template <typename T>
+class ModeScope {
+ public:
+  ModeScope(Module<T>& module, bool training) : module_(module), was_training_(module.is_training()) {
+    module_.train(training);
+  }
+  ~ModeScope() { module_.train(was_training_); }
+  ModeScope(const ModeScope&) = delete;
+  ModeScope& operator=(const ModeScope&) = delete;
+
+ private:
+  Module<T>& module_;
+  bool was_training_;
+};
+
+// Keras' History callback: each epoch's logs into `history` under epoch + 1.
+class HistoryRecorder : public Callback {
+ public:
+  explicit HistoryRecorder(History& history) : history_(history) {}
+  void on_train_begin(Logs&) override { history_ = History(); }
+  void on_epoch_end(std::size_t epoch, Logs& logs) override { history_.add(epoch + 1, logs.entries()); }
+
+ private:
+  History& history_;
+};
+
+template <typename Hook>
+void for_each(const Callbacks& callbacks, Hook hook) {
+  for (const auto& callback : callbacks) hook(*callback);
+}
+
+// Integer class labels from float values: [B] or [B, 1] for logits [B, C].
+template <typename T>
+xt::xarray<std::int64_t> integer_labels(const Variable<T>& logits, const Variable<T>& y_true) {
+  Shape shape = to_shape(y_true.shape());
+  if (shape.size() == logits.dimension() && !shape.empty() && shape.back() == 1) shape.pop_back();
+  xt::xarray<std::int64_t> labels = xt::xarray<std::int64_t>::from_shape(shape);
+  const T* values = y_true.value().data();
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (!(std::floor(values[i]) == values[i])) {
+      std::ostringstream text;
+      text << values[i];
+      throw std::invalid_argument("sparse_categorical_crossentropy_from_logits: label " + text.str() +
+                                  " (element " + std::to_string(i) + " of y_true of shape " +
+                                  shape_to_string(y_true.shape()) + ") is not an integer");
+    }
+    labels.data()[i] = static_cast<std::int64_t>(values[i]);
+  }
+  return labels;
+}
+
+template <typename T>
+typename Loss<T>::Function loss_by_name(const std::string& name) {
+  if (name == "mean_squared_error" || name == "mse") {
+    return [](const Variable<T>& p, const Variable<T>& t) { return mean_squared_error(p, t); };
+  }
+  if (name == "binary_crossentropy_from_logits") {
+    return [](const Variable<T>& p, const Variable<T>& t) {
+      return binary_crossentropy_from_logits(p, t);
+    };
+  }
+  if (name == "sparse_categorical_crossentropy_from_logits") {
+    return [](const Variable<T>& p, const Variable<T>& t) {
+      return sparse_categorical_crossentropy_from_logits(p, integer_labels(p, t));
+    };
+  }
+  throw std::invalid_argument("Loss: unknown loss '" + name +
+                              "' (known: mean_squared_error, mse, binary_crossentropy_from_logits, "
+                              "sparse_categorical_crossentropy_from_logits)");
+}
+
+}  // namespace
+
+// ---- Loss ----
+
+template <typename T>
+Loss<T>::Loss(const std::string& name) : function_(loss_by_name<T>(name)), name_(name) {}
+
+template <typename T>
+Loss<T>::Loss(const char* name) : Loss(std::string(name)) {}
+
+// ---- Trainer ----
+
+template <typename T>
+Trainer<T>::Trainer(Module<T>& model, Forward forward, Optimizer<T>& optimizer, Loss<T> loss,
+                    MetricList<T> metrics)
+    : model_(model), forward_(std::move(forward)), optimizer_(optimizer), loss_(std::move(loss)),
+      metrics_(std::move(metrics)) {
+  for (std::size_t i = 0; i < metrics_.size(); ++i) {
+    if (!metrics_[i]) throw std::invalid_argument("Trainer: metric " + std::to_string(i) + " is null");
+    const std::string& name = metrics_[i]->name();
+    if (name == "loss") throw std::invalid_argument("Trainer: a metric is named 'loss', the loss's key");
+    for (std::size_t j = 0; j < i; ++j) {
+      if (metrics_[j]->name() == name) {
+        throw std::invalid_argument("Trainer: metrics " + std::to_string(j) + " and " +
+                                    std::to_string(i) + " are both named '" + name + "'");
+      }
+    }
+  }
+  optimizer_.apply_constraints_of(model_);
+}
+
+template <typename T>
+void Trainer<T>::reset_metrics() {
+  loss_total_ = loss_count_ = 0.0;
+  for (auto& metric : metrics_) metric->reset_state();
+}
+
+template <typename T>
+Logs Trainer<T>::metric_results() const {
+  Logs logs;
+  logs.set("loss", loss_count_ > 0 ? loss_total_ / loss_count_ : 0.0);
+  for (const auto& metric : metrics_) logs.set(metric->name(), metric->result());
+  return logs;
+}
+
+template <typename T>
+Variable<T> Trainer<T>::batch_loss(const Array<T>& x, const Array<T>& y) {
+  const Variable<T> y_pred = forward_(Variable<T>(x));
+  const Variable<T> y_true(y);
+  Variable<T> loss = loss_(y_pred, y_true);
+  if (loss.size() != 1) {
+    throw std::invalid_argument("Trainer: the loss of y_pred of shape " +
+                                shape_to_string(y_pred.shape()) + " and y of shape " +
+                                shape_to_string(y.shape()) + " has shape " +
+                                shape_to_string(loss.shape()) + ", not one value");
+  }
+  const Variable<T> regularization = model_.regularization_loss();
+  if (regularization.requires_grad() || regularization.item() != T(0)) loss = add(loss, regularization);
+  const double samples = static_cast<double>(x.shape()[0]);
+  loss_total_ += static_cast<double>(loss.item()) * samples;
+  loss_count_ += samples;
+  for (auto& metric : metrics_) metric->update_state(y, y_pred.value());
+  return loss;
+}
+
+template <typename T>
+Logs Trainer<T>::train_on_batch(const Array<T>& x, const Array<T>& y) {
+  check_samples("Trainer::train_on_batch", x, y);
+  ModeScope<T> training(model_, true);
+  Variable<T> loss = batch_loss(x, y);
+  optimizer_.zero_grad();
+  loss.backward();
+  optimizer_.step();
+  return metric_results();
+}
+
+template <typename T>
+Logs Trainer<T>::test_on_batch(const Array<T>& x, const Array<T>& y) {
+  check_samples("Trainer::test_on_batch", x, y);
+  ModeScope<T> inference(model_, false);
+  NoGradGuard no_grad;
+  batch_loss(x, y);
+  return metric_results();
+}
+
+template <typename T>
+Logs Trainer<T>::run_test(const Array<T>& x, const Array<T>& y, std::size_t batch_size,
+                          const Callbacks& callbacks) {
+  reset_metrics();
+  ModeScope<T> inference(model_, false);
+  NoGradGuard no_grad;
+  Logs begin;
+  for_each(callbacks, [&](Callback& c) { c.on_test_begin(begin); });
+  const std::size_t n = x.shape()[0];
+  for (std::size_t first = 0, batch = 0; first < n; first += batch_size, ++batch) {
+    const std::size_t last = std::min(first + batch_size, n);
+    Logs batch_begin;
+    for_each(callbacks, [&](Callback& c) { c.on_test_batch_begin(batch, batch_begin); });
+    batch_loss(rows(x, first, last), rows(y, first, last));
+    Logs logs = metric_results();
+    for_each(callbacks, [&](Callback& c) { c.on_test_batch_end(batch, logs); });
+  }
+  Logs logs = metric_results();
+  for_each(callbacks, [&](Callback& c) { c.on_test_end(logs); });
+  return logs;
+}
+
+template <typename T>
+Logs Trainer<T>::evaluate(const Array<T>& x, const Array<T>& y, const EvaluateOptions& options) {
+  check_samples("Trainer::evaluate", x, y);
+  check_batch_size("Trainer::evaluate", options.batch_size());
+  Callbacks callbacks = options.callbacks();
+  if (options.verbose() > 0) callbacks.push_back(std::make_shared<ProgbarLogger>());
+  const std::size_t n = x.shape()[0];
+  CallbackParams params;
+  params.steps = (n + options.batch_size() - 1) / options.batch_size();
+  params.verbose = options.verbose();
+  params.samples = n;
+  params.batch_size = options.batch_size();
+  for (auto& callback : callbacks) {
+    callback->set_context(this);
+    callback->set_params(params);
+  }
+  return run_test(x, y, options.batch_size(), callbacks);
+}
+
+template <typename T>
+History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T>& options) {
+  check_samples("Trainer::fit", x, y);
+  check_batch_size("Trainer::fit", options.batch_size());
+  const double split = options.validation_split();
+  if (!(split >= 0.0 && split < 1.0)) {
+    std::ostringstream text;
+    text << split;
+    throw std::invalid_argument("Trainer::fit: validation_split must be in [0, 1), got " + text.str());
+  }
+  // The training part and the validation data; Keras' train_validation_split
+  // keeps the first floor(N · (1 − split)) samples for training.
+  const std::size_t n = x.shape()[0];
+  std::size_t train_samples = n;
+  std::optional<std::pair<Array<T>, Array<T>>> validation = options.validation_data();
+  if (validation) {
+    check_samples("Trainer::fit: validation_data", validation->first, validation->second);
+  } else if (split > 0.0) {
+    train_samples = static_cast<std::size_t>(std::floor(static_cast<double>(n) * (1.0 - split)));
+    if (train_samples == 0 || train_samples == n) {
+      std::ostringstream text;
+      text << split;
+      throw std::invalid_argument("Trainer::fit: " + std::to_string(n) +
+                                  " samples cannot be split into a training and a validation set "
+                                  "by validation_split = " + text.str());
+    }
+    validation = std::make_pair(rows(x, train_samples, n), rows(y, train_samples, n));
+  }
+  DataLoader<T, T> loader(train_samples == n ? x : rows(x, 0, train_samples),
+                          train_samples == n ? y : rows(y, 0, train_samples),
+                          DataLoaderOptions(options.batch_size()).shuffle(options.shuffle()));
+
+  Callbacks callbacks = options.callbacks();
+  callbacks.push_back(std::make_shared<HistoryRecorder>(history_));
+  if (options.verbose() > 0) callbacks.push_back(std::make_shared<ProgbarLogger>());
+  CallbackParams params;
+  params.epochs = options.epochs();
+  params.steps = loader.num_batches();
+  params.verbose = options.verbose();
+  params.samples = train_samples;
+  params.batch_size = options.batch_size();
+  for (auto& callback : callbacks) {
+    callback->set_context(this);
+    callback->set_params(params);
+  }
+
+  stop_training = false;
+  ModeScope<T> training(model_, true);
+  Logs train_begin;
+  for_each(callbacks, [&](Callback& c) { c.on_train_begin(train_begin); });
+  Logs epoch_logs;
+  for (std::size_t epoch = options.initial_epoch(); epoch < options.epochs(); ++epoch) {
+    reset_metrics();
+    Logs epoch_begin;
+    for_each(callbacks, [&](Callback& c) { c.on_epoch_begin(epoch, epoch_begin); });
+    std::size_t batch = 0;
+    for (auto& data : loader.epoch()) {
+      Logs batch_begin;
+      for_each(callbacks, [&](Callback& c) { c.on_train_batch_begin(batch, batch_begin); });
+      Variable<T> loss = batch_loss(data.inputs, data.targets);
+      optimizer_.zero_grad();
+      loss.backward();
+      optimizer_.step();
+      Logs logs = metric_results();
+      for_each(callbacks, [&](Callback& c) { c.on_train_batch_end(batch, logs); });
+      ++batch;
+      if (stop_training) break;
+    }
+    epoch_logs = metric_results();
+    if (validation) {
+      const Logs validation_logs =
+          run_test(validation->first, validation->second, options.batch_size(), callbacks);
+      for (const auto& [name, value] : validation_logs) epoch_logs.set("val_" + name, value);
+    }
+    for_each(callbacks, [&](Callback& c) { c.on_epoch_end(epoch, epoch_logs); });
+    if (stop_training) break;
+  }
+  for_each(callbacks, [&](Callback& c) { c.on_train_end(epoch_logs); });
+  return history_;
+}
+
+template <typename T>
+Array<T> Trainer<T>::predict(const Array<T>& x, std::size_t batch_size) {
+  check_batch_size("Trainer::predict", batch_size);
+  if (x.dimension() == 0 || x.shape()[0] == 0) {
+    throw std::invalid_argument("Trainer::predict: x of shape " + shape_to_string(x.shape()) +
+                                " has no samples on axis 0");
+  }
+  ModeScope<T> inference(model_, false);
+  NoGradGuard no_grad;
+  const std::size_t n = x.shape()[0];
+  std::vector<Array<T>> outputs;
+  for (std::size_t first = 0; first < n; first += batch_size) {
+    const std::size_t last = std::min(first + batch_size, n);
+    outputs.push_back(forward_(Variable<T>(rows(x, first, last))).value());
+    const Array<T>& out = outputs.back();
+    const bool fits = out.dimension() > 0 && out.shape()[0] == last - first &&
+                      (outputs.size() == 1 ||
+                       std::equal(out.shape().begin() + 1, out.shape().end(),
+                                  outputs.front().shape().begin() + 1,
+                                  outputs.front().shape().end()));
+    if (!fits) {
+      throw std::invalid_argument("Trainer::predict: the model gave an output of shape " +
+                                  shape_to_string(out.shape()) + " for a batch of shape " +
+                                  shape_to_string(rows(x, first, last).shape()) +
+                                  "; outputs must be [b, ...] with the same trailing shape");
+    }
+  }
+  Shape shape = to_shape(outputs.front().shape());
+  shape[0] = n;
+  Array<T> result = Array<T>::from_shape(shape);
+  T* at = result.data();
+  for (const auto& out : outputs) at = std::copy_n(out.data(), out.size(), at);
+  return result;
+}
+
+template <typename T>
+std::string Trainer<T>::summary() const {
+  return nn::summary(model_);
+}
+
+template <typename T>
+std::optional<MetricDirection> Trainer<T>::metric_direction(const std::string& name) const {
+  for (const auto& metric : metrics_)
+    if (metric->name() == name) return metric->direction();
+  return std::nullopt;
+}
+
+template <typename T>
+std::vector<Array<double>> Trainer<T>::get_weights() const {
+  std::vector<Array<double>> weights;
+  for (const auto& parameter : model_.parameters())
+    weights.push_back(Array<double>(xt::cast<double>(parameter.value())));
+  return weights;
+}
+
+template <typename T>
+void Trainer<T>::set_weights(const std::vector<Array<double>>& weights) {
+  std::vector<Variable<T>> parameters = model_.parameters();
+  if (weights.size() != parameters.size()) {
+    throw std::invalid_argument("Trainer::set_weights: got " + std::to_string(weights.size()) +
+                                " arrays for the " + std::to_string(parameters.size()) +
+                                " parameters of model '" + model_.name() + "'");
+  }
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    if (weights[i].shape() != parameters[i].shape()) {
+      throw std::invalid_argument("Trainer::set_weights: array " + std::to_string(i) +
+                                  " has shape " + shape_to_string(weights[i].shape()) +
+                                  ", the parameter has shape " +
+                                  shape_to_string(parameters[i].shape()));
+    }
+  }
+  for (std::size_t i = 0; i < weights.size(); ++i) parameters[i].value() = xt::cast<T>(weights[i]);
+}
+
+template <typename T>
+void Trainer<T>::save_weights(const std::string& path) const {
+  save(model_, path);
+}
+
+template class Loss<float>;
+template class Loss<double>;
+template class Trainer<float>;
+template class Trainer<double>;
+
+}  // namespace xgrad::nn

@@ -1,0 +1,460 @@
+// Trainer (fit, evaluate, predict, train_on_batch, test_on_batch), the
+// callbacks and summary(), against Keras' documented behaviour, with the
+// expected figures computed by hand in the comments.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "test_helpers.hpp"
+#include "xgrad/autograd/ops.hpp"
+#include "xgrad/nn/callbacks.hpp"
+#include "xgrad/nn/checkpoint.hpp"
+#include "xgrad/nn/data.hpp"
+#include "xgrad/nn/dense.hpp"
+#include "xgrad/nn/dropout.hpp"
+#include "xgrad/nn/losses.hpp"
+#include "xgrad/nn/sequential.hpp"
+#include "xgrad/nn/simple_rnn.hpp"
+#include "xgrad/nn/summary.hpp"
+#include "xgrad/nn/trainer.hpp"
+
+namespace {
+
+using xgrad::Array;
+using xgrad::Variable;
+using xgrad::test::slurp;
+using xgrad::test::throws_with;
+namespace nn = xgrad::nn;
+
+class FitFiles : public xgrad::test::ScratchDirTest {
+ protected:
+  FitFiles() : ScratchDirTest("xgrad_fit_") {}
+};
+
+// Dense(1) on one feature with kernel w and bias b: y_pred = w · x + b.
+std::shared_ptr<nn::Dense<float>> line(float w, float b) {
+  auto dense = std::make_shared<nn::Dense<float>>(nn::DenseOptions(1));
+  dense->set_weights({xgrad::full<float>({1, 1}, w), xgrad::full<float>({1}, b)});
+  return dense;
+}
+
+// [n, 1] holding 0, 1, ..., n − 1 (or `first`, first + 1, ...).
+Array<float> counting(std::size_t n, float first = 0.0f) {
+  Array<float> out = Array<float>::from_shape({n, 1});
+  for (std::size_t i = 0; i < n; ++i) out(i, 0) = first + static_cast<float>(i);
+  return out;
+}
+
+// A callback that sets logs["score"] to scores[epoch] at each epoch end
+// (before the callbacks after it see the logs) and keeps the weights each
+// epoch ended with.
+class Scores : public nn::Callback {
+ public:
+  explicit Scores(std::vector<double> scores) : scores_(std::move(scores)) {}
+  void on_epoch_end(std::size_t epoch, nn::Logs& logs) override {
+    logs.set("score", scores_.at(epoch));
+    weights.push_back(trainer().get_weights());
+  }
+  std::vector<std::vector<Array<double>>> weights;
+
+ private:
+  std::vector<double> scores_;
+};
+
+// ------------------------------------------------------------------ fit
+
+// fit() is the hand loop the examples had: the same seed gives the same
+// shuffles, steps and losses, bit for bit (the epoch loss is the
+// batch-size-weighted mean of the batch losses, the last batch of 4 of 100
+// counting for 4).
+TEST(Fit, GivesTheLossesAndWeightsOfTheHandWrittenLoop) {
+  auto run_hand_loop = [](nn::Dense<float>& model, const Array<float>& x, const Array<float>& y) {
+    nn::Adam<float> optimizer(model.parameters(), nn::AdamOptions().learning_rate(0.05));
+    nn::DataLoader<float> loader(x, y, nn::DataLoaderOptions(32));
+    std::vector<double> losses;
+    for (int epoch = 0; epoch < 3; ++epoch) {
+      double total = 0;
+      for (auto& batch : loader.epoch()) {
+        optimizer.zero_grad();
+        Variable<float> loss = nn::mean_squared_error(model(Variable<float>(batch.inputs)),
+                                                      Variable<float>(batch.targets));
+        loss.backward();
+        optimizer.step();
+        total += static_cast<double>(loss.item()) * static_cast<double>(batch.indices.size());
+      }
+      losses.push_back(total / 100);
+    }
+    return losses;
+  };
+  const Array<float> x = counting(100, -50.0f) / 25.0f;
+  const Array<float> y = 3.0f * x + 1.0f;
+  auto by_hand = line(0.5f, 0.0f);
+  xgrad::manual_seed(7);
+  const std::vector<double> expected = run_hand_loop(*by_hand, x, y);
+
+  auto model = line(0.5f, 0.0f);
+  nn::Adam<float> optimizer(model->parameters(), nn::AdamOptions().learning_rate(0.05));
+  nn::Trainer<float> trainer(*model, optimizer, "mean_squared_error");
+  xgrad::manual_seed(7);
+  const nn::History history = trainer.fit(x, y, nn::FitOptions().epochs(3).verbose(0));
+  EXPECT_EQ(history.epochs(), (std::vector<std::size_t>{1, 2, 3}));
+  EXPECT_EQ(history.values("loss"), expected);
+  EXPECT_EQ(model->kernel().value(), by_hand->kernel().value());
+  EXPECT_EQ(model->bias().value(), by_hand->bias().value());
+}
+
+// Keras' validation_split takes the LAST fraction before shuffling: of 10
+// samples x = 0..9 with y = 0 and y_pred = x (learning rate 0, so nothing
+// changes), training sees 0..7, MSE (0 + 1 + 4 + ... + 49) / 8 = 140/8 =
+// 17.5, and validation 8, 9: (64 + 81) / 2 = 72.5. The History keeps
+// Keras' order: loss, metrics, val_loss, val_metrics.
+TEST(Fit, ValidationSplitTakesTheLastSamples) {
+  auto model = line(1.0f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.0));
+  nn::Trainer<float> trainer(*model, optimizer, "mse", {nn::make_metric("mae")});
+  const nn::History history = trainer.fit(
+      counting(10), xgrad::zeros<float>({10, 1}),
+      nn::FitOptions().epochs(1).batch_size(3).validation_split(0.2).verbose(0));
+  EXPECT_EQ(history.metric_names(), (std::vector<std::string>{"loss", "mae", "val_loss", "val_mae"}));
+  // Within float rounding: each batch's loss is a float mean.
+  EXPECT_NEAR(history.values("loss")[0], 17.5, 1e-5);
+  EXPECT_NEAR(history.values("mae")[0], 28.0 / 8, 1e-6);
+  EXPECT_NEAR(history.values("val_loss")[0], 72.5, 1e-5);
+  EXPECT_NEAR(history.values("val_mae")[0], 8.5, 1e-6);
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { trainer.fit(counting(3), xgrad::zeros<float>({3, 1}), nn::FitOptions().validation_split(0.7).verbose(0)); },
+      {"3 samples cannot be split", "0.7"}));  // floor(3 · 0.3) = 0 left to train on
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { trainer.fit(counting(3), xgrad::zeros<float>({3, 1}), nn::FitOptions().validation_split(1.0).verbose(0)); },
+      {"validation_split must be in [0, 1)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { trainer.fit(counting(3), xgrad::zeros<float>({4, 1}), nn::FitOptions().verbose(0)); },
+      {"Trainer::fit", "(3, 1)", "(4, 1)"}));
+}
+
+// evaluate weighs each batch's loss by its size, as Keras' loss tracker
+// (a Mean with sample_weight = batch size): y_pred = x for x = 1..5, y = 0,
+// batches of 2: means (1 + 4)/2 = 2.5, (9 + 16)/2 = 12.5, then 25 alone:
+// (2.5·2 + 12.5·2 + 25·1) / 5 = 11, the MSE over all five; the mean of the
+// three batch means would be 13.33.
+TEST(Fit, EvaluateWeighsTheLastPartialBatchByItsSize) {
+  auto model = line(1.0f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters());
+  nn::Trainer<float> trainer(*model, optimizer, nn::mean_squared_error<float>,
+                             {nn::make_metric("mae")});
+  const nn::Logs logs = trainer.evaluate(counting(5, 1.0f), xgrad::zeros<float>({5, 1}),
+                                         nn::EvaluateOptions().batch_size(2));
+  EXPECT_EQ(logs.names(), "loss, mae");
+  EXPECT_DOUBLE_EQ(logs.at("loss"), 11.0);
+  EXPECT_DOUBLE_EQ(logs.at("mae"), 3.0);  // (1 + 2 + 3 + 4 + 5) / 5
+}
+
+// The steps by hand: w = 1, b = 0, x = (1, 2), y = 0: loss = (1 + 4)/2 =
+// 2.5, dloss/dw = mean(2·x·x) = 5, dloss/db = mean(2·x) = 3; SGD with rate
+// 0.1 gives w = 0.5, b = −0.3. test_on_batch then: y_pred = 0.2, 0.7:
+// (0.04 + 0.49)/2 = 0.265, and the running figures keep adding until
+// reset_metrics().
+TEST(Fit, TrainOnBatchAndTestOnBatch) {
+  auto model = line(1.0f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.1));
+  nn::Trainer<float> trainer(*model, optimizer, "mse");
+  const Array<float> x = counting(2, 1.0f), y = xgrad::zeros<float>({2, 1});
+  EXPECT_FLOAT_EQ(static_cast<float>(trainer.train_on_batch(x, y).at("loss")), 2.5f);
+  EXPECT_FLOAT_EQ(model->kernel().value()(0, 0), 0.5f);
+  EXPECT_FLOAT_EQ(model->bias().value()(0), -0.3f);
+  trainer.reset_metrics();
+  EXPECT_NEAR(trainer.test_on_batch(x, y).at("loss"), 0.265, 1e-6);
+  EXPECT_NEAR(trainer.test_on_batch(x, y).at("loss"), 0.265, 1e-6);  // the mean of equal batches
+  EXPECT_FLOAT_EQ(model->kernel().value()(0, 0), 0.5f);             // no step
+}
+
+// Keras adds the model's losses (regularization penalties) to the loss it
+// trains on and reports.
+TEST(Fit, TheLossIncludesTheRegularizationLoss) {
+  xgrad::manual_seed(3);
+  nn::Sequential<float> model;
+  model.add(std::make_shared<nn::SimpleRNN<float>>(nn::SimpleRNNOptions(3).kernel_regularizer("l2")));
+  model.add(std::make_shared<nn::Dense<float>>(nn::DenseOptions(1)));
+  model.build({-1, 4, 2});
+  nn::SGD<float> optimizer(model.parameters());
+  nn::Trainer<float> trainer(model, optimizer, "mse");
+  const Array<float> x = xgrad::uniform<float>({5, 4, 2}, -1.f, 1.f), y = xgrad::zeros<float>({5, 1});
+  xgrad::NoGradGuard no_grad;
+  const double expected =
+      static_cast<double>(nn::mean_squared_error(model(Variable<float>(x)), Variable<float>(y)).item()) +
+      static_cast<double>(model.regularization_loss().item());
+  EXPECT_GT(model.regularization_loss().item(), 0.0f);
+  EXPECT_NEAR(trainer.test_on_batch(x, y).at("loss"), expected, 1e-6);
+}
+
+// Integer labels with the sparse loss and Keras' "accuracy".
+TEST(Fit, ClassLabelsAsInt64) {
+  xgrad::manual_seed(5);
+  const Array<float> x = xgrad::uniform<float>({64, 2}, -1.f, 1.f);
+  Array<std::int64_t> labels = Array<std::int64_t>::from_shape({64});
+  for (std::size_t i = 0; i < 64; ++i) labels(i) = x(i, 0) > x(i, 1) ? 1 : 0;
+  auto model = std::make_shared<nn::Dense<float>>(nn::DenseOptions(2));
+  model->build({-1, 2});
+  nn::Adam<float> optimizer(model->parameters(), nn::AdamOptions().learning_rate(0.1));
+  nn::Trainer<float> trainer(*model, optimizer, "sparse_categorical_crossentropy_from_logits",
+                             {nn::make_metric("accuracy")});
+  const nn::History history = trainer.fit(x, labels, nn::FitOptions().epochs(30).batch_size(16).verbose(0));
+  EXPECT_LT(history.values("loss").back(), history.values("loss").front());
+  EXPECT_GE(trainer.evaluate(x, labels).at("accuracy"), 0.9);  // a line separates the classes
+  Array<float> half = xgrad::full<float>({1, 1}, 0.5f);
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { trainer.evaluate(xgrad::zeros<float>({1, 2}), half); }, {"label 0.5", "not an integer"}));
+}
+
+// A module of the user's own that records how it was called.
+class Probe : public nn::Module<float> {
+ public:
+  Probe() : nn::Module<float>("probe") {
+    weight_ = register_parameter("w", Variable<float>(xgrad::ones<float>({1})));
+  }
+  Variable<float> forward(const Variable<float>& x) {
+    grad_enabled = xgrad::is_grad_enabled();
+    training = is_training();
+    Variable<float> y = xgrad::mul(x, weight_);
+    output_requires_grad = y.requires_grad();
+    return y;
+  }
+  bool grad_enabled = true, training = true, output_requires_grad = true;
+
+ private:
+  Variable<float> weight_;
+};
+
+// predict runs in inference mode under NoGradGuard (the output records no
+// graph), restores the mode, and concatenates the batches in order.
+TEST(Fit, PredictRecordsNoGraphAndRestoresTheMode) {
+  Probe probe;
+  nn::SGD<float> optimizer(probe.parameters());
+  nn::Trainer<float> trainer(probe, optimizer, "mse");
+  const Array<float> out = trainer.predict(counting(5), 2);
+  EXPECT_FALSE(probe.grad_enabled);
+  EXPECT_FALSE(probe.training);
+  EXPECT_FALSE(probe.output_requires_grad);
+  EXPECT_TRUE(probe.is_training());  // as it was
+  EXPECT_EQ(out, counting(5));
+  EXPECT_FALSE(probe.parameters()[0].has_grad());
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { trainer.predict(counting(5), 0); },
+                                                 {"batch_size must be positive"}));
+}
+
+// ------------------------------------------------------------ callbacks
+
+// Keras' EarlyStopping with restore_best_weights: scores 3, 1, 2, 4, 5 and
+// patience 2: epoch 1 improves (best 1, wait 0), epochs 2 and 3 do not
+// (wait 1, then 2 >= patience): training stops after epoch 3 (from 0), and
+// the weights of the end of epoch 1 come back exactly.
+TEST(Callbacks, EarlyStoppingRestoresTheBestEpochsWeightsExactly) {
+  auto model = line(0.5f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.01));
+  nn::Trainer<float> trainer(*model, optimizer, "mse");
+  auto scores = std::make_shared<Scores>(std::vector<double>{3, 1, 2, 4, 5});
+  auto stop = std::make_shared<nn::EarlyStopping>(
+      nn::EarlyStoppingOptions().monitor("score").mode("min").patience(2).restore_best_weights(true));
+  const nn::History history = trainer.fit(
+      counting(8), 2.0f * counting(8), nn::FitOptions().epochs(5).batch_size(4).verbose(0).callbacks({scores, stop}));
+  EXPECT_EQ(history.size(), 4u);
+  EXPECT_EQ(stop->stopped_epoch(), 3u);
+  EXPECT_EQ(stop->best_epoch(), 1u);
+  EXPECT_EQ(stop->best(), 1.0);
+  ASSERT_EQ(scores->weights.size(), 4u);
+  EXPECT_NE(scores->weights[1], scores->weights[3]);  // training moved them on
+  EXPECT_EQ(trainer.get_weights(), scores->weights[1]);
+  EXPECT_EQ(model->kernel().value()(0, 0), static_cast<float>(scores->weights[1][0](0, 0)));
+}
+
+// Mode "auto" maximises a metric whose direction is up (accuracy) and throws
+// for a monitor it cannot place. baseline: an improvement resets wait only
+// if it also beats the baseline. Scores 0.5, 0.4, 0.3, 0.2 in mode max,
+// patience 2: without a baseline, epoch 0 improves (wait 0), epochs 1, 2
+// do not (wait 1, 2): stop after epoch 2. With baseline 0.8, epoch 0's
+// improvement leaves wait at 1, epoch 1 makes it 2: stop after epoch 1.
+TEST(Callbacks, EarlyStoppingModesAndBaseline) {
+  auto model = line(1.0f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.0));
+  nn::Trainer<float> trainer(*model, optimizer, "mse", {nn::make_metric("binary_accuracy")});
+  auto scores = std::make_shared<Scores>(std::vector<double>{0.5, 0.4, 0.3, 0.2});
+  const auto fit = [&](nn::Callbacks callbacks) {
+    scores->weights.clear();
+    return trainer.fit(counting(4), xgrad::zeros<float>({4, 1}),
+                       nn::FitOptions().epochs(4).verbose(0).callbacks(std::move(callbacks)));
+  };
+  const auto options = nn::EarlyStoppingOptions().monitor("score").mode("max").patience(2);
+  auto plain = std::make_shared<nn::EarlyStopping>(options);
+  EXPECT_EQ(fit({scores, plain}).size(), 3u);
+  auto with_baseline = std::make_shared<nn::EarlyStopping>(nn::EarlyStoppingOptions(options).baseline(0.8));
+  EXPECT_EQ(fit({scores, with_baseline}).size(), 2u);
+  EXPECT_EQ(with_baseline->best(), 0.5);
+  auto unknown = std::make_shared<nn::EarlyStopping>(nn::EarlyStoppingOptions().monitor("score"));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { fit({scores, unknown}); },
+                                                 {"EarlyStopping", "'score'", "mode"}));
+  auto accuracy = std::make_shared<nn::EarlyStopping>(nn::EarlyStoppingOptions().monitor("binary_accuracy"));
+  fit({accuracy});  // accuracy stays 0.25 (only x = 0 is below 0.5): never above -inf again
+  EXPECT_EQ(accuracy->best(), 0.25);
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [] { nn::EarlyStopping(nn::EarlyStoppingOptions().mode("minimum")); }, {"mode", "minimum"}));
+}
+
+// TerminateOnNaN: a NaN in the second batch's inputs makes the running loss
+// NaN at batch 1; training stops after it, the epoch still ends (Keras runs
+// on_epoch_end) and the message names the epoch and the batch.
+TEST(Callbacks, TerminateOnNaNStopsAtTheBatchWithANaNInput) {
+  auto model = line(1.0f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.001));
+  nn::Trainer<float> trainer(*model, optimizer, "mse");
+  Array<float> x = counting(8);
+  x(3, 0) = std::nanf("");
+  struct Count : nn::Callback {
+    void on_batch_end(std::size_t, nn::Logs&) override { ++batches; }
+    int batches = 0;
+  };
+  auto count = std::make_shared<Count>();
+  testing::internal::CaptureStderr();
+  const nn::History history = trainer.fit(
+      x, xgrad::zeros<float>({8, 1}),
+      nn::FitOptions().epochs(3).batch_size(2).shuffle(false).verbose(0).callbacks(
+          {count, std::make_shared<nn::TerminateOnNaN>()}));
+  const std::string said = testing::internal::GetCapturedStderr();
+  EXPECT_NE(said.find("Epoch 1, batch 1: invalid loss (nan), terminating training"), std::string::npos) << said;
+  EXPECT_EQ(count->batches, 2);
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_TRUE(std::isnan(history.values("loss")[0]));
+}
+
+// Keras' ReduceLROnPlateau with scores flat at 1 (min_delta 1e-4: never an
+// improvement after the first), patience 2, factor 0.5, cooldown 1:
+//   epoch 0: best 1, wait 0          lr 1 in the logs
+//   epoch 1: wait 1                  1
+//   epoch 2: wait 2 -> lr 0.5, cooldown 1, wait 0    (logs: 1, written first)
+//   epoch 3: cooldown 1 -> 0, wait 0, then wait 1    0.5
+//   epoch 4: wait 2 -> lr 0.25       0.5
+//   epoch 5: cooldown -> 0, wait 1   0.25
+TEST(Callbacks, ReduceLROnPlateauWithCooldown) {
+  auto model = line(1.0f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(1.0));
+  nn::Trainer<float> trainer(*model, optimizer, "mse");
+  auto scores = std::make_shared<Scores>(std::vector<double>(6, 1.0));
+  auto reduce = std::make_shared<nn::ReduceLROnPlateau>(
+      nn::ReduceLROnPlateauOptions().monitor("score").factor(0.5).patience(2).cooldown(1));
+  const nn::History history =
+      trainer.fit(xgrad::zeros<float>({2, 1}), xgrad::zeros<float>({2, 1}),
+                  nn::FitOptions().epochs(6).verbose(0).callbacks({scores, reduce}));
+  EXPECT_EQ(history.values("learning_rate"), (std::vector<double>{1, 1, 1, 0.5, 0.5, 0.25}));
+  EXPECT_EQ(optimizer.learning_rate(), 0.25);
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [] { nn::ReduceLROnPlateau(nn::ReduceLROnPlateauOptions().factor(1.0)); }, {"factor", "[0, 1)"}));
+}
+
+// Keras' LearningRateScheduler: schedule(epoch, lr) at each epoch begin,
+// the rate in the logs at its end: 0.1, then halved: 0.05, 0.025.
+TEST(Callbacks, LearningRateSchedulerSetsTheRateEachEpoch) {
+  auto model = line(1.0f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.1));
+  nn::Trainer<float> trainer(*model, optimizer, "mse");
+  auto scheduler = std::make_shared<nn::LearningRateScheduler>(
+      [](std::size_t epoch, double lr) { return epoch == 0 ? lr : lr * 0.5; });
+  const nn::History history =
+      trainer.fit(xgrad::zeros<float>({2, 1}), xgrad::zeros<float>({2, 1}),
+                  nn::FitOptions().epochs(3).verbose(0).callbacks({scheduler}));
+  EXPECT_EQ(history.values("learning_rate"), (std::vector<double>{0.1, 0.05, 0.025}));
+  auto bad = std::make_shared<nn::LearningRateScheduler>([](std::size_t, double) { return -1.0; });
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] {
+        trainer.fit(xgrad::zeros<float>({2, 1}), xgrad::zeros<float>({2, 1}),
+                    nn::FitOptions().verbose(0).callbacks({bad}));
+      },
+      {"LearningRateScheduler", "-1", "epoch 0"}));
+}
+
+// ModelCheckpoint with save_best_only and a formatted path: scores 3, 1, 2
+// save after epochs 1 and 2 (Keras numbers them from 1 in the path), not
+// after 3; each file holds that epoch's weights.
+TEST_F(FitFiles, ModelCheckpointSavesTheBestEpochs) {
+  auto model = line(0.5f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.01));
+  nn::Trainer<float> trainer(*model, optimizer, "mse");
+  auto scores = std::make_shared<Scores>(std::vector<double>{3, 1, 2});
+  auto checkpoint = std::make_shared<nn::ModelCheckpoint>(
+      nn::ModelCheckpointOptions(path("ckpt/{epoch:02d}-{score:.2f}.npz")).monitor("score").save_best_only(true));
+  trainer.fit(counting(4), counting(4), nn::FitOptions().epochs(3).verbose(0).callbacks({scores, checkpoint}));
+  EXPECT_TRUE(std::filesystem::exists(path("ckpt/01-3.00.npz")));
+  EXPECT_TRUE(std::filesystem::exists(path("ckpt/02-1.00.npz")));
+  EXPECT_FALSE(std::filesystem::exists(path("ckpt/03-2.00.npz")));
+  auto reloaded = line(0.0f, 0.0f);
+  nn::load(*reloaded, path("ckpt/02-1.00.npz"));
+  EXPECT_EQ(static_cast<double>(reloaded->kernel().value()(0, 0)), scores->weights[1][0](0, 0));
+  auto missing = std::make_shared<nn::ModelCheckpoint>(nn::ModelCheckpointOptions(path("{val_loss}.npz")));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { trainer.fit(counting(4), counting(4), nn::FitOptions().verbose(0).callbacks({missing})); },
+      {"ModelCheckpoint", "'val_loss'", "loss"}));
+}
+
+// Keras' CSVLogger: epoch from 0, then the keys in sorted order; append
+// adds rows without a second header.
+TEST_F(FitFiles, CSVLoggerWritesKerasRows) {
+  auto model = line(1.0f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.0));
+  nn::Trainer<float> trainer(*model, optimizer, "mse");
+  auto scores = std::make_shared<Scores>(std::vector<double>{0.5, 0.25});
+  const auto fit = [&](bool append) {
+    auto logger = std::make_shared<nn::CSVLogger>(
+        nn::CSVLoggerOptions(path("log.csv")).separator(';').append(append));
+    trainer.fit(counting(2, 1.0f), xgrad::zeros<float>({2, 1}),  // loss (1 + 4)/2 = 2.5
+                nn::FitOptions().epochs(2).verbose(0).callbacks({scores, logger}));
+  };
+  fit(false);
+  EXPECT_EQ(slurp(path("log.csv")), "epoch;loss;score\n0;2.5;0.5\n1;2.5;0.25\n");
+  fit(true);
+  EXPECT_EQ(slurp(path("log.csv")),
+            "epoch;loss;score\n0;2.5;0.5\n1;2.5;0.25\n0;2.5;0.5\n1;2.5;0.25\n");
+}
+
+// verbose 2: "Epoch e/E" and one final bar line per epoch; verbose 0 is silent.
+TEST(Callbacks, ProgressBarIsACallbackDrivenByVerbose) {
+  auto model = line(1.0f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.0));
+  nn::Trainer<float> trainer(*model, optimizer, "mse");
+  testing::internal::CaptureStderr();
+  trainer.fit(counting(2, 1.0f), xgrad::zeros<float>({2, 1}), nn::FitOptions().epochs(2).verbose(2));
+  const std::string said = testing::internal::GetCapturedStderr();
+  EXPECT_NE(said.find("Epoch 1/2\n1/1 [==="), std::string::npos) << said;
+  EXPECT_NE(said.find("Epoch 2/2\n"), std::string::npos) << said;
+  EXPECT_NE(said.find("loss: 2.5000"), std::string::npos) << said;
+  testing::internal::CaptureStderr();
+  trainer.fit(counting(2, 1.0f), xgrad::zeros<float>({2, 1}), nn::FitOptions().epochs(2).verbose(0));
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+}
+
+// -------------------------------------------------------------- summary
+
+// SimpleRNN(32) on 1 feature: 1·32 + 32·32 + 32 = 1088 parameters; Dense(1):
+// 33; 1121 in all, 4484 bytes = 4.38 KB.
+TEST(Summary, KerasTableWithShapesAndCounts) {
+  nn::Sequential<float> model;
+  model.add(std::make_shared<nn::SimpleRNN<float>>(nn::SimpleRNNOptions(32)));
+  model.add(std::make_shared<nn::Dense<float>>(nn::DenseOptions(1)));
+  const std::string before = nn::summary(model);
+  model.build({-1, 20, 1});
+  EXPECT_EQ(model.count_params(), 1121u);
+  const std::string table = nn::summary(model);
+  EXPECT_NE(table.find("Model: \"sequential\""), std::string::npos) << table;
+  EXPECT_NE(table.find(" simple_rnn (SimpleRNN)      (None, 32)                1,088\n"), std::string::npos) << table;
+  EXPECT_NE(table.find(" dense (Dense)               (None, 1)                 33\n"), std::string::npos) << table;
+  EXPECT_NE(table.find("Total params: 1,121 (4.38 KB)\n"), std::string::npos) << table;
+  EXPECT_NE(table.find("Non-trainable params: 0 (0.00 Byte)\n"), std::string::npos) << table;
+  EXPECT_NE(before.find("simple_rnn (SimpleRNN)      ?"), std::string::npos) << before;
+  Probe probe;
+  EXPECT_NE(nn::summary(probe).find(" probe (Probe)"), std::string::npos);
+}
+
+}  // namespace
