@@ -54,6 +54,16 @@ TEST(Variable, CopiesAreShallow) {
   EXPECT_FALSE(V(a.value()).same_node(a));
 }
 
+// item(): the one element of a 0-D, [1] or [1, 1] value; any other size
+// throws naming the shape.
+TEST(Variable, ItemReadsTheOneElement) {
+  EXPECT_EQ(V(Array<double>(Shape{}, 2.5)).item(), 2.5);
+  EXPECT_EQ(V(Array<double>{3.0}).item(), 3.0);
+  EXPECT_EQ(V(xgrad::full<double>({1, 1}, -1.0)).item(), -1.0);
+  EXPECT_TRUE(throws_with<std::invalid_argument>([] { V(xgrad::zeros<double>({2, 1})).item(); },
+                                                 {"item", "(2, 1)", "2 elements"}));
+}
+
 TEST(Variable, DefaultIsEmptyAndLeafProperties) {
   const V empty;
   EXPECT_EQ(empty.size(), 0u);

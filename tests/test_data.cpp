@@ -89,6 +89,25 @@ TEST(DataLoader, EverySampleOncePerEpochWithAPartialLastBatch) {
   }
 }
 
+// drop_last: 10 samples in batches of 4 give 2 full batches (8 samples),
+// the 2 left over are not visited; fewer samples than one batch give none.
+TEST(DataLoader, DropLastLeavesOutTheSmallerLastBatch) {
+  const Array<float> x = xgrad::zeros<float>({10, 3}), y = xgrad::zeros<float>({10, 1});
+  nn::DataLoader<float> loader(x, y, nn::DataLoaderOptions(4).drop_last(true));
+  EXPECT_EQ(loader.num_batches(), 2u);
+  std::size_t batches = 0;
+  for (auto& batch : loader.epoch()) {
+    EXPECT_EQ(batch.indices.size(), 4u);
+    ++batches;
+  }
+  EXPECT_EQ(batches, 2u);
+  nn::DataLoader<float> small(x, y, nn::DataLoaderOptions(16).drop_last(true));
+  EXPECT_EQ(small.num_batches(), 0u);
+  const auto epoch = small.epoch();
+  EXPECT_TRUE(epoch.begin() == epoch.end());
+  EXPECT_FALSE(nn::DataLoaderOptions().drop_last());
+}
+
 TEST(DataLoader, BatchCounts) {
   const auto count = [](std::size_t n, std::size_t batch_size) {
     nn::DataLoader<float> loader(coded_inputs(n), coded_targets(n),

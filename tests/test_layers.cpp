@@ -309,8 +309,11 @@ TEST(Sequential, AddRejectsNullRepeatsAndItself) {
   EXPECT_TRUE(throws_with<std::invalid_argument>([&] { model->add(model); }, {"itself"}));
   EXPECT_EQ(model->size(), 1u);
   EXPECT_THROW(model->at(1), std::out_of_range);
-  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { model->at<nn::SimpleRNN<double>>(0); },
-                                                 {"layer 0", "'dense'"}));
+  // The message names the type asked for and the layer's own, demangled.
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { model->at<nn::SimpleRNN<double>>(0); },
+      {"at<xgrad::nn::SimpleRNN<double>>(0)", "layer 0 ('dense') is a xgrad::nn::Dense<double>"}));
+  EXPECT_EQ(model->at(0)->class_name(), "Dense");
 }
 
 TEST(Sequential, TrainAndEvalPropagate) {

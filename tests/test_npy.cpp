@@ -455,6 +455,12 @@ TEST_F(NpyFiles, HostileNpzEntriesNameTheEntry) {
   rewrite({{"kernel", row}}, "kernel.npy", "kernel.txt", 2);  // local header and directory
   EXPECT_CONTAINS(io_error([&] { xgrad::read_npz(p); }), "entry 'kernel.txt' is not a .npy file");
 
+  // torch.save's zip layout (archive/data.pkl): refused with the numpy.savez hint.
+  rewrite({{"kernel", row}}, "kernel.npy", "a/data.pkl", 2);
+  EXPECT_CONTAINS(io_error([&] { xgrad::read_npz(p); }), "entry 'a/data.pkl' is not a .npy file");
+  EXPECT_CONTAINS(io_error([&] { xgrad::read_npz(p); }),
+                  "looks like a PyTorch file (torch.save), not NumPy's .npz");
+
   rewrite({{"a", row}, {"b", row}}, "b.npy", "a.npy", 2);
   EXPECT_EQ(io_error([&] { xgrad::read_npz(p); }),
             "read_npz: " + p + ": not a valid zip archive: two entries have the same name");
@@ -478,6 +484,20 @@ TEST_F(NpyFiles, HostileNpzEntriesNameTheEntry) {
 }
 
 // ----------------------------------------------------------------- saving ---
+
+// A .pt or .pth file is refused before it is opened, with the one line of
+// Python that writes what read_npz reads.
+TEST_F(NpyFiles, PyTorchFilesAreRefusedWithAHint) {
+  for (const char* name : {"model.pt", "model.pth"}) {
+    xgrad::write_npz(path(name), std::vector<std::pair<std::string, xgrad::Array<float>>>{
+                                     {"w", xgrad::Array<float>{1.0f}}});
+    const std::string message = io_error([&] { xgrad::read_npz(path(name)); });
+    EXPECT_CONTAINS(message, name);
+    EXPECT_CONTAINS(message, "PyTorch file");
+    EXPECT_CONTAINS(message, "numpy.savez(\"weights.npz\", **{k: v.numpy() for k, v in "
+                             "model.state_dict().items()})");
+  }
+}
 
 TEST_F(NpyFiles, SaveIntoMissingDirectoryThrowsAndLeavesNothing) {
   const std::string p = path("missing/x.npy");
