@@ -318,8 +318,11 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
     }
     epoch_logs = metric_results();
     if (validation) {
+      const std::size_t validation_batch_size = options.validation_batch_size() > 0
+                                                    ? options.validation_batch_size()
+                                                    : options.batch_size();
       const Logs validation_logs =
-          run_test(validation->first, validation->second, options.batch_size(), callbacks);
+          run_test(validation->first, validation->second, validation_batch_size, callbacks);
       for (const auto& [name, value] : validation_logs) epoch_logs.set("val_" + name, value);
     }
     for_each(callbacks, [&](Callback& c) { c.on_epoch_end(epoch, epoch_logs); });

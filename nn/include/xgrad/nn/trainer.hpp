@@ -96,6 +96,7 @@ struct FitOptions {
   XGRAD_ARG(double, validation_split) = 0.0;      // Keras: 0.0; in [0, 1): the LAST fraction, before shuffling
   XGRAD_ARG(bool, shuffle) = true;                // Keras: True; a new order each epoch (DataLoader)
   XGRAD_ARG(std::size_t, initial_epoch) = 0;      // Keras: 0; the epoch to start from (from 0)
+  XGRAD_ARG(std::size_t, validation_batch_size) = 0;  // Keras: None (0 here): batch_size
 
  public:
   // Keras' validation_data=(x_val, y_val): evaluated at each epoch end as
