@@ -1,8 +1,9 @@
 #pragma once
 // The skeleton the training programs (train_sine, train_adding) share: the
-// command line, the learning-rate schedule, Keras-style fit() with a
-// progress bar and a loss history, the files written, the check that the
-// checkpoint reloads into the same model, and the closing lines on stdout.
+// command line, the learning-rate schedule, training with the library's
+// nn::Trainer (Keras' fit, with its progress bar and History), the files
+// written, the check that the checkpoint reloads into the same model, and
+// the closing lines on stdout.
 // A program describes itself in a Program and calls run():
 //
 //   int main(int argc, char** argv) {
@@ -29,16 +30,14 @@
 #include <system_error>
 #include <utility>
 
-#include <xgrad/autograd/ops.hpp>
+#include <xgrad/nn/callbacks.hpp>
 #include <xgrad/nn/checkpoint.hpp>
-#include <xgrad/nn/data.hpp>
 #include <xgrad/nn/dense.hpp>
 #include <xgrad/nn/history.hpp>
-#include <xgrad/nn/losses.hpp>
 #include <xgrad/nn/optimizers.hpp>
-#include <xgrad/nn/progress.hpp>
 #include <xgrad/nn/sequential.hpp>
 #include <xgrad/nn/simple_rnn.hpp>
+#include <xgrad/nn/trainer.hpp>
 #include <xgrad/tensor/blas.hpp>
 #include <xgrad/tensor/tensor.hpp>
 
@@ -127,17 +126,17 @@ inline std::optional<int> read_command_line(int argc, char** argv, const char* p
 
 // ---------------------------------------------------------------- training
 
-// The learning rate of `epoch` (1 .. epochs): a constant rate leaves Adam
-// jittering around the minimum (the validation loss bounces from epoch to
-// epoch), so it decays geometrically from `initial` in the first epoch to
-// final_fraction of it in the last.
+// The learning rate of `epoch` (0 .. epochs − 1), for nn::LearningRateScheduler:
+// a constant rate leaves Adam jittering around the minimum (the validation
+// loss bounces from epoch to epoch), so it decays geometrically from
+// `initial` in the first epoch to final_fraction of it in the last.
 struct LearningRateSchedule {
   double initial;
   double final_fraction;
 
   double operator()(std::size_t epoch, std::size_t epochs) const {
     if (epochs < 2) return initial;
-    const double progress = static_cast<double>(epoch - 1) / static_cast<double>(epochs - 1);
+    const double progress = static_cast<double>(epoch) / static_cast<double>(epochs - 1);
     return initial * std::pow(final_fraction, progress);
   }
 };
@@ -147,52 +146,6 @@ struct Dataset {
   xgrad::Array<float> inputs;
   xgrad::Array<float> targets;
 };
-
-// The MSE of the model on a whole set, in one batch and without a graph.
-inline double evaluate(nn::Sequential<float>& model, const Dataset& data) {
-  xgrad::NoGradGuard no_grad;
-  const xgrad::Variable<float> prediction = model(xgrad::Variable<float>(data.inputs));
-  const xgrad::Variable<float> loss =
-      nn::mean_squared_error(prediction, xgrad::Variable<float>(data.targets));
-  return static_cast<double>(loss.value()());
-}
-
-// As Keras' fit(): `epochs` passes over `loader` minimising the MSE, the
-// learning rate set by `schedule` at the start of each epoch and, when
-// max_grad_norm > 0, the gradients clipped to that norm (clip_grad_norm)
-// before each step. Draws the progress bar on stderr; returns each epoch's
-// sample-weighted mean training loss ("loss") and MSE on `val` ("val_loss").
-inline nn::History fit(nn::Sequential<float>& model, nn::Optimizer<float>& optimizer,
-                       nn::DataLoader<float>& loader, const Dataset& val, std::size_t epochs,
-                       const LearningRateSchedule& schedule, float max_grad_norm = 0.0f) {
-  nn::History history;
-  for (std::size_t epoch = 1; epoch <= epochs; ++epoch) {
-    optimizer.set_learning_rate(schedule(epoch, epochs));
-    std::cerr << "Epoch " << epoch << "/" << epochs << "\n";
-    nn::ProgressBar bar(loader.num_batches());
-    double loss_sum = 0;  // sample-weighted, so the last (smaller) batch counts right
-    std::size_t batches = 0, samples = 0;
-    for (auto& batch : loader.epoch()) {
-      const std::size_t b = batch.indices.size();
-      optimizer.zero_grad();
-      const xgrad::Variable<float> prediction =
-          model(xgrad::Variable<float>(std::move(batch.inputs)));
-      xgrad::Variable<float> loss =
-          nn::mean_squared_error(prediction, xgrad::Variable<float>(std::move(batch.targets)));
-      loss.backward();
-      if (max_grad_norm > 0.0f) nn::clip_grad_norm(optimizer.parameters(), max_grad_norm);
-      optimizer.step();
-      loss_sum += static_cast<double>(loss.value()()) * static_cast<double>(b);
-      samples += b;
-      bar.update(++batches, samples, loss_sum / static_cast<double>(samples));
-    }
-    const double train_loss = loss_sum / static_cast<double>(samples);
-    const double val_loss = evaluate(model, val);
-    bar.finish(train_loss, {{"val_loss", val_loss}});
-    history.add(epoch, {{"loss", train_loss}, {"val_loss", val_loss}});
-  }
-  return history;
-}
 
 // ---------------------------------------------------------------- run()
 
@@ -223,7 +176,7 @@ struct Program {
   std::size_t units = 0;     // of the SimpleRNN
   std::size_t batch_size = 0;
   LearningRateSchedule learning_rate{};  // Adam's
-  float max_grad_norm = 0.0f;            // clip_grad_norm before each step; 0: none
+  float max_grad_norm = 0.0f;            // Adam's global_clipnorm; 0: none
   std::string plot_title;                // of the loss curve's SVG
   // The baseline the model must beat: its name on stdout, its test MSE.
   std::string baseline_name;
@@ -233,7 +186,7 @@ struct Program {
 };
 
 // The whole program: reads the command line, trains on the MSE with Adam
-// (progress on stderr), writes <out>/<name>_loss.csv, <name>_loss.svg and
+// through nn::Trainer::fit (progress on stderr), writes <out>/<name>_loss.csv, <name>_loss.svg and
 // the checkpoint <name>.npz, evaluates a fresh model loaded from that
 // checkpoint on the test set, and prints the figures, the last line being one
 // JSON object. Returns main's exit status.
@@ -256,9 +209,10 @@ inline int run(const Program& program, int argc, char** argv) {
 
     const auto model = make_model(program.units, program.timesteps, program.features);
     const LearningRateSchedule& lr = program.learning_rate;
-    nn::Adam<float> optimizer(model->parameters(), nn::AdamOptions().learning_rate(lr.initial));
-    nn::DataLoader<float> loader(train.inputs, train.targets,
-                                 nn::DataLoaderOptions(program.batch_size));
+    nn::Adam<float> optimizer(model->parameters(), nn::AdamOptions()
+                                                       .learning_rate(lr.initial)
+                                                       .global_clipnorm(program.max_grad_norm));
+    nn::Trainer<float> trainer(*model, optimizer, "mean_squared_error");
 
     std::cout << name << ": SimpleRNN(" << program.units << ") + Dense(1), T = "
               << program.timesteps << ", " << program.train_samples << " training "
@@ -266,23 +220,41 @@ inline int run(const Program& program, int argc, char** argv) {
               << lr.initial << " -> " << lr.initial * lr.final_fraction << ", ";
     if (program.max_grad_norm > 0.0f) std::cout << "clip norm " << program.max_grad_norm << ", ";
     std::cout << flags.epochs << " epochs, seed " << flags.seed << "\n";
+    const std::size_t epochs = flags.epochs;
+    const auto schedule = std::make_shared<nn::LearningRateScheduler>(
+        [&lr, epochs](std::size_t epoch, double) { return lr(epoch, epochs); });
+    // The validation and test sets are evaluated in one batch each.
     const nn::History history =
-        fit(*model, optimizer, loader, val, flags.epochs, lr, program.max_grad_norm);
+        trainer.fit(train.inputs, train.targets,
+                    nn::FitOptions()
+                        .epochs(epochs)
+                        .batch_size(program.batch_size)
+                        .validation_data(val.inputs, val.targets)
+                        .validation_batch_size(program.val_samples)
+                        .callbacks({schedule}));
 
+    // The loss curves (fit's History also holds the learning rate).
+    nn::History curves;
+    const auto loss = history.values("loss"), val_loss = history.values("val_loss");
+    for (std::size_t i = 0; i < history.size(); ++i)
+      curves.add(history.epochs()[i], {{"loss", loss[i]}, {"val_loss", val_loss[i]}});
     const std::string csv_path = (out / (program.name + "_loss.csv")).string();
     const std::string svg_path = (out / (program.name + "_loss.svg")).string();
     const std::string checkpoint_path = (out / (program.name + ".npz")).string();
-    history.write_csv(csv_path);
-    history.write_svg(svg_path,
-                      nn::SvgPlotOptions().title(program.plot_title).y_label("MSE").log_y(true));
+    curves.write_csv(csv_path);
+    curves.write_svg(svg_path,
+                     nn::SvgPlotOptions().title(program.plot_title).y_label("MSE").log_y(true));
     nn::save(*model, checkpoint_path);
 
     // The figures come from a fresh model loaded from the checkpoint, so they
     // also show that the checkpoint holds the whole trained model.
     const auto reloaded = make_model(program.units, program.timesteps, program.features);
     nn::load(*reloaded, checkpoint_path);
-    const double test_mse = evaluate(*reloaded, test);
-    const double trained_mse = evaluate(*model, test);
+    nn::Adam<float> reloaded_optimizer(reloaded->parameters());  // a trainer needs one; unused
+    nn::Trainer<float> reloaded_trainer(*reloaded, reloaded_optimizer, "mean_squared_error");
+    const auto test_options = nn::EvaluateOptions().batch_size(program.test_samples);
+    const double test_mse = reloaded_trainer.evaluate(test.inputs, test.targets, test_options).at("loss");
+    const double trained_mse = trainer.evaluate(test.inputs, test.targets, test_options).at("loss");
     const double baseline_mse = program.baseline_mse(test);
     if (test_mse != trained_mse) {
       std::cerr << name << ": the reloaded model gives test MSE " << test_mse

@@ -7,10 +7,10 @@
 // two marked values, so the network must find the markers and carry a
 // running sum across the sequence. Predicting the constant 1.0 (the mean
 // target) gives an MSE of 2 * 1/12 = 0.167; a SimpleRNN + Dense(1) trained
-// with Adam, the MSE and gradient clipping (clip_grad_norm) must do far
+// with Adam, the MSE and gradient clipping (global_clipnorm) must do far
 // better.
 //
-// What it shows: the DataLoader, Adam with clip_grad_norm, the progress bar,
+// What it shows: nn::Trainer's fit, Adam with global_clipnorm, the progress bar,
 // the loss history as CSV + SVG, and a checkpoint saved, reloaded into a
 // fresh model and evaluated there. The last line on stdout is one JSON
 // object: test_metric is the reloaded model's test MSE, baseline_metric the
@@ -19,7 +19,7 @@
 //   train_adding [--epochs N] [--seed N] [--out DIR] [--threads N]
 //
 // This file holds what is particular to it (the data, the baseline, the
-// settings); the training loop, the files and the report are run() in
+// settings); the training (nn::Trainer), the files and the report are run() in
 // example_support.hpp, shared with train_sine.
 
 #include <algorithm>
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
   adding.units = 32;
   adding.batch_size = 32;
   adding.learning_rate = {1e-2, 0.05};  // Adam's rate in the first epoch, decayed to 0.05 of it
-  adding.max_grad_norm = 1.0f;           // clip_grad_norm: tames the rare exploding step
+  adding.max_grad_norm = 1.0f;           // global_clipnorm: tames the rare exploding step
   adding.plot_title =
       "train_adding: SimpleRNN on the adding problem, T = " + std::to_string(timesteps);
   adding.baseline_name = "constant 1.0";

@@ -7,7 +7,7 @@
 // Keras' fit() would, must infer the frequency from the window to do better
 // than the naive forecast "the next value equals the last value seen".
 //
-// What it shows: the DataLoader, Adam, the progress bar, the loss history as
+// What it shows: nn::Trainer's fit, Adam, the progress bar, the loss history as
 // CSV + SVG, and a checkpoint saved, reloaded into a fresh model and
 // evaluated there. The last line on stdout is one JSON object with the
 // reloaded model's test MSE, the naive forecast's, and the wall time.
@@ -15,7 +15,7 @@
 //   train_sine [--epochs N] [--seed N] [--out DIR] [--threads N]
 //
 // This file holds what is particular to it (the data, the baseline, the
-// settings); the training loop, the files and the report are run() in
+// settings); the training (nn::Trainer), the files and the report are run() in
 // example_support.hpp, shared with train_adding.
 
 #include <cmath>
