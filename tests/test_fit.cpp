@@ -248,7 +248,97 @@ TEST(Fit, PredictRecordsNoGraphAndRestoresTheMode) {
                                                  {"batch_size must be positive"}));
 }
 
+// fit trains in training mode and gives the model back in the mode it had;
+// validation runs in inference mode. A Dropout(0.5) layer: in training half
+// the outputs are 0 or doubled, in inference it is the identity, so the
+// validation loss of y_pred = x against y = x is 0 exactly.
+TEST(Fit, TrainingModeForStepsInferenceForValidationAndTheModeRestored) {
+  xgrad::manual_seed(11);
+  nn::Sequential<float> model;
+  model.add(line(1.0f, 0.0f));
+  model.add(std::make_shared<nn::Dropout<float>>(nn::DropoutOptions(0.5)));
+  nn::SGD<float> optimizer(model.parameters(), nn::SGDOptions().learning_rate(0.0));
+  nn::Trainer<float> trainer(model, optimizer, "mse");
+  const Array<float> x = counting(16, 1.0f);
+  model.eval();
+  const nn::History history =
+      trainer.fit(x, x, nn::FitOptions().epochs(1).verbose(0).validation_data(x, x));
+  EXPECT_GT(history.values("loss")[0], 0.0);       // dropout was on
+  EXPECT_EQ(history.values("val_loss")[0], 0.0);   // and off for validation
+  EXPECT_FALSE(model.is_training());               // as it was before fit
+  EXPECT_EQ(trainer.predict(x), x);                // inference: the identity
+  EXPECT_EQ(trainer.evaluate(x, x).at("loss"), 0.0);
+}
+
+// initial_epoch starts the count there (Keras: the epoch to resume from),
+// and labels for the validation data may be int64 too.
+TEST(Fit, InitialEpochAndInt64ValidationLabels) {
+  auto model = std::make_shared<nn::Dense<float>>(nn::DenseOptions(2));
+  model->build({-1, 1});
+  nn::SGD<float> optimizer(model->parameters());
+  nn::Trainer<float> trainer(*model, optimizer, "sparse_categorical_crossentropy_from_logits");
+  const Array<std::int64_t> labels{0, 1, 1, 0};
+  const nn::History history = trainer.fit(
+      counting(4), labels,
+      nn::FitOptions().epochs(5).initial_epoch(3).verbose(0).validation_data(counting(4), labels));
+  EXPECT_EQ(history.epochs(), (std::vector<std::size_t>{4, 5}));
+  EXPECT_TRUE(history.values("val_loss")[1] > 0.0);
+}
+
 // ------------------------------------------------------------ callbacks
+
+// The hooks in Keras' order, with evaluate's on_test_* hooks inside fit's
+// epoch (validation) and in evaluate() itself; Logs name what they lack.
+TEST(Callbacks, HooksRunInKerasOrder) {
+  struct Recorder : nn::Callback {
+    void on_train_begin(nn::Logs&) override { calls += "train_begin "; }
+    void on_epoch_begin(std::size_t e, nn::Logs&) override { calls += "epoch_begin" + std::to_string(e) + " "; }
+    void on_batch_begin(std::size_t b, nn::Logs&) override { calls += "batch_begin" + std::to_string(b) + " "; }
+    void on_batch_end(std::size_t b, nn::Logs& logs) override {
+      calls += "batch_end" + std::to_string(b) + "(" + logs.names() + ") ";
+    }
+    void on_test_begin(nn::Logs&) override { calls += "test_begin "; }
+    void on_test_batch_end(std::size_t b, nn::Logs&) override { calls += "test_batch_end" + std::to_string(b) + " "; }
+    void on_test_end(nn::Logs&) override { calls += "test_end "; }
+    void on_epoch_end(std::size_t e, nn::Logs& logs) override {
+      calls += "epoch_end" + std::to_string(e) + "(" + logs.names() + ") ";
+    }
+    void on_train_end(nn::Logs&) override { calls += "train_end"; }
+    std::string calls;
+  };
+  auto model = line(1.0f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.0));
+  nn::Trainer<float> trainer(*model, optimizer, "mse", {nn::make_metric("mae")});
+  auto recorder = std::make_shared<Recorder>();
+  trainer.fit(counting(3), counting(3),
+              nn::FitOptions().batch_size(2).verbose(0).validation_data(counting(1), counting(1)).callbacks({recorder}));
+  EXPECT_EQ(recorder->calls,
+            "train_begin epoch_begin0 batch_begin0 batch_end0(loss, mae) batch_begin1 "
+            "batch_end1(loss, mae) test_begin test_batch_end0 test_end "
+            "epoch_end0(loss, mae, val_loss, val_mae) train_end");
+  recorder->calls.clear();
+  trainer.evaluate(counting(3), counting(3), nn::EvaluateOptions().batch_size(2).callbacks({recorder}));
+  EXPECT_EQ(recorder->calls, "test_begin test_batch_end0 test_batch_end1 test_end ");
+  EXPECT_TRUE(throws_with<std::out_of_range>([] { nn::Logs{{"loss", 1.0}}.at("val_loss"); },
+                                             {"'val_loss'", "there are: loss"}));
+  EXPECT_TRUE(throws_with<std::logic_error>([] { Recorder().trainer(); }, {"not run by a trainer"}));
+}
+
+// EarlyStopping's start_from_epoch: epochs before it are not watched. Scores
+// 1, 2, 3, 4 (min mode, patience 1) would stop after epoch 1; watched from
+// epoch 2 on, 3 is the first best and 4 stops training after epoch 3.
+TEST(Callbacks, EarlyStoppingStartFromEpoch) {
+  auto model = line(1.0f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.0));
+  nn::Trainer<float> trainer(*model, optimizer, "mse");
+  auto scores = std::make_shared<Scores>(std::vector<double>{1, 2, 3, 4, 5});
+  auto stop = std::make_shared<nn::EarlyStopping>(
+      nn::EarlyStoppingOptions().monitor("score").mode("min").patience(1).start_from_epoch(2));
+  EXPECT_EQ(trainer.fit(counting(2), counting(2), nn::FitOptions().epochs(5).verbose(0).callbacks({scores, stop})).size(), 4u);
+  EXPECT_EQ(stop->best(), 3.0);
+  EXPECT_EQ(stop->stopped_epoch(), 3u);
+}
+
 
 // Keras' EarlyStopping with restore_best_weights: scores 3, 1, 2, 4, 5 and
 // patience 2: epoch 1 improves (best 1, wait 0), epochs 2 and 3 do not
@@ -393,6 +483,11 @@ TEST_F(FitFiles, ModelCheckpointSavesTheBestEpochs) {
   auto reloaded = line(0.0f, 0.0f);
   nn::load(*reloaded, path("ckpt/02-1.00.npz"));
   EXPECT_EQ(static_cast<double>(reloaded->kernel().value()(0, 0)), scores->weights[1][0](0, 0));
+  // Without save_best_only, every epoch; "{epoch}" alone is Python's str().
+  auto every = std::make_shared<nn::ModelCheckpoint>(nn::ModelCheckpointOptions(path("every/e{epoch}.npz")));
+  trainer.fit(counting(4), counting(4), nn::FitOptions().epochs(2).verbose(0).callbacks({every}));
+  EXPECT_TRUE(std::filesystem::exists(path("every/e1.npz")));
+  EXPECT_TRUE(std::filesystem::exists(path("every/e2.npz")));
   auto missing = std::make_shared<nn::ModelCheckpoint>(nn::ModelCheckpointOptions(path("{val_loss}.npz")));
   EXPECT_TRUE(throws_with<std::invalid_argument>(
       [&] { trainer.fit(counting(4), counting(4), nn::FitOptions().verbose(0).callbacks({missing})); },

@@ -2,20 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
+#include "xgrad/nn/history.hpp"  // format_shortest
+
 namespace xgrad::nn {
 
 namespace {
-
-std::string number(double value) {
-  std::ostringstream out;
-  out << value;
-  return out.str();
-}
 
 // Throws std::invalid_argument "<schedule>: <option> must be ..., got v"
 // unless value is finite and >= low (> low when `strict`).
@@ -23,7 +18,14 @@ void check_at_least(const char* schedule, const char* option, double value, doub
                     bool strict) {
   if (std::isfinite(value) && (strict ? value > low : value >= low)) return;
   throw std::invalid_argument(std::string(schedule) + ": " + option + " must be " +
-                              (strict ? "> " : ">= ") + number(low) + ", got " + number(value));
+                              (strict ? "> " : ">= ") + format_shortest(low) + ", got " + format_shortest(value));
+}
+
+// The checks of ExponentialDecay's and InverseTimeDecay's options.
+void check_decay_options(const char* schedule, const DecayOptions& options) {
+  check_at_least(schedule, "initial_learning_rate", options.initial_learning_rate(), 0, false);
+  check_at_least(schedule, "decay_steps", options.decay_steps(), 0, true);
+  check_at_least(schedule, "decay_rate", options.decay_rate(), 0, false);
 }
 
 // step / decay_steps, floored with staircase.
@@ -34,10 +36,8 @@ double decay_progress(std::size_t step, double decay_steps, bool staircase) {
 
 }  // namespace
 
-ExponentialDecay::ExponentialDecay(ExponentialDecayOptions options) : options_(std::move(options)) {
-  check_at_least("ExponentialDecay", "initial_learning_rate", options_.initial_learning_rate(), 0, false);
-  check_at_least("ExponentialDecay", "decay_steps", options_.decay_steps(), 0, true);
-  check_at_least("ExponentialDecay", "decay_rate", options_.decay_rate(), 0, false);
+ExponentialDecay::ExponentialDecay(DecayOptions options) : options_(std::move(options)) {
+  check_decay_options("ExponentialDecay", options_);
 }
 
 double ExponentialDecay::operator()(std::size_t step) const {
@@ -95,10 +95,8 @@ double CosineDecay::operator()(std::size_t step) const {
   return decayed(s - warmup_steps, target);
 }
 
-InverseTimeDecay::InverseTimeDecay(InverseTimeDecayOptions options) : options_(std::move(options)) {
-  check_at_least("InverseTimeDecay", "initial_learning_rate", options_.initial_learning_rate(), 0, false);
-  check_at_least("InverseTimeDecay", "decay_steps", options_.decay_steps(), 0, true);
-  check_at_least("InverseTimeDecay", "decay_rate", options_.decay_rate(), 0, false);
+InverseTimeDecay::InverseTimeDecay(DecayOptions options) : options_(std::move(options)) {
+  check_decay_options("InverseTimeDecay", options_);
 }
 
 double InverseTimeDecay::operator()(std::size_t step) const {

@@ -77,6 +77,23 @@ class HistoryRecorder : public Callback {
   History& history_;
 };
 
+// Hands each callback the trainer and the run's figures (Keras' set_model,
+// set_params).
+void prepare(const Callbacks& callbacks, TrainingContext* context, std::size_t epochs,
+             std::size_t samples, std::size_t batch_size, int verbose) {
+  CallbackParams params;
+  params.epochs = epochs;
+  params.steps = (samples + batch_size - 1) / batch_size;
+  params.verbose = verbose;
+  params.samples = samples;
+  params.batch_size = batch_size;
+  for (const auto& callback : callbacks) {
+    if (!callback) throw std::invalid_argument("Trainer: a callback is null");
+    callback->set_context(context);
+    callback->set_params(params);
+  }
+}
+
 template <typename Hook>
 void for_each(const Callbacks& callbacks, Hook hook) {
   for (const auto& callback : callbacks) hook(*callback);
@@ -235,16 +252,7 @@ Logs Trainer<T>::evaluate(const Array<T>& x, const Array<T>& y, const EvaluateOp
   check_batch_size("Trainer::evaluate", options.batch_size());
   Callbacks callbacks = options.callbacks();
   if (options.verbose() > 0) callbacks.push_back(std::make_shared<ProgbarLogger>());
-  const std::size_t n = x.shape()[0];
-  CallbackParams params;
-  params.steps = (n + options.batch_size() - 1) / options.batch_size();
-  params.verbose = options.verbose();
-  params.samples = n;
-  params.batch_size = options.batch_size();
-  for (auto& callback : callbacks) {
-    callback->set_context(this);
-    callback->set_params(params);
-  }
+  prepare(callbacks, this, 0, x.shape()[0], options.batch_size(), options.verbose());
   return run_test(x, y, options.batch_size(), callbacks);
 }
 
@@ -283,16 +291,7 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
   Callbacks callbacks = options.callbacks();
   callbacks.push_back(std::make_shared<HistoryRecorder>(history_));
   if (options.verbose() > 0) callbacks.push_back(std::make_shared<ProgbarLogger>());
-  CallbackParams params;
-  params.epochs = options.epochs();
-  params.steps = loader.num_batches();
-  params.verbose = options.verbose();
-  params.samples = train_samples;
-  params.batch_size = options.batch_size();
-  for (auto& callback : callbacks) {
-    callback->set_context(this);
-    callback->set_params(params);
-  }
+  prepare(callbacks, this, options.epochs(), train_samples, options.batch_size(), options.verbose());
 
   stop_training = false;
   ModeScope<T> training(model_, true);

@@ -32,8 +32,10 @@ class LearningRateSchedule {
 
 using LearningRateSchedulePtr = std::shared_ptr<const LearningRateSchedule>;
 
-struct ExponentialDecayOptions {
-  ExponentialDecayOptions(double initial_learning_rate, double decay_steps, double decay_rate)
+// The options of ExponentialDecay and InverseTimeDecay, which Keras gives
+// the same arguments.
+struct DecayOptions {
+  DecayOptions(double initial_learning_rate, double decay_steps, double decay_rate)
       : initial_learning_rate_(initial_learning_rate), decay_steps_(decay_steps),
         decay_rate_(decay_rate) {}
 
@@ -42,18 +44,20 @@ struct ExponentialDecayOptions {
   XGRAD_ARG(double, decay_rate);             // required, >= 0
   XGRAD_ARG(bool, staircase) = false;        // Keras: False
 };
+using ExponentialDecayOptions = DecayOptions;
+using InverseTimeDecayOptions = DecayOptions;
 
 // Keras' ExponentialDecay:
 //   p = step / decay_steps          (staircase: p = floor(step / decay_steps))
 //   lr = initial_learning_rate · decay_rate^p
 class ExponentialDecay : public LearningRateSchedule {
  public:
-  explicit ExponentialDecay(ExponentialDecayOptions options);
+  explicit ExponentialDecay(DecayOptions options);
   double operator()(std::size_t step) const override;
-  const ExponentialDecayOptions& options() const { return options_; }
+  const DecayOptions& options() const { return options_; }
 
  private:
-  ExponentialDecayOptions options_;
+  DecayOptions options_;
 };
 
 // Keras' PiecewiseConstantDecay(boundaries, values): values has one entry
@@ -101,28 +105,17 @@ class CosineDecay : public LearningRateSchedule {
   CosineDecayOptions options_;
 };
 
-struct InverseTimeDecayOptions {
-  InverseTimeDecayOptions(double initial_learning_rate, double decay_steps, double decay_rate)
-      : initial_learning_rate_(initial_learning_rate), decay_steps_(decay_steps),
-        decay_rate_(decay_rate) {}
-
-  XGRAD_ARG(double, initial_learning_rate);  // required, >= 0
-  XGRAD_ARG(double, decay_steps);            // required, > 0
-  XGRAD_ARG(double, decay_rate);             // required, >= 0
-  XGRAD_ARG(bool, staircase) = false;        // Keras: False
-};
-
 // Keras' InverseTimeDecay:
 //   p = step / decay_steps          (staircase: p = floor(step / decay_steps))
 //   lr = initial_learning_rate / (1 + decay_rate · p)
 class InverseTimeDecay : public LearningRateSchedule {
  public:
-  explicit InverseTimeDecay(InverseTimeDecayOptions options);
+  explicit InverseTimeDecay(DecayOptions options);
   double operator()(std::size_t step) const override;
-  const InverseTimeDecayOptions& options() const { return options_; }
+  const DecayOptions& options() const { return options_; }
 
  private:
-  InverseTimeDecayOptions options_;
+  DecayOptions options_;
 };
 
 }  // namespace xgrad::nn
