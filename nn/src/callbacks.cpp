@@ -1,6 +1,7 @@
 #include "xgrad/nn/callbacks.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>

@@ -11,6 +11,8 @@
 //   loss.backward();
 //   optimizer.step();
 //   model.apply_constraints();  // after the step, as Keras' optimizer does
+//
+// nn::Trainer (trainer.hpp) runs this loop for you: Keras' fit.
 
 #include <memory>
 #include <optional>
