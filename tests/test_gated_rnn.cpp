@@ -187,6 +187,28 @@ TEST(GatedLayers, WithoutBiasAgainstReference) {
   }
 }
 
+TEST(GatedLayers, OtherActivationsFusedAgainstComposedAndGradcheck) {
+  // Keras' default activations take the fused row kernels; any other pair
+  // the general path, checked here against the composed path.
+  Draw draw(17);
+  const std::size_t B = 2, T = 3, F = 2, U = 3;
+  nn::LSTM<double> lstm(nn::LSTMOptions(U).return_sequences(true).activation("softsign").recurrent_activation("tanh"));
+  nn::GRU<double> gru(nn::GRUOptions(U).return_sequences(true).activation("elu").recurrent_activation("softsign"));
+  set_random_weights(lstm, "lstm", F, U, draw);
+  set_random_weights(gru, "gru", F, U, draw);
+  for (nn::RecurrentLayer<double>* layer : {static_cast<nn::RecurrentLayer<double>*>(&lstm),
+                                            static_cast<nn::RecurrentLayer<double>*>(&gru)}) {
+    const V x(draw.uniform({B, T, F}, -1, 1), true);
+    const Call call = Call().mask(gap_mask(B, T));
+    EXPECT_LE(max_abs_diff(layer->forward(x, call).value(), layer->forward_composed(x, call).value()), 1e-12)
+        << layer->name();
+    EXPECT_TRUE(gradcheck_passes(
+        [&](const std::vector<V>& in) { return xgrad::sum(xgrad::square(layer->forward(in[0], call))); },
+        {x, layer->kernel(), layer->recurrent_kernel(), layer->bias()}))
+        << layer->name();
+  }
+}
+
 TEST(GatedLayers, KerasDefaults) {
   const nn::LSTMOptions lstm(4);
   EXPECT_EQ(lstm.activation(), nn::Activation::tanh);

@@ -188,6 +188,11 @@ struct SimpleRNNCellMath {
 };
 
 struct LSTMCellMath {
+  // Keras' default activations take one fused kernel per row.
+  static bool default_activations(const CellSpec& cell) {
+    return cell.activation == Activation::tanh && cell.recurrent_activation == Activation::sigmoid;
+  }
+
   template <typename T>
   static void forward(const CellSpec& cell, const Frame<T>& f, std::size_t s) {
     const std::size_t U = f.units;
@@ -196,9 +201,15 @@ struct LSTMCellMath {
     if (const T* in = f.input(s, ld))
       gemm(false, false, f.batch, f.width, U, T(1), in, ld, f.recurrent, f.width, T(1), gates, f.grow());
     const T* c_prev = f.prev(f.c, f.c0, s, c_ld);
+    const bool fused = default_activations(cell);
     for (std::size_t b = 0; b < f.batch; ++b) {
       T* z = gates + b * f.grow();
       if (f.bias) add_into(z, f.bias, z, f.width);
+      if (fused) {
+        lstm_forward_row(z, c_prev ? c_prev + b * c_ld : nullptr, f.c + b * f.row() + s * U,
+                         f.h + b * f.row() + s * U, U);
+        continue;
+      }
       activate_in_place(cell.recurrent_activation, z, 2 * U);      // i, f
       activate_in_place(cell.activation, z + 2 * U, U);           // g
       activate_in_place(cell.recurrent_activation, z + 3 * U, U);  // o
@@ -224,8 +235,15 @@ struct LSTMCellMath {
     const T* c_prev = f.prev(f.c, f.c0, s, c_ld);
     T* phi_c = f.scratch;  // φ(c_s) of one row, then the gradient through it
     T* through = f.scratch + U;
+    const bool fused = default_activations(cell);
     for (std::size_t b = 0; b < f.batch; ++b) {
       if (!f.kept(b, s)) continue;
+      if (fused) {
+        lstm_backward_row(f.gates + b * f.grow() + s * f.width, c_prev ? c_prev + b * c_ld : nullptr,
+                          f.c + b * f.row() + s * U, g.dh + b * f.row() + s * U, g.dc + b * U,
+                          g.dz + b * f.grow() + s * f.width, U);
+        continue;
+      }
       const T* z = f.gates + b * f.grow() + s * f.width;
       const T* i = z;
       const T* fg = z + U;

@@ -48,6 +48,26 @@ struct Binary {
   void operator()(Arch, const T* a, const T* b, T* out, std::size_t n) const;
 };
 
+// LSTM's pointwise step for one row of U units with Keras' default
+// activations (activations.hpp: lstm_forward_row, lstm_backward_row).
+struct LstmForward {
+  template <class Arch, typename T>
+  void operator()(Arch, T* gates, const T* c_prev, T* c, T* h, std::size_t units) const;
+};
+struct LstmBackward {
+  template <class Arch, typename T>
+  void operator()(Arch, const T* gates, const T* c_prev, const T* c, const T* dh, T* dc, T* dz,
+                  std::size_t units) const;
+};
+#define XGRAD_LSTM_INSTANCES(T, Arch)                                                                \
+  template void LstmForward::operator()<Arch, T>(Arch, T*, const T*, T*, T*, std::size_t) const;     \
+  template void LstmBackward::operator()<Arch, T>(Arch, const T*, const T*, const T*, const T*, T*, \
+                                                  T*, std::size_t) const;
+#define XGRAD_EXTERN_LSTM_INSTANCES(T, Arch)                                                            \
+  extern template void LstmForward::operator()<Arch, T>(Arch, T*, const T*, T*, T*, std::size_t) const; \
+  extern template void LstmBackward::operator()<Arch, T>(Arch, const T*, const T*, const T*, const T*,  \
+                                                         T*, T*, std::size_t) const;
+
 // The instruction sets compiled, widest first (xsimd::dispatch's order).
 using Archs = xsimd::arch_list<xsimd::avx512f, xsimd::avx2, xsimd::sse2>;
 

@@ -81,22 +81,32 @@ xsimd::batch<float, Arch> rational_tanh(const xsimd::batch<float, Arch>& input) 
   return xsimd::select(xsimd::isnan(input), input, y);  // clip would turn NaN into a bound
 }
 
+// tanh of a batch: the rational function for float, xsimd's for double.
+template <class Arch, typename T>
+xsimd::batch<T, Arch> tanh_of(const xsimd::batch<T, Arch>& x) {
+  if constexpr (std::is_same_v<T, float>) return rational_tanh(x);
+  else return xsimd::tanh(x);
+}
+
+// sigmoid of a batch. e^-|x| never overflows: 1 / (1 + e) for x >= 0,
+// e / (1 + e) below.
+template <class Arch, typename T>
+xsimd::batch<T, Arch> sigmoid_of(const xsimd::batch<T, Arch>& x) {
+  using batch = xsimd::batch<T, Arch>;
+  const batch zero(T(0)), one(T(1));
+  const batch e = xsimd::exp(-xsimd::abs(x));
+  return xsimd::select(x >= zero, one / (one + e), e / (one + e));
+}
+
 template <Kernel K>
 template <class Arch, typename T>
 void Forward<K>::operator()(Arch, T* values, std::size_t n, T alpha, T scale) const {
   using batch = xsimd::batch<T, Arch>;
   const batch zero(T(0)), one(T(1));
   if constexpr (K == Kernel::tanh) {
-    if constexpr (std::is_same_v<T, float>)
-      transform<Arch>(values, n, [](const batch& x) { return rational_tanh(x); });
-    else
-      transform<Arch>(values, n, [](const batch& x) { return xsimd::tanh(x); });
+    transform<Arch>(values, n, [](const batch& x) { return tanh_of(x); });
   } else if constexpr (K == Kernel::sigmoid) {
-    // e^-|x| never overflows: 1 / (1 + e) for x >= 0, e / (1 + e) below.
-    transform<Arch>(values, n, [&](const batch& x) {
-      const batch e = xsimd::exp(-xsimd::abs(x));
-      return xsimd::select(x >= zero, one / (one + e), e / (one + e));
-    });
+    transform<Arch>(values, n, [](const batch& x) { return sigmoid_of(x); });
   } else if constexpr (K == Kernel::relu) {
     transform<Arch>(values, n, [&](const batch& x) { return xsimd::max(x, zero); });
   } else if constexpr (K == Kernel::hard_sigmoid) {
@@ -149,6 +159,81 @@ void Backward<K>::operator()(Arch, const T* y, T* grad, std::size_t n, T alpha, 
   } else if constexpr (K == Kernel::exp) {
     transform_gradient<Arch>(y, grad, n, [](const batch& v, const batch& g) { return g * v; });
   }
+}
+
+// Runs body(offset, lanes) over [0, units) one batch at a time; the last,
+// partial batch reads and writes through zero-padded copies (copy_in and
+// copy_out move `lanes` values of each array), so every unit gets the same
+// formula as in a full batch.
+template <class Arch, typename T, typename Body>
+void over_batches(std::size_t units, Body body) {
+  constexpr std::size_t width = xsimd::batch<T, Arch>::size;
+  std::size_t u = 0;
+  for (; u + width <= units; u += width) body(u, width);
+  if (u < units) body(u, units - u);
+}
+
+// Loads `lanes` values (a full batch, or a zero-padded tail).
+template <class Arch, typename T>
+xsimd::batch<T, Arch> load_lanes(const T* p, std::size_t lanes) {
+  using batch = xsimd::batch<T, Arch>;
+  if (lanes == batch::size) return batch::load_unaligned(p);
+  alignas(64) T tail[batch::size] = {};
+  for (std::size_t j = 0; j < lanes; ++j) tail[j] = p[j];
+  return batch::load_aligned(tail);
+}
+
+template <class Arch, typename T>
+void store_lanes(const xsimd::batch<T, Arch>& v, T* p, std::size_t lanes) {
+  using batch = xsimd::batch<T, Arch>;
+  if (lanes == batch::size) return v.store_unaligned(p);
+  alignas(64) T tail[batch::size];
+  v.store_aligned(tail);
+  for (std::size_t j = 0; j < lanes; ++j) p[j] = tail[j];
+}
+
+// Gates i, f, g, o in blocks of U: i, f, o = σ(z), g = tanh(z);
+// c = f ⊙ c_prev + i ⊙ g; h = o ⊙ tanh(c). The gates overwrite z.
+template <class Arch, typename T>
+void LstmForward::operator()(Arch, T* gates, const T* c_prev, T* c, T* h, std::size_t units) const {
+  using batch = xsimd::batch<T, Arch>;
+  over_batches<Arch, T>(units, [&](std::size_t u, std::size_t lanes) {
+    const batch i = sigmoid_of(load_lanes<Arch>(gates + u, lanes));
+    const batch f = sigmoid_of(load_lanes<Arch>(gates + units + u, lanes));
+    const batch g = tanh_of(load_lanes<Arch>(gates + 2 * units + u, lanes));
+    const batch o = sigmoid_of(load_lanes<Arch>(gates + 3 * units + u, lanes));
+    const batch cell = c_prev ? f * load_lanes<Arch>(c_prev + u, lanes) + i * g : i * g;
+    store_lanes(i, gates + u, lanes);
+    store_lanes(f, gates + units + u, lanes);
+    store_lanes(g, gates + 2 * units + u, lanes);
+    store_lanes(o, gates + 3 * units + u, lanes);
+    store_lanes(cell, c + u, lanes);
+    store_lanes(o * tanh_of(cell), h + u, lanes);
+  });
+}
+
+// From the gates, c_{t−1} (null: zeros), c_t, dL/dh_t and dL/dc_t (carried,
+// in dc): dz, the pre-activations' gradients [4U], and dL/dc_{t−1} in dc.
+template <class Arch, typename T>
+void LstmBackward::operator()(Arch, const T* gates, const T* c_prev, const T* c, const T* dh, T* dc,
+                              T* dz, std::size_t units) const {
+  using batch = xsimd::batch<T, Arch>;
+  const batch one(T(1));
+  over_batches<Arch, T>(units, [&](std::size_t u, std::size_t lanes) {
+    const batch i = load_lanes<Arch>(gates + u, lanes);
+    const batch f = load_lanes<Arch>(gates + units + u, lanes);
+    const batch g = load_lanes<Arch>(gates + 2 * units + u, lanes);
+    const batch o = load_lanes<Arch>(gates + 3 * units + u, lanes);
+    const batch cp = c_prev ? load_lanes<Arch>(c_prev + u, lanes) : batch(T(0));
+    const batch dh_u = load_lanes<Arch>(dh + u, lanes);
+    const batch tc = tanh_of(load_lanes<Arch>(c + u, lanes));
+    const batch dc_u = load_lanes<Arch>(dc + u, lanes) + dh_u * o * (one - tc * tc);
+    store_lanes(dc_u * g * (i * (one - i)), dz + u, lanes);
+    store_lanes(dc_u * cp * (f * (one - f)), dz + units + u, lanes);
+    store_lanes(dc_u * i * (one - g * g), dz + 2 * units + u, lanes);
+    store_lanes(dh_u * tc * (o * (one - o)), dz + 3 * units + u, lanes);
+    store_lanes(dc_u * f, dc + u, lanes);
+  });
 }
 
 template <BinaryOp Op>

@@ -8,10 +8,16 @@ namespace kernels {
 // Compiled in activations_<arch>.cpp, with that instruction set's flags.
 XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, xsimd::avx512f)
 XGRAD_FOR_EACH_BINARY(XGRAD_EXTERN_BINARY_INSTANCES_OF, xsimd::avx512f)
+XGRAD_EXTERN_LSTM_INSTANCES(float, xsimd::avx512f)
+XGRAD_EXTERN_LSTM_INSTANCES(double, xsimd::avx512f)
 XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, xsimd::avx2)
 XGRAD_FOR_EACH_BINARY(XGRAD_EXTERN_BINARY_INSTANCES_OF, xsimd::avx2)
+XGRAD_EXTERN_LSTM_INSTANCES(float, xsimd::avx2)
+XGRAD_EXTERN_LSTM_INSTANCES(double, xsimd::avx2)
 XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, xsimd::sse2)
 XGRAD_FOR_EACH_BINARY(XGRAD_EXTERN_BINARY_INSTANCES_OF, xsimd::sse2)
+XGRAD_EXTERN_LSTM_INSTANCES(float, xsimd::sse2)
+XGRAD_EXTERN_LSTM_INSTANCES(double, xsimd::sse2)
 }  // namespace kernels
 
 namespace {
@@ -38,6 +44,20 @@ void binary(const T* a, const T* b, T* out, std::size_t n) {
 }
 
 }  // namespace
+
+#define XGRAD_DEFINE_LSTM(T)                                                                     \
+  void lstm_forward_row(T* gates, const T* c_prev, T* c, T* h, std::size_t units) {              \
+    static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::LstmForward{});            \
+    dispatched(gates, c_prev, c, h, units);                                                      \
+  }                                                                                              \
+  void lstm_backward_row(const T* gates, const T* c_prev, const T* c, const T* dh, T* dc, T* dz, \
+                         std::size_t units) {                                                    \
+    static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::LstmBackward{});           \
+    dispatched(gates, c_prev, c, dh, dc, dz, units);                                             \
+  }
+XGRAD_DEFINE_LSTM(float)
+XGRAD_DEFINE_LSTM(double)
+#undef XGRAD_DEFINE_LSTM
 
 #define XGRAD_DEFINE_BINARY(name, Op)                                               \
   void name(const float* a, const float* b, float* out, std::size_t n) {          \

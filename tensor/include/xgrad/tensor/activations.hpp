@@ -92,6 +92,20 @@ Array<T> applied(const Array<T>& a, void (*kernel)(T*, std::size_t)) {
 // g ⊙ f'(x) from the output y = f(x), computed in g's own storage and
 // returned from it: the backward pass of an elementwise op, which may consume
 // the gradient it receives, e.g. backward_applied<T>(g, y, tanh_backward).
+// LSTM's pointwise step for one row of U units, Keras' default activations
+// (tanh, sigmoid) in one pass: `gates` holds the pre-activations of blocks
+// i, f, g, o and receives σ(z_i), σ(z_f), tanh(z_g), σ(z_o); c = f ⊙ c_prev
+// + i ⊙ g (c_prev null: zeros), h = o ⊙ tanh(c). The gates are the
+// elementwise kernels' (tanh_in_place, sigmoid_in_place) to the bit.
+void lstm_forward_row(float* gates, const float* c_prev, float* c, float* h, std::size_t units);
+void lstm_forward_row(double* gates, const double* c_prev, double* c, double* h, std::size_t units);
+// Its backward, from the gates, c_prev, c, dh = dL/dh and dc = dL/dc (the
+// carried part): dz = dL/d(pre-activations) [4U], and dc becomes dL/dc_prev.
+void lstm_backward_row(const float* gates, const float* c_prev, const float* c, const float* dh,
+                       float* dc, float* dz, std::size_t units);
+void lstm_backward_row(const double* gates, const double* c_prev, const double* c, const double* dh,
+                       double* dc, double* dz, std::size_t units);
+
 // It hands g on as an rvalue reference, not as a new array: moving an
 // xtensor array costs tens of nanoseconds, per op.
 template <typename T>
