@@ -12,8 +12,12 @@
 //     return xgrad_examples::run(program, argc, argv);
 //   }
 //
+// train_memory, which trains three models, uses the parts (read_command_line,
+// make_adding_problems, make_model, fit, evaluate) without run().
+//
 // Header-only: each program is one .cpp file plus this.
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -60,7 +64,7 @@ inline void print_usage(std::ostream& os, const char* program, std::size_t defau
   os << "usage: " << program << " [--epochs N] [--seed N] [--out DIR] [--threads N]\n"
      << "  --epochs N   training epochs (default " << default_epochs << ")\n"
      << "  --seed N     seed of xgrad::manual_seed: data, weights, shuffling (default 42)\n"
-     << "  --out DIR    where the loss CSV/SVG and the checkpoint go (default .)\n"
+     << "  --out DIR    where the files go: the loss CSV/SVG, any checkpoint (default .)\n"
      << "  --threads N  OpenBLAS threads (default: OpenBLAS's own choice)\n";
 }
 
@@ -125,6 +129,48 @@ inline std::optional<int> read_command_line(int argc, char** argv, const char* p
   return std::nullopt;
 }
 
+// -------------------------------------------------------------------- data
+
+// A regression data set: inputs [N, T, F], targets [N, 1].
+struct Dataset {
+  xgrad::Array<float> inputs;
+  xgrad::Array<float> targets;
+};
+
+// The adding problem (Hochreiter & Schmidhuber 1997), used by train_adding and
+// train_memory: n sequences of `timesteps` steps, inputs [n, T, 2] (a value
+// uniform in [0, 1), a marker that is 1 at exactly two steps and 0
+// elsewhere), targets [n, 1] (the sum of the two marked values). The markers
+// are placed as in Le, Jaitly & Hinton 2015: one uniformly in the first half
+// of the sequence, one uniformly in the second half. Draws from xgrad's
+// generator, so manual_seed fixes the data.
+inline Dataset make_adding_problems(std::size_t n, std::size_t timesteps) {
+  const std::size_t half = timesteps / 2;
+  Dataset data{xgrad::zeros<float>({n, timesteps, 2}), xgrad::zeros<float>({n, 1})};
+  const xgrad::Array<float> values = xgrad::uniform<float>({n, timesteps}, 0.0f, 1.0f);
+  const xgrad::Array<double> first =
+      xgrad::uniform<double>({n}, 0.0, static_cast<double>(half));
+  const xgrad::Array<double> second =
+      xgrad::uniform<double>({n}, static_cast<double>(half), static_cast<double>(timesteps));
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t t = 0; t < timesteps; ++t) data.inputs(i, t, 0) = values(i, t);
+    for (const double position : {first(i), second(i)}) {
+      const auto t = std::min(static_cast<std::size_t>(position), timesteps - 1);
+      data.inputs(i, t, 1) = 1.0f;
+      data.targets(i, 0) += values(i, t);
+    }
+  }
+  return data;
+}
+
+// The adding problem's trivial baseline: the MSE of always predicting 1.0,
+// the mean target (2 * 1/12 = 0.167 in expectation).
+inline double constant_prediction_mse(const Dataset& data) {
+  double sum = 0;
+  for (const float target : data.targets) sum += (target - 1.0) * (target - 1.0);
+  return sum / static_cast<double>(data.targets.size());
+}
+
 // ---------------------------------------------------------------- training
 
 // The learning rate of `epoch` (1 .. epochs): a constant rate leaves Adam
@@ -140,12 +186,6 @@ struct LearningRateSchedule {
     const double progress = static_cast<double>(epoch - 1) / static_cast<double>(epochs - 1);
     return initial * std::pow(final_fraction, progress);
   }
-};
-
-// A regression data set: inputs [N, T, F], targets [N, 1].
-struct Dataset {
-  xgrad::Array<float> inputs;
-  xgrad::Array<float> targets;
 };
 
 // The MSE of the model on a whole set, in one batch and without a graph.
@@ -196,17 +236,26 @@ inline nn::History fit(nn::Sequential<float>& model, nn::Optimizer<float>& optim
 
 // ---------------------------------------------------------------- run()
 
-// The model of every program: SimpleRNN(units) + Dense(1), built for inputs
-// of `timesteps` steps of `features` features (its weights drawn from
+// `recurrent` (a SimpleRNN, LSTM or GRU without return_sequences) + Dense(1),
+// built for inputs of `timesteps` steps of `features` features (the Dense's
+// weights, and the recurrent layer's if it is not built yet, drawn from
 // xgrad's generator).
-inline std::shared_ptr<nn::Sequential<float>> make_model(std::size_t units, std::size_t timesteps,
-                                                         std::size_t features) {
+template <typename Recurrent>
+std::shared_ptr<nn::Sequential<float>> make_model(std::shared_ptr<Recurrent> recurrent,
+                                                  std::size_t timesteps, std::size_t features) {
   auto model = std::make_shared<nn::Sequential<float>>();
-  model->add(std::make_shared<nn::SimpleRNN<float>>(nn::SimpleRNNOptions(units)));
+  model->add(std::move(recurrent));
   model->add(std::make_shared<nn::Dense<float>>(nn::DenseOptions(1)));
   model->build(
       {-1, static_cast<std::ptrdiff_t>(timesteps), static_cast<std::ptrdiff_t>(features)});
   return model;
+}
+
+// The model of run(): SimpleRNN(units) + Dense(1).
+inline std::shared_ptr<nn::Sequential<float>> make_model(std::size_t units, std::size_t timesteps,
+                                                         std::size_t features) {
+  return make_model(std::make_shared<nn::SimpleRNN<float>>(nn::SimpleRNNOptions(units)),
+                    timesteps, features);
 }
 
 // What a training program is; run() does the rest.
