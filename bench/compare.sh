@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# compare.sh: xgrad against libtorch 1.13 on the workloads of
-# /work/shared/bench/WORKLOADS.md, side by side, as a Markdown table.
+# compare.sh: xgrad against libtorch 1.13 on the workloads of bench/README.md,
+# for SimpleRNN, LSTM and GRU, side by side, as one Markdown table.
 #
 # Builds xgrad_bench and torch_reference (Release, option
 # XGRAD_BENCH_LIBTORCH=ON) into build-compare/ at the top of the repository,
-# then for each selected workload, figure and thread count runs the two
+# then for each selected layer, workload, figure and thread count runs the two
 # programs one right after the other, so that whatever else the machine is
 # doing weighs on both alike. Each row also runs xgrad_bench --against limit:
 # xgrad's figure interleaved with its gemm limit (only the BLAS calls of a
@@ -15,8 +15,11 @@
 # OPENBLAS_NUM_THREADS and the like are the caller's to set. The table's
 # heading names the OpenBLAS core that both programs report.
 #
-# usage: bench/compare.sh [--workload N|S|M|L|X] [--figure inference|train_step]
-#                         [--threads 1|2] [--budget SECONDS]
+# usage: bench/compare.sh [--layer simple_rnn|lstm|gru] [--workload N|S|M|L|X]
+#                         [--figure inference|train_step] [--threads 1|2]
+#                         [--budget SECONDS]
+# Without a flag every value of it runs (layers in that order, --budget the
+# programs' default); --budget is passed to each program run.
 # The table goes to stdout, progress to stderr. Needs bash, cmake, a C++
 # compiler and Debian's libtorch-dev; JSON is read with sed and awk.
 
@@ -27,6 +30,7 @@ usage() {
   exit "${1:-2}"
 }
 
+layers="simple_rnn lstm gru"
 workloads="N S M L X"
 figures="inference train_step"
 threads_list="1 2"
@@ -36,7 +40,7 @@ while (($#)); do
   case $flag in
     -h | --help) usage 0 ;;
     --*=*) value=${flag#*=} flag=${flag%%=*} ;;
-    --workload | --figure | --threads | --budget)
+    --layer | --workload | --figure | --threads | --budget)
       (($# >= 2)) || { echo "compare.sh: missing value for $flag" >&2; usage; }
       value=$2
       shift ;;
@@ -44,6 +48,10 @@ while (($#)); do
   esac
   shift
   case $flag in
+    --layer) case $value in
+               simple_rnn | lstm | gru) layers=$value ;;
+               *) echo "compare.sh: unknown layer '$value'" >&2; usage ;;
+             esac ;;
     --workload) [[ $value =~ ^[NSMLX]$ ]] || { echo "compare.sh: unknown workload '$value'" >&2; usage; }
                 workloads=$value ;;
     --figure) case $value in
@@ -97,17 +105,17 @@ ratio() {
 }
 or_dash() { printf '%s\n' "${1:-–}"; }
 
-# measure PROGRAM WORKLOAD FIGURE THREADS [FLAG...]: prints its JSON line, or
-# fails.
+# measure PROGRAM LAYER WORKLOAD FIGURE THREADS [FLAG...]: prints its JSON
+# line, or fails.
 measure() {
   local name line
   name=$(basename "$1")
-  echo "compare.sh: $name $2 $3 threads=$4 ${*:5}..." >&2
-  if line=$("$1" --workload "$2" --figure "$3" --threads "$4" "${budget[@]}" "${@:5}" \
+  echo "compare.sh: $name $2 $3 $4 threads=$5 ${*:6}..." >&2
+  if line=$("$1" --layer "$2" --workload "$3" --figure "$4" --threads "$5" "${budget[@]}" "${@:6}" \
               2>>"$logs/$name.err"); then
     printf '%s\n' "$line"
   else
-    echo "compare.sh: $name failed on $2 $3 threads=$4; its messages:" >&2
+    echo "compare.sh: $name failed on $2 $3 $4 threads=$5; its messages:" >&2
     tail -n 5 "$logs/$name.err" >&2
     return 1
   fi
@@ -115,17 +123,20 @@ measure() {
 
 rows=()
 failures=0
-for w in $workloads; do
-  for f in $figures; do
-    for t in $threads_list; do
-      x=$(measure "$xgrad_bench" "$w" "$f" "$t") || failures=$((failures + 1))
-      l=$(measure "$torch_reference" "$w" "$f" "$t") || failures=$((failures + 1))
-      g=$(measure "$xgrad_bench" "$w" "$f" "$t" --against limit) || failures=$((failures + 1))
-      limit=$(field against_median_us "$g")
-      over_limit=$(field median_ratio "$g")
-      rows+=("| $w | $f | $t | $(or_dash "$(field median_us "$x")") | $(or_dash "$(field median_us "$l")") \
-| $(ratio "$(field median_us "$l")" "$(field median_us "$x")") | $(or_dash "$(field peak_rss_mib "$x")") \
-| $(or_dash "$(field peak_rss_mib "$l")") | $(or_dash "$limit") | $(or_dash "$over_limit") |")
+for layer in $layers; do
+  for w in $workloads; do
+    for f in $figures; do
+      for t in $threads_list; do
+        x=$(measure "$xgrad_bench" "$layer" "$w" "$f" "$t") || failures=$((failures + 1))
+        l=$(measure "$torch_reference" "$layer" "$w" "$f" "$t") || failures=$((failures + 1))
+        g=$(measure "$xgrad_bench" "$layer" "$w" "$f" "$t" --against limit) || failures=$((failures + 1))
+        limit=$(field against_median_us "$g")
+        over_limit=$(field median_ratio "$g")
+        rows+=("| $layer | $w | $f | $t | $(or_dash "$(field median_us "$x")") \
+| $(or_dash "$(field median_us "$l")") | $(ratio "$(field median_us "$l")" "$(field median_us "$x")") \
+| $(or_dash "$(field peak_rss_mib "$x")") | $(or_dash "$(field peak_rss_mib "$l")") | $(or_dash "$limit") \
+| $(or_dash "$over_limit") |")
+      done
     done
   done
 done
@@ -143,11 +154,11 @@ echo "## xgrad vs libtorch 1.13 — OpenBLAS core ${core:-unknown}"
 echo
 echo "${config:-OpenBLAS (configuration not reported)}; OPENBLAS environment: ${openblas_env:-none}; $(nproc) CPUs."
 echo "Medians in µs; libtorch/xgrad above 1 means xgrad is faster. gemm_limit: xgrad_bench's BLAS calls"
-echo "of a fused train step (train_step rows) or of its forward pass (inference rows) alone;"
+echo "of the layer's fused train step (train_step rows) or of its forward pass (inference rows) alone;"
 echo "xgrad/limit: the median ratio of xgrad's figure to it, timed interleaved (--against limit)."
 echo
-echo "| workload | figure | threads | xgrad median µs | libtorch median µs | libtorch/xgrad | xgrad peak MiB | libtorch peak MiB | gemm_limit µs | xgrad/limit |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| layer | workload | figure | threads | xgrad median µs | libtorch median µs | libtorch/xgrad | xgrad peak MiB | libtorch peak MiB | gemm_limit µs | xgrad/limit |"
+echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
 
 if ((failures > 0)); then

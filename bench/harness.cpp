@@ -29,6 +29,12 @@ const std::vector<Workload> kWorkloads = {
     {'X', 1, 10000, 8, 32, 5},
 };
 
+const std::vector<LayerKind> kLayers = {
+    {Layer::simple_rnn, "simple_rnn", 1},
+    {Layer::lstm, "lstm", 4},
+    {Layer::gru, "gru", 3},
+};
+
 const char* figure_name(Figure f) {
   switch (f) {
     case Figure::inference: return "inference";
@@ -86,6 +92,7 @@ enum class Against { none, limit, baseline };
 // and the thread count, and the run's settings.
 struct Measurement {
   Workload workload;
+  LayerKind layer;
   Figure figure;
   int threads;
   double budget;
@@ -121,7 +128,8 @@ std::function<void()> step_of(Model& model, Figure figure) {
 // The JSON fields every line ends with.
 std::string head_fields(const Measurement& m, const std::string& extra) {
   return std::string("{\"workload\":\"") + m.workload.name + "\",\"figure\":\"" +
-         figure_name(m.figure) + "\",\"threads\":" + std::to_string(m.threads) + extra;
+         figure_name(m.figure) + "\",\"threads\":" + std::to_string(m.threads) +
+         ",\"layer\":\"" + m.layer.name + "\"" + extra;
 }
 
 // --against: rounds of `calls` calls of `step`, then as many of `other`,
@@ -156,9 +164,9 @@ std::string measure_against(const Measurement& m, const std::string& extra,
                 other_name.c_str(), median_of(step_us), median_of(other_us), ratio,
                 *std::min_element(ratios.begin(), ratios.end()),
                 *std::max_element(ratios.begin(), ratios.end()), rounds, calls, rss);
-  std::fprintf(stderr, "  %c/%s/threads:%d against %s: median ratio %.3f over %d rounds\n",
-               m.workload.name, figure_name(m.figure), m.threads, other_name.c_str(), ratio,
-               rounds);
+  std::fprintf(stderr, "  %c/%s/%s/threads:%d against %s: median ratio %.3f over %d rounds\n",
+               m.workload.name, m.layer.name, figure_name(m.figure), m.threads,
+               other_name.c_str(), ratio, rounds);
   return head_fields(m, extra) + tail;
 }
 
@@ -174,19 +182,19 @@ std::string measure(const Program& program, const Measurement& m) {
   std::unique_ptr<Model> model;
   std::function<void()> step;
   if (m.figure == Figure::gemm_limit || m.figure == Figure::inference_gemm_limit) {
-    step = program.make_gemm_limit(w, m.figure == Figure::inference_gemm_limit);
+    step = program.make_gemm_limit(w, m.layer, m.figure == Figure::inference_gemm_limit);
   } else {
-    model = program.make_model(w);
+    model = program.make_model(w, m.layer);
     step = step_of(*model, m.figure);
   }
   if (m.against == Against::limit) {
     const bool forward_only = m.figure == Figure::inference;
-    return measure_against(m, extra, step, program.make_gemm_limit(w, forward_only),
+    return measure_against(m, extra, step, program.make_gemm_limit(w, m.layer, forward_only),
                            figure_name(forward_only ? Figure::inference_gemm_limit : Figure::gemm_limit),
                            model.get());
   }
   if (m.against == Against::baseline) {
-    const std::unique_ptr<Model> baseline = program.make_baseline_model(w);
+    const std::unique_ptr<Model> baseline = program.make_baseline_model(w, m.layer);
     return measure_against(m, extra, step, step_of(*baseline, m.figure), program.baseline_name,
                            model.get());
   }
@@ -195,8 +203,8 @@ std::string measure(const Program& program, const Measurement& m) {
   const int reps = std::clamp(static_cast<int>(m.budget / std::max(call_seconds, 1e-9)),
                               w.min_reps, std::max(kMaxReps, w.min_reps));
 
-  const std::string name = std::string(1, w.name) + "/" + figure_name(m.figure) + "/threads:" +
-                           std::to_string(m.threads);
+  const std::string name = std::string(1, w.name) + "/" + m.layer.name + "/" +
+                           figure_name(m.figure) + "/threads:" + std::to_string(m.threads);
   benchmark::RegisterBenchmark(name.c_str(),
                                [&](benchmark::State& state) {
                                  for (auto _ : state) step();
@@ -258,8 +266,8 @@ std::optional<std::string> measure_in_child(const Program& program, const Measur
       const std::string line = measure(program, m);
       status = write(fds[1], line.data(), line.size()) == static_cast<ssize_t>(line.size()) ? 0 : 1;
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "%s: %c %s threads=%d failed: %s\n", who, m.workload.name,
-                   figure_name(m.figure), m.threads, e.what());
+      std::fprintf(stderr, "%s: %c %s %s threads=%d failed: %s\n", who, m.workload.name,
+                   m.layer.name, figure_name(m.figure), m.threads, e.what());
       status = 1;
     }
     close(fds[1]);
@@ -283,8 +291,8 @@ std::optional<std::string> measure_in_child(const Program& program, const Measur
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || line.empty()) {
-    std::fprintf(stderr, "%s: the child for %c %s threads=%d failed (%s %d)\n", who,
-                 m.workload.name, figure_name(m.figure), m.threads,
+    std::fprintf(stderr, "%s: the child for %c %s %s threads=%d failed (%s %d)\n", who,
+                 m.workload.name, m.layer.name, figure_name(m.figure), m.threads,
                  WIFSIGNALED(status) ? "signal" : "exit status",
                  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
     return std::nullopt;
@@ -303,9 +311,10 @@ std::optional<std::string> measure_in_child(const Program& program, const Measur
   std::fprintf(stderr,
                "usage: %s [--workload N|S|M|L|X] [--figure %s] "
                "[--threads 1|2] [--budget SECONDS]\n"
-               "       [--steps T] [--against limit|baseline]%s\n"
+               "       [--steps T] [--against limit|baseline] [--layer simple_rnn|lstm|gru]%s\n"
                "Prints one JSON line per (workload, figure, threads) on stdout; "
                "without flags runs them all.\n"
+               "--layer is the recurrent layer of every workload (default simple_rnn).\n"
                "--budget is the minimum timed seconds per figure (default 0.7).\n"
                "--steps T replaces the workloads' timestep count (T-scaling).\n"
                "--against limit|baseline times the inference or train step interleaved with\n"
@@ -318,6 +327,7 @@ std::optional<std::string> measure_in_child(const Program& program, const Measur
 
 struct Selection {
   std::vector<Workload> workloads = kWorkloads;
+  LayerKind layer = kLayers[0];
   std::vector<Figure> figures;
   std::vector<int> threads = {1, 2};
   double budget = 0.7;
@@ -345,7 +355,7 @@ Selection parse_flags(const Program& program, int argc, char** argv) {
     }
     const bool own = std::find(program.flags.begin(), program.flags.end(), flag) != program.flags.end();
     if (!own && flag != "--workload" && flag != "--figure" && flag != "--threads" &&
-        flag != "--budget" && flag != "--steps" && flag != "--against")
+        flag != "--budget" && flag != "--steps" && flag != "--against" && flag != "--layer")
       fail("unknown flag '" + flag + "'");
     if (eq == std::string::npos) {  // --flag value
       if (i + 1 >= argc) fail("missing value for " + flag);
@@ -361,6 +371,11 @@ Selection parse_flags(const Program& program, int argc, char** argv) {
       });
       if (it == kWorkloads.end()) fail("unknown workload '" + value + "'");
       s.workloads = {*it};
+    } else if (flag == "--layer") {
+      const auto it = std::find_if(kLayers.begin(), kLayers.end(),
+                                   [&](const LayerKind& k) { return value == k.name; });
+      if (it == kLayers.end()) fail("unknown layer '" + value + "' (simple_rnn, lstm or gru)");
+      s.layer = *it;
     } else if (flag == "--figure") {
       s.figure_given = true;
       if (value == "inference") s.figures = {Figure::inference};
@@ -404,6 +419,10 @@ Selection parse_flags(const Program& program, int argc, char** argv) {
       fail(std::string("--against compares inference or train_step, not ") + figure_name(s.figures[0]));
     s.figures.erase(std::remove_if(s.figures.begin(), s.figures.end(), is_limit), s.figures.end());
   }
+  if (program.check_layer) {
+    const std::string problem = program.check_layer(s.layer);
+    if (!problem.empty()) fail(problem);
+  }
   return s;
 }
 
@@ -426,11 +445,12 @@ int run(const Program& program, int argc, char** argv) {
     if (selection.steps > 0) w.steps = selection.steps;
     for (Figure figure : selection.figures) {
       for (int threads : selection.threads) {
-        std::fprintf(stderr, "%s: %c (B=%zu T=%zu I=%zu H=%zu) %s threads=%d ...\n",
+        std::fprintf(stderr, "%s: %c (B=%zu T=%zu I=%zu H=%zu) %s %s threads=%d ...\n",
                      program.name.c_str(), w.name, w.batch, w.steps, w.features, w.units,
-                     figure_name(figure), threads);
-        const std::optional<std::string> line = measure_in_child(
-            program, {w, figure, threads, selection.budget, selection.steps > 0, selection.against});
+                     selection.layer.name, figure_name(figure), threads);
+        const std::optional<std::string> line =
+            measure_in_child(program, {w, selection.layer, figure, threads, selection.budget,
+                                       selection.steps > 0, selection.against});
         if (line) {
           std::fputs(line->c_str(), stdout);
           std::fflush(stdout);

@@ -1,13 +1,14 @@
 #pragma once
 // The measurement harness shared by the benchmark programs (xgrad_bench and
-// the libtorch reference torch_reference): the workloads of
-// /work/shared/bench/WORKLOADS.md, one child process per measurement, the
-// warm-up and Google Benchmark timing, and the JSON lines.
+// the libtorch reference torch_reference): the workloads and the layers of
+// bench/README.md, one child process per measurement, the warm-up and Google
+// Benchmark timing, and the JSON lines.
 //
 // A program describes itself in a Program: how to set its thread count, and
-// how to build, for a workload, a Model whose inference() and train_step()
-// are the figures. The harness does the rest: bench::run(program, argc, argv)
-// is the whole of the program's main().
+// how to build, for a workload and a layer (SimpleRNN, LSTM or GRU: --layer),
+// a Model whose inference() and train_step() are the figures. The harness
+// does the rest: bench::run(program, argc, argv) is the whole of the
+// program's main().
 //
 // For every selected (workload, figure, threads) the harness forks a child
 // process. The child sets the threads, builds the model (weights and input
@@ -52,8 +53,20 @@ struct Workload {
   int min_reps;  // the spec's minimum number of repetitions
 };
 
-// WORKLOADS.md: N, S, M, L, X.
+// bench/README.md: N, S, M, L, X.
 extern const std::vector<Workload> kWorkloads;
+
+// The recurrent layer of a workload (--layer, default simple_rnn). Every
+// layer has the workload's shapes; H is its units, and its kernels have
+// gates·H columns: kernel [I, G·H], recurrent kernel [H, G·H].
+enum class Layer { simple_rnn, lstm, gru };
+struct LayerKind {
+  Layer layer;
+  const char* name;   // the --layer value and the JSON field "layer"
+  std::size_t gates;  // G: 1, 4, 3
+};
+// simple_rnn, lstm, gru, in that order.
+extern const std::vector<LayerKind> kLayers;
 
 // gemm_limit: only the BLAS calls of a train step; inference_gemm_limit: only
 // those of the forward pass (a program may offer both).
@@ -81,25 +94,32 @@ struct Program {
   std::string name;  // prefixes its messages on stderr
   // Called first in every child, with the measurement's thread count.
   std::function<void(int threads)> set_threads;
-  std::function<std::unique_ptr<Model>(const Workload&)> make_model;
+  std::function<std::unique_ptr<Model>(const Workload&, const LayerKind&)> make_model;
   // The step timed as figure gemm_limit (forward_only: inference_gemm_limit);
   // without it the program has neither figure, and --figure refuses them.
-  std::function<std::function<void()>(const Workload&, bool forward_only)> make_gemm_limit;
+  std::function<std::function<void()>(const Workload&, const LayerKind&, bool forward_only)>
+      make_gemm_limit;
   // The model --against baseline compares with (xgrad_bench: the fused layer,
   // named "fused"); without it the program has no baseline.
-  std::function<std::unique_ptr<Model>(const Workload&)> make_baseline_model;
+  std::function<std::unique_ptr<Model>(const Workload&, const LayerKind&)> make_baseline_model;
   std::string baseline_name;
   // JSON fields of the program's own, each as ,"key":value; they follow
-  // "threads" in the line of that figure.
+  // "layer" in the line of that figure.
   std::function<std::string(Figure)> extra_fields;
   // Flags of the program's own, each taking a value; set_flag(flag, value)
   // returns what is wrong with the value, or an empty string.
   std::vector<std::string> flags;
   std::function<std::string(const std::string& flag, const std::string& value)> set_flag;
+  // Called once all flags are parsed: what is wrong with the program's own
+  // flags for that layer (e.g. a path only SimpleRNN has), or an empty string.
+  std::function<std::string(const LayerKind&)> check_layer;
   std::string flags_synopsis;  // usage()'s second line, e.g. "[--path fused|manual]"
   std::string flags_help;      // usage()'s closing lines, each ending in a newline
 };
 
+// JSON lines: {"workload":"S","figure":"train_step","threads":1,"layer":"lstm",
+// then the program's own fields, then the figures.
+//
 // Parses the flags, prints the OpenBLAS build and core on stderr, runs every
 // selected measurement and returns main()'s exit status: 0 if all succeeded.
 int run(const Program& program, int argc, char** argv);

@@ -1,32 +1,41 @@
-// xgrad_bench: the speed and memory figures of /work/shared/bench/WORKLOADS.md.
+// xgrad_bench: the speed and memory figures of the workloads of
+// bench/README.md, for a SimpleRNN, LSTM or GRU layer (--layer).
 //
 // The measurement itself (one child process per figure, warm-up, Google
 // Benchmark timing, median/min/max, peak RSS, the JSON line, the common
 // flags) is the harness of harness.hpp, shared with torch_reference; this
 // file supplies xgrad's model of each workload and its own figure and flags.
+// The three layers share one Model and one GemmLimit: what differs between
+// them is the row of kLayerRecipes (how to make the layer, its bias's rows)
+// and the gate count G of the harness's kLayers (1, 4, 3).
 //
-// Figures: inference and train_step as WORKLOADS.md defines them, and
-// gemm_limit (run after train_step): the time of only the BLAS calls a fused
-// train step of the workload cannot do without, through xgrad::gemm on
-// buffers allocated once outside the timing, B·T rows laid out [B, T, ·] as
-// the fused sequence node lays them out:
-//   forward   [B·T, I]·[I, H], the input projection, then T−1 recurrent
-//             products [B, H]·[H, H], each accumulating into its step's
-//             [B, H] slice;
-//   backward  T−1 products [B, H]·[H, H]^T (with R^T formed once, as a
-//             plain product: OpenBLAS runs A·B^T slower), then d kernel = X^T·G
-//             ([I, B·T]·[B·T, H]) and d recurrent = Hprev^T·G as one product
-//             ([H, B·T]·[B·T, H]). The input needs no gradient: no dX.
-// The backward recurrent products read one gradient buffer and accumulate
-// into another, so that no value grows without bound over the repetitions
-// (the products' cost does not depend on the values, bar denormals). The
-// train step divided by this figure is what xgrad spends besides BLAS.
-// inference_gemm_limit (run after it) is the forward half alone: the lower
-// bound of the inference figure.
+// Figures: inference and train_step as bench/README.md defines them, and
+// gemm_limit (run after train_step): the time of only the BLAS calls the
+// fused layer's train step makes, through xgrad::gemm on buffers allocated
+// once outside the timing, B·T rows laid out [B, T, ·] as the fused
+// sequence node (nn/src/recurrent_sequence.cpp) lays them out. With G the
+// gates (SimpleRNN 1, LSTM 4, GRU 3) and W = G·H:
+//   forward   [B·T, I]·[I, W], the input projection, then T−1 recurrent
+//             products [B, H]·[H, W] (step 1 starts from the zero state and
+//             needs none), each accumulating into its step's [B, W] slice;
+//   backward  T−1 products [B, W]·[W, H] against R^T formed once (as a
+//             plain product: OpenBLAS runs a small A·B^T slower), then
+//             d kernel = X^T·dZ ([I, B·T]·[B·T, W]) and d recurrent kernel =
+//             Hprev^T·dZ as one product ([H, B·T]·[B·T, W]). The input needs
+//             no gradient, and the fused node computes none: no dX.
+// For SimpleRNN (W = H) the gate buffer is the state buffer itself, as in the
+// fused node. The backward recurrent products read one gradient buffer and
+// accumulate into another, so that no value grows without bound over the
+// repetitions (the products' cost does not depend on the values, bar
+// denormals). The train step divided by this figure is what xgrad spends
+// besides BLAS. inference_gemm_limit (run after it) is the forward half
+// alone: the lower bound of the inference figure.
 //
 // --path (xgrad only) chooses how the forward pass is computed, see usage().
 
+#include <algorithm>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -40,38 +49,78 @@ namespace {
 
 namespace nn = xgrad::nn;
 using bench::Figure;
+using bench::LayerKind;
 using bench::Workload;
 
 // How the forward pass is computed: the layer's fused sequence node, the
-// layer's op-by-op reference, or the per-step loop a user would write with
-// matmul + add + tanh (the per-op overhead a user's own model pays).
+// layer's op-by-op reference, or (SimpleRNN only) the per-step loop a user
+// would write with matmul + add + tanh (the per-op overhead a user's own
+// model pays).
 enum class Path { fused, composed, manual };
 const char* path_name(Path p) {
   return p == Path::fused ? "fused" : p == Path::composed ? "composed" : "manual";
 }
 
+// ---------------------------------------------------------------- the layers
+
+using Layer = nn::RecurrentLayer<float>;
+
+// Each layer kind: how to make it for H units (Keras' defaults but
+// return_sequences) and the rows of its bias ([W], or GRU's reset_after
+// [2, W]: input bias, then recurrent bias).
+struct LayerRecipe {
+  bench::Layer layer;
+  std::size_t bias_rows;
+  std::unique_ptr<Layer> (*make)(std::size_t units);
+};
+
+const LayerRecipe kLayerRecipes[] = {
+    {bench::Layer::simple_rnn, 1,
+     [](std::size_t h) -> std::unique_ptr<Layer> {
+       return std::make_unique<nn::SimpleRNN<float>>(nn::SimpleRNNOptions(h).return_sequences(true));
+     }},
+    {bench::Layer::lstm, 1,
+     [](std::size_t h) -> std::unique_ptr<Layer> {
+       return std::make_unique<nn::LSTM<float>>(nn::LSTMOptions(h).return_sequences(true));
+     }},
+    {bench::Layer::gru, 2,
+     [](std::size_t h) -> std::unique_ptr<Layer> {
+       return std::make_unique<nn::GRU<float>>(nn::GRUOptions(h).return_sequences(true));
+     }},
+};
+
+const LayerRecipe& recipe_of(const LayerKind& kind) {
+  return *std::find_if(std::begin(kLayerRecipes), std::end(kLayerRecipes),
+                       [&](const LayerRecipe& r) { return r.layer == kind.layer; });
+}
+
 // ---------------------------------------------------------------- the model
 
-// A SimpleRNN with seeded weights and input, drawn once (outside the timing).
+// One recurrent layer with seeded weights and input, drawn once (outside the
+// timing).
 class Model : public bench::Model {
  public:
-  Model(const Workload& w, Path path)
-      : rnn(nn::SimpleRNNOptions(w.units).return_sequences(true)), path(path) {
+  Model(const Workload& w, const LayerKind& kind, Path path)
+      : layer(recipe_of(kind).make(w.units)), path(path) {
+    const std::size_t width = kind.gates * w.units, bias_rows = recipe_of(kind).bias_rows;
     xgrad::manual_seed(bench::kSeed);
     // Drawn in the order W, U, b, x, before set_weights builds the layer.
-    xgrad::Array<float> kernel = xgrad::uniform<float>({w.features, w.units}, -0.1f, 0.1f);
-    xgrad::Array<float> recurrent = xgrad::uniform<float>({w.units, w.units}, -0.1f, 0.1f);
-    xgrad::Array<float> bias = xgrad::uniform<float>({w.units}, -0.1f, 0.1f);
+    xgrad::Array<float> kernel = xgrad::uniform<float>({w.features, width}, -0.1f, 0.1f);
+    xgrad::Array<float> recurrent = xgrad::uniform<float>({w.units, width}, -0.1f, 0.1f);
+    xgrad::Array<float> bias =
+        bias_rows == 1 ? xgrad::uniform<float>({width}, -0.1f, 0.1f)
+                       : xgrad::uniform<float>({bias_rows, width}, -0.1f, 0.1f);
     input = xgrad::Variable<float>(
         xgrad::uniform<float>({w.batch, w.steps, w.features}, -1.0f, 1.0f));
-    rnn.set_weights({kernel, recurrent, bias});
+    layer->set_weights({kernel, recurrent, bias});
   }
 
   xgrad::Variable<float> forward() {
-    if (path == Path::fused) return rnn(input);
-    if (path == Path::composed) return rnn.forward_composed(input);
-    const xgrad::Variable<float> kernel = rnn.kernel(), recurrent = rnn.recurrent_kernel(),
-                                 bias = rnn.bias();
+    if (path == Path::fused) return (*layer)(input);
+    if (path == Path::composed) return layer->forward_composed(input);
+    // Path::manual, SimpleRNN only (check_layer refuses the others).
+    const xgrad::Variable<float> kernel = layer->kernel(), recurrent = layer->recurrent_kernel(),
+                                 bias = layer->bias();
     xgrad::Variable<float> h(xgrad::zeros<float>({input.shape()[0], kernel.shape()[1]}));
     std::vector<xgrad::Variable<float>> outputs;
     for (std::size_t t = 0; t < input.shape()[1]; ++t) {
@@ -94,16 +143,16 @@ class Model : public bench::Model {
     loss.backward();
     {
       xgrad::NoGradGuard no_grad;
-      for (auto& p : rnn.parameters()) p.value() -= bench::kLearningRate * p.grad();
+      for (auto& p : layer->parameters()) p.value() -= bench::kLearningRate * p.grad();
     }
-    rnn.zero_grad();
+    layer->zero_grad();
     last_loss_ = loss.value()();
   }
 
   double last_loss() const override { return last_loss_; }
 
  private:
-  nn::SimpleRNN<float> rnn;
+  std::unique_ptr<Layer> layer;
   Path path;
   xgrad::Variable<float> input;
   float last_loss_ = 0.0f;
@@ -114,42 +163,48 @@ class Model : public bench::Model {
 // The BLAS calls of one fused train step and nothing else (header comment).
 class GemmLimit {
  public:
-  GemmLimit(const Workload& w, bool forward_only)
+  GemmLimit(const Workload& w, const LayerKind& kind, bool forward_only)
       : forward_only(forward_only), b(w.batch), t(w.steps), i(w.features), h(w.units),
+        width(kind.gates * w.units),
         states(xgrad::zeros<float>({b, t, h})),
+        gates(width == h ? xgrad::Array<float>() : xgrad::zeros<float>({b, t, width})),
         grad_prev(xgrad::zeros<float>({b, t, h})),
-        d_kernel(xgrad::zeros<float>({i, h})),
-        d_recurrent(xgrad::zeros<float>({h, h})) {
+        d_kernel(xgrad::zeros<float>({i, width})),
+        d_recurrent(xgrad::zeros<float>({h, width})) {
     xgrad::manual_seed(bench::kSeed);
-    kernel = xgrad::uniform<float>({i, h}, -0.1f, 0.1f);
-    recurrent = xgrad::uniform<float>({h, h}, -0.1f, 0.1f);
+    kernel = xgrad::uniform<float>({i, width}, -0.1f, 0.1f);
+    recurrent = xgrad::uniform<float>({h, width}, -0.1f, 0.1f);
     recurrent_t = xgrad::transposed(recurrent);
     x = xgrad::uniform<float>({b, t, i}, -1.0f, 1.0f);
-    grad = xgrad::uniform<float>({b, t, h}, -1.0f, 1.0f);
+    grad = xgrad::uniform<float>({b, t, width}, -1.0f, 1.0f);
   }
 
   void operator()() {
-    const std::size_t row = t * h;  // stride between batch rows of one step
+    const std::size_t row = t * h;       // stride between batch rows of one step, [B, T, H]
+    const std::size_t grow = t * width;  // the same in [B, T, W]
     float* y = states.data();
+    float* z = width == h ? y : gates.data();  // SimpleRNN projects into the states
     const float* u = recurrent.data();
-    xgrad::gemm(false, false, b * t, h, i, 1.0f, x.data(), i, kernel.data(), h, 0.0f, y, h);
+    xgrad::gemm(false, false, b * t, width, i, 1.0f, x.data(), i, kernel.data(), width, 0.0f, z,
+                width);
     for (std::size_t s = 1; s < t; ++s)
-      xgrad::gemm(false, false, b, h, h, 1.0f, y + (s - 1) * h, row, u, h, 1.0f, y + s * h, row);
+      xgrad::gemm(false, false, b, width, h, 1.0f, y + (s - 1) * h, row, u, width, 1.0f,
+                  z + s * width, grow);
     if (forward_only) return;
     for (std::size_t s = t; s-- > 1;)
-      xgrad::gemm(false, false, b, h, h, 1.0f, grad.data() + s * h, row, recurrent_t.data(), h,
-                  1.0f, grad_prev.data() + (s - 1) * h, row);
-    xgrad::gemm(true, false, i, h, b * t, 1.0f, x.data(), i, grad.data(), h, 1.0f,
-                d_kernel.data(), h);
-    xgrad::gemm(true, false, h, h, b * t, 1.0f, y, h, grad.data(), h, 1.0f, d_recurrent.data(),
-                h);
+      xgrad::gemm(false, false, b, h, width, 1.0f, grad.data() + s * width, grow,
+                  recurrent_t.data(), h, 1.0f, grad_prev.data() + (s - 1) * h, row);
+    xgrad::gemm(true, false, i, width, b * t, 1.0f, x.data(), i, grad.data(), width, 1.0f,
+                d_kernel.data(), width);
+    xgrad::gemm(true, false, h, width, b * t, 1.0f, y, h, grad.data(), width, 1.0f,
+                d_recurrent.data(), width);
   }
 
  private:
   bool forward_only;
-  std::size_t b, t, i, h;
-  xgrad::Array<float> states, grad_prev, d_kernel, d_recurrent;  // written
-  xgrad::Array<float> kernel, recurrent, recurrent_t, x, grad;   // read
+  std::size_t b, t, i, h, width;
+  xgrad::Array<float> states, gates, grad_prev, d_kernel, d_recurrent;  // written
+  xgrad::Array<float> kernel, recurrent, recurrent_t, x, grad;          // read
 };
 
 }  // namespace
@@ -159,14 +214,17 @@ int main(int argc, char** argv) {
   bench::Program program;
   program.name = "xgrad_bench";
   program.set_threads = [](int threads) { xgrad::set_num_threads(threads); };
-  program.make_model = [&path](const Workload& w) -> std::unique_ptr<bench::Model> {
-    return std::make_unique<Model>(w, path);
+  program.make_model = [&path](const Workload& w,
+                               const LayerKind& kind) -> std::unique_ptr<bench::Model> {
+    return std::make_unique<Model>(w, kind, path);
   };
-  program.make_gemm_limit = [](const Workload& w, bool forward_only) -> std::function<void()> {
-    return [limit = std::make_shared<GemmLimit>(w, forward_only)] { (*limit)(); };
+  program.make_gemm_limit = [](const Workload& w, const LayerKind& kind,
+                               bool forward_only) -> std::function<void()> {
+    return [limit = std::make_shared<GemmLimit>(w, kind, forward_only)] { (*limit)(); };
   };
-  program.make_baseline_model = [](const Workload& w) -> std::unique_ptr<bench::Model> {
-    return std::make_unique<Model>(w, Path::fused);
+  program.make_baseline_model = [](const Workload& w,
+                                   const LayerKind& kind) -> std::unique_ptr<bench::Model> {
+    return std::make_unique<Model>(w, kind, Path::fused);
   };
   program.baseline_name = "fused";
   program.extra_fields = [&path](Figure figure) -> std::string {
@@ -183,13 +241,18 @@ int main(int argc, char** argv) {
     else return "unknown path '" + value + "'";
     return "";
   };
+  program.check_layer = [&path](const LayerKind& kind) -> std::string {
+    if (path == Path::manual && kind.layer != bench::Layer::simple_rnn)
+      return std::string("--path manual is a SimpleRNN loop: not with --layer ") + kind.name;
+    return "";
+  };
   program.flags_synopsis = "[--path fused|composed|manual]";
   program.flags_help =
-      "--path: the layer's fused node (default), its op-by-op reference, or a\n"
-      "hand-written per-step loop of matmul + add + tanh.\n"
+      "--path: the layer's fused node (default), its op-by-op reference, or (simple_rnn\n"
+      "only) a hand-written per-step loop of matmul + add + tanh.\n"
       "--figure gemm_limit times only the BLAS calls of a fused train step (input\n"
-      "projection, T-1 recurrent products forward and backward, d kernel, d recurrent)\n"
-      "on buffers allocated once: the train step's lower bound on this BLAS.\n"
+      "projection, T-1 recurrent products forward and backward, d kernel, d recurrent\n"
+      "kernel) on buffers allocated once: the train step's lower bound on this BLAS.\n"
       "--figure inference_gemm_limit: its forward products alone, the inference's.\n";
   return bench::run(program, argc, argv);
 }

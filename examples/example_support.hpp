@@ -13,8 +13,12 @@
 //     return xgrad_examples::run(program, argc, argv);
 //   }
 //
+// train_memory, which trains three models, uses the parts (read_command_line,
+// make_adding_problems, make_model, fit, test_mse) without run().
+//
 // Header-only: each program is one .cpp file plus this.
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -59,7 +63,7 @@ inline void print_usage(std::ostream& os, const char* program, std::size_t defau
   os << "usage: " << program << " [--epochs N] [--seed N] [--out DIR] [--threads N]\n"
      << "  --epochs N   training epochs (default " << default_epochs << ")\n"
      << "  --seed N     seed of xgrad::manual_seed: data, weights, shuffling (default 42)\n"
-     << "  --out DIR    where the loss CSV/SVG and the checkpoint go (default .)\n"
+     << "  --out DIR    where the files go: the loss CSV/SVG, any checkpoint (default .)\n"
      << "  --threads N  OpenBLAS threads (default: OpenBLAS's own choice)\n";
 }
 
@@ -124,6 +128,48 @@ inline std::optional<int> read_command_line(int argc, char** argv, const char* p
   return std::nullopt;
 }
 
+// -------------------------------------------------------------------- data
+
+// A regression data set: inputs [N, T, F], targets [N, 1].
+struct Dataset {
+  xgrad::Array<float> inputs;
+  xgrad::Array<float> targets;
+};
+
+// The adding problem (Hochreiter & Schmidhuber 1997), used by train_adding and
+// train_memory: n sequences of `timesteps` steps, inputs [n, T, 2] (a value
+// uniform in [0, 1), a marker that is 1 at exactly two steps and 0
+// elsewhere), targets [n, 1] (the sum of the two marked values). The markers
+// are placed as in Le, Jaitly & Hinton 2015: one uniformly in the first half
+// of the sequence, one uniformly in the second half. Draws from xgrad's
+// generator, so manual_seed fixes the data.
+inline Dataset make_adding_problems(std::size_t n, std::size_t timesteps) {
+  const std::size_t half = timesteps / 2;
+  Dataset data{xgrad::zeros<float>({n, timesteps, 2}), xgrad::zeros<float>({n, 1})};
+  const xgrad::Array<float> values = xgrad::uniform<float>({n, timesteps}, 0.0f, 1.0f);
+  const xgrad::Array<double> first =
+      xgrad::uniform<double>({n}, 0.0, static_cast<double>(half));
+  const xgrad::Array<double> second =
+      xgrad::uniform<double>({n}, static_cast<double>(half), static_cast<double>(timesteps));
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t t = 0; t < timesteps; ++t) data.inputs(i, t, 0) = values(i, t);
+    for (const double position : {first(i), second(i)}) {
+      const auto t = std::min(static_cast<std::size_t>(position), timesteps - 1);
+      data.inputs(i, t, 1) = 1.0f;
+      data.targets(i, 0) += values(i, t);
+    }
+  }
+  return data;
+}
+
+// The adding problem's trivial baseline: the MSE of always predicting 1.0,
+// the mean target (2 * 1/12 = 0.167 in expectation).
+inline double constant_prediction_mse(const Dataset& data) {
+  double sum = 0;
+  for (const float target : data.targets) sum += (target - 1.0) * (target - 1.0);
+  return sum / static_cast<double>(data.targets.size());
+}
+
 // ---------------------------------------------------------------- training
 
 // The learning rate of `epoch` (0 .. epochs − 1), for nn::LearningRateScheduler:
@@ -141,25 +187,59 @@ struct LearningRateSchedule {
   }
 };
 
-// A regression data set: inputs [N, T, F], targets [N, 1].
-struct Dataset {
-  xgrad::Array<float> inputs;
-  xgrad::Array<float> targets;
-};
+// Adam as every program here runs it: starting at schedule.initial, the
+// gradients clipped to a global norm of max_grad_norm (0: not clipped).
+inline nn::AdamOptions adam_options(const LearningRateSchedule& schedule, float max_grad_norm) {
+  return nn::AdamOptions().learning_rate(schedule.initial).global_clipnorm(max_grad_norm);
+}
+
+// trainer.fit on `train` for `epochs` epochs in batches of batch_size, the
+// learning rate set by `schedule` at the start of each epoch (a
+// LearningRateScheduler) and `val` evaluated in one batch after each epoch.
+// The progress bars go to stderr; the History holds "loss", "val_loss" and
+// "learning_rate".
+inline nn::History fit(nn::Trainer<float>& trainer, const Dataset& train, const Dataset& val,
+                       std::size_t epochs, std::size_t batch_size,
+                       const LearningRateSchedule& schedule) {
+  const auto scheduler = std::make_shared<nn::LearningRateScheduler>(
+      [schedule, epochs](std::size_t epoch, double) { return schedule(epoch, epochs); });
+  return trainer.fit(train.inputs, train.targets,
+                     nn::FitOptions()
+                         .epochs(epochs)
+                         .batch_size(batch_size)
+                         .validation_data(val.inputs, val.targets)
+                         .validation_batch_size(val.targets.shape()[0])
+                         .callbacks({scheduler}));
+}
+
+// The MSE of the trainer's model on a whole set, in one batch.
+inline double test_mse(nn::Trainer<float>& trainer, const Dataset& data) {
+  const auto one_batch = nn::EvaluateOptions().batch_size(data.targets.shape()[0]);
+  return trainer.evaluate(data.inputs, data.targets, one_batch).at("loss");
+}
 
 // ---------------------------------------------------------------- run()
 
-// The model of every program: SimpleRNN(units) + Dense(1), built for inputs
-// of `timesteps` steps of `features` features (its weights drawn from
+// `recurrent` (a SimpleRNN, LSTM or GRU without return_sequences) + Dense(1),
+// built for inputs of `timesteps` steps of `features` features (the Dense's
+// weights, and the recurrent layer's if it is not built yet, drawn from
 // xgrad's generator).
-inline std::shared_ptr<nn::Sequential<float>> make_model(std::size_t units, std::size_t timesteps,
-                                                         std::size_t features) {
+template <typename Recurrent>
+std::shared_ptr<nn::Sequential<float>> make_model(std::shared_ptr<Recurrent> recurrent,
+                                                  std::size_t timesteps, std::size_t features) {
   auto model = std::make_shared<nn::Sequential<float>>();
-  model->add(std::make_shared<nn::SimpleRNN<float>>(nn::SimpleRNNOptions(units)));
+  model->add(std::move(recurrent));
   model->add(std::make_shared<nn::Dense<float>>(nn::DenseOptions(1)));
   model->build(
       {-1, static_cast<std::ptrdiff_t>(timesteps), static_cast<std::ptrdiff_t>(features)});
   return model;
+}
+
+// The model of run(): SimpleRNN(units) + Dense(1).
+inline std::shared_ptr<nn::Sequential<float>> make_model(std::size_t units, std::size_t timesteps,
+                                                         std::size_t features) {
+  return make_model(std::make_shared<nn::SimpleRNN<float>>(nn::SimpleRNNOptions(units)),
+                    timesteps, features);
 }
 
 // What a training program is; run() does the rest.
@@ -209,9 +289,7 @@ inline int run(const Program& program, int argc, char** argv) {
 
     const auto model = make_model(program.units, program.timesteps, program.features);
     const LearningRateSchedule& lr = program.learning_rate;
-    nn::Adam<float> optimizer(model->parameters(), nn::AdamOptions()
-                                                       .learning_rate(lr.initial)
-                                                       .global_clipnorm(program.max_grad_norm));
+    nn::Adam<float> optimizer(model->parameters(), adam_options(lr, program.max_grad_norm));
     nn::Trainer<float> trainer(*model, optimizer, "mean_squared_error");
 
     std::cout << name << ": SimpleRNN(" << program.units << ") + Dense(1), T = "
@@ -220,18 +298,7 @@ inline int run(const Program& program, int argc, char** argv) {
               << lr.initial << " -> " << lr.initial * lr.final_fraction << ", ";
     if (program.max_grad_norm > 0.0f) std::cout << "clip norm " << program.max_grad_norm << ", ";
     std::cout << flags.epochs << " epochs, seed " << flags.seed << "\n";
-    const std::size_t epochs = flags.epochs;
-    const auto schedule = std::make_shared<nn::LearningRateScheduler>(
-        [&lr, epochs](std::size_t epoch, double) { return lr(epoch, epochs); });
-    // The validation and test sets are evaluated in one batch each.
-    const nn::History history =
-        trainer.fit(train.inputs, train.targets,
-                    nn::FitOptions()
-                        .epochs(epochs)
-                        .batch_size(program.batch_size)
-                        .validation_data(val.inputs, val.targets)
-                        .validation_batch_size(program.val_samples)
-                        .callbacks({schedule}));
+    const nn::History history = fit(trainer, train, val, flags.epochs, program.batch_size, lr);
 
     // The loss curves (fit's History also holds the learning rate).
     nn::History curves;
@@ -252,9 +319,8 @@ inline int run(const Program& program, int argc, char** argv) {
     nn::load(*reloaded, checkpoint_path);
     nn::Adam<float> reloaded_optimizer(reloaded->parameters());  // a trainer needs one; unused
     nn::Trainer<float> reloaded_trainer(*reloaded, reloaded_optimizer, "mean_squared_error");
-    const auto test_options = nn::EvaluateOptions().batch_size(program.test_samples);
-    const double test_mse = reloaded_trainer.evaluate(test.inputs, test.targets, test_options).at("loss");
-    const double trained_mse = trainer.evaluate(test.inputs, test.targets, test_options).at("loss");
+    const double test_mse = xgrad_examples::test_mse(reloaded_trainer, test);
+    const double trained_mse = xgrad_examples::test_mse(trainer, test);
     const double baseline_mse = program.baseline_mse(test);
     if (test_mse != trained_mse) {
       std::cerr << name << ": the reloaded model gives test MSE " << test_mse

@@ -1,5 +1,6 @@
 // Keras 3 .weights.h5 files (save_keras_weights / load_keras_weights) and
-// PyTorch nn.RNN state dicts (load_torch_rnn_state_dict): the fixtures Keras'
+// PyTorch nn.RNN state dicts (load_torch_rnn_state_dict, and through a
+// Sequential with load_torch_recurrent_state_dict): the fixtures Keras'
 // layout and torch itself produce, round trips, the exact HDF5 layout xgrad
 // writes, and every way a load or a save can go wrong.
 //
@@ -823,6 +824,19 @@ TEST_F(KerasWeightsTest, TorchReluRnnWithoutBiasMatchesTorchsOutput) {
       EXPECT_EQ(rnn.bias().value(), Array<float>(xt::zeros<float>({4})));
     }
   }
+}
+
+// The same nn.RNN through the Sequential import, which shares the checks and
+// the conversion with load_torch_rnn_state_dict.
+TEST_F(KerasWeightsTest, TorchRnnIntoSequential) {
+  auto rnn = std::make_shared<SimpleRNN<float>>(SimpleRNNOptions(4).return_sequences(true));
+  Sequential<float> model({rnn});
+  xgrad::nn::load_torch_recurrent_state_dict(model, data_dir + "/torch_rnn_tanh.npz");
+  const TorchIo io = torch_io("torch_rnn_tanh");
+  EXPECT_LE(xt::amax(xt::abs(model(Variable<float>(io.x)).value() - io.y))(), 1e-6f);
+  SimpleRNN<float> alone(SimpleRNNOptions(4));
+  xgrad::nn::load_torch_rnn_state_dict(alone, data_dir + "/torch_rnn_tanh.npz");
+  EXPECT_EQ(rnn->weights(), alone.weights());
 }
 
 // Writes `entries` as an .npz and expects the import into `rnn` to fail

@@ -276,6 +276,12 @@ struct LSTMCellMath {
 };
 
 struct GRUCellMath {
+  // reset_after with Keras' default activations takes one fused kernel per row.
+  static bool fused_row(const CellSpec& cell) {
+    return cell.reset_after && cell.activation == Activation::tanh &&
+           cell.recurrent_activation == Activation::sigmoid;
+  }
+
   // Gates u (update), q (reset), ĥ (candidate) are stored as blocks 0, 1, 2
   // of the gate buffer, after their activations.
   template <typename T>
@@ -288,12 +294,18 @@ struct GRUCellMath {
     const T* h_prev = f.prev(f.h, f.h0, s, h_ld);
     const std::size_t first = cell.reset_after ? W : 2 * U;  // columns multiplied before q is known
     if (in) gemm(false, false, f.batch, first, U, T(1), in, ld, f.recurrent, W, T(0), product, W);
+    const bool fused = fused_row(cell);
     for (std::size_t b = 0; b < f.batch; ++b) {
       T* z = gates + b * f.grow();
       T* p = product + b * W;
       if (!in) std::fill_n(p, first, T(0));
       if (f.bias) add_into(z, f.bias, z, W);
       if (f.recurrent_bias) add_into(p, f.recurrent_bias, p, W);
+      if (fused) {
+        gru_forward_row(z, p, h_prev ? h_prev + b * h_ld : nullptr, f.extra + b * f.row() + s * U,
+                        f.h + b * f.row() + s * U, U);
+        continue;
+      }
       add_into(z, p, z, 2 * U);
       activate_in_place(cell.recurrent_activation, z, 2 * U);  // u, q
       T* extra = f.extra + b * f.row() + s * U;
@@ -316,6 +328,7 @@ struct GRUCellMath {
         if (in) add_into(z, product + b * W + 2 * U, z, U);
       }
     }
+    if (fused) return;
     for (std::size_t b = 0; b < f.batch; ++b) {
       T* z = gates + b * f.grow();
       activate_in_place(cell.activation, z + 2 * U, U);  // ĥ
@@ -333,6 +346,20 @@ struct GRUCellMath {
     std::size_t ld, h_ld;
     const T* in = f.input(s, ld);
     const T* h_prev = f.prev(f.h, f.h0, s, h_ld);
+    if (fused_row(cell)) {
+      for (std::size_t b = 0; b < f.batch; ++b) {
+        T* dzr = g.dzr + b * f.grow() + s * W;
+        if (!f.kept(b, s)) {
+          std::fill_n(dzr, W, T(0));
+          continue;
+        }
+        gru_backward_row(f.gates + b * f.grow() + s * W, f.extra + b * f.row() + s * U,
+                         h_prev ? h_prev + b * h_ld : nullptr, g.dh + b * f.row() + s * U,
+                         g.dz + b * f.grow() + s * W, dzr, prev ? prev + b * prev_ld : nullptr, U);
+      }
+      if (prev) add_recurrent_share(f, g.dzr + s * W, f.grow(), f.recurrent_t, W, prev, prev_ld);
+      return;
+    }
     // dL/dh_{s−1} through the carry u ⊙ h_{s−1}, and the gradients of ĥ and u.
     for (std::size_t b = 0; b < f.batch; ++b) {
       if (!f.kept(b, s)) continue;

@@ -59,6 +59,28 @@ struct LstmBackward {
   void operator()(Arch, const T* gates, const T* c_prev, const T* c, const T* dh, T* dc, T* dz,
                   std::size_t units) const;
 };
+// GRU's (reset_after) pointwise step for one row, Keras' default
+// activations (activations.hpp: gru_forward_row, gru_backward_row).
+struct GruForward {
+  template <class Arch, typename T>
+  void operator()(Arch, T* gates, const T* recurrent, const T* h_prev, T* recurrent_h, T* h,
+                  std::size_t units) const;
+};
+struct GruBackward {
+  template <class Arch, typename T>
+  void operator()(Arch, const T* gates, const T* recurrent_h, const T* h_prev, const T* dh, T* dz, T* dzr,
+                  T* dh_prev, std::size_t units) const;
+};
+#define XGRAD_GRU_INSTANCES(T, Arch)                                                                     \
+  template void GruForward::operator()<Arch, T>(Arch, T*, const T*, const T*, T*, T*, std::size_t) const; \
+  template void GruBackward::operator()<Arch, T>(Arch, const T*, const T*, const T*, const T*, T*, T*,    \
+                                                 T*, std::size_t) const;
+#define XGRAD_EXTERN_GRU_INSTANCES(T, Arch)                                                             \
+  extern template void GruForward::operator()<Arch, T>(Arch, T*, const T*, const T*, T*, T*,            \
+                                                       std::size_t) const;                              \
+  extern template void GruBackward::operator()<Arch, T>(Arch, const T*, const T*, const T*, const T*, T*, \
+                                                        T*, T*, std::size_t) const;
+
 #define XGRAD_LSTM_INSTANCES(T, Arch)                                                                \
   template void LstmForward::operator()<Arch, T>(Arch, T*, const T*, T*, T*, std::size_t) const;     \
   template void LstmBackward::operator()<Arch, T>(Arch, const T*, const T*, const T*, const T*, T*, \

@@ -236,6 +236,58 @@ void LstmBackward::operator()(Arch, const T* gates, const T* c_prev, const T* c,
   });
 }
 
+// Gates u, q (Keras' z, r) and the candidate ĥ in blocks of U, from the
+// input projections in `gates` and the recurrent products r (each with its
+// bias): u = σ(z_u + r_u), q = σ(z_q + r_q), ĥ = tanh(z_h + q ⊙ r_h),
+// h = u ⊙ h_prev + (1 − u) ⊙ ĥ (h_prev null: zeros). The gates overwrite
+// the projections; r_h is kept for backward.
+template <class Arch, typename T>
+void GruForward::operator()(Arch, T* gates, const T* recurrent, const T* h_prev, T* recurrent_h, T* h,
+                            std::size_t units) const {
+  using batch = xsimd::batch<T, Arch>;
+  const batch one(T(1));
+  over_batches<Arch, T>(units, [&](std::size_t u, std::size_t lanes) {
+    const batch update = sigmoid_of(load_lanes<Arch>(gates + u, lanes) + load_lanes<Arch>(recurrent + u, lanes));
+    const batch reset = sigmoid_of(load_lanes<Arch>(gates + units + u, lanes) +
+                                   load_lanes<Arch>(recurrent + units + u, lanes));
+    const batch r_h = load_lanes<Arch>(recurrent + 2 * units + u, lanes);
+    const batch candidate = tanh_of(load_lanes<Arch>(gates + 2 * units + u, lanes) + reset * r_h);
+    const batch previous = h_prev ? load_lanes<Arch>(h_prev + u, lanes) : batch(T(0));
+    store_lanes(update, gates + u, lanes);
+    store_lanes(reset, gates + units + u, lanes);
+    store_lanes(candidate, gates + 2 * units + u, lanes);
+    store_lanes(r_h, recurrent_h + u, lanes);
+    store_lanes((one - update) * candidate + update * previous, h + u, lanes);
+  });
+}
+
+// From the gates, r_h, h_prev (null: zeros) and dh = dL/dh: dz, the
+// gradients of the input projections' pre-activations [3U], dzr, those of
+// the recurrent products [3U], and dh_prev += dh ⊙ u (unless null).
+template <class Arch, typename T>
+void GruBackward::operator()(Arch, const T* gates, const T* recurrent_h, const T* h_prev, const T* dh, T* dz,
+                             T* dzr, T* dh_prev, std::size_t units) const {
+  using batch = xsimd::batch<T, Arch>;
+  const batch one(T(1));
+  over_batches<Arch, T>(units, [&](std::size_t u, std::size_t lanes) {
+    const batch update = load_lanes<Arch>(gates + u, lanes);
+    const batch reset = load_lanes<Arch>(gates + units + u, lanes);
+    const batch candidate = load_lanes<Arch>(gates + 2 * units + u, lanes);
+    const batch previous = h_prev ? load_lanes<Arch>(h_prev + u, lanes) : batch(T(0));
+    const batch dh_u = load_lanes<Arch>(dh + u, lanes);
+    const batch d_candidate = dh_u * (one - update) * (one - candidate * candidate);
+    const batch d_update = dh_u * (previous - candidate) * (update * (one - update));
+    const batch d_reset = d_candidate * load_lanes<Arch>(recurrent_h + u, lanes) * (reset * (one - reset));
+    store_lanes(d_update, dz + u, lanes);
+    store_lanes(d_reset, dz + units + u, lanes);
+    store_lanes(d_candidate, dz + 2 * units + u, lanes);
+    store_lanes(d_update, dzr + u, lanes);
+    store_lanes(d_reset, dzr + units + u, lanes);
+    store_lanes(d_candidate * reset, dzr + 2 * units + u, lanes);
+    if (dh_prev) store_lanes(load_lanes<Arch>(dh_prev + u, lanes) + dh_u * update, dh_prev + u, lanes);
+  });
+}
+
 template <BinaryOp Op>
 template <class Arch, typename T>
 void Binary<Op>::operator()(Arch, const T* a, const T* b, T* out, std::size_t n) const {

@@ -10,14 +10,20 @@ XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, xsimd::avx512f)
 XGRAD_FOR_EACH_BINARY(XGRAD_EXTERN_BINARY_INSTANCES_OF, xsimd::avx512f)
 XGRAD_EXTERN_LSTM_INSTANCES(float, xsimd::avx512f)
 XGRAD_EXTERN_LSTM_INSTANCES(double, xsimd::avx512f)
+XGRAD_EXTERN_GRU_INSTANCES(float, xsimd::avx512f)
+XGRAD_EXTERN_GRU_INSTANCES(double, xsimd::avx512f)
 XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, xsimd::avx2)
 XGRAD_FOR_EACH_BINARY(XGRAD_EXTERN_BINARY_INSTANCES_OF, xsimd::avx2)
 XGRAD_EXTERN_LSTM_INSTANCES(float, xsimd::avx2)
 XGRAD_EXTERN_LSTM_INSTANCES(double, xsimd::avx2)
+XGRAD_EXTERN_GRU_INSTANCES(float, xsimd::avx2)
+XGRAD_EXTERN_GRU_INSTANCES(double, xsimd::avx2)
 XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, xsimd::sse2)
 XGRAD_FOR_EACH_BINARY(XGRAD_EXTERN_BINARY_INSTANCES_OF, xsimd::sse2)
 XGRAD_EXTERN_LSTM_INSTANCES(float, xsimd::sse2)
 XGRAD_EXTERN_LSTM_INSTANCES(double, xsimd::sse2)
+XGRAD_EXTERN_GRU_INSTANCES(float, xsimd::sse2)
+XGRAD_EXTERN_GRU_INSTANCES(double, xsimd::sse2)
 }  // namespace kernels
 
 namespace {
@@ -58,6 +64,21 @@ void binary(const T* a, const T* b, T* out, std::size_t n) {
 XGRAD_DEFINE_LSTM(float)
 XGRAD_DEFINE_LSTM(double)
 #undef XGRAD_DEFINE_LSTM
+
+#define XGRAD_DEFINE_GRU(T)                                                                         \
+  void gru_forward_row(T* gates, const T* recurrent, const T* h_prev, T* recurrent_h, T* h,         \
+                       std::size_t units) {                                                         \
+    static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::GruForward{});                \
+    dispatched(gates, recurrent, h_prev, recurrent_h, h, units);                                    \
+  }                                                                                                 \
+  void gru_backward_row(const T* gates, const T* recurrent_h, const T* h_prev, const T* dh, T* dz,  \
+                        T* dzr, T* dh_prev, std::size_t units) {                                    \
+    static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::GruBackward{});               \
+    dispatched(gates, recurrent_h, h_prev, dh, dz, dzr, dh_prev, units);                            \
+  }
+XGRAD_DEFINE_GRU(float)
+XGRAD_DEFINE_GRU(double)
+#undef XGRAD_DEFINE_GRU
 
 #define XGRAD_DEFINE_BINARY(name, Op)                                               \
   void name(const float* a, const float* b, float* out, std::size_t n) {          \

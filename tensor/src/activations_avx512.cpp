@@ -7,4 +7,6 @@ XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_KERNEL_INSTANCES, xsimd::avx512f)
 XGRAD_FOR_EACH_BINARY(XGRAD_BINARY_INSTANCES_OF, xsimd::avx512f)
 XGRAD_LSTM_INSTANCES(float, xsimd::avx512f)
 XGRAD_LSTM_INSTANCES(double, xsimd::avx512f)
+XGRAD_GRU_INSTANCES(float, xsimd::avx512f)
+XGRAD_GRU_INSTANCES(double, xsimd::avx512f)
 }  // namespace xgrad::kernels

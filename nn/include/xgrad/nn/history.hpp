@@ -16,6 +16,7 @@
 // a file. A file that cannot be written throws xgrad::IoError naming it.
 
 #include <cstddef>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,6 +49,13 @@ class History {
   // A metric may be missing from some epochs; it is NaN there. Non-finite
   // values are kept (a diverged loss); the CSV writes them nan, inf, -inf.
   void add(std::size_t epoch, const std::vector<std::pair<std::string, double>>& metrics);
+  // The same from a std::map: the metrics in the map's order. (A template
+  // only so that a braced list, {{"loss", l}, ...}, goes to the overload
+  // above and keeps its order.)
+  template <typename Compare, typename Allocator>
+  void add(std::size_t epoch, const std::map<std::string, double, Compare, Allocator>& metrics) {
+    add(epoch, std::vector<std::pair<std::string, double>>(metrics.begin(), metrics.end()));
+  }
 
   std::size_t size() const { return epochs_.size(); }
   bool empty() const { return epochs_.empty(); }

@@ -106,6 +106,23 @@ void lstm_backward_row(const float* gates, const float* c_prev, const float* c, 
 void lstm_backward_row(const double* gates, const double* c_prev, const double* c, const double* dh,
                        double* dc, double* dz, std::size_t units);
 
+// GRU's pointwise step (reset_after, Keras' default activations) for one
+// row: `gates` holds the input projections z (with the input bias) of
+// blocks u, q, h (Keras' z, r, h) and receives u = σ(z_u + r_u), q = σ(z_q +
+// r_q), ĥ = tanh(z_h + q ⊙ r_h), where r [3U] are the recurrent products
+// with the recurrent bias; recurrent_h receives r_h, and h = u ⊙ h_prev +
+// (1 − u) ⊙ ĥ (h_prev null: zeros).
+void gru_forward_row(float* gates, const float* recurrent, const float* h_prev, float* recurrent_h,
+                     float* h, std::size_t units);
+void gru_forward_row(double* gates, const double* recurrent, const double* h_prev, double* recurrent_h,
+                     double* h, std::size_t units);
+// Its backward from dh = dL/dh: dz [3U] for the projections' pre-activations,
+// dzr [3U] for the recurrent products', and dh_prev += dh ⊙ u (unless null).
+void gru_backward_row(const float* gates, const float* recurrent_h, const float* h_prev, const float* dh,
+                      float* dz, float* dzr, float* dh_prev, std::size_t units);
+void gru_backward_row(const double* gates, const double* recurrent_h, const double* h_prev,
+                      const double* dh, double* dz, double* dzr, double* dh_prev, std::size_t units);
+
 // It hands g on as an rvalue reference, not as a new array: moving an
 // xtensor array costs tens of nanoseconds, per op.
 template <typename T>
