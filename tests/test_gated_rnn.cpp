@@ -209,6 +209,21 @@ TEST(GatedLayers, OtherActivationsFusedAgainstComposedAndGradcheck) {
   }
 }
 
+TEST(GatedLayers, EmptyBatchBackwardAddsNothing) {
+  // B = 0 with T >= 2 once asked BLAS for a sum over B·T − 1 = SIZE_MAX rows.
+  for (const char* kind : {"simple_rnn", "lstm", "gru"}) {
+    std::shared_ptr<nn::RecurrentLayer<double>> layer;
+    if (std::string(kind) == "simple_rnn") layer = std::make_shared<nn::SimpleRNN<double>>(nn::SimpleRNNOptions(3).return_sequences(true));
+    else layer = make_layer(kind, 3, true, false, false);
+    const V x(xgrad::zeros<double>({0, 4, 2}), true);
+    const V y = layer->forward(x);
+    EXPECT_EQ(y.shape(), (xt::svector<std::size_t>{0, 4, 3}));
+    xgrad::sum(y).backward();
+    EXPECT_EQ(x.grad().size(), 0u);
+    for (const V& w : layer->parameters()) EXPECT_EQ(w.grad(), xgrad::zeros<double>(xgrad::Shape(w.shape().begin(), w.shape().end()))) << kind;
+  }
+}
+
 TEST(GatedLayers, KerasDefaults) {
   const nn::LSTMOptions lstm(4);
   EXPECT_EQ(lstm.activation(), nn::Activation::tanh);

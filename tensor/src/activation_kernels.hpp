@@ -52,7 +52,7 @@ struct Binary {
 // activations (activations.hpp: lstm_forward_row, lstm_backward_row).
 struct LstmForward {
   template <class Arch, typename T>
-  void operator()(Arch, T* gates, const T* c_prev, T* c, T* h, std::size_t units) const;
+  void operator()(Arch, T* gates, const T* bias, const T* c_prev, T* c, T* h, std::size_t units) const;
 };
 struct LstmBackward {
   template <class Arch, typename T>
@@ -63,8 +63,8 @@ struct LstmBackward {
 // activations (activations.hpp: gru_forward_row, gru_backward_row).
 struct GruForward {
   template <class Arch, typename T>
-  void operator()(Arch, T* gates, const T* recurrent, const T* h_prev, T* recurrent_h, T* h,
-                  std::size_t units) const;
+  void operator()(Arch, T* gates, const T* recurrent, const T* bias, const T* recurrent_bias, const T* h_prev,
+                  T* recurrent_h, T* h, std::size_t units) const;
 };
 struct GruBackward {
   template <class Arch, typename T>
@@ -72,21 +72,22 @@ struct GruBackward {
                   T* dh_prev, std::size_t units) const;
 };
 #define XGRAD_GRU_INSTANCES(T, Arch)                                                                     \
-  template void GruForward::operator()<Arch, T>(Arch, T*, const T*, const T*, T*, T*, std::size_t) const; \
+  template void GruForward::operator()<Arch, T>(Arch, T*, const T*, const T*, const T*, const T*, T*, T*,  \
+                                                std::size_t) const;                                       \
   template void GruBackward::operator()<Arch, T>(Arch, const T*, const T*, const T*, const T*, T*, T*,    \
                                                  T*, std::size_t) const;
 #define XGRAD_EXTERN_GRU_INSTANCES(T, Arch)                                                             \
-  extern template void GruForward::operator()<Arch, T>(Arch, T*, const T*, const T*, T*, T*,            \
+  extern template void GruForward::operator()<Arch, T>(Arch, T*, const T*, const T*, const T*, const T*, T*, T*, \
                                                        std::size_t) const;                              \
   extern template void GruBackward::operator()<Arch, T>(Arch, const T*, const T*, const T*, const T*, T*, \
                                                         T*, T*, std::size_t) const;
 
 #define XGRAD_LSTM_INSTANCES(T, Arch)                                                                \
-  template void LstmForward::operator()<Arch, T>(Arch, T*, const T*, T*, T*, std::size_t) const;     \
+  template void LstmForward::operator()<Arch, T>(Arch, T*, const T*, const T*, T*, T*, std::size_t) const; \
   template void LstmBackward::operator()<Arch, T>(Arch, const T*, const T*, const T*, const T*, T*, \
                                                   T*, std::size_t) const;
 #define XGRAD_EXTERN_LSTM_INSTANCES(T, Arch)                                                            \
-  extern template void LstmForward::operator()<Arch, T>(Arch, T*, const T*, T*, T*, std::size_t) const; \
+  extern template void LstmForward::operator()<Arch, T>(Arch, T*, const T*, const T*, T*, T*, std::size_t) const; \
   extern template void LstmBackward::operator()<Arch, T>(Arch, const T*, const T*, const T*, const T*,  \
                                                          T*, T*, std::size_t) const;
 

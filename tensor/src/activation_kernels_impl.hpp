@@ -192,16 +192,23 @@ void store_lanes(const xsimd::batch<T, Arch>& v, T* p, std::size_t lanes) {
   for (std::size_t j = 0; j < lanes; ++j) p[j] = tail[j];
 }
 
-// Gates i, f, g, o in blocks of U: i, f, o = σ(z), g = tanh(z);
+// Gates i, f, g, o in blocks of U, z = gates + bias (null: none):
+// i, f, o = σ(z), g = tanh(z);
 // c = f ⊙ c_prev + i ⊙ g; h = o ⊙ tanh(c). The gates overwrite z.
 template <class Arch, typename T>
-void LstmForward::operator()(Arch, T* gates, const T* c_prev, T* c, T* h, std::size_t units) const {
+void LstmForward::operator()(Arch, T* gates, const T* bias, const T* c_prev, T* c, T* h,
+                             std::size_t units) const {
   using batch = xsimd::batch<T, Arch>;
+  // Gate block k's pre-activation, with its bias.
+  const auto pre = [&](std::size_t k, std::size_t u, std::size_t lanes) {
+    const batch z = load_lanes<Arch>(gates + k * units + u, lanes);
+    return bias ? z + load_lanes<Arch>(bias + k * units + u, lanes) : z;
+  };
   over_batches<Arch, T>(units, [&](std::size_t u, std::size_t lanes) {
-    const batch i = sigmoid_of(load_lanes<Arch>(gates + u, lanes));
-    const batch f = sigmoid_of(load_lanes<Arch>(gates + units + u, lanes));
-    const batch g = tanh_of(load_lanes<Arch>(gates + 2 * units + u, lanes));
-    const batch o = sigmoid_of(load_lanes<Arch>(gates + 3 * units + u, lanes));
+    const batch i = sigmoid_of(pre(0, u, lanes));
+    const batch f = sigmoid_of(pre(1, u, lanes));
+    const batch g = tanh_of(pre(2, u, lanes));
+    const batch o = sigmoid_of(pre(3, u, lanes));
     const batch cell = c_prev ? f * load_lanes<Arch>(c_prev + u, lanes) + i * g : i * g;
     store_lanes(i, gates + u, lanes);
     store_lanes(f, gates + units + u, lanes);
@@ -237,21 +244,25 @@ void LstmBackward::operator()(Arch, const T* gates, const T* c_prev, const T* c,
 }
 
 // Gates u, q (Keras' z, r) and the candidate ĥ in blocks of U, from the
-// input projections in `gates` and the recurrent products r (each with its
-// bias): u = σ(z_u + r_u), q = σ(z_q + r_q), ĥ = tanh(z_h + q ⊙ r_h),
+// input projections in `gates` and the recurrent products r, each plus its
+// bias (null: none): u = σ(z_u + r_u), q = σ(z_q + r_q), ĥ = tanh(z_h + q ⊙ r_h),
 // h = u ⊙ h_prev + (1 − u) ⊙ ĥ (h_prev null: zeros). The gates overwrite
 // the projections; r_h is kept for backward.
 template <class Arch, typename T>
-void GruForward::operator()(Arch, T* gates, const T* recurrent, const T* h_prev, T* recurrent_h, T* h,
-                            std::size_t units) const {
+void GruForward::operator()(Arch, T* gates, const T* recurrent, const T* bias, const T* recurrent_bias,
+                            const T* h_prev, T* recurrent_h, T* h, std::size_t units) const {
   using batch = xsimd::batch<T, Arch>;
   const batch one(T(1));
+  // Block k of `values` plus block k of `add` (null: nothing).
+  const auto with = [&](const T* values, const T* add, std::size_t k, std::size_t u, std::size_t lanes) {
+    const batch v = load_lanes<Arch>(values + k * units + u, lanes);
+    return add ? v + load_lanes<Arch>(add + k * units + u, lanes) : v;
+  };
   over_batches<Arch, T>(units, [&](std::size_t u, std::size_t lanes) {
-    const batch update = sigmoid_of(load_lanes<Arch>(gates + u, lanes) + load_lanes<Arch>(recurrent + u, lanes));
-    const batch reset = sigmoid_of(load_lanes<Arch>(gates + units + u, lanes) +
-                                   load_lanes<Arch>(recurrent + units + u, lanes));
-    const batch r_h = load_lanes<Arch>(recurrent + 2 * units + u, lanes);
-    const batch candidate = tanh_of(load_lanes<Arch>(gates + 2 * units + u, lanes) + reset * r_h);
+    const batch update = sigmoid_of(with(gates, bias, 0, u, lanes) + with(recurrent, recurrent_bias, 0, u, lanes));
+    const batch reset = sigmoid_of(with(gates, bias, 1, u, lanes) + with(recurrent, recurrent_bias, 1, u, lanes));
+    const batch r_h = with(recurrent, recurrent_bias, 2, u, lanes);
+    const batch candidate = tanh_of(with(gates, bias, 2, u, lanes) + reset * r_h);
     const batch previous = h_prev ? load_lanes<Arch>(h_prev + u, lanes) : batch(T(0));
     store_lanes(update, gates + u, lanes);
     store_lanes(reset, gates + units + u, lanes);

@@ -52,9 +52,9 @@ void binary(const T* a, const T* b, T* out, std::size_t n) {
 }  // namespace
 
 #define XGRAD_DEFINE_LSTM(T)                                                                     \
-  void lstm_forward_row(T* gates, const T* c_prev, T* c, T* h, std::size_t units) {              \
+  void lstm_forward_row(T* gates, const T* bias, const T* c_prev, T* c, T* h, std::size_t units) { \
     static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::LstmForward{});            \
-    dispatched(gates, c_prev, c, h, units);                                                      \
+    dispatched(gates, bias, c_prev, c, h, units);                                                \
   }                                                                                              \
   void lstm_backward_row(const T* gates, const T* c_prev, const T* c, const T* dh, T* dc, T* dz, \
                          std::size_t units) {                                                    \
@@ -66,10 +66,10 @@ XGRAD_DEFINE_LSTM(double)
 #undef XGRAD_DEFINE_LSTM
 
 #define XGRAD_DEFINE_GRU(T)                                                                         \
-  void gru_forward_row(T* gates, const T* recurrent, const T* h_prev, T* recurrent_h, T* h,         \
-                       std::size_t units) {                                                         \
+  void gru_forward_row(T* gates, const T* recurrent, const T* bias, const T* recurrent_bias,        \
+                       const T* h_prev, T* recurrent_h, T* h, std::size_t units) {                  \
     static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::GruForward{});                \
-    dispatched(gates, recurrent, h_prev, recurrent_h, h, units);                                    \
+    dispatched(gates, recurrent, bias, recurrent_bias, h_prev, recurrent_h, h, units);              \
   }                                                                                                 \
   void gru_backward_row(const T* gates, const T* recurrent_h, const T* h_prev, const T* dh, T* dz,  \
                         T* dzr, T* dh_prev, std::size_t units) {                                    \

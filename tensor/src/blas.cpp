@@ -33,10 +33,13 @@ int current_max_threads() {
   return n;
 }
 
+// A plain load first: an exchange at every product is a locked instruction
+// that waits for the caller's pending stores (10% of a B = 1 GRU step).
 void use_threads_for(std::size_t m, std::size_t n, std::size_t k) {
   const int wanted = gemm_threads(m, n, k);
-  if (openblas_threads.exchange(wanted, std::memory_order_relaxed) != wanted)
-    openblas_set_num_threads(wanted);
+  if (openblas_threads.load(std::memory_order_relaxed) == wanted) return;
+  openblas_threads.store(wanted, std::memory_order_relaxed);
+  openblas_set_num_threads(wanted);
 }
 
 // OpenBLAS 0.3.21 (SkylakeX kernels) computes a small A·B^T 3x slower than

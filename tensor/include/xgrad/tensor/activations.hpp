@@ -93,12 +93,15 @@ Array<T> applied(const Array<T>& a, void (*kernel)(T*, std::size_t)) {
 // returned from it: the backward pass of an elementwise op, which may consume
 // the gradient it receives, e.g. backward_applied<T>(g, y, tanh_backward).
 // LSTM's pointwise step for one row of U units, Keras' default activations
-// (tanh, sigmoid) in one pass: `gates` holds the pre-activations of blocks
-// i, f, g, o and receives σ(z_i), σ(z_f), tanh(z_g), σ(z_o); c = f ⊙ c_prev
+// (tanh, sigmoid) in one pass: z = gates + bias (bias null: none) are the
+// pre-activations of blocks i, f, g, o, and `gates` receives σ(z_i),
+// σ(z_f), tanh(z_g), σ(z_o); c = f ⊙ c_prev
 // + i ⊙ g (c_prev null: zeros), h = o ⊙ tanh(c). The gates are the
 // elementwise kernels' (tanh_in_place, sigmoid_in_place) to the bit.
-void lstm_forward_row(float* gates, const float* c_prev, float* c, float* h, std::size_t units);
-void lstm_forward_row(double* gates, const double* c_prev, double* c, double* h, std::size_t units);
+void lstm_forward_row(float* gates, const float* bias, const float* c_prev, float* c, float* h,
+                      std::size_t units);
+void lstm_forward_row(double* gates, const double* bias, const double* c_prev, double* c, double* h,
+                      std::size_t units);
 // Its backward, from the gates, c_prev, c, dh = dL/dh and dc = dL/dc (the
 // carried part): dz = dL/d(pre-activations) [4U], and dc becomes dL/dc_prev.
 void lstm_backward_row(const float* gates, const float* c_prev, const float* c, const float* dh,
@@ -107,15 +110,16 @@ void lstm_backward_row(const double* gates, const double* c_prev, const double* 
                        double* dc, double* dz, std::size_t units);
 
 // GRU's pointwise step (reset_after, Keras' default activations) for one
-// row: `gates` holds the input projections z (with the input bias) of
-// blocks u, q, h (Keras' z, r, h) and receives u = σ(z_u + r_u), q = σ(z_q +
-// r_q), ĥ = tanh(z_h + q ⊙ r_h), where r [3U] are the recurrent products
-// with the recurrent bias; recurrent_h receives r_h, and h = u ⊙ h_prev +
-// (1 − u) ⊙ ĥ (h_prev null: zeros).
-void gru_forward_row(float* gates, const float* recurrent, const float* h_prev, float* recurrent_h,
-                     float* h, std::size_t units);
-void gru_forward_row(double* gates, const double* recurrent, const double* h_prev, double* recurrent_h,
-                     double* h, std::size_t units);
+// row: z = gates + bias are the input projections of blocks u, q, h (Keras'
+// z, r, h) and r = recurrent + recurrent_bias the recurrent products [3U]
+// (a null bias adds nothing); `gates` receives u = σ(z_u + r_u), q = σ(z_q +
+// r_q), ĥ = tanh(z_h + q ⊙ r_h), recurrent_h receives r_h, and h = u ⊙
+// h_prev + (1 − u) ⊙ ĥ (h_prev null: zeros).
+void gru_forward_row(float* gates, const float* recurrent, const float* bias, const float* recurrent_bias,
+                     const float* h_prev, float* recurrent_h, float* h, std::size_t units);
+void gru_forward_row(double* gates, const double* recurrent, const double* bias,
+                     const double* recurrent_bias, const double* h_prev, double* recurrent_h, double* h,
+                     std::size_t units);
 // Its backward from dh = dL/dh: dz [3U] for the projections' pre-activations,
 // dzr [3U] for the recurrent products', and dh_prev += dh ⊙ u (unless null).
 void gru_backward_row(const float* gates, const float* recurrent_h, const float* h_prev, const float* dh,
