@@ -512,3 +512,33 @@ TEST(FloatTanh, SpecialValues) {
 }
 
 }  // namespace
+
+// relu and hard_sigmoid once turned NaN into finite numbers (max and min
+// return an operand that is not NaN), hiding a NaN input; every activation
+// now propagates it, as PyTorch and TensorFlow do.
+TEST(ActivationKernels, EveryActivationPropagatesNaN) {
+  using Kernel = void (*)(double*, std::size_t);
+  const std::pair<const char*, Kernel> kernels[] = {
+      {"tanh", xgrad::tanh_in_place},       {"sigmoid", xgrad::sigmoid_in_place},
+      {"relu", xgrad::relu_in_place},       {"hard_sigmoid", xgrad::hard_sigmoid_in_place},
+      {"softsign", xgrad::softsign_in_place}, {"selu", xgrad::selu_in_place},
+      {"exp", xgrad::exp_in_place}};
+  for (const auto& [name, kernel] : kernels) {
+    // NaN at every position of a full batch and of the tail.
+    for (std::size_t at = 0; at < 19; ++at) {
+      std::vector<double> values(19, 0.5);
+      values[at] = std::nan("");
+      kernel(values.data(), values.size());
+      EXPECT_TRUE(std::isnan(values[at])) << name << " at " << at;
+      EXPECT_FALSE(std::isnan(values[(at + 1) % 19])) << name;
+    }
+    std::vector<float> single{std::nanf("")};
+    if (std::string(name) == "relu") xgrad::relu_in_place(single.data(), 1);
+    if (std::string(name) == "hard_sigmoid") xgrad::hard_sigmoid_in_place(single.data(), 1);
+    EXPECT_TRUE(std::isnan(single[0])) << name << " (float)";
+  }
+  std::vector<double> elu{std::nan("")};
+  xgrad::elu_in_place(elu.data(), 1);
+  EXPECT_TRUE(std::isnan(elu[0]));
+}
+

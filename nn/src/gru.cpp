@@ -15,7 +15,7 @@ template class GRU<double>;
 
 template <typename T>
 GRUCell<T>::GRUCell(GRUCellOptions options)
-    : RecurrentCell<T>("GRUCell", options.name(), options.units(),
+    : OneStateCell<T>("GRUCell", options.name(), options.units(),
                        recurrent_weight_specs(options, 3, options.reset_after() ? 2 : 1),
                        CellSpec{CellSpec::Kind::gru, options.activation(), options.recurrent_activation(),
                                 options.reset_after()},

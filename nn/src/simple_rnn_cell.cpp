@@ -6,7 +6,7 @@ namespace xgrad::nn {
 
 template <typename T>
 SimpleRNNCell<T>::SimpleRNNCell(SimpleRNNCellOptions options)
-    : RecurrentCell<T>("SimpleRNNCell", options.name(), options.units(), recurrent_weight_specs(options),
+    : OneStateCell<T>("SimpleRNNCell", options.name(), options.units(), recurrent_weight_specs(options),
                        CellSpec{CellSpec::Kind::simple_rnn, options.activation()}, options.dropout(),
                        options.recurrent_dropout(), options.seed(), options.use_bias()),
       options_(std::move(options)) {}

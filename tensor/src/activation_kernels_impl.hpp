@@ -108,13 +108,15 @@ void Forward<K>::operator()(Arch, T* values, std::size_t n, T alpha, T scale) co
   } else if constexpr (K == Kernel::sigmoid) {
     transform<Arch>(values, n, [](const batch& x) { return sigmoid_of(x); });
   } else if constexpr (K == Kernel::relu) {
-    transform<Arch>(values, n, [&](const batch& x) { return xsimd::max(x, zero); });
+    // max and min return their second operand for NaN: NaN is put back, as
+    // PyTorch's and TensorFlow's relu propagate it instead of hiding it.
+    transform<Arch>(values, n, [&](const batch& x) { return xsimd::select(xsimd::isnan(x), x, xsimd::max(x, zero)); });
   } else if constexpr (K == Kernel::hard_sigmoid) {
     // relu6(x + 3) / 6; the division (not a product with 1/6) keeps it
     // bit-identical to Keras' formula.
     const batch three(T(3)), six(T(6));
     transform<Arch>(values, n, [&](const batch& x) {
-      return xsimd::min(xsimd::max(x + three, zero), six) / six;
+      return xsimd::select(xsimd::isnan(x), x, xsimd::min(xsimd::max(x + three, zero), six) / six);
     });
   } else if constexpr (K == Kernel::softsign) {
     transform<Arch>(values, n, [&](const batch& x) { return x / (one + xsimd::abs(x)); });

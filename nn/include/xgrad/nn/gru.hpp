@@ -98,23 +98,11 @@ struct GRUCellOptions {
   XGRAD_ARG(std::string, name) = "gru_cell";                           // Keras' default name
 };
 
+// forward (x_t, h) -> h' and get_initial_state(B) come from OneStateCell.
 template <typename T = float>
-class GRUCell : public RecurrentCell<T> {
+class GRUCell : public OneStateCell<T> {
  public:
   explicit GRUCell(GRUCellOptions options);
-
-  // (x_t [B, F], h [B, U]) -> h' [B, U]. Throws std::invalid_argument naming
-  // the cell and the shapes when they do not fit.
-  Variable<T> forward(const Variable<T>& x, const Variable<T>& state,
-                      std::optional<bool> training = std::nullopt) {
-    return this->step(x, {state}, training)[0];
-  }
-  Variable<T> operator()(const Variable<T>& x, const Variable<T>& state,
-                         std::optional<bool> training = std::nullopt) {
-    return forward(x, state, training);
-  }
-  // Zeros [B, U], Keras' get_initial_state.
-  Variable<T> get_initial_state(std::size_t batch) const { return this->initial_states(batch)[0]; }
 
   const GRUCellOptions& options() const { return options_; }
 

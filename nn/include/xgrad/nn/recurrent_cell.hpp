@@ -98,6 +98,29 @@ class RecurrentCell : public LayerWeights<T> {
   Generator own_generator_;  // used only with a seed
 };
 
+// The cells with one state, h: SimpleRNNCell and GRUCell.
+template <typename T = float>
+class OneStateCell : public RecurrentCell<T> {
+ public:
+  // (x_t [B, F], h [B, U]) -> h' [B, U], built from primitive ops so every
+  // input gets its gradient. Dropout applies when is_training() and
+  // `training` is not false. Throws std::invalid_argument naming the cell
+  // and the shapes when they do not fit.
+  Variable<T> forward(const Variable<T>& x, const Variable<T>& state,
+                      std::optional<bool> training = std::nullopt) {
+    return this->step(x, {state}, training)[0];
+  }
+  Variable<T> operator()(const Variable<T>& x, const Variable<T>& state,
+                         std::optional<bool> training = std::nullopt) {
+    return forward(x, state, training);
+  }
+  // Zeros [B, U], Keras' get_initial_state.
+  Variable<T> get_initial_state(std::size_t batch) const { return this->initial_states(batch)[0]; }
+
+ protected:
+  using RecurrentCell<T>::RecurrentCell;
+};
+
 #define XGRAD_DECLARE_RECURRENT_CELL(T)                                                              \
   extern template ComposedProjection<T> composed_projection(                                         \
       const CellSpec&, const Variable<T>&, const std::vector<Array<T>>&, const Variable<T>&,         \

@@ -62,30 +62,15 @@ struct SimpleRNNCellOptions {
   }
 };
 
-// The weights, dropout masks and checks come from RecurrentCell
+// The weights, dropout masks and checks come from RecurrentCell, forward
+// (x_t, h) -> h' and get_initial_state(B) from OneStateCell
 // (recurrent_cell.hpp).
 template <typename T = float>
-class SimpleRNNCell : public RecurrentCell<T> {
+class SimpleRNNCell : public OneStateCell<T> {
  public:
   // Throws std::invalid_argument naming the cell for units 0 or a dropout
   // rate outside [0, 1).
   explicit SimpleRNNCell(SimpleRNNCellOptions options);
-
-  // (x_t [B, F], h [B, U]) -> h' [B, U], built from primitive ops so every
-  // input gets its gradient. Dropout applies when is_training() and
-  // `training` is not false. Throws std::invalid_argument naming the cell
-  // and the shapes when they do not fit.
-  Variable<T> forward(const Variable<T>& x, const Variable<T>& state,
-                      std::optional<bool> training = std::nullopt) {
-    return this->step(x, {state}, training)[0];
-  }
-  Variable<T> operator()(const Variable<T>& x, const Variable<T>& state,
-                         std::optional<bool> training = std::nullopt) {
-    return forward(x, state, training);
-  }
-
-  // Zeros [B, U], Keras' get_initial_state.
-  Variable<T> get_initial_state(std::size_t batch) const { return this->initial_states(batch)[0]; }
 
   const SimpleRNNCellOptions& options() const { return options_; }
 
