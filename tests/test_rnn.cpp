@@ -105,7 +105,7 @@ nn::SimpleRNNOptions options_for(std::size_t units, Activation activation, bool 
 }
 
 // ---------------------------------------------------------------------------
-// Golden values: the seed notebook (/work/shared/seed/000_03fbb834fac5b786.txt)
+// Golden values: the seed notebook (the one examples/notebook.cpp reproduces)
 
 // In [5]: rnn_layer.weights after tf.random.set_seed(1), SimpleRNN(units=2), build((None, None, 5))
 //   simple_rnn_cell/kernel:0
