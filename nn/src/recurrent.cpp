@@ -5,7 +5,6 @@
 
 #include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
-#include "xgrad/nn/dropout.hpp"
 #include "xgrad/nn/recurrent_cell.hpp"
 
 namespace xgrad::nn {
@@ -114,15 +113,13 @@ RecurrentOutput<T> RecurrentLayer<T>::run(const Variable<T>& x, const RecurrentC
   // loop: one for the inputs and one for the state, or, for a gated cell
   // with recurrent dropout (Keras' implementation 1), one of each per gate.
   const bool training = this->is_training() && call.training().value_or(true);
-  const std::size_t mask_count = options.recurrent_dropout() > 0.0 ? cell_.gates() : 1;
+  const bool per_gate = options.recurrent_dropout() > 0.0;
   std::vector<Array<T>> input_masks, recurrent_masks;
   if (training && options.dropout() > 0.0)
-    for (std::size_t k = 0; k < mask_count; ++k)
-      input_masks.push_back(dropout_mask<T>({batch, features}, options.dropout(), dropout_generator()));
+    input_masks = draw_dropout_masks<T>(cell_, per_gate, {batch, features}, options.dropout(), dropout_generator());
   if (training && options.recurrent_dropout() > 0.0)
-    for (std::size_t k = 0; k < mask_count; ++k)
-      recurrent_masks.push_back(
-          dropout_mask<T>({batch, units}, options.recurrent_dropout(), dropout_generator()));
+    recurrent_masks =
+        draw_dropout_masks<T>(cell_, per_gate, {batch, units}, options.recurrent_dropout(), dropout_generator());
 
   RecurrentOutput<T> result;
   // The fused node takes one recurrent mask for every gate.

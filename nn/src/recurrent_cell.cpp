@@ -97,6 +97,15 @@ std::vector<Variable<T>> composed_step(const CellSpec& cell, const Variable<T>& 
 }
 
 template <typename T>
+std::vector<Array<T>> draw_dropout_masks(const CellSpec& cell, bool recurrent_dropout, const Shape& shape,
+                                         double rate, Generator& generator) {
+  std::vector<Array<T>> masks;
+  for (std::size_t k = 0; k < (recurrent_dropout ? cell.gates() : 1); ++k)
+    masks.push_back(dropout_mask<T>(shape, rate, generator));
+  return masks;
+}
+
+template <typename T>
 RecurrentCell<T>::RecurrentCell(const std::string& kind, const std::string& name, std::size_t units,
                                 std::vector<WeightSpec> specs, CellSpec cell, double dropout,
                                 double recurrent_dropout, std::optional<std::uint64_t> seed, bool use_bias)
@@ -132,13 +141,9 @@ std::vector<Variable<T>> RecurrentCell<T>::initial_states(std::size_t batch) con
 template <typename T>
 const std::vector<Array<T>>& RecurrentCell<T>::masks_for(std::vector<Array<T>>& kept, const Shape& shape,
                                                          double rate) {
-  if (kept.empty() || !shapes_equal(kept[0].shape(), shape)) {
-    // One mask per gate with recurrent dropout, as Keras' implementation 1.
-    const std::size_t count = recurrent_dropout_ > 0.0 ? cell_.gates() : 1;
-    kept.clear();
-    for (std::size_t k = 0; k < count; ++k)
-      kept.push_back(dropout_mask<T>(shape, rate, own_seed_ ? own_generator_ : generator()));
-  }
+  if (kept.empty() || !shapes_equal(kept[0].shape(), shape))
+    kept = draw_dropout_masks<T>(cell_, recurrent_dropout_ > 0.0, shape, rate,
+                                 own_seed_ ? own_generator_ : generator());
   return kept;
 }
 
@@ -188,6 +193,8 @@ std::vector<Variable<T>> RecurrentCell<T>::step(const Variable<T>& x, const std:
   template std::vector<Variable<T>> composed_step(                                            \
       const CellSpec&, const Variable<T>&, const std::optional<Variable<T>>&,                 \
       const std::vector<Variable<T>>&, const std::vector<Array<T>>&, const Variable<T>&);      \
+  template std::vector<Array<T>> draw_dropout_masks(const CellSpec&, bool, const Shape&, double, \
+                                                    Generator&);                                \
   template class RecurrentCell<T>;
 XGRAD_INSTANTIATE_RECURRENT_CELL(float)
 XGRAD_INSTANTIATE_RECURRENT_CELL(double)

@@ -47,6 +47,13 @@ std::vector<Variable<T>> composed_step(const CellSpec& cell, const Variable<T>& 
                                        const std::vector<Array<T>>& recurrent_masks,
                                        const Variable<T>& recurrent_kernel);
 
+// The dropout masks of one rate for one sequence or cell, as Keras draws
+// them: one per gate block when the cell has recurrent dropout (Keras'
+// implementation 1), else one for every gate.
+template <typename T>
+std::vector<Array<T>> draw_dropout_masks(const CellSpec& cell, bool recurrent_dropout, const Shape& shape,
+                                         double rate, Generator& generator);
+
 // The base of SimpleRNNCell, LSTMCell and GRUCell: weights, shape checks
 // and the dropout masks. As Keras' DropoutRNNCell, a cell draws its masks
 // once (d_x [B, F], d_h [B, U]; one of each per gate for LSTMCell and GRUCell
@@ -128,6 +135,8 @@ class OneStateCell : public RecurrentCell<T> {
   extern template std::vector<Variable<T>> composed_step(                                            \
       const CellSpec&, const Variable<T>&, const std::optional<Variable<T>>&,                        \
       const std::vector<Variable<T>>&, const std::vector<Array<T>>&, const Variable<T>&);             \
+  extern template std::vector<Array<T>> draw_dropout_masks(const CellSpec&, bool, const Shape&, double, \
+                                                           Generator&);                                \
   extern template class RecurrentCell<T>;
 XGRAD_DECLARE_RECURRENT_CELL(float)
 XGRAD_DECLARE_RECURRENT_CELL(double)
