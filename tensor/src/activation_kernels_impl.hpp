@@ -163,10 +163,10 @@ void Backward<K>::operator()(Arch, const T* y, T* grad, std::size_t n, T alpha, 
   }
 }
 
-// Runs body(offset, lanes) over [0, units) one batch at a time; the last,
-// partial batch reads and writes through zero-padded copies (copy_in and
-// copy_out move `lanes` values of each array), so every unit gets the same
-// formula as in a full batch.
+// Runs body(offset, lanes) over [0, units) one batch at a time; the body
+// reads and writes the last, partial batch through load_lanes and
+// store_lanes (zero-padded copies), so every unit gets the same formula as
+// in a full batch.
 template <class Arch, typename T, typename Body>
 void over_batches(std::size_t units, Body body) {
   constexpr std::size_t width = xsimd::batch<T, Arch>::size;
