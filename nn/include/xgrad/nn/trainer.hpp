@@ -48,6 +48,7 @@
 #include "xgrad/nn/optimizers.hpp"
 #include "xgrad/nn/options.hpp"
 #include "xgrad/nn/sequential.hpp"
+#include "xgrad/nn/training_state.hpp"
 #include "xgrad/tensor/tensor.hpp"
 
 namespace xgrad::nn {
@@ -97,6 +98,9 @@ struct FitOptions {
   XGRAD_ARG(bool, shuffle) = true;                // Keras: True; a new order each epoch (DataLoader)
   XGRAD_ARG(std::size_t, initial_epoch) = 0;      // Keras: 0; the epoch to start from (from 0)
   XGRAD_ARG(std::size_t, validation_batch_size) = 0;  // Keras: None (0 here): batch_size
+  // xgrad's: shuffle with fit's own generator seeded with this
+  // (DataLoaderOptions::seed), not xgrad::generator().
+  XGRAD_ARG(std::optional<std::uint64_t>, shuffle_seed) = std::nullopt;
 
  public:
   // Keras' validation_data=(x_val, y_val): evaluated at each epoch end as
@@ -198,6 +202,23 @@ class Trainer : public TrainingContext {
   std::vector<Array<double>> get_weights() const override;
   void set_weights(const std::vector<Array<double>>& weights) override;
   void save_weights(const std::string& path) const override;
+  // nn::save_training_state of the model, the optimizer, the generators and
+  // where fit is (progress()): the epoch under way, its batches done and
+  // their order, the epoch's running figures. Called from a callback's
+  // on_train_batch_end, the next fit resumes after that batch; from
+  // on_epoch_end, at the next epoch.
+  void save_training_state(const std::string& path) const override;
+  // Restores such a file (nn::load_training_state) into the model, the
+  // optimizer and the generators; the next fit() starts where it was saved,
+  // in place of initial_epoch (called from a callback's on_train_begin, the
+  // fit under way does). A mid-epoch resume goes on with the saved order of
+  // that epoch and its running figures; the epoch's on_epoch_begin hooks run
+  // again, after which the saved learning rate is put back. Throws IoError
+  // on a file that does not fit; at fit's start std::invalid_argument when
+  // the saved order does not fit the data or the shuffling's generator
+  // (FitOptions::shuffle_seed) is not the same kind.
+  TrainingProgress load_training_state(const std::string& path) override;
+  const TrainingProgress& progress() const { return progress_; }
 
  private:
   using Forward = std::function<Variable<T>(const Variable<T>&)>;
@@ -215,6 +236,11 @@ class Trainer : public TrainingContext {
 
   // The loss of one batch with the regularization loss, and the trackers updated.
   Variable<T> batch_loss(const Array<T>& x, const Array<T>& y);
+  // Checks a restored run against this fit (std::invalid_argument) and
+  // restores fit's shuffling generator.
+  void check_resume(const RunState& resume, std::size_t samples, const FitOptions<T>& options);
+  // The loss tracker's and the metrics' saved running state.
+  void restore_metrics(const std::vector<std::pair<std::string, std::vector<double>>>& saved);
   // evaluate over (x, y) with the given callbacks' on_test_* hooks.
   Logs run_test(const Array<T>& x, const Array<T>& y, std::size_t batch_size,
                 const Callbacks& callbacks);
@@ -226,6 +252,11 @@ class Trainer : public TrainingContext {
   MetricList<T> metrics_;
   double loss_total_ = 0.0, loss_count_ = 0.0;  // Keras' loss tracker (a Mean)
   History history_;
+  // Where fit is, for save_training_state.
+  TrainingProgress progress_;
+  std::vector<std::size_t> epoch_order_;  // of the epoch under way
+  Generator* shuffle_generator_ = nullptr;  // fit's own, with a shuffle_seed, while fit runs
+  std::optional<RunState> resume_;        // from load_training_state, for fit
 };
 
 extern template class Loss<float>;
