@@ -13,7 +13,7 @@
 // (Optimizer::apply_constraints_of), as Keras' optimizer does.
 //
 // Data: inputs x [N, ...] and targets y [N, ...] as arrays of T, or class
-// labels as int64 (converted to T, exact below 2^24 for float). Batches are
+// labels as int64 or int32 (converted to T, exact below 2^24 for float). Batches are
 // rows of x and y along axis 0.
 //
 // One training step on a batch (x_b, y_b) of b samples, as Keras' train_step:
@@ -52,6 +52,12 @@
 #include "xgrad/tensor/tensor.hpp"
 
 namespace xgrad::nn {
+
+namespace detail {
+// Class labels fit() and evaluate() take as y (Keras takes either).
+template <typename L>
+constexpr bool is_class_label_v = std::is_same_v<L, std::int64_t> || std::is_same_v<L, std::int32_t>;
+}  // namespace detail
 
 // A loss for the trainer: a function (y_pred, y_true) -> 0-D Variable, in
 // the argument order of losses.hpp (Keras' losses take y_true first), with
@@ -111,7 +117,7 @@ struct FitOptions {
   }
   // (A template only so that an xtensor expression as labels picks the
   // overload above, not this one.)
-  template <typename L, typename = std::enable_if_t<std::is_same_v<L, std::int64_t>>>
+  template <typename L, typename = std::enable_if_t<detail::is_class_label_v<L>>>
   FitOptions& validation_data(Array<T> x, const Array<L>& labels) {
     return validation_data(std::move(x), Array<T>(xt::cast<T>(labels)));
   }
@@ -155,10 +161,10 @@ class Trainer : public TrainingContext {
   // no samples, batch_size 0, a validation_split outside [0, 1) or one that
   // leaves either part empty, or validation data whose shapes do not fit.
   History fit(const Array<T>& x, const Array<T>& y, const FitOptions<T>& options = FitOptions<T>());
-  // The same with int64 class labels. (The label overloads are templates
+  // The same with int64 or int32 class labels. (The label overloads are templates
   // only so that an xtensor expression as y, such as 2.0f * x, picks the
   // overload above.)
-  template <typename L, typename = std::enable_if_t<std::is_same_v<L, std::int64_t>>>
+  template <typename L, typename = std::enable_if_t<detail::is_class_label_v<L>>>
   History fit(const Array<T>& x, const Array<L>& labels, const FitOptions<T>& options = FitOptions<T>()) {
     return fit(x, Array<T>(xt::cast<T>(labels)), options);
   }
@@ -166,7 +172,7 @@ class Trainer : public TrainingContext {
   // Keras' evaluate: the loss and each metric over x, y in batches, in
   // order: {"loss", <metric names>...}, each the batch-size-weighted mean.
   Logs evaluate(const Array<T>& x, const Array<T>& y, const EvaluateOptions& options = {});
-  template <typename L, typename = std::enable_if_t<std::is_same_v<L, std::int64_t>>>
+  template <typename L, typename = std::enable_if_t<detail::is_class_label_v<L>>>
   Logs evaluate(const Array<T>& x, const Array<L>& labels, const EvaluateOptions& options = {}) {
     return evaluate(x, Array<T>(xt::cast<T>(labels)), options);
   }
