@@ -1,7 +1,7 @@
 // The training program test_resume's kill test runs, SIGKILLs at random
 // moments and runs again until it finishes:
 //
-//   resume_training_child WEIGHTS.npy [BACKUP_DIR]
+//   resume_training_child EPOCHS WEIGHTS.npy [BACKUP_DIR]
 //
 // It trains a small model with every kind of randomness a run has (shuffling
 // and unseeded dropout from xgrad::generator(), a seeded Dropout's own
@@ -11,6 +11,7 @@
 // BACKUP_DIR it runs under BackupAndRestore (a backup every 10 batches, 64
 // to an epoch, so mostly in the middle of one) and prints "resumed at epoch E batch B"
 // as it starts when it continues from a backup.
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -19,8 +20,9 @@
 
 int main(int argc, char** argv) {
   namespace nn = xgrad::nn;
-  if (argc != 2 && argc != 3) {
-    std::cerr << "usage: resume_training_child WEIGHTS.npy [BACKUP_DIR]\n";
+  const std::size_t epochs = argc >= 3 ? std::strtoul(argv[1], nullptr, 10) : 0;
+  if ((argc != 3 && argc != 4) || epochs == 0) {
+    std::cerr << "usage: resume_training_child EPOCHS WEIGHTS.npy [BACKUP_DIR]\n";
     return 2;
   }
   try {
@@ -46,8 +48,8 @@ int main(int argc, char** argv) {
           std::cout << "resumed at epoch " << at->epoch << " batch " << at->batch << std::endl;
       }
     };
-    if (argc == 3) {
-      auto backup = std::make_shared<nn::BackupAndRestore>(nn::BackupAndRestoreOptions(argv[2]).save_freq(10));
+    if (argc == 4) {
+      auto backup = std::make_shared<nn::BackupAndRestore>(nn::BackupAndRestoreOptions(argv[3]).save_freq(10));
       auto say = std::make_shared<SayWhereItResumed>();
       say->backup = backup;
       callbacks.push_back(backup);
@@ -56,7 +58,7 @@ int main(int argc, char** argv) {
     // Depends on the current rate: applied twice in one epoch, it would change the run.
     callbacks.push_back(std::make_shared<nn::LearningRateScheduler>(
         [](std::size_t epoch, double rate) { return epoch == 0 ? rate : rate * 0.8; }));
-    trainer.fit(x, y, nn::FitOptions().epochs(10).batch_size(16).verbose(0).callbacks(callbacks));
+    trainer.fit(x, y, nn::FitOptions().epochs(epochs).batch_size(16).verbose(0).callbacks(callbacks));
 
     std::size_t count = 0;
     for (const auto& parameter : model.parameters()) count += parameter.size();
@@ -64,7 +66,7 @@ int main(int argc, char** argv) {
     float* at = weights.data();
     for (const auto& parameter : model.parameters())
       at = std::copy_n(parameter.value().data(), parameter.size(), at);
-    xgrad::write_npy(argv[1], weights);
+    xgrad::write_npy(argv[2], weights);
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "resume_training_child: " << e.what() << "\n";
