@@ -29,7 +29,8 @@ std::vector<std::size_t> random_permutation(std::size_t n) {
 
 template <typename X, typename Y>
 DataLoader<X, Y>::DataLoader(Array<X> inputs, Array<Y> targets, DataLoaderOptions options)
-    : inputs_(std::move(inputs)), targets_(std::move(targets)), options_(std::move(options)) {
+    : inputs_(std::move(inputs)), targets_(std::move(targets)), options_(std::move(options)),
+      seed_generator_(options_.seed().value_or(0)) {
   if (inputs_.dimension() == 0 || targets_.dimension() == 0 ||
       inputs_.shape()[0] != targets_.shape()[0]) {
     throw std::invalid_argument(
@@ -54,7 +55,11 @@ std::size_t DataLoader<X, Y>::num_batches() const {
 
 template <typename X, typename Y>
 typename DataLoader<X, Y>::Epoch DataLoader<X, Y>::epoch() const {
-  if (options_.shuffle()) return Epoch(this, random_permutation(samples_));
+  if (options_.shuffle()) {
+    std::optional<GeneratorGuard> use_own;
+    if (options_.seed()) use_own.emplace(seed_generator_);
+    return Epoch(this, random_permutation(samples_));
+  }
   std::vector<std::size_t> order(samples_);
   for (std::size_t i = 0; i < samples_; ++i) order[i] = i;
   return Epoch(this, std::move(order));

@@ -73,6 +73,25 @@ class ResolvedAccuracy : public Metric<T> {
   void reset_state() override {
     if (resolved_) resolved_->reset_state();
   }
+  // {which of the three it resolved to, its total, its count}; {} unresolved.
+  std::vector<double> state() const override {
+    if (!resolved_) return {};
+    std::vector<double> out = resolved_->state();
+    out.insert(out.begin(), static_cast<double>(kind_));
+    return out;
+  }
+  void set_state(const std::vector<double>& state) override {
+    if (state.empty()) {
+      resolved_.reset();
+      return;
+    }
+    if (state.size() != 3 || !(state[0] == 0 || state[0] == 1 || state[0] == 2)) {
+      throw std::invalid_argument("metric '" + this->name() + "': set_state: not a state of "
+                                  "\"accuracy\" ({kind 0, 1 or 2, total, count})");
+    }
+    resolve(static_cast<int>(state[0]));
+    resolved_->set_state({state[1], state[2]});
+  }
 
  protected:
   void update(const Array<T>& y_true, const Array<T>& y_pred) override {
@@ -80,21 +99,48 @@ class ResolvedAccuracy : public Metric<T> {
       const auto& p = y_pred.shape();
       const auto& t = y_true.shape();
       if (p.size() >= 1 && p.back() == 1) {
-        resolved_ = std::make_shared<BinaryAccuracy<T>>();
+        resolve(0);
       } else if (t.size() < p.size() || (t.size() >= 1 && t.back() == 1)) {
-        resolved_ = std::make_shared<SparseCategoricalAccuracy<T>>();
+        resolve(1);
       } else {
-        resolved_ = std::make_shared<CategoricalAccuracy<T>>();
+        resolve(2);
       }
     }
     resolved_->update_state(y_true, y_pred);
   }
 
  private:
+  // 0: binary_accuracy, 1: sparse_categorical_accuracy, 2: categorical_accuracy.
+  void resolve(int kind) {
+    kind_ = kind;
+    if (kind == 0) resolved_ = std::make_shared<BinaryAccuracy<T>>();
+    if (kind == 1) resolved_ = std::make_shared<SparseCategoricalAccuracy<T>>();
+    if (kind == 2) resolved_ = std::make_shared<CategoricalAccuracy<T>>();
+  }
+
   std::shared_ptr<Metric<T>> resolved_;
+  int kind_ = 0;
 };
 
 }  // namespace
+
+template <typename T>
+void Metric<T>::set_state(const std::vector<double>& state) {
+  if (!state.empty()) {
+    throw std::invalid_argument("metric '" + name() + "': set_state: it keeps no state to set, got " +
+                                std::to_string(state.size()) + " numbers");
+  }
+}
+
+template <typename T>
+void MeanMetric<T>::set_state(const std::vector<double>& state) {
+  if (state.size() != 2) {
+    throw std::invalid_argument("metric '" + this->name() + "': set_state expects {total, count}, got " +
+                                std::to_string(state.size()) + " numbers");
+  }
+  total_ = state[0];
+  count_ = state[1];
+}
 
 template <typename T>
 void Metric<T>::update_state(const Array<std::int64_t>& y_true, const Array<T>& y_pred) {
@@ -212,6 +258,7 @@ std::shared_ptr<Metric<T>> make_metric(const std::string& name) {
 
 #define XGRAD_DEFINE_METRICS(T)                            \
   template class Metric<T>;                                \
+  template class MeanMetric<T>;                            \
   template class Accuracy<T>;                              \
   template class BinaryAccuracy<T>;                        \
   template class SparseCategoricalAccuracy<T>;             \

@@ -286,7 +286,14 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
   }
   DataLoader<T, T> loader(train_samples == n ? x : rows(x, 0, train_samples),
                           train_samples == n ? y : rows(y, 0, train_samples),
-                          DataLoaderOptions(options.batch_size()).shuffle(options.shuffle()));
+                          DataLoaderOptions(options.batch_size())
+                              .shuffle(options.shuffle())
+                              .seed(options.shuffle_seed()));
+  // The pointer is fit's only while it runs (save_training_state reads it).
+  struct Forget {
+    Generator*& pointer;
+    ~Forget() { pointer = nullptr; }
+  } forget_shuffle_generator{shuffle_generator_ = loader.seed_generator()};
 
   Callbacks callbacks = options.callbacks();
   callbacks.push_back(std::make_shared<HistoryRecorder>(history_));
@@ -297,22 +304,40 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
   ModeScope<T> training(model_, true);
   Logs train_begin;
   for_each(callbacks, [&](Callback& c) { c.on_train_begin(train_begin); });
+  // A run restored by load_training_state (before fit, or by a callback's
+  // on_train_begin such as BackupAndRestore) starts where it was saved.
+  const std::optional<RunState> resume = std::exchange(resume_, std::nullopt);
+  if (resume) check_resume(*resume, train_samples, options);
+  progress_ = {resume ? resume->progress.epoch : options.initial_epoch(), 0};
+  epoch_order_.clear();
+  const std::size_t batches = loader.num_batches(), batch_size = options.batch_size();
   Logs epoch_logs;
-  for (std::size_t epoch = options.initial_epoch(); epoch < options.epochs(); ++epoch) {
+  for (std::size_t epoch = progress_.epoch; epoch < options.epochs(); ++epoch) {
+    const bool resumed_epoch = resume && epoch == resume->progress.epoch && resume->progress.batch > 0;
     reset_metrics();
+    if (resumed_epoch) restore_metrics(resume->metrics);
+    progress_ = {epoch, resumed_epoch ? resume->progress.batch : 0};
+    const double learning_rate = optimizer_.learning_rate();
     Logs epoch_begin;
     for_each(callbacks, [&](Callback& c) { c.on_epoch_begin(epoch, epoch_begin); });
-    std::size_t batch = 0;
-    for (auto& data : loader.epoch()) {
+    // The saved rate already includes this epoch's on_epoch_begin changes
+    // (a LearningRateScheduler's): applying them twice would change the run.
+    if (resumed_epoch && !optimizer_.learning_rate_schedule()) optimizer_.set_learning_rate(learning_rate);
+    epoch_order_ = resumed_epoch ? resume->epoch_order : loader.epoch().order();
+    for (std::size_t batch = progress_.batch; batch < batches; ++batch) {
+      const auto first = epoch_order_.begin() + static_cast<std::ptrdiff_t>(batch * batch_size);
+      const auto last = epoch_order_.begin() +
+                        static_cast<std::ptrdiff_t>(std::min((batch + 1) * batch_size, train_samples));
+      auto data = loader.batch(std::vector<std::size_t>(first, last));
       Logs batch_begin;
       for_each(callbacks, [&](Callback& c) { c.on_train_batch_begin(batch, batch_begin); });
       Variable<T> loss = batch_loss(data.inputs, data.targets);
       optimizer_.zero_grad();
       loss.backward();
       optimizer_.step();
+      progress_.batch = batch + 1;
       Logs logs = metric_results();
       for_each(callbacks, [&](Callback& c) { c.on_train_batch_end(batch, logs); });
-      ++batch;
       if (stop_training) break;
     }
     epoch_logs = metric_results();
@@ -324,11 +349,82 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
           run_test(validation->first, validation->second, validation_batch_size, callbacks);
       for (const auto& [name, value] : validation_logs) epoch_logs.set("val_" + name, value);
     }
+    progress_ = {epoch + 1, 0};
+    epoch_order_.clear();
     for_each(callbacks, [&](Callback& c) { c.on_epoch_end(epoch, epoch_logs); });
     if (stop_training) break;
   }
   for_each(callbacks, [&](Callback& c) { c.on_train_end(epoch_logs); });
   return history_;
+}
+
+template <typename T>
+void Trainer<T>::check_resume(const RunState& resume, std::size_t samples, const FitOptions<T>& options) {
+  const std::string where = "Trainer::fit: resuming a saved run: ";
+  if (resume.shuffle_generator.empty() != !options.shuffle_seed()) {
+    throw std::invalid_argument(where + (options.shuffle_seed()
+                                             ? "the run shuffled with xgrad::generator(), this fit "
+                                               "has a shuffle_seed"
+                                             : "the run shuffled with its own generator "
+                                               "(shuffle_seed), this fit has none"));
+  }
+  if (shuffle_generator_) set_generator_state(*shuffle_generator_, resume.shuffle_generator, where);
+  if (resume.progress.batch == 0) return;
+  // The saved order must be an order of this fit's training samples.
+  std::vector<bool> seen(samples, false);
+  bool permutation = resume.epoch_order.size() == samples;
+  for (std::size_t i = 0; permutation && i < samples; ++i) {
+    const std::size_t index = resume.epoch_order[i];
+    permutation = index < samples && !seen[index];
+    if (permutation) seen[index] = true;
+  }
+  if (!permutation) {
+    throw std::invalid_argument(where + "its epoch order (" + std::to_string(resume.epoch_order.size()) +
+                                " indices) is not an order of the " + std::to_string(samples) +
+                                " training samples of this fit");
+  }
+  const std::size_t batches = (samples + options.batch_size() - 1) / options.batch_size();
+  if (resume.progress.batch > batches) {
+    throw std::invalid_argument(where + "it was saved after batch " + std::to_string(resume.progress.batch) +
+                                " of an epoch, this fit has " + std::to_string(batches) +
+                                " batches per epoch");
+  }
+}
+
+template <typename T>
+void Trainer<T>::restore_metrics(const std::vector<std::pair<std::string, std::vector<double>>>& saved) {
+  for (const auto& [name, state] : saved) {
+    if (name == "loss") {
+      if (state.size() != 2) {
+        throw std::invalid_argument("Trainer::fit: resuming a saved run: its loss tracker has " +
+                                    std::to_string(state.size()) + " numbers, not {total, count}");
+      }
+      loss_total_ = state[0];
+      loss_count_ = state[1];
+      continue;
+    }
+    for (auto& metric : metrics_)
+      if (metric->name() == name) metric->set_state(state);
+  }
+}
+
+template <typename T>
+void Trainer<T>::save_training_state(const std::string& path) const {
+  RunState run;
+  run.progress = progress_;
+  if (progress_.batch > 0) run.epoch_order = epoch_order_;
+  if (shuffle_generator_) run.shuffle_generator = generator_state(*shuffle_generator_);
+  if (progress_.batch > 0) {
+    run.metrics.emplace_back("loss", std::vector<double>{loss_total_, loss_count_});
+    for (const auto& metric : metrics_) run.metrics.emplace_back(metric->name(), metric->state());
+  }
+  nn::save_training_state(path, model_, optimizer_, run);
+}
+
+template <typename T>
+TrainingProgress Trainer<T>::load_training_state(const std::string& path) {
+  resume_ = nn::load_training_state(path, model_, optimizer_);
+  return resume_->progress;
 }
 
 template <typename T>

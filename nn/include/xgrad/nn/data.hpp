@@ -22,12 +22,15 @@
 // is not a multiple of batch_size. With drop_last, that smaller last batch is
 // left out: floor(N / batch_size) batches, each of batch_size samples (none
 // when N < batch_size). With shuffle, each call of epoch() draws a
-// new order from xgrad's seeded generator, so manual_seed(s) before the
-// first epoch makes the whole sequence of orders reproducible.
+// new order from xgrad::generator() (so manual_seed(s) before the first
+// epoch makes the whole sequence of orders reproducible), or, with a seed,
+// from the loader's own generator, seeded once at construction: the orders
+// are then the same whatever else draws random numbers.
 
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -43,6 +46,7 @@ struct DataLoaderOptions {
   XGRAD_ARG(std::size_t, batch_size) = 32;  // Keras fit(): 32; > 0
   XGRAD_ARG(bool, shuffle) = true;          // Keras fit(): True; a new order every epoch
   XGRAD_ARG(bool, drop_last) = false;       // PyTorch's DataLoader: False (Keras has none)
+  XGRAD_ARG(std::optional<std::uint64_t>, seed);  // tf.data shuffle's seed: None (xgrad::generator())
 };
 
 // A uniformly random order of 0 .. n-1 (Fisher-Yates), drawn from
@@ -125,12 +129,16 @@ class DataLoader {
   const DataLoaderOptions& options() const { return options_; }
   const Array<X>& inputs() const { return inputs_; }
   const Array<Y>& targets() const { return targets_; }
+  // The loader's own shuffling generator (with a seed), whose state a saved
+  // run keeps; null without a seed.
+  Generator* seed_generator() { return options_.seed() ? &seed_generator_ : nullptr; }
 
  private:
   Array<X> inputs_;
   Array<Y> targets_;
   DataLoaderOptions options_;
   std::size_t samples_ = 0;
+  mutable Generator seed_generator_;  // used only with a seed; epoch() draws from it
 };
 
 extern template class DataLoader<float, float>;

@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "xgrad/nn/options.hpp"
 #include "xgrad/tensor/tensor.hpp"
@@ -61,6 +62,12 @@ class Metric {
   // The figure so far; 0 before any update.
   virtual double result() const = 0;
   virtual void reset_state() = 0;
+  // The running state as numbers, and back: a run resumed in the middle of
+  // an epoch (save_training_state) continues the epoch's figures. A metric
+  // of your own without them starts such an epoch's figure afresh.
+  // set_state throws std::invalid_argument for numbers state() cannot give.
+  virtual std::vector<double> state() const { return {}; }
+  virtual void set_state(const std::vector<double>& state);
 
   // The key in fit()'s logs and History ("mean_absolute_error").
   const std::string& name() const { return name_; }
@@ -85,6 +92,8 @@ class MeanMetric : public Metric<T> {
  public:
   double result() const override { return count_ > 0 ? total_ / count_ : 0.0; }
   void reset_state() override { total_ = count_ = 0.0; }
+  std::vector<double> state() const override { return {total_, count_}; }
+  void set_state(const std::vector<double>& state) override;
   double total() const { return total_; }
   double count() const { return count_; }
 
@@ -204,6 +213,7 @@ std::shared_ptr<Metric<T>> make_metric(const std::string& name);
 
 #define XGRAD_DECLARE_METRICS(T)                                                      \
   extern template class Metric<T>;                                                    \
+  extern template class MeanMetric<T>;                                                \
   extern template class Accuracy<T>;                                                  \
   extern template class BinaryAccuracy<T>;                                            \
   extern template class SparseCategoricalAccuracy<T>;                                 \
