@@ -82,10 +82,15 @@ xsimd::batch<float, Arch> rational_tanh(const xsimd::batch<float, Arch>& input) 
 }
 
 // tanh of a batch: the rational function for float, xsimd's for double.
+// xsimd's exp inside tanh and sigmoid converts x·log2(e) to an integer,
+// undefined behaviour (UBSan) beyond ±2^63 and for ±inf, so both clip x
+// where the result is already exact: tanh(±20) and e^-800 round to ±1 and
+// 0. min and max return their second operand for NaN, so NaN goes through.
 template <class Arch, typename T>
 xsimd::batch<T, Arch> tanh_of(const xsimd::batch<T, Arch>& x) {
+  using batch = xsimd::batch<T, Arch>;
   if constexpr (std::is_same_v<T, float>) return rational_tanh(x);
-  else return xsimd::tanh(x);
+  else return xsimd::tanh(xsimd::max(batch(T(-20)), xsimd::min(batch(T(20)), x)));
 }
 
 // sigmoid of a batch. e^-|x| never overflows: 1 / (1 + e) for x >= 0,
@@ -94,7 +99,7 @@ template <class Arch, typename T>
 xsimd::batch<T, Arch> sigmoid_of(const xsimd::batch<T, Arch>& x) {
   using batch = xsimd::batch<T, Arch>;
   const batch zero(T(0)), one(T(1));
-  const batch e = xsimd::exp(-xsimd::abs(x));
+  const batch e = xsimd::exp(-xsimd::min(batch(T(800)), xsimd::abs(x)));
   return xsimd::select(x >= zero, one / (one + e), e / (one + e));
 }
 
