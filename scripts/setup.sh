@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ cmake make pkg-config
           xtensor-dev libxsimd-dev libxtensor-blas-dev libopenblas-dev libzip-dev libhdf5-dev
-          libgtest-dev libbenchmark-dev python3-numpy)
+          libgtest-dev libbenchmark-dev python3-numpy
+          clang-14 libfuzzer-14-dev zlib1g-dev)  # scripts/fuzz.sh, which test.sh runs
 
 missing=()
 for package in "${packages[@]}"; do

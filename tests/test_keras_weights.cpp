@@ -940,4 +940,37 @@ TEST_F(KerasWeightsTest, TorchMismatchesThrowAndChangeNothing) {
       [&] { xgrad::nn::load_torch_rnn_state_dict(rnn, path("missing.npz")); }, {"missing.npz"}));
 }
 
+// ------------------------------------------------------------ files the fuzz target found
+
+// Found by fuzz/fuzz_keras_weights.cpp; each must throw IoError naming the
+// file. Disabled until the reader is hardened (issue 11: an iterative,
+// bounded walk that rejects empty and repeated link names, libhdf5 out of
+// process): today the first overflows the stack and the process dies
+// (ASan: stack-overflow in Reader::walk, which recurses into a group that
+// lists itself through a link named ""). Run with
+// --gtest_also_run_disabled_tests.
+TEST_F(KerasWeightsTest, DISABLED_FuzzFoundSelfListingGroupThrows) {
+  const std::string file = data_dir + "/fuzz_keras_weights_walk_recursion.weights.h5";
+  // The models of the fuzz target (the fixtures'); which one the file
+  // crashes depends on what the walk meets first.
+  auto refused = [&](Module<float>& model) {
+    return throws_with<IoError>([&] { xgrad::nn::load_keras_weights(model, file); }, {file});
+  };
+  Sequential<float> notebook;
+  notebook.add(std::make_shared<SimpleRNN<float>>(SimpleRNNOptions(2).return_sequences(true)));
+  EXPECT_TRUE(refused(notebook));
+  EXPECT_TRUE(refused(*make_stack(9)));
+  Sequential<float> embedding;
+  embedding.add(std::make_shared<Embedding<float>>(EmbeddingOptions(10, 4)));
+  embedding.add(std::make_shared<SimpleRNN<float>>(SimpleRNNOptions(3)));
+  embedding.add(std::make_shared<Dense<float>>(DenseOptions(1)));
+  EXPECT_TRUE(refused(embedding));
+  Dense<float> dense(DenseOptions(3));
+  EXPECT_TRUE(refused(dense));
+  Sequential<float> legacy;
+  legacy.add(std::make_shared<Dense<float>>(DenseOptions(2)));
+  EXPECT_TRUE(refused(legacy));
+  EXPECT_TRUE(refused(*make_gated_stack()));
+}
+
 }  // namespace

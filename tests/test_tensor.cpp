@@ -542,3 +542,26 @@ TEST(ActivationKernels, EveryActivationPropagatesNaN) {
   EXPECT_TRUE(std::isnan(elu[0]));
 }
 
+// xsimd's exp converts x·log2(e) to an integer: undefined behaviour for
+// ±inf and beyond ±2^63, which UBSan reports (float-cast-overflow). The
+// PyTorch importer's fuzz target reached it through an LSTM bias of 6e57
+// (tests/data/fuzz_torch_weights_lstm_bias_6e57.npz). tanh and sigmoid
+// saturate exactly there, whole batches and tails.
+TEST(ActivationKernels, TanhAndSigmoidSaturateOnHugeAndInfiniteInputs) {
+  auto check = [](auto type_tag) {
+    using T = decltype(type_tag);
+    const T inf = std::numeric_limits<T>::infinity(), huge = std::numeric_limits<T>::max();
+    const std::vector<T> x{inf, -inf, huge, -huge, T(6e37), T(-6e37), T(1e10), T(-1e10), T(800), T(-800),
+                           inf, -inf, huge, -huge, T(6e37), T(-6e37), T(1e10), T(-1e10), T(800)};
+    std::vector<T> tanh = x, sigmoid = x;
+    xgrad::tanh_in_place(tanh.data(), tanh.size());
+    xgrad::sigmoid_in_place(sigmoid.data(), sigmoid.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      EXPECT_EQ(tanh[i], x[i] > 0 ? T(1) : T(-1)) << "tanh(" << x[i] << "), " << sizeof(T) << "-byte";
+      EXPECT_EQ(sigmoid[i], x[i] > 0 ? T(1) : T(0)) << "sigmoid(" << x[i] << "), " << sizeof(T) << "-byte";
+    }
+  };
+  check(float{});
+  check(double{});
+}
+

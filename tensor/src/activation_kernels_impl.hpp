@@ -81,11 +81,22 @@ xsimd::batch<float, Arch> rational_tanh(const xsimd::batch<float, Arch>& input) 
   return xsimd::select(xsimd::isnan(input), input, y);  // clip would turn NaN into a bound
 }
 
+// xsimd's exp (inside its tanh too) converts x·log2(e) to an integer:
+// undefined behaviour (UBSan's float-cast-overflow) for NaN, ±inf and
+// beyond ±2^63. So tanh and sigmoid hand it x clipped where their result
+// is already exact (tanh(±20) and e^-800 round to ±1 and 0), NaN as 0, and
+// put NaN back after.
+template <class Arch, typename T>
+xsimd::batch<T, Arch> clip_for_exp(const xsimd::batch<T, Arch>& x, T limit) {
+  using batch = xsimd::batch<T, Arch>;
+  return xsimd::select(xsimd::isnan(x), batch(T(0)), xsimd::clip(x, batch(-limit), batch(limit)));
+}
+
 // tanh of a batch: the rational function for float, xsimd's for double.
 template <class Arch, typename T>
 xsimd::batch<T, Arch> tanh_of(const xsimd::batch<T, Arch>& x) {
   if constexpr (std::is_same_v<T, float>) return rational_tanh(x);
-  else return xsimd::tanh(x);
+  else return xsimd::select(xsimd::isnan(x), x, xsimd::tanh(clip_for_exp(x, T(20))));
 }
 
 // sigmoid of a batch. e^-|x| never overflows: 1 / (1 + e) for x >= 0,
@@ -94,8 +105,8 @@ template <class Arch, typename T>
 xsimd::batch<T, Arch> sigmoid_of(const xsimd::batch<T, Arch>& x) {
   using batch = xsimd::batch<T, Arch>;
   const batch zero(T(0)), one(T(1));
-  const batch e = xsimd::exp(-xsimd::abs(x));
-  return xsimd::select(x >= zero, one / (one + e), e / (one + e));
+  const batch e = xsimd::exp(-xsimd::abs(clip_for_exp(x, T(800))));
+  return xsimd::select(xsimd::isnan(x), x, xsimd::select(x >= zero, one / (one + e), e / (one + e)));
 }
 
 template <Kernel K>
