@@ -91,8 +91,17 @@ struct GruBackward {
   extern template void LstmBackward::operator()<Arch, T>(Arch, const T*, const T*, const T*, const T*,  \
                                                          T*, T*, std::size_t) const;
 
-// The instruction sets compiled, widest first (xsimd::dispatch's order).
+// The instruction sets compiled, widest first (xsimd::dispatch's order): on
+// x86-64 three, each file with its own flags (CMakeLists.txt sets them only
+// there); elsewhere (aarch64: NEON) the compiler's own target, once
+// (activations_native.cpp).
+#if defined(__x86_64__)
+#define XGRAD_X86_KERNELS 1
 using Archs = xsimd::arch_list<xsimd::avx512f, xsimd::avx2, xsimd::sse2>;
+#else
+#define XGRAD_X86_KERNELS 0
+using Archs = xsimd::arch_list<xsimd::default_arch>;
+#endif
 
 // Applies MACRO(K, T, Arch) to every kernel and element type, for the
 // explicit instantiations (in activations_<arch>.cpp) and their extern

@@ -6,6 +6,7 @@ namespace xgrad {
 
 namespace kernels {
 // Compiled in activations_<arch>.cpp, with that instruction set's flags.
+#if XGRAD_X86_KERNELS
 XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, xsimd::avx512f)
 XGRAD_FOR_EACH_BINARY(XGRAD_EXTERN_BINARY_INSTANCES_OF, xsimd::avx512f)
 XGRAD_EXTERN_LSTM_INSTANCES(float, xsimd::avx512f)
@@ -24,6 +25,14 @@ XGRAD_EXTERN_LSTM_INSTANCES(float, xsimd::sse2)
 XGRAD_EXTERN_LSTM_INSTANCES(double, xsimd::sse2)
 XGRAD_EXTERN_GRU_INSTANCES(float, xsimd::sse2)
 XGRAD_EXTERN_GRU_INSTANCES(double, xsimd::sse2)
+#else
+XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, xsimd::default_arch)
+XGRAD_FOR_EACH_BINARY(XGRAD_EXTERN_BINARY_INSTANCES_OF, xsimd::default_arch)
+XGRAD_EXTERN_LSTM_INSTANCES(float, xsimd::default_arch)
+XGRAD_EXTERN_LSTM_INSTANCES(double, xsimd::default_arch)
+XGRAD_EXTERN_GRU_INSTANCES(float, xsimd::default_arch)
+XGRAD_EXTERN_GRU_INSTANCES(double, xsimd::default_arch)
+#endif
 }  // namespace kernels
 
 namespace {
