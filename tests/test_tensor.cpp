@@ -445,6 +445,8 @@ TEST(Gemm, SmallMatrixShapeRule) {
   EXPECT_FALSE(xgrad::small_matrix_shape(64, 2048, 513));  // beyond 2^26
   EXPECT_FALSE(xgrad::small_matrix_shape(32, 128, 1600));  // S's weight gradient: 1600 summed terms
   EXPECT_FALSE(xgrad::small_matrix_shape(6400, 512, 256)); // L's input projection
+  EXPECT_TRUE(xgrad::small_matrix_shape(10000, 128, 8));    // X's LSTM input projection
+  EXPECT_FALSE(xgrad::small_matrix_shape(10000, 512, 8));   // an output of 2^22 elements
   xgrad::set_num_threads(2);
   EXPECT_TRUE(xgrad::small_matrix_shape(64, 128, 128));    // 2^20, on one thread beats OpenBLAS on two
   EXPECT_FALSE(xgrad::small_matrix_shape(64, 512, 512));   // OpenBLAS's two threads win

@@ -139,11 +139,13 @@ void scale_rows(T beta, T* c, std::size_t m, std::size_t n, std::size_t ldc) {
 
 // Measured on one core (bench/README.md, "The small-matrix engine's
 // threshold"): LIBXSMM's unpacked kernels beat OpenBLAS up to [64, 512]·[512,
-// 2048] (0.78x its time) and on [6400, 64]·[64, 128] (0.87x), lose from
-// [256, 1024]·[1024, 1024] (1.46x) and on sums of thousands of terms
-// ([256, 6400]·[6400, 2048]: 4.6x). With several OpenBLAS threads, OpenBLAS
-// wins earlier ([64, 512]·[512, 512]: 284 µs on two threads, 300 in LIBXSMM).
+// 2048] (0.78x its time) and on [4096, 8]·[8, 512] (0.77x), lose from
+// [256, 1024]·[1024, 1024] (1.46x), on sums of thousands of terms
+// ([256, 6400]·[6400, 2048]: 4.6x) and on outputs beyond 2^21 elements
+// ([10000, 8]·[8, 512]: 10x). With several OpenBLAS threads, OpenBLAS wins
+// earlier ([64, 512]·[512, 512]: 284 µs on two threads, 300 in LIBXSMM).
 constexpr std::size_t kSmallMaxInner = 1024;
+constexpr std::size_t kSmallMaxOutput = std::size_t(1) << 21;
 constexpr std::size_t kSmallMaxMultiplyAdds = std::size_t(1) << 26;
 constexpr std::size_t kSmallMaxMultiplyAddsThreaded = std::size_t(1) << 22;
 
@@ -293,7 +295,7 @@ int gemm_threads(std::size_t m, std::size_t n, std::size_t k) {
 }
 
 bool small_matrix_shape(std::size_t m, std::size_t n, std::size_t k) {
-  if (k > kSmallMaxInner) return false;
+  if (k > kSmallMaxInner || m * n > kSmallMaxOutput) return false;
   const std::size_t bound = gemm_threads(m, n, k) > 1 ? kSmallMaxMultiplyAddsThreaded : kSmallMaxMultiplyAdds;
   return m * n * k <= bound;
 }

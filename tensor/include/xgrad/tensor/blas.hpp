@@ -67,8 +67,8 @@ class GemmKernel {
 };
 
 // Whether a product of these sizes is small enough for LIBXSMM (when xgrad
-// has it): at most 1024 summed terms (k) and at most 2^26 multiply-adds on
-// one thread, 2^22 when OpenBLAS would give it several threads
+// has it): at most 1024 summed terms (k), 2^21 output elements, and 2^26
+// multiply-adds on one thread, 2^22 when OpenBLAS would give it several threads
 // (gemm_threads). Beyond, OpenBLAS's packed, blocked kernels win; measured
 // in bench/README.md ("The small-matrix engine's threshold"). LIBXSMM 1.17
 // also leaves every A·B^T, alpha other than 1 and beta other than 0 or 1
