@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Second command of the README: the whole test suite. It runs every CTest test
-# of the Release build in build/, then again in build-asan/ under
-# AddressSanitizer, LeakSanitizer and UBSan (a leaked graph fails there), then
-# fuzzes the file readers for a few seconds each (scripts/fuzz.sh).
+# of the Release build in build/, the matrix product's tests of a build
+# without LIBXSMM in build-openblas/, then every test again in build-asan/
+# under AddressSanitizer, LeakSanitizer and UBSan (a leaked graph fails there),
+# then fuzzes the file readers for a few seconds each (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="$(nproc)"
@@ -10,6 +11,14 @@ jobs="$(nproc)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
+
+# The build without LIBXSMM (as on a machine without libxsmm-dev, or not
+# x86-64): the library and the matrix product's tests, every product on
+# OpenBLAS. Unoptimised, to compile fast.
+cmake -S . -B build-openblas -DCMAKE_BUILD_TYPE=Debug -DXGRAD_USE_LIBXSMM=OFF \
+  -DXGRAD_BUILD_BENCH=OFF -DXGRAD_BUILD_EXAMPLES=OFF
+cmake --build build-openblas -j "$jobs" --target test_tensor
+ctest --test-dir build-openblas --output-on-failure -j "$jobs" -R '^(Gemm|Matmul|Threads|BlasCore)\.|^blas_core_warning$'
 
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug \
   -DXGRAD_SANITIZE=address,undefined -DXGRAD_BUILD_BENCH=OFF -DXGRAD_BUILD_EXAMPLES=OFF

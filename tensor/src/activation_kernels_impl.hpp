@@ -17,18 +17,18 @@
 
 namespace xgrad::kernels {
 
-// values[i] = f(values[i]) for a batch function f.
+// out[i] = f(in[i]) for a batch function f; out may be in.
 template <class Arch, typename T, typename F>
-void transform(T* values, std::size_t n, F f) {
+void transform(const T* in, T* out, std::size_t n, F f) {
   using batch = xsimd::batch<T, Arch>;
   constexpr std::size_t width = batch::size;
   std::size_t i = 0;
-  for (; i + width <= n; i += width) f(batch::load_unaligned(values + i)).store_unaligned(values + i);
+  for (; i + width <= n; i += width) f(batch::load_unaligned(in + i)).store_unaligned(out + i);
   if (i == n) return;
   alignas(64) T tail[width] = {};  // zeros beyond n: every f is finite at 0
-  for (std::size_t j = 0; i + j < n; ++j) tail[j] = values[i + j];
+  for (std::size_t j = 0; i + j < n; ++j) tail[j] = in[i + j];
   f(batch::load_aligned(tail)).store_aligned(tail);
-  for (std::size_t j = 0; i + j < n; ++j) values[i + j] = tail[j];
+  for (std::size_t j = 0; i + j < n; ++j) out[i + j] = tail[j];
 }
 
 // grad[i] = f(y[i], grad[i]).
@@ -111,34 +111,34 @@ xsimd::batch<T, Arch> sigmoid_of(const xsimd::batch<T, Arch>& x) {
 
 template <Kernel K>
 template <class Arch, typename T>
-void Forward<K>::operator()(Arch, T* values, std::size_t n, T alpha, T scale) const {
+void Forward<K>::operator()(Arch, const T* in, T* out, std::size_t n, T alpha, T scale) const {
   using batch = xsimd::batch<T, Arch>;
   const batch zero(T(0)), one(T(1));
   if constexpr (K == Kernel::tanh) {
-    transform<Arch>(values, n, [](const batch& x) { return tanh_of(x); });
+    transform<Arch>(in, out, n, [](const batch& x) { return tanh_of(x); });
   } else if constexpr (K == Kernel::sigmoid) {
-    transform<Arch>(values, n, [](const batch& x) { return sigmoid_of(x); });
+    transform<Arch>(in, out, n, [](const batch& x) { return sigmoid_of(x); });
   } else if constexpr (K == Kernel::relu) {
     // max and min return their second operand for NaN: NaN is put back, as
     // PyTorch's and TensorFlow's relu propagate it instead of hiding it.
-    transform<Arch>(values, n, [&](const batch& x) { return xsimd::select(xsimd::isnan(x), x, xsimd::max(x, zero)); });
+    transform<Arch>(in, out, n, [&](const batch& x) { return xsimd::select(xsimd::isnan(x), x, xsimd::max(x, zero)); });
   } else if constexpr (K == Kernel::hard_sigmoid) {
     // relu6(x + 3) / 6; the division (not a product with 1/6) keeps it
     // bit-identical to Keras' formula.
     const batch three(T(3)), six(T(6));
-    transform<Arch>(values, n, [&](const batch& x) {
+    transform<Arch>(in, out, n, [&](const batch& x) {
       return xsimd::select(xsimd::isnan(x), x, xsimd::min(xsimd::max(x + three, zero), six) / six);
     });
   } else if constexpr (K == Kernel::softsign) {
-    transform<Arch>(values, n, [&](const batch& x) { return x / (one + xsimd::abs(x)); });
+    transform<Arch>(in, out, n, [&](const batch& x) { return x / (one + xsimd::abs(x)); });
   } else if constexpr (K == Kernel::scaled_elu) {
     // expm1 is exact near 0; its inf for a large positive x is not selected.
     const batch a(alpha), s(scale);
-    transform<Arch>(values, n, [&](const batch& x) {
+    transform<Arch>(in, out, n, [&](const batch& x) {
       return s * xsimd::select(x > zero, x, a * xsimd::expm1(x));
     });
   } else if constexpr (K == Kernel::exp) {
-    transform<Arch>(values, n, [](const batch& x) { return xsimd::exp(x); });
+    transform<Arch>(in, out, n, [](const batch& x) { return xsimd::exp(x); });
   }
 }
 
