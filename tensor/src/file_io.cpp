@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <system_error>
@@ -48,6 +49,12 @@ void write_file_atomically(const std::string& path, const std::string& bytes,
     ::fsync(dfd);
     ::close(dfd);
   }
+}
+
+std::uint64_t default_declared_bytes_limit(std::uint64_t file_size) {
+  constexpr std::uint64_t floor = std::uint64_t{64} << 20;
+  constexpr std::uint64_t ratio = 32;
+  return file_size > UINT64_MAX / ratio ? UINT64_MAX : std::max(floor, ratio * file_size);
 }
 
 }  // namespace xgrad
