@@ -19,6 +19,12 @@ class IoError : public std::runtime_error {
 // `path`, so readers see the old file or the complete new one. On failure the
 // temporary is removed, `path` is untouched, and IoError is thrown with
 // `where` (e.g. "save: model.npz: ") in front of the reason.
+//
+// A killed writer leaves no temporary: on Linux file systems with O_TMPFILE
+// (ext4, xfs, btrfs, tmpfs) the temporary has no name until it is complete
+// and is named "<path>.tmp<pid>-<n>" only for the instant before the rename;
+// elsewhere it has that name while written. Each write first removes the
+// temporaries of `path` whose process no longer runs.
 void write_file_atomically(const std::string& path, const std::string& bytes,
                            const std::string& where);
 
