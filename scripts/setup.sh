@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ cmake make pkg-config
           xtensor-dev libxsimd-dev libxtensor-blas-dev libopenblas-dev libzip-dev libhdf5-dev
-          libgtest-dev libbenchmark-dev python3-numpy)
+          libgtest-dev libbenchmark-dev python3-numpy python3-h5py)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -920,6 +920,23 @@ TEST_F(KerasWeightsTest, SavedDatasetsCarryFletcher32Checksums) {
   EXPECT_EQ(datasets, 14u);  // LSTM 3, Bidirectional 2 x 3, GRU 3, Dense 2
 }
 
+// Keras reads weights with h5py: it reads the chunked, checksummed datasets
+// as the weights they are (tests/h5py_reads_weights.py, Debian's
+// python3-h5py, installed by scripts/setup.sh).
+TEST_F(KerasWeightsTest, H5pyReadsTheChecksummedFile) {
+  auto model = make_stack(1);
+  xgrad::nn::save_keras_weights(*model, path("model.weights.h5"));
+  const std::string command = "/usr/bin/python3 " + std::string(XGRAD_TEST_DATA_DIR) + "/../h5py_reads_weights.py " +
+                              path("model.weights.h5") + " " + path("read.npz");
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  std::map<std::string, Array<float>> read;
+  for (const auto& [name, array] : xgrad::read_npz(path("read.npz"))) read[name] = array.as<float>();
+  ASSERT_EQ(read.size(), 8u);
+  EXPECT_EQ(read.at("layers/simple_rnn/cell/vars/0"), model->at<SimpleRNN<float>>(0)->kernel().value());
+  EXPECT_EQ(read.at("layers/simple_rnn_1/cell/vars/1"), model->at<SimpleRNN<float>>(1)->recurrent_kernel().value());
+  EXPECT_EQ(read.at("layers/dense/vars/0"), model->at<Dense<float>>(2)->kernel().value());
+}
+
 // Issue 11: 541 of 25,877 one-byte changes of a file loaded as different
 // weights. In a file xgrad saved, a changed byte of any weight's data is an
 // IoError.

@@ -58,8 +58,8 @@
 // file. The program is found through the environment variable
 // XGRAD_H5_READER if set, else where the library was installed, else in the
 // build tree it was built in. KerasLoadOptions().trusted(true) reads in the
-// calling process instead (faster by the ~10 ms of starting the program; for
-// files you made yourself).
+// calling process instead (no program to start, which takes tens of
+// milliseconds; for files you made yourself).
 //
 // Sizes: weights whose shape the model fixes must match it exactly before
 // anything is allocated; those it does not (an unbuilt layer's kernel) may
