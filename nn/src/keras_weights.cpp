@@ -295,7 +295,7 @@ void write_dataset(hid_t group, const std::string& name, const Array<T>& value,
                         where, "cannot describe the shape of " + shown),
                H5Sclose);
   Handle creation(check_id(H5Pcreate(H5P_DATASET_CREATE), where, "cannot set up HDF5"), H5Pclose);
-  if (!dims.empty()) {
+  if (!dims.empty()) {  // (a scalar, never a layer's weight, cannot be chunked)
     // Whole rows per chunk, at most about 1 MiB of them (a chunk must stay
     // under 4 GiB, and HDF5 caches 1 MiB per dataset); no extent may be 0.
     std::vector<hsize_t> chunk(dims.size());
@@ -668,7 +668,7 @@ std::vector<std::vector<Array<T>>> read_out_of_process(const std::string& path, 
   std::uint64_t fixed_bytes = 0;
   for (const auto& object : layout.objects) {
     for (std::size_t i = 0; i < object.slots.size(); ++i) {
-      slots[join(vars_of(object.path), std::to_string(i))] = &object.slots[i];
+      slots[detail::weight_entry_name(object.path, i)] = &object.slots[i];
       if (!has_free_extent(object.slots[i])) add_bytes<T>(object.slots[i].shape, UINT64_MAX, fixed_bytes);
     }
   }
@@ -699,9 +699,9 @@ std::vector<std::vector<Array<T>>> read_out_of_process(const std::string& path, 
   for (const auto& object : layout.objects) {
     std::vector<Array<T>> values;
     for (std::size_t i = 0; i < object.slots.size(); ++i) {
-      const auto found = by_name.find(join(vars_of(object.path), std::to_string(i)));
+      const auto found = by_name.find(detail::weight_entry_name(object.path, i));
       if (found == by_name.end())
-        throw IoError(bad_output + "no entry for " + join(vars_of(object.path), std::to_string(i)));
+        throw IoError(bad_output + "no entry for " + detail::weight_entry_name(object.path, i));
       values.push_back(found->second->template as<T>());
     }
     staged.push_back(std::move(values));
