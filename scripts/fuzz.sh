@@ -16,14 +16,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: scripts/fuzz.sh SECONDS [read_npy|read_npz|checkpoint|keras_weights|torch_weights ...] [-FLAG ...]"
+usage="usage: scripts/fuzz.sh SECONDS [read_npy|read_npz|checkpoint|keras_weights|keras_weights_trusted|torch_weights ...] [-FLAG ...]"
 if [[ $# -lt 1 || ! "$1" =~ ^[1-9][0-9]*$ ]]; then
   echo "$usage" >&2
   exit 2
 fi
 seconds="$1"
 shift
-all_targets=(read_npy read_npz checkpoint keras_weights torch_weights)
+all_targets=(read_npy read_npz checkpoint keras_weights keras_weights_trusted torch_weights)
 targets=()
 flags=()
 for arg in "$@"; do
@@ -38,7 +38,7 @@ seeds_of() {
     read_npy) echo tests/data/*.npy ;;
     read_npz) echo tests/data/*.npz ;;
     checkpoint) echo tests/data/keras_*.npz tests/data/weights_savez*.npz ;;
-    keras_weights) echo tests/data/*.weights.h5 ;;
+    keras_weights | keras_weights_trusted) echo tests/data/*.weights.h5 ;;
     torch_weights) echo tests/data/torch_*.npz ;;
     *) echo "fuzz.sh: unknown target '$1'" >&2; echo "$usage" >&2; exit 2 ;;
   esac

@@ -1214,18 +1214,17 @@ TEST_F(KerasWeightsTest, TorchMismatchesThrowAndChangeNothing) {
 // ------------------------------------------------------------ files the fuzz target found
 
 // Found by fuzz/fuzz_keras_weights.cpp; each must throw IoError naming the
-// file. Disabled until the reader is hardened (issue 11: an iterative,
-// bounded walk that rejects empty and repeated link names, libhdf5 out of
-// process): today the first overflows the stack and the process dies
-// (ASan: stack-overflow in Reader::walk, which recurses into a group that
-// lists itself through a link named ""). Run with
-// --gtest_also_run_disabled_tests.
-TEST_F(KerasWeightsTest, DISABLED_FuzzFoundSelfListingGroupThrows) {
+// file, through the reader program and in-process. Before the walk became
+// iterative and bounded, this one overflowed the stack (Reader::walk
+// recursed into a group that lists itself through a link named "").
+TEST_F(KerasWeightsTest, FuzzFoundSelfListingGroupThrows) {
   const std::string file = data_dir + "/fuzz_keras_weights_walk_recursion.weights.h5";
   // The models of the fuzz target (the fixtures'); which one the file
   // crashes depends on what the walk meets first.
   auto refused = [&](Module<float>& model) {
-    return throws_with<IoError>([&] { xgrad::nn::load_keras_weights(model, file); }, {file});
+    return throws_with<IoError>([&] { xgrad::nn::load_keras_weights(model, file); }, {file}) &&
+           throws_with<IoError>(
+               [&] { xgrad::nn::load_keras_weights(model, file, KerasLoadOptions().trusted(true)); }, {file});
   };
   Sequential<float> notebook;
   notebook.add(std::make_shared<SimpleRNN<float>>(SimpleRNNOptions(2).return_sequences(true)));
