@@ -64,7 +64,7 @@ for target in "${targets[@]}"; do
   run="build-fuzz/fuzz-runs/$target"
   rm -rf "$run"
   mkdir -p "$run/corpus" "$run/tmp"
-  cp $(seeds_of "$target") "$run/corpus/"
+  cp $(seeds_of "$target" | tr " " "\n" | sort -u) "$run/corpus/"
   status=0
   TMPDIR="$PWD/$run/tmp" "build-fuzz/fuzz/fuzz_$target" "$run/corpus" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
