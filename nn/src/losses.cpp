@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "xgrad/autograd/anomaly.hpp"
 #include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
 
@@ -96,6 +97,7 @@ Variable<T> mean_squared_error(const Variable<T>& y_pred, const Variable<T>& y_t
   const char* loss = "mean_squared_error";
   check_same_shape(y_pred.shape(), y_true.shape(), loss, "y_pred", "y_true");
   check_not_empty(y_pred.shape(), loss, "y_pred");
+  const LayerScope scope(loss);  // names its ops for DetectAnomaly
   return xgrad::mean(xgrad::square(xgrad::sub(y_pred, y_true)));
 }
 
@@ -104,6 +106,7 @@ Variable<T> binary_crossentropy_from_logits(const Variable<T>& logits, const Var
   const char* loss = "binary_crossentropy_from_logits";
   check_same_shape(logits.shape(), targets.shape(), loss, "logits", "targets");
   check_not_empty(logits.shape(), loss, "logits");
+  const LayerScope scope(loss);
   return xgrad::mean(sigmoid_crossentropy(logits, targets));
 }
 
@@ -131,6 +134,7 @@ Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logit
     }
     index[n] = static_cast<std::size_t>(label);
   }
+  const LayerScope scope(op);
   const Variable<T> picked =
       pick_labels(xgrad::log_softmax(logits, -1), std::move(index), to_shape(labels.shape()));
   return xgrad::scale(xgrad::sum(picked), T(-1) / static_cast<T>(labels.size()));
