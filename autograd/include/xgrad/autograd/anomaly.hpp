@@ -14,7 +14,7 @@
 //
 //   DetectAnomaly: the backward of 'recurrent_sequence' in
 //   'sequential/simple_rnn' (output of shape (2, 4)) made nan in the gradient
-//   of its input 1 of shape (3, 4) (first at flat index 0)
+//   of its input 1 of shape (2, 4) (first at flat index 0)
 //
 // Without a guard nothing is checked: the only cost is one thread-local flag
 // test per op and per backward step.
