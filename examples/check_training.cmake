@@ -1,18 +1,21 @@
 # CTest checks of the training programs, run with cmake -P:
 #
 #   cmake -DPROGRAM=<exe> -DWORK_DIR=<dir> -DMODE=reproducible -DCSV=<file name>
-#       [-DEPOCHS=2] [-DSEED=7] [-DTHREADS=2] -P check_training.cmake
+#       [-DEPOCHS=2] [-DSEED=7] [-DTHREADS=2] [-DARGS=<arguments>] -P check_training.cmake
 #     Runs PROGRAM twice with the same --epochs/--seed/--threads into
 #     WORK_DIR/run1 and WORK_DIR/run2 and requires the two loss CSVs to be
 #     byte-identical.
 #
 #   cmake -DPROGRAM=<exe> -DWORK_DIR=<dir> -DMODE=target -DEXAMPLE=<name>
-#       -DMETRIC=<key> -DBASELINE=<key> [-DFACTOR_EXPONENT=1] -P check_training.cmake
-#     Runs PROGRAM with its default settings and requires its last stdout line
+#       -DMETRIC=<key> -DBASELINE=<key> [-DFACTOR_EXPONENT=1] [-DARGS=<arguments>] -P check_training.cmake
+#     Runs PROGRAM with its default settings (and ARGS) and requires its last stdout line
 #     to be a JSON object for EXAMPLE whose METRIC is below BASELINE / 10^FACTOR_EXPONENT.
 #     A key may name a nested member with dots (lstm.test_mse: the test_mse
 #     of the object "lstm"), and METRIC may list several keys separated by
 #     commas (lstm.test_mse,gru.test_mse), each of which must be below.
+#
+#   ARGS: more arguments for every run of PROGRAM, separated by spaces (a
+#   smaller configuration, e.g. "--samples 512", for the slow sanitizer build).
 
 cmake_minimum_required(VERSION 3.19)  # string(JSON)
 
@@ -25,10 +28,11 @@ endforeach()
 # Runs PROGRAM with the given arguments; fails the test on a non-zero exit.
 # The stdout goes to the variable named by `out_var`.
 function(run_program out_var)
-  execute_process(COMMAND "${PROGRAM}" ${ARGN}
+  separate_arguments(extra UNIX_COMMAND "${ARGS}")
+  execute_process(COMMAND "${PROGRAM}" ${ARGN} ${extra}
                   RESULT_VARIABLE result OUTPUT_VARIABLE output ERROR_VARIABLE errors)
   if(NOT result EQUAL 0)
-    message(FATAL_ERROR "${PROGRAM} ${ARGN} failed (${result}):\n${output}\n${errors}")
+    message(FATAL_ERROR "${PROGRAM} ${ARGN} ${extra} failed (${result}):\n${output}\n${errors}")
   endif()
   set(${out_var} "${output}" PARENT_SCOPE)
 endfunction()

@@ -51,20 +51,38 @@ namespace nn = xgrad::nn;
 
 // ------------------------------------------------------------ command line
 
-//   <program> [--epochs N] [--seed N] [--out DIR] [--threads N]
+//   <program> [--epochs N] [--seed N] [--out DIR] [--threads N] [--samples N] [--timesteps N]
 struct Flags {
   std::size_t epochs = 0;  // set to the program's default before parsing
   std::uint64_t seed = 42;
   std::string out = ".";
   int threads = 0;  // 0: OpenBLAS's own default
+  std::size_t samples = 0;  // training samples; 0: the program's default
+  std::size_t timesteps = 0;  // sequence length; 0: the program's default
+
+  std::size_t timesteps_or(std::size_t default_timesteps) const {
+    return timesteps ? timesteps : default_timesteps;
+  }
+
+  // The size of a data set whose default is `count` when the training set's
+  // is `default_train`: with --samples, every set keeps its proportion to the
+  // training set (at least one sample).
+  std::size_t sized(std::size_t count, std::size_t default_train) const {
+    if (samples == 0) return count;
+    return std::max<std::size_t>(1, count * samples / default_train);
+  }
 };
 
 inline void print_usage(std::ostream& os, const char* program, std::size_t default_epochs) {
-  os << "usage: " << program << " [--epochs N] [--seed N] [--out DIR] [--threads N]\n"
+  os << "usage: " << program
+     << " [--epochs N] [--seed N] [--out DIR] [--threads N] [--samples N] [--timesteps N]\n"
      << "  --epochs N   training epochs (default " << default_epochs << ")\n"
      << "  --seed N     seed of xgrad::manual_seed: data, weights, shuffling (default 42)\n"
      << "  --out DIR    where the files go: the loss CSV/SVG, any checkpoint (default .)\n"
-     << "  --threads N  OpenBLAS threads (default: OpenBLAS's own choice)\n";
+     << "  --threads N  OpenBLAS threads (default: OpenBLAS's own choice)\n"
+     << "  --samples N  training samples, the validation and test sets scaled alike\n"
+     << "               (default: the program's; fewer for a quick run, e.g. under a sanitizer)\n"
+     << "  --timesteps N  sequence length T (default: the program's; a quick run again)\n";
 }
 
 template <typename N>
@@ -81,7 +99,8 @@ inline bool parse_flags(int argc, char** argv, const char* program, Flags& flags
     if (flag.rfind("--", 0) == 0 && equals != std::string::npos) {  // --flag=value
       value = flag.substr(equals + 1);
       flag.resize(equals);
-    } else if (flag == "--epochs" || flag == "--seed" || flag == "--threads" || flag == "--out") {
+    } else if (flag == "--epochs" || flag == "--seed" || flag == "--threads" || flag == "--out" ||
+               flag == "--samples" || flag == "--timesteps") {
       if (i + 1 == argc) {
         std::cerr << program << ": " << flag << " needs a value\n";
         return false;
@@ -95,6 +114,10 @@ inline bool parse_flags(int argc, char** argv, const char* program, Flags& flags
       ok = parse_number(value, flags.seed);
     } else if (flag == "--threads") {
       ok = parse_number(value, flags.threads) && flags.threads > 0;
+    } else if (flag == "--samples") {
+      ok = parse_number(value, flags.samples) && flags.samples > 0;
+    } else if (flag == "--timesteps") {
+      ok = parse_number(value, flags.timesteps) && flags.timesteps > 1;
     } else if (flag == "--out") {
       flags.out = value;
       ok = !value.empty();
@@ -246,18 +269,18 @@ inline std::shared_ptr<nn::Sequential<float>> make_model(std::size_t units, std:
 struct Program {
   std::string name;  // e.g. "train_sine": in messages, file names and the JSON line
   std::size_t default_epochs = 0;
-  // make_data(n) draws n samples [timesteps, features] from xgrad's
+  // make_data(n, T) draws n samples [T, features] from xgrad's
   // generator, so --seed fixes them; the training, validation and test sets
   // are drawn in that order.
-  std::function<Dataset(std::size_t)> make_data;
-  std::size_t timesteps = 0, features = 0;
+  std::function<Dataset(std::size_t, std::size_t)> make_data;
+  std::size_t timesteps = 0, features = 0;  // timesteps: the default T
   std::size_t train_samples = 0, val_samples = 0, test_samples = 0;
   std::string samples_noun;  // e.g. "windows": "2048 training windows"
   std::size_t units = 0;     // of the SimpleRNN
   std::size_t batch_size = 0;
   LearningRateSchedule learning_rate{};  // Adam's
   float max_grad_norm = 0.0f;            // Adam's global_clipnorm; 0: none
-  std::string plot_title;                // of the loss curve's SVG
+  std::string plot_title;                // of the loss curve's SVG, which adds ", T = ...".
   // The baseline the model must beat: its name on stdout, its test MSE.
   std::string baseline_name;
   std::function<double(const Dataset&)> baseline_mse;
@@ -283,17 +306,21 @@ inline int run(const Program& program, int argc, char** argv) {
     const std::filesystem::path out(flags.out);
 
     xgrad::manual_seed(flags.seed);
-    const Dataset train = program.make_data(program.train_samples);
-    const Dataset val = program.make_data(program.val_samples);
-    const Dataset test = program.make_data(program.test_samples);
+    const std::size_t train_samples = flags.sized(program.train_samples, program.train_samples);
+    const std::size_t timesteps = flags.timesteps_or(program.timesteps);
+    const Dataset train = program.make_data(train_samples, timesteps);
+    const Dataset val =
+        program.make_data(flags.sized(program.val_samples, program.train_samples), timesteps);
+    const Dataset test =
+        program.make_data(flags.sized(program.test_samples, program.train_samples), timesteps);
 
-    const auto model = make_model(program.units, program.timesteps, program.features);
+    const auto model = make_model(program.units, timesteps, program.features);
     const LearningRateSchedule& lr = program.learning_rate;
     nn::Adam<float> optimizer(model->parameters(), adam_options(lr, program.max_grad_norm));
     nn::Trainer<float> trainer(*model, optimizer, "mean_squared_error");
 
     std::cout << name << ": SimpleRNN(" << program.units << ") + Dense(1), T = "
-              << program.timesteps << ", " << program.train_samples << " training "
+              << timesteps << ", " << train_samples << " training "
               << program.samples_noun << ", batch " << program.batch_size << ", Adam lr "
               << lr.initial << " -> " << lr.initial * lr.final_fraction << ", ";
     if (program.max_grad_norm > 0.0f) std::cout << "clip norm " << program.max_grad_norm << ", ";
@@ -310,12 +337,15 @@ inline int run(const Program& program, int argc, char** argv) {
     const std::string checkpoint_path = (out / (program.name + ".npz")).string();
     curves.write_csv(csv_path);
     curves.write_svg(svg_path,
-                     nn::SvgPlotOptions().title(program.plot_title).y_label("MSE").log_y(true));
+                     nn::SvgPlotOptions()
+                         .title(program.plot_title + ", T = " + std::to_string(timesteps))
+                         .y_label("MSE")
+                         .log_y(true));
     nn::save(*model, checkpoint_path);
 
     // The figures come from a fresh model loaded from the checkpoint, so they
     // also show that the checkpoint holds the whole trained model.
-    const auto reloaded = make_model(program.units, program.timesteps, program.features);
+    const auto reloaded = make_model(program.units, timesteps, program.features);
     nn::load(*reloaded, checkpoint_path);
     nn::Adam<float> reloaded_optimizer(reloaded->parameters());  // a trainer needs one; unused
     nn::Trainer<float> reloaded_trainer(*reloaded, reloaded_optimizer, "mean_squared_error");

@@ -16,7 +16,7 @@
 // object: test_metric is the reloaded model's test MSE, baseline_metric the
 // constant-1.0 prediction's test MSE, seconds the wall time.
 //
-//   train_adding [--epochs N] [--seed N] [--out DIR] [--threads N]
+//   train_adding [--epochs N] [--seed N] [--out DIR] [--threads N] [--samples N] [--timesteps N]
 //
 // This file holds what is particular to it (the settings); the data and the
 // baseline (make_adding_problems, constant_prediction_mse, shared with
@@ -32,7 +32,7 @@ namespace {
 
 namespace ex = xgrad_examples;
 
-constexpr std::size_t timesteps = 20;
+constexpr std::size_t default_timesteps = 20;
 
 }  // namespace
 
@@ -40,8 +40,8 @@ int main(int argc, char** argv) {
   ex::Program adding;
   adding.name = "train_adding";
   adding.default_epochs = 12;
-  adding.make_data = [](std::size_t n) { return ex::make_adding_problems(n, timesteps); };
-  adding.timesteps = timesteps;
+  adding.make_data = ex::make_adding_problems;
+  adding.timesteps = default_timesteps;
   adding.features = 2;
   adding.train_samples = 8192;
   adding.val_samples = 1024;
@@ -51,8 +51,7 @@ int main(int argc, char** argv) {
   adding.batch_size = 32;
   adding.learning_rate = {1e-2, 0.05};  // Adam's rate in the first epoch, decayed to 0.05 of it
   adding.max_grad_norm = 1.0f;           // global_clipnorm: tames the rare exploding step
-  adding.plot_title =
-      "train_adding: SimpleRNN on the adding problem, T = " + std::to_string(timesteps);
+  adding.plot_title = "train_adding: SimpleRNN on the adding problem";
   adding.baseline_name = "constant 1.0";
   adding.baseline_mse = ex::constant_prediction_mse;
   // The metric is the test MSE (of the reloaded model; of the constant 1.0).

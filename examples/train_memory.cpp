@@ -40,7 +40,7 @@
 //    "lstm":{...},"gru":{...},"seconds":...}
 // with every MSE on the test set and the seconds of wall time.
 //
-//   train_memory [--epochs N] [--seed N] [--out DIR] [--threads N]
+//   train_memory [--epochs N] [--seed N] [--out DIR] [--threads N] [--samples N] [--timesteps N]
 //
 // The command line, the learning-rate schedule, fit() (nn::Trainer's, with
 // that schedule), test_mse(), the model and the data come from
@@ -68,7 +68,7 @@ namespace {
 namespace ex = xgrad_examples;
 namespace nn = xgrad::nn;
 
-constexpr std::size_t timesteps = 100;
+constexpr std::size_t default_timesteps = 100;
 constexpr std::size_t features = 2;  // value, marker
 constexpr std::size_t units = 32;
 constexpr std::size_t train_samples = 8192, val_samples = 1024, test_samples = 2048;
@@ -78,8 +78,9 @@ constexpr ex::LearningRateSchedule learning_rate{1e-2, 0.1};  // Adam: 1e-2 deca
 constexpr float max_grad_norm = 1.0f;                         // Adam's global_clipnorm
 
 // One of the three layers: its name on stdout and in the plot, its key in
-// the JSON line, and its model: the layer with `units` units + Dense(1).
-using ModelFactory = std::function<std::shared_ptr<nn::Sequential<float>>()>;
+// the JSON line, and its model: the layer with `units` units + Dense(1), for
+// sequences of the given length.
+using ModelFactory = std::function<std::shared_ptr<nn::Sequential<float>>(std::size_t)>;
 
 struct Contender {
   std::string name, key;
@@ -88,7 +89,7 @@ struct Contender {
 
 template <typename Layer, typename Options>
 ModelFactory model_of() {
-  return [] {
+  return [](std::size_t timesteps) {
     return ex::make_model(std::make_shared<Layer>(Options(units)), timesteps, features);
   };
 }
@@ -123,13 +124,15 @@ int main(int argc, char** argv) {
     const std::filesystem::path out(flags.out);
 
     xgrad::manual_seed(flags.seed);  // the data
-    const ex::Dataset train = ex::make_adding_problems(train_samples, timesteps);
-    const ex::Dataset val = ex::make_adding_problems(val_samples, timesteps);
-    const ex::Dataset test = ex::make_adding_problems(test_samples, timesteps);
+    const std::size_t training = flags.sized(train_samples, train_samples);
+    const std::size_t timesteps = flags.timesteps_or(default_timesteps);
+    const ex::Dataset train = ex::make_adding_problems(training, timesteps);
+    const ex::Dataset val = ex::make_adding_problems(flags.sized(val_samples, train_samples), timesteps);
+    const ex::Dataset test = ex::make_adding_problems(flags.sized(test_samples, train_samples), timesteps);
     const double baseline_mse = ex::constant_prediction_mse(test);
 
     std::cout << name << ": the adding problem at T = " << timesteps << "; SimpleRNN, LSTM and GRU("
-              << units << ") + Dense(1), each on the same " << train_samples
+              << units << ") + Dense(1), each on the same " << training
               << " training sequences, batch " << batch_size << ", Adam lr "
               << learning_rate.initial << " -> "
               << learning_rate.initial * learning_rate.final_fraction << ", clip norm "
@@ -141,7 +144,7 @@ int main(int argc, char** argv) {
       // The same seeds for every layer: its initial weights, then the
       // shuffles, so all three see the same batches in the same order.
       xgrad::manual_seed(flags.seed + 1);
-      const auto model = contender.make_model();
+      const auto model = contender.make_model(timesteps);
       nn::Adam<float> optimizer(model->parameters(), ex::adam_options(learning_rate, max_grad_norm));
       nn::Trainer<float> trainer(*model, optimizer, "mean_squared_error");
       xgrad::manual_seed(flags.seed + 2);

@@ -12,7 +12,7 @@
 // evaluated there. The last line on stdout is one JSON object with the
 // reloaded model's test MSE, the naive forecast's, and the wall time.
 //
-//   train_sine [--epochs N] [--seed N] [--out DIR] [--threads N]
+//   train_sine [--epochs N] [--seed N] [--out DIR] [--threads N] [--samples N] [--timesteps N]
 //
 // This file holds what is particular to it (the data, the baseline, the
 // settings); the training (nn::Trainer), the files and the report are run() in
@@ -32,13 +32,13 @@ namespace ex = xgrad_examples;
 using ex::Dataset;
 using xgrad::Array;
 
-constexpr std::size_t timesteps = 20;
+constexpr std::size_t default_timesteps = 20;
 constexpr double omega_low = 0.2, omega_high = 0.6;  // rad per step: 10 to 31 steps per period
 constexpr float noise_std = 0.02f;
 
 // inputs [N, T, 1]: the noisy window; targets [N, 1]: the clean next value.
 // Draws from xgrad's generator, so manual_seed fixes the data.
-Dataset make_sine_waves(std::size_t n) {
+Dataset make_sine_waves(std::size_t n, std::size_t timesteps) {
   constexpr double two_pi = 6.283185307179586;
   const Array<double> omega = xgrad::uniform<double>({n}, omega_low, omega_high);
   const Array<double> phase = xgrad::uniform<double>({n}, 0.0, two_pi);
@@ -58,7 +58,7 @@ Dataset make_sine_waves(std::size_t n) {
 // as the model sees it).
 double naive_forecast_mse(const Dataset& data) {
   double sum = 0;
-  const std::size_t n = data.targets.shape()[0];
+  const std::size_t n = data.targets.shape()[0], timesteps = data.inputs.shape()[1];
   for (std::size_t i = 0; i < n; ++i) {
     const double error = static_cast<double>(data.inputs(i, timesteps - 1, 0)) - data.targets(i, 0);
     sum += error * error;
@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   sine.name = "train_sine";
   sine.default_epochs = 20;
   sine.make_data = make_sine_waves;
-  sine.timesteps = timesteps;
+  sine.timesteps = default_timesteps;
   sine.features = 1;
   sine.train_samples = 2048;
   sine.val_samples = 512;

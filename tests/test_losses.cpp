@@ -17,6 +17,7 @@
 #include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
 #include "xgrad/nn/losses.hpp"
+#include "xgrad/nn/trainer.hpp"
 #include "xgrad/tensor/tensor.hpp"
 
 namespace {
@@ -251,7 +252,47 @@ TEST(SparseCategoricalCrossentropy, ShapeMismatchThrows) {
   const V empty(xgrad::zeros<double>({0, 3}));
   EXPECT_TRUE(throws_with<std::invalid_argument>(
       [&] { scce(empty, std::vector<std::int64_t>{}); },
-      {op, "(0,)", "no samples"}));
+      {op, "(0,)", "no elements", "empty batch"}));
+}
+
+// ---------------------------------------------------------------- every loss
+
+// An empty batch: each loss says it is the one that cannot take it (not the
+// "mean" inside it), called directly and by name through nn::Loss as
+// Trainer calls it.
+TEST(Losses, EmptyBatchErrorsNameTheLoss) {
+  const V empty_column(xgrad::zeros<double>({0, 1}));
+  const V empty_logits(xgrad::zeros<double>({0, 3}));
+  const V no_labels(xgrad::zeros<double>({0}));
+  const auto names_loss_not_mean = [](const auto& call, const std::string& loss,
+                                      const std::string& shape) {
+    return throws_with<std::invalid_argument>(call, {loss + ": ", shape, "empty batch"});
+  };
+  EXPECT_TRUE(names_loss_not_mean(
+      [&] { xgrad::nn::mean_squared_error(empty_column, empty_column); }, "mean_squared_error",
+      "(0, 1)"));
+  EXPECT_TRUE(names_loss_not_mean(
+      [&] { xgrad::nn::binary_crossentropy_from_logits(empty_column, empty_column); },
+      "binary_crossentropy_from_logits", "(0, 1)"));
+  EXPECT_TRUE(names_loss_not_mean([&] { scce(empty_logits, Labels::from_shape({0})); },
+                                  "sparse_categorical_crossentropy_from_logits", "(0,)"));
+  EXPECT_TRUE(names_loss_not_mean(
+      [&] { xgrad::nn::Loss<double>("mse")(empty_column, empty_column); }, "mean_squared_error",
+      "(0, 1)"));
+  EXPECT_TRUE(names_loss_not_mean(
+      [&] { xgrad::nn::Loss<double>("binary_crossentropy_from_logits")(empty_column, empty_column); },
+      "binary_crossentropy_from_logits", "(0, 1)"));
+  EXPECT_TRUE(names_loss_not_mean(
+      [&] {
+        xgrad::nn::Loss<double>("sparse_categorical_crossentropy_from_logits")(empty_logits,
+                                                                              no_labels);
+      },
+      "sparse_categorical_crossentropy_from_logits", "(0,)"));
+  // A [B, 0] prediction is empty too, with a batch.
+  const V no_features(xgrad::zeros<double>({4, 0}));
+  EXPECT_TRUE(names_loss_not_mean(
+      [&] { xgrad::nn::mean_squared_error(no_features, no_features); }, "mean_squared_error",
+      "(4, 0)"));
 }
 
 }  // namespace

@@ -507,6 +507,38 @@ TEST(ClipGradNorm, NonFiniteNormLeavesGradientsAlone) {
   EXPECT_EQ(a.grad()(1), 1.0);
 }
 
+TEST(ClipGradNorm, ErrorIfNonfiniteThrowsNamingTheNormAndTheGradient) {
+  Variable<double> a(Array<double>{0.0, 0.0}, true), b(xgrad::zeros<double>({2, 2}), true);
+  a.add_grad(Array<double>{3.0, 4.0});
+  b.add_grad(Array<double>{{1.0, 2.0}, {std::numeric_limits<double>::quiet_NaN(), 1.0}});
+  EXPECT_TRUE(throws_with<xgrad::NonFiniteError>(
+      [&] { nn::clip_grad_norm({a, b}, 1.0, /*error_if_nonfinite=*/true); },
+      {"clip_grad_norm", "total norm", "is nan", "parameter 1", "(2, 2)", "flat index 2"}));
+  EXPECT_EQ(a.grad()(1), 4.0);  // nothing was scaled
+  // An infinity, in float.
+  Variable<float> c(Array<float>{0.0f}, true);
+  c.add_grad(Array<float>{-std::numeric_limits<float>::infinity()});
+  EXPECT_TRUE(throws_with<xgrad::NonFiniteError>(
+      [&] { nn::clip_grad_norm({c}, 1.0f, true); }, {"is inf", "-inf", "parameter 0"}));
+  // Finite gradients whose squares overflow a double.
+  Variable<double> huge(Array<double>{1e200, 1e200}, true);
+  huge.add_grad(Array<double>{1e200, 1e200});
+  EXPECT_TRUE(throws_with<xgrad::NonFiniteError>(
+      [&] { nn::clip_grad_norm({huge}, 1.0, true); }, {"is inf", "squares overflow"}));
+  // It is a std::runtime_error, as PyTorch raises RuntimeError.
+  EXPECT_THROW(nn::clip_grad_norm({a, b}, 1.0, true), std::runtime_error);
+}
+
+TEST(ClipGradNorm, ErrorIfNonfiniteIsOffByDefaultAndFiniteNormsPass) {
+  Variable<double> a(Array<double>{0.0}, true);
+  a.add_grad(Array<double>{std::numeric_limits<double>::quiet_NaN()});
+  EXPECT_TRUE(std::isnan(nn::clip_grad_norm({a}, 1.0)));
+  Variable<double> b(Array<double>{0.0, 0.0}, true);
+  b.add_grad(Array<double>{3.0, 4.0});
+  EXPECT_DOUBLE_EQ(nn::clip_grad_norm({b}, 1.0, true), 5.0);
+  EXPECT_DOUBLE_EQ(b.grad()(1), 0.8);
+}
+
 TEST(ClipGradNorm, RejectsNonPositiveMaxNorm) {
   Variable<double> a(Array<double>{0.0}, true);
   a.add_grad(Array<double>{1.0});

@@ -5,10 +5,15 @@
 #include <string>
 #include <utility>
 
+#include "anomaly_checks.hpp"
+#include "xgrad/autograd/anomaly.hpp"
+
 namespace xgrad {
 
 namespace {
 thread_local bool grad_enabled = true;
+// Here, next to from_op and backward, which test it for every op.
+thread_local bool anomaly_detection = false;
 // Atomic so that backward() on separate graphs in separate threads is safe.
 std::atomic<std::uint64_t> next_visit_mark{0};
 }  // namespace
@@ -16,6 +21,10 @@ std::atomic<std::uint64_t> next_visit_mark{0};
 bool is_grad_enabled() { return grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(grad_enabled) { grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { grad_enabled = previous_; }
+
+bool is_anomaly_detection_enabled() { return anomaly_detection; }
+DetectAnomaly::DetectAnomaly() : previous_(anomaly_detection) { anomaly_detection = true; }
+DetectAnomaly::~DetectAnomaly() { anomaly_detection = previous_; }
 
 namespace detail {
 
@@ -170,11 +179,20 @@ void Variable<T>::backward(const Array<T>& grad_output, bool retain_graph) {
     }
   }
 
+  const bool check = anomaly_detection;
+  if (check) {
+    detail::check_gradient_before_backward(grad_output, false);
+    for (const auto& node : order)
+      if (node->op == nullptr && node->has_grad) detail::check_gradient_before_backward(node->grad, true);
+  }
   add_grad(grad_output);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     detail::Node<T>* node = it->get();
     if (node->op == nullptr) continue;  // a leaf keeps its gradient
-    if (node->has_grad) node->grad_fn(node->grad, node->value, node->inputs);
+    if (node->has_grad) {
+      node->grad_fn(node->grad, node->value, node->inputs);
+      if (check) detail::check_input_gradients(node->op, node->layer, node->value, node->inputs);
+    }
     // Gradients of intermediate values are not kept (as in PyTorch); one
     // the op took over (moved from) holds no memory already.
     if (node->grad.data() != nullptr) node->grad = Array<T>();
@@ -208,9 +226,15 @@ template <typename T>
 Variable<T> Variable<T>::from_op(Array<T> value, std::vector<Variable<T>> inputs,
                                  const char* op, GradFn<T> grad_fn) {
   Variable<T> result(make_node(std::move(value)));
+  const char* layer = nullptr;
+  if (anomaly_detection) {
+    layer = current_layer_path_interned();
+    detail::check_forward_result(op, layer, result.node_->value, inputs);
+  }
   if (any_requires_grad(inputs)) {
     result.node_->requires_grad = true;
     result.node_->op = op;
+    result.node_->layer = layer;
     result.node_->inputs = std::move(inputs);
     result.node_->grad_fn = std::move(grad_fn);
   }

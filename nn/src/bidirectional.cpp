@@ -67,6 +67,7 @@ void Bidirectional<T>::build(const std::vector<std::ptrdiff_t>& input_shape) {
 
 template <typename T>
 BidirectionalBothOutput<T> Bidirectional<T>::run(const Variable<T>& x, const BidirectionalCall<T>& call) {
+  const auto scope = this->layer_scope();
   RecurrentCall<T> forward_call, backward_call;
   forward_call.mask(call.mask()).training(call.training());
   backward_call.mask(call.mask()).training(call.training());
@@ -118,6 +119,7 @@ Variable<T> Bidirectional<T>::forward(const Variable<T>& x, const BidirectionalC
 template <typename T>
 BidirectionalOutput<T> Bidirectional<T>::forward_with_state(const Variable<T>& x,
                                                             const BidirectionalCall<T>& call) {
+  const auto scope = this->layer_scope();  // the merge too
   if (!merge_mode_) {
     throw std::invalid_argument(describe() + ": merge_mode is none, so there is no single output for input shape " +
                                 shape_to_string(x.shape()) + "; use forward_both");

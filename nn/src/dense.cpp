@@ -37,6 +37,7 @@ void Dense<T>::build(const std::vector<std::ptrdiff_t>& input_shape) {
 
 template <typename T>
 Variable<T> Dense<T>::forward(const Variable<T>& x) {
+  const auto scope = this->layer_scope();
   if (x.dimension() < 2) {
     throw std::invalid_argument(this->describe() +
                                 ": expected input of rank 2 or more [batch, ..., features], got "

@@ -103,6 +103,7 @@ Generator& Dropout<T>::generator_for_draw() {
 
 template <typename T>
 Variable<T> Dropout<T>::forward(const Variable<T>& x) {
+  const auto scope = this->layer_scope();
   const Shape noise_shape = noise_shape_for(to_shape(x.shape()));  // checked in eval mode too
   if (!this->is_training() || options_.rate() == 0.0) return x;
   // A constant (no gradient) mask: mul's backward then sends g * mask to x,

@@ -66,6 +66,7 @@ Variable<T> Embedding<T>::embeddings() const {
 
 template <typename T>
 Variable<T> Embedding<T>::forward(const xt::xarray<std::int64_t>& tokens) {
+  const auto scope = this->layer_scope();
   const std::size_t vocabulary = options_.input_dim(), width = options_.output_dim();
   // Every token is checked before anything is computed, so a bad batch
   // leaves no half-built graph behind.

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "xgrad/autograd/anomaly.hpp"
 #include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
 
@@ -20,6 +21,17 @@ void check_same_shape(const A& a, const B& b, const char* loss, const char* a_na
     throw std::invalid_argument(std::string(loss) + ": " + a_name + " has shape " +
                                 shape_to_string(a) + " but " + b_name + " has shape " +
                                 shape_to_string(b) + "; they must be equal");
+  }
+}
+
+// A loss is a mean: over no elements it has no value. Named here, before the
+// mean inside would say only "mean".
+template <typename ShapeLike>
+void check_not_empty(const ShapeLike& shape, const char* loss, const char* name) {
+  if (element_count(shape) == 0) {
+    throw std::invalid_argument(std::string(loss) + ": " + name + " of shape " +
+                                shape_to_string(shape) +
+                                " has no elements (an empty batch); the loss is a mean over them");
   }
 }
 
@@ -82,14 +94,19 @@ Variable<T> pick_labels(const Variable<T>& values, std::vector<std::size_t> labe
 
 template <typename T>
 Variable<T> mean_squared_error(const Variable<T>& y_pred, const Variable<T>& y_true) {
-  check_same_shape(y_pred.shape(), y_true.shape(), "mean_squared_error", "y_pred", "y_true");
+  const char* loss = "mean_squared_error";
+  check_same_shape(y_pred.shape(), y_true.shape(), loss, "y_pred", "y_true");
+  check_not_empty(y_pred.shape(), loss, "y_pred");
+  const LayerScope scope(loss);  // names its ops for DetectAnomaly
   return xgrad::mean(xgrad::square(xgrad::sub(y_pred, y_true)));
 }
 
 template <typename T>
 Variable<T> binary_crossentropy_from_logits(const Variable<T>& logits, const Variable<T>& targets) {
-  check_same_shape(logits.shape(), targets.shape(), "binary_crossentropy_from_logits", "logits",
-                   "targets");
+  const char* loss = "binary_crossentropy_from_logits";
+  check_same_shape(logits.shape(), targets.shape(), loss, "logits", "targets");
+  check_not_empty(logits.shape(), loss, "logits");
+  const LayerScope scope(loss);
   return xgrad::mean(sigmoid_crossentropy(logits, targets));
 }
 
@@ -104,10 +121,7 @@ Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logit
                                 " need labels of the shape without the class axis, got labels "
                                 "of shape " + shape_to_string(labels.shape()));
   }
-  if (labels.size() == 0) {
-    throw std::invalid_argument(std::string(op) + ": no samples (labels of shape " +
-                                shape_to_string(labels.shape()) + ")");
-  }
+  check_not_empty(labels.shape(), op, "labels");
   const auto classes = static_cast<std::int64_t>(shape.back());
   std::vector<std::size_t> index(labels.size());
   for (std::size_t n = 0; n < labels.size(); ++n) {
@@ -120,6 +134,7 @@ Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logit
     }
     index[n] = static_cast<std::size_t>(label);
   }
+  const LayerScope scope(op);
   const Variable<T> picked =
       pick_labels(xgrad::log_softmax(logits, -1), std::move(index), to_shape(labels.shape()));
   return xgrad::scale(xgrad::sum(picked), T(-1) / static_cast<T>(labels.size()));

@@ -50,6 +50,7 @@ xt::xarray<bool> Masking<T>::compute_mask(const Variable<T>& x) const {
 
 template <typename T>
 Variable<T> Masking<T>::forward(const Variable<T>& x) {
+  const auto scope = this->layer_scope();
   const xt::xarray<bool> mask = compute_mask(x.value());
   // The mask as a constant [..., 1] factor: mul broadcasts it over the
   // features and its backward gives x the gradient g * mask.

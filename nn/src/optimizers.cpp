@@ -352,7 +352,8 @@ std::vector<std::pair<std::string, std::vector<Array<T>>*>> Adam<T>::slots() {
 
 namespace {
 template <typename T>
-T clip_grad_norm_impl(const std::vector<Variable<T>>& parameters, T max_norm) {
+T clip_grad_norm_impl(const std::vector<Variable<T>>& parameters, T max_norm,
+                      bool error_if_nonfinite) {
   if (!(max_norm > T(0))) {
     throw std::invalid_argument("clip_grad_norm: max_norm must be positive, got " +
                                 number(static_cast<double>(max_norm)));
@@ -363,6 +364,28 @@ T clip_grad_norm_impl(const std::vector<Variable<T>>& parameters, T max_norm) {
     for (const T g : parameter.grad()) sum_of_squares += static_cast<double>(g) * static_cast<double>(g);
   }
   const double norm = std::sqrt(sum_of_squares);
+  if (error_if_nonfinite && !std::isfinite(norm)) {
+    // Which gradient: a non-finite norm may also be an overflow of finite ones.
+    const auto first_non_finite = [&]() -> std::string {
+      for (std::size_t i = 0; i < parameters.size(); ++i) {
+        if (!parameters[i].has_grad()) continue;
+        const Array<T>& grad = parameters[i].grad();
+        for (std::size_t e = 0; e < grad.size(); ++e) {
+          if (std::isfinite(grad.flat(e))) continue;
+          return "the first non-finite element is " + number(static_cast<double>(grad.flat(e))) +
+                 " at flat index " + std::to_string(e) + " of the gradient of parameter " +
+                 std::to_string(i) + ", of shape " + shape_to_string(grad.shape());
+        }
+      }
+      return "every gradient element is finite: their squares overflow";
+    };
+    const std::string culprit = first_non_finite();
+    throw NonFiniteError("clip_grad_norm: the total norm of the gradients of " +
+                         std::to_string(parameters.size()) + " parameters is " + number(norm) +
+                         ", so it cannot be clipped (" + culprit +
+                         "); the gradients are left unchanged. With error_if_nonfinite = false "
+                         "the norm is returned instead");
+  }
   if (std::isfinite(norm) && norm > static_cast<double>(max_norm)) {
     const T scale = static_cast<T>(static_cast<double>(max_norm) / norm);
     for (const auto& parameter : parameters) {
@@ -375,12 +398,14 @@ T clip_grad_norm_impl(const std::vector<Variable<T>>& parameters, T max_norm) {
 }
 }  // namespace
 
-float clip_grad_norm(const std::vector<Variable<float>>& parameters, float max_norm) {
-  return clip_grad_norm_impl(parameters, max_norm);
+float clip_grad_norm(const std::vector<Variable<float>>& parameters, float max_norm,
+                     bool error_if_nonfinite) {
+  return clip_grad_norm_impl(parameters, max_norm, error_if_nonfinite);
 }
 
-double clip_grad_norm(const std::vector<Variable<double>>& parameters, double max_norm) {
-  return clip_grad_norm_impl(parameters, max_norm);
+double clip_grad_norm(const std::vector<Variable<double>>& parameters, double max_norm,
+                      bool error_if_nonfinite) {
+  return clip_grad_norm_impl(parameters, max_norm, error_if_nonfinite);
 }
 
 template class Optimizer<float>;

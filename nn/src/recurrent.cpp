@@ -59,6 +59,7 @@ Generator& RecurrentLayer<T>::dropout_generator() {
 template <typename T>
 RecurrentOutput<T> RecurrentLayer<T>::run(const Variable<T>& x, const RecurrentCall<T>& call, bool fused,
                                           bool want_state) {
+  const auto scope = this->layer_scope();
   const RecurrentOptions& options = this->options();
   const auto [batch, steps] = prepare_input(x);
   const std::size_t units = options.units(), features = this->input_features();

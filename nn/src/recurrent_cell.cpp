@@ -151,6 +151,7 @@ const std::vector<Array<T>>& RecurrentCell<T>::masks_for(std::vector<Array<T>>& 
 template <typename T>
 std::vector<Variable<T>> RecurrentCell<T>::step(const Variable<T>& x, const std::vector<Variable<T>>& states,
                                                 std::optional<bool> training) {
+  const auto scope = this->layer_scope();
   if (x.dimension() != 2 || x.shape()[1] == 0) {
     throw std::invalid_argument(this->describe() + ": expected a step of shape (batch, features), got " +
                                 shape_to_string(x.shape()));

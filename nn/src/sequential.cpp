@@ -49,11 +49,14 @@ void Sequential<T>::add_layer(AnyLayer layer) {
 
 template <typename T>
 Variable<T> Sequential<T>::forward(const Variable<T>& x) {
+  const auto scope = this->layer_scope();
   Variable<T> y = x;
   Mask mask;  // none until a layer makes one
   output_shapes_.resize(layers_.size());
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     try {
+      // The child by its name in this model ("dense_1"), which its own scope keeps.
+      const LayerScope child(names_[i], layers_[i].module().get());
       y = layers_[i].forward(y, mask);
     } catch (const std::invalid_argument& error) {
       throw std::invalid_argument(describe() + ", layer " + std::to_string(i) + " ('" + names_[i] +

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -53,28 +54,70 @@ void free_block(void* block, std::size_t size) noexcept {
   else ::operator delete(block, size, kAlignment);
 }
 
+// -------------------------------------------- the budget of every cache
+
+// The limit holds for the process: the shared cache and every thread's own
+// take room from one budget before they keep a block, so that all the
+// blocks they hold together never exceed it.
+std::atomic<std::size_t> limit{std::size_t(256) << 20};
+std::atomic<std::size_t> reserved{0};  // room the caches hold, <= limit
+
+bool reserve(std::size_t bytes) noexcept {
+  std::size_t current = reserved.load(std::memory_order_relaxed);
+  do {
+    const std::size_t cap = limit.load(std::memory_order_relaxed);
+    if (bytes > cap || current > cap - bytes) return false;
+  } while (!reserved.compare_exchange_weak(current, current + bytes, std::memory_order_relaxed));
+  return true;
+}
+
+void unreserve(std::size_t bytes) noexcept { reserved.fetch_sub(bytes, std::memory_order_relaxed); }
+
 // ------------------------------------------------ the cache shared by threads
 
 struct Cache {
   std::mutex mutex;
   std::map<std::size_t, std::vector<void*>> free_blocks;  // by block size
-  std::size_t bytes = 0;
-  // Written under the mutex; atomic so that the threads' own caches read it
-  // without taking the lock.
-  std::atomic<std::size_t> limit{std::size_t(256) << 20};
+  std::size_t bytes = 0;  // all of it reserved
 
   // Gives back the largest blocks until the cache holds at most `target`
-  // bytes. Called with the mutex held.
-  void shrink_to(std::size_t target) noexcept {
+  // bytes, or until the budget's room is at most the limit (`until_fits`).
+  // Called with the mutex held.
+  void shrink_to(std::size_t target, bool until_fits = false) noexcept {
     while (bytes > target && !free_blocks.empty()) {
+      if (until_fits && reserved.load(std::memory_order_relaxed) <= limit.load(std::memory_order_relaxed)) return;
       auto largest = std::prev(free_blocks.end());
       std::vector<void*>& blocks = largest->second;
       XGRAD_UNPOISON(blocks.back(), largest->first);
       free_block(blocks.back(), largest->first);
       blocks.pop_back();
       bytes -= largest->first;
+      unreserve(largest->first);
       if (blocks.empty()) free_blocks.erase(largest);
     }
+  }
+
+  // Room for one more block of `size`, made by giving back larger blocks
+  // when the budget is short: the largest go first, this one included.
+  // Called with the mutex held.
+  bool make_room(std::size_t size) noexcept {
+    if (reserve(size)) return true;
+    const std::size_t cap = limit.load(std::memory_order_relaxed);
+    if (size > cap) return false;
+    // Give back nothing unless enough larger blocks are here: the room may
+    // be held by threads' caches.
+    const std::size_t now = reserved.load(std::memory_order_relaxed);
+    if (now <= cap - size) return reserve(size);  // freed meanwhile by another cache
+    const std::size_t short_by = now + size - cap;
+    std::size_t larger = 0;
+    for (auto it = free_blocks.rbegin(); it != free_blocks.rend() && it->first > size && larger < short_by; ++it)
+      larger += it->first * it->second.size();
+    if (larger < short_by) return false;
+    while (!free_blocks.empty() && std::prev(free_blocks.end())->first > size) {
+      shrink_to(bytes - std::prev(free_blocks.end())->first);
+      if (reserve(size)) return true;
+    }
+    return false;
   }
 };
 
@@ -94,6 +137,7 @@ void* take_shared(std::size_t size) {
   found->second.pop_back();
   if (found->second.empty()) c.free_blocks.erase(found);
   c.bytes -= size;
+  unreserve(size);
   XGRAD_UNPOISON(block, size);
   return block;
 }
@@ -102,15 +146,14 @@ void give_shared(void* block, std::size_t size) noexcept {
   Cache& c = cache();
   {
     std::lock_guard<std::mutex> lock(c.mutex);
-    if (size <= c.limit.load()) {
+    if (c.make_room(size)) {
       try {
         c.free_blocks[size].push_back(block);
         c.bytes += size;
         XGRAD_POISON(block, size);
-        c.shrink_to(c.limit);
         return;
       } catch (const std::bad_alloc&) {
-        // No room to remember the block: give it back instead.
+        unreserve(size);  // no room to remember the block: give it back instead
       }
     }
   }
@@ -124,6 +167,11 @@ void give_shared(void* block, std::size_t size) noexcept {
 constexpr std::size_t kTinyClasses = kSharedBlockMinBytes / kTinyStep;
 constexpr std::size_t kThreadClasses =
     kTinyClasses + (kThreadCachedMaxBytes - kSharedBlockMinBytes) / kSmallStep;
+// A thread's cache takes room from the budget in steps of this much, and
+// gives back what it holds beyond its blocks plus one step once that exceeds
+// two: a train step's frees and allocations then touch the shared budget
+// once every few dozen blocks, not at each.
+constexpr std::size_t kRoomStep = std::size_t(128) << 10;
 
 std::size_t thread_class(std::size_t size) {
   return size < kSharedBlockMinBytes ? size / kTinyStep - 1
@@ -135,24 +183,74 @@ std::size_t class_size(std::size_t c) {
                           : kSharedBlockMinBytes + (c - kTinyClasses) * kSmallStep;
 }
 
-struct ThreadCache {
-  std::array<std::vector<void*>, kThreadClasses> free_blocks;
-  std::size_t bytes = 0;
+// The owning thread takes it around every use of its cache; another thread
+// only to release, shrink or count the cache, so it is almost never
+// contended (an uncontended std::mutex costs more on this path).
+class SpinLock {
+ public:
+  void lock() noexcept {
+    while (locked_.exchange(true, std::memory_order_acquire))
+      while (locked_.load(std::memory_order_relaxed)) std::this_thread::yield();
+  }
+  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
 
-  // Gives back blocks, the largest first, until at most `target` bytes stay.
-  void shrink_to(std::size_t target) noexcept {
+ private:
+  std::atomic<bool> locked_{false};
+};
+
+struct ThreadCache {
+  SpinLock lock;
+  std::array<std::vector<void*>, kThreadClasses> free_blocks;
+  std::size_t bytes = 0;  // held in free_blocks
+  std::size_t room = 0;   // reserved from the budget, >= bytes
+
+  ThreadCache();
+  ~ThreadCache();
+
+  // Gives back blocks, the largest first, until at most `target` bytes stay
+  // (or, with `until_fits`, until the budget's room is within the limit),
+  // then the room beyond them. Called with the lock held.
+  void shrink_to(std::size_t target, bool until_fits = false) noexcept {
     for (std::size_t c = kThreadClasses; c-- > 0 && bytes > target;) {
       const std::size_t size = class_size(c);
       while (bytes > target && !free_blocks[c].empty()) {
+        if (until_fits && reserved.load(std::memory_order_relaxed) <= limit.load(std::memory_order_relaxed)) break;
         XGRAD_UNPOISON(free_blocks[c].back(), size);
         free_block(free_blocks[c].back(), size);
         free_blocks[c].pop_back();
         bytes -= size;
+        unreserve(size);
+        room -= size;
       }
     }
+    give_back_room(0);
   }
-  ~ThreadCache();
+
+  // Keeps at most `spare` bytes of room beyond the blocks held.
+  void give_back_room(std::size_t spare) noexcept {
+    if (room - bytes <= spare) return;
+    unreserve(room - bytes - spare);
+    room = bytes + spare;
+  }
 };
+
+// Every live thread's cache, so that one thread can release, shrink or count
+// them all. The registry's mutex is taken before any cache's lock.
+struct Registry {
+  std::mutex mutex;
+  std::vector<ThreadCache*> caches;
+};
+
+Registry& registry() {
+  static Registry* instance = new Registry;  // never destroyed, as cache()
+  return *instance;
+}
+
+ThreadCache::ThreadCache() {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  r.caches.push_back(this);
+}
 
 // Set once the thread's cache is destroyed (trivially destructible, so it
 // can still be read then): blocks freed later, by the destructors of
@@ -160,7 +258,12 @@ struct ThreadCache {
 thread_local bool thread_cache_gone = false;
 
 ThreadCache::~ThreadCache() {
-  shrink_to(0);
+  {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    r.caches.erase(std::find(r.caches.begin(), r.caches.end(), this));
+  }
+  shrink_to(0);  // no other thread can reach it any more
   thread_cache_gone = true;
 }
 
@@ -173,20 +276,31 @@ ThreadCache* thread_cache() {
 void* take_own(std::size_t size) {
   ThreadCache* t = thread_cache();
   if (!t) return nullptr;
+  std::lock_guard<SpinLock> lock(t->lock);
   std::vector<void*>& blocks = t->free_blocks[thread_class(size)];
   if (blocks.empty()) return nullptr;
   void* block = blocks.back();
   blocks.pop_back();
   t->bytes -= size;
+  if (t->room - t->bytes > 2 * kRoomStep) t->give_back_room(kRoomStep);
   XGRAD_UNPOISON(block, size);
   return block;
 }
 
 bool keep_own(void* block, std::size_t size) noexcept {
   ThreadCache* t = thread_cache();
-  const std::size_t room =
-      std::min(kThreadCacheMaxBytes, cache().limit.load(std::memory_order_relaxed));
-  if (!t || t->bytes + size > room) return false;
+  if (!t) return false;
+  std::lock_guard<SpinLock> lock(t->lock);
+  const std::size_t cap = std::min(kThreadCacheMaxBytes, limit.load(std::memory_order_relaxed));
+  if (t->bytes + size > cap) return false;
+  if (t->bytes + size > t->room) {
+    // A step of room if the budget has it, else just what this block needs.
+    const std::size_t needed = t->bytes + size - t->room;
+    const std::size_t step = std::min(std::max(needed, kRoomStep), cap - t->room);
+    if (reserve(step)) t->room += step;
+    else if (step > needed && reserve(needed)) t->room += needed;
+    else return false;
+  }
   try {
     t->free_blocks[thread_class(size)].push_back(block);
   } catch (const std::bad_alloc&) {
@@ -219,27 +333,57 @@ void deallocate_block(void* block, std::size_t bytes) noexcept {
 }  // namespace memory::detail
 
 std::size_t cached_memory_bytes() {
-  const ThreadCache* t = thread_cache();
+  // Every lock at once: a snapshot, in which no block is counted twice or
+  // missed while it moves between caches.
+  Registry& r = registry();
+  std::lock_guard<std::mutex> registry_lock(r.mutex);
   Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mutex);
-  return c.bytes + (t ? t->bytes : 0);
+  std::lock_guard<std::mutex> shared_lock(c.mutex);
+  for (ThreadCache* t : r.caches) t->lock.lock();
+  std::size_t bytes = c.bytes;
+  for (ThreadCache* t : r.caches) {
+    bytes += t->bytes;
+    t->lock.unlock();
+  }
+  return bytes;
 }
 
 void release_cached_memory() {
-  if (ThreadCache* t = thread_cache()) t->shrink_to(0);
+  Registry& r = registry();
+  std::lock_guard<std::mutex> registry_lock(r.mutex);
+  for (ThreadCache* t : r.caches) {
+    std::lock_guard<SpinLock> lock(t->lock);
+    t->shrink_to(0);
+  }
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
   c.shrink_to(0);
 }
 
 void set_cached_memory_limit(std::size_t bytes) {
-  if (ThreadCache* t = thread_cache()) t->shrink_to(bytes);
+  limit.store(bytes);  // from now on no cache takes room beyond it
+  const auto fits = [bytes] { return reserved.load(std::memory_order_relaxed) <= bytes; };
+  Registry& r = registry();
+  std::lock_guard<std::mutex> registry_lock(r.mutex);
+  // What was set aside and holds nothing first, then the shared cache's
+  // blocks (the largest first), then the threads' (the same).
+  for (ThreadCache* t : r.caches) {
+    if (fits()) return;
+    std::lock_guard<SpinLock> lock(t->lock);
+    t->give_back_room(0);
+  }
   Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mutex);
-  c.limit = bytes;
-  c.shrink_to(bytes);
+  {
+    std::lock_guard<std::mutex> lock(c.mutex);
+    c.shrink_to(0, /*until_fits=*/true);
+  }
+  for (ThreadCache* t : r.caches) {
+    if (fits()) return;
+    std::lock_guard<SpinLock> lock(t->lock);
+    t->shrink_to(0, /*until_fits=*/true);
+  }
 }
 
-std::size_t cached_memory_limit() { return cache().limit.load(); }
+std::size_t cached_memory_limit() { return limit.load(); }
 
 }  // namespace xgrad

@@ -11,6 +11,7 @@
 #include "xgrad/tensor/shape.hpp"
 #include "xgrad/tensor/tensor.hpp"
 
+#include "xgrad/autograd/anomaly.hpp"
 #include "xgrad/autograd/gradcheck.hpp"
 #include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"

@@ -41,6 +41,8 @@ struct Node {
   bool requires_grad = false;
   bool graph_freed = false;     // backward() released this op's inputs
   const char* op = nullptr;     // the op that made this value; nullptr for a leaf
+  // The layer path the op ran in, recorded only under DetectAnomaly (anomaly.hpp).
+  const char* layer = nullptr;
   std::vector<Variable<T>> inputs;
   GradFn<T> grad_fn;
   std::uint64_t visit_mark = 0;  // used by backward()'s graph walk

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "xgrad/autograd/anomaly.hpp"
 #include "xgrad/autograd/variable.hpp"
 #include "xgrad/nn/constraints.hpp"
 #include "xgrad/nn/regularizers.hpp"
@@ -45,6 +46,10 @@ class Module {
   Module& operator=(const Module&) = delete;
 
   const std::string& name() const { return name_; }
+  // Names this module in the graph while the result lives: a layer's forward
+  // opens one (`auto scope = this->layer_scope();`) so that DetectAnomaly's
+  // errors say which layer an op ran in (anomaly.hpp).
+  LayerScope layer_scope() const { return LayerScope(name_, this); }
   // The class of the module, without namespace or template arguments
   // ("SimpleRNN", "Dense", "Sequential", or a user's own class): the type
   // column of summary(), as Keras shows layer.__class__.__name__.

@@ -45,6 +45,7 @@
 #include <utility>
 #include <vector>
 
+#include "xgrad/autograd/anomaly.hpp"
 #include "xgrad/autograd/variable.hpp"
 #include "xgrad/nn/module.hpp"
 #include "xgrad/nn/options.hpp"
@@ -279,10 +280,15 @@ class Adam : public Optimizer<T> {
 // max_norm / norm (Keras' global_clipnorm, tf.clip_by_global_norm);
 // otherwise nothing changes. Parameters without a gradient are skipped.
 // Returns the norm before clipping. A non-finite norm (an inf or NaN in a
-// gradient) is returned with the gradients left alone. Throws
+// gradient, or squares too large for a double) leaves the gradients alone and
+// is returned, or with error_if_nonfinite (PyTorch's option, default false)
+// throws xgrad::NonFiniteError naming the norm and the first non-finite
+// gradient element (parameter index, shape, flat index). Throws
 // std::invalid_argument unless max_norm > 0.
-float clip_grad_norm(const std::vector<Variable<float>>& parameters, float max_norm);
-double clip_grad_norm(const std::vector<Variable<double>>& parameters, double max_norm);
+float clip_grad_norm(const std::vector<Variable<float>>& parameters, float max_norm,
+                     bool error_if_nonfinite = false);
+double clip_grad_norm(const std::vector<Variable<double>>& parameters, double max_norm,
+                      bool error_if_nonfinite = false);
 
 extern template class Optimizer<float>;
 extern template class Optimizer<double>;

@@ -9,14 +9,17 @@
 // malloc and free.
 //
 // Blocks under 64 KiB (nodes, an op-by-op model's per-step arrays) go first
-// to a cache of the freeing thread's own, with no lock, at most 4 MiB per
-// thread; blocks of 4 KiB and more that it cannot hold, to one cache shared
-// by all threads (a mutex). An op-by-op graph frees hundreds of same-sized
-// nodes and arrays at once: more than glibc's per-thread cache keeps (7 per
-// size), whose slower bins then cost a tenth of an op-by-op train step, and a
-// [32, 32] array through the shared cache cost 170 ns to make and free
-// against 65 ns for a thread's own. Both are bounded by
-// set_cached_memory_limit.
+// to a cache of the freeing thread's own, at most 4 MiB per thread, behind a
+// lock only another thread's release or count ever contends; blocks of 4 KiB
+// and more that it cannot hold, to one cache shared by all threads (a
+// mutex). An op-by-op graph frees hundreds of same-sized nodes and arrays at
+// once: more than glibc's per-thread cache keeps (7 per size), whose slower
+// bins then cost a tenth of an op-by-op train step, and a [32, 32] array
+// through the shared cache cost 170 ns to make and free against 65 ns for a
+// thread's own. One limit (set_cached_memory_limit) bounds all the caches
+// together: each takes room from one process-wide budget before it keeps a
+// block (a thread's cache sets room aside in steps of 128 KiB, and keeps at
+// most two steps it does not fill; that room counts against the limit).
 
 #include <cstddef>
 #include <limits>
@@ -76,15 +79,17 @@ bool operator!=(const CachingAllocator<T>&, const CachingAllocator<U>&) noexcept
 
 }  // namespace memory
 
-// Bytes of freed blocks the caches hold now: the shared one and the calling
-// thread's.
+// Bytes of freed blocks all the caches of the process hold now: the shared
+// cache and every live thread's own (a snapshot, taken under their locks).
 std::size_t cached_memory_bytes();
-// Gives every block of the shared cache and of the calling thread's back to
-// the system (another thread's small blocks go back when it ends).
+// Gives every block of every cache back to the system: the shared cache's
+// and those of every live thread, busy or waiting (each thread's cache goes
+// on working, from empty). A thread's cache is also emptied when it ends.
 void release_cached_memory();
-// The most the shared cache may hold (default 256 MiB), and a thread's own
-// at most the same, and at most 4 MiB; 0 turns caching off. Blocks beyond
-// the limit are given back, the largest first.
+// The most all the caches of the process may hold together (default
+// 256 MiB); a thread's own holds at most 4 MiB of it. 0 turns caching off.
+// Lowering it gives back blocks until the caches fit: the shared cache's
+// first, the largest first, then the threads'.
 void set_cached_memory_limit(std::size_t bytes);
 std::size_t cached_memory_limit();
 
