@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -112,6 +113,7 @@ void Optimizer<T>::step() {
                                   shape_to_string(parameter.grad().shape()));
     }
   }
+  if (gradient_hook_) gradient_hook_(parameters_);
   step_learning_rate_ = learning_rate();
   if (schedule_ && !(std::isfinite(step_learning_rate_) && step_learning_rate_ >= 0.0)) {
     throw std::invalid_argument(std::string(name_) + ": step: the learning-rate schedule gave " +
@@ -133,6 +135,18 @@ void Optimizer<T>::zero_grad() {
   for (auto& parameter : parameters_) parameter.zero_grad();
 }
 
+namespace {
+// Pointers to the arrays of each kind of state, kinds in the order given
+// (a kind an optimizer's options leave unused is empty).
+template <typename T>
+std::vector<Array<T>*> pointers_to(std::initializer_list<std::vector<Array<T>>*> kinds) {
+  std::vector<Array<T>*> arrays;
+  for (auto* kind : kinds)
+    for (auto& array : *kind) arrays.push_back(&array);
+  return arrays;
+}
+}  // namespace
+
 // ---- SGD ----
 
 template <typename T>
@@ -142,6 +156,11 @@ SGD<T>::SGD(std::vector<Variable<T>> parameters, SGDOptions options)
                            options_.global_clipnorm());
   this->check_range("momentum", options_.momentum(), 0.0, 1.0, true);
   if (options_.momentum() != 0.0) velocities_ = this->zero_state();
+}
+
+template <typename T>
+std::vector<Array<T>*> SGD<T>::state_arrays() {
+  return pointers_to<T>({&velocities_});
 }
 
 template <typename T>
@@ -175,6 +194,11 @@ RMSprop<T>::RMSprop(std::vector<Variable<T>> parameters, RMSpropOptions options)
   velocities_ = this->zero_state();
   if (options_.centered()) average_gradients_ = this->zero_state();
   if (options_.momentum() > 0.0) momentums_ = this->zero_state();
+}
+
+template <typename T>
+std::vector<Array<T>*> RMSprop<T>::state_arrays() {
+  return pointers_to<T>({&velocities_, &average_gradients_, &momentums_});
 }
 
 template <typename T>
@@ -223,6 +247,11 @@ Adam<T>::Adam(std::vector<Variable<T>> parameters, AdamOptions options)
   momentums_ = this->zero_state();
   velocities_ = this->zero_state();
   if (options_.amsgrad()) velocity_hats_ = this->zero_state();
+}
+
+template <typename T>
+std::vector<Array<T>*> Adam<T>::state_arrays() {
+  return pointers_to<T>({&momentums_, &velocities_, &velocity_hats_});
 }
 
 template <typename T>

@@ -33,6 +33,7 @@
 //                            (clip_grad_norm below); 0: no clipping
 
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 #include "xgrad/autograd/variable.hpp"
@@ -50,9 +51,9 @@ class Optimizer {
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
 
-  // One update of every parameter that has a gradient: the gradients
-  // clipped (global_clipnorm), the rate of this step taken from the schedule,
-  // then each update. Each parameter's shape and its gradient's are checked
+  // One update of every parameter that has a gradient: the gradient hook
+  // (if any), the gradients clipped (global_clipnorm), the rate of this step
+  // taken from the schedule, then each update. Each parameter's shape and its gradient's are checked
   // before anything changes.
   void step();
   // Forgets every parameter's gradient (Variable::zero_grad).
@@ -80,6 +81,24 @@ class Optimizer {
   const LearningRateSchedulePtr& learning_rate_schedule() const { return schedule_; }
   // 0 when gradients are not clipped.
   double global_clipnorm() const { return global_clipnorm_; }
+
+  // A function step() runs on the parameters after its shape checks and
+  // before anything else (clipping, the updates): it may change their
+  // gradients in place, or give one to a parameter without. Data-parallel
+  // training averages the gradients over the processes here
+  // (dist::DistributedOptimizer). Empty (the default): none.
+  using GradientHook = std::function<void(const std::vector<Variable<T>>& parameters)>;
+  void set_gradient_hook(GradientHook hook) { gradient_hook_ = std::move(hook); }
+  const GradientHook& gradient_hook() const { return gradient_hook_; }
+
+  // The state arrays (SGD's velocities, RMSprop's and Adam's moments), each
+  // of its parameter's shape, in a fixed order: with iterations() and the
+  // learning rate, all that makes two optimizers of the same options step
+  // alike (data-parallel training copies it from one process to the others).
+  virtual std::vector<Array<T>*> state_arrays() { return {}; }
+  // Sets the count of completed steps (iterations()), as when the state is
+  // copied from another optimizer.
+  void set_iterations(std::size_t iterations) { iterations_ = iterations; }
 
  protected:
   // Throws std::invalid_argument, naming `optimizer`, for an empty list, a
@@ -115,6 +134,7 @@ class Optimizer {
   LearningRateSchedulePtr schedule_;
   double global_clipnorm_ = 0.0;
   double step_learning_rate_ = 0.0;
+  GradientHook gradient_hook_;
 };
 
 struct SGDOptions {
@@ -142,6 +162,7 @@ class SGD : public Optimizer<T> {
   explicit SGD(std::vector<Variable<T>> parameters, SGDOptions options = {});
 
   const SGDOptions& options() const { return options_; }
+  std::vector<Array<T>*> state_arrays() override;
 
  protected:
   void update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t step) override;
@@ -181,6 +202,7 @@ class RMSprop : public Optimizer<T> {
   explicit RMSprop(std::vector<Variable<T>> parameters, RMSpropOptions options = {});
 
   const RMSpropOptions& options() const { return options_; }
+  std::vector<Array<T>*> state_arrays() override;
 
  protected:
   void update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t step) override;
@@ -219,6 +241,7 @@ class Adam : public Optimizer<T> {
   explicit Adam(std::vector<Variable<T>> parameters, AdamOptions options = {});
 
   const AdamOptions& options() const { return options_; }
+  std::vector<Array<T>*> state_arrays() override;
 
  protected:
   void update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t step) override;
