@@ -47,16 +47,38 @@ DataLoader<X, Y>::DataLoader(Array<X> inputs, Array<Y> targets, DataLoaderOption
 }
 
 template <typename X, typename Y>
+DataLoader<X, Y>& DataLoader<X, Y>::shard(std::size_t rank, std::size_t world_size) {
+  if (world_size == 0 || rank >= world_size || world_size > samples_) {
+    throw std::invalid_argument("DataLoader::shard: rank " + std::to_string(rank) +
+                                " of world_size " + std::to_string(world_size) + " for " +
+                                std::to_string(samples_) +
+                                " samples: needs rank < world_size <= samples");
+  }
+  shard_rank_ = rank;
+  shard_count_ = world_size;
+  return *this;
+}
+
+template <typename X, typename Y>
 std::size_t DataLoader<X, Y>::num_batches() const {
-  const std::size_t batch_size = options_.batch_size();
-  return options_.drop_last() ? samples_ / batch_size : (samples_ + batch_size - 1) / batch_size;
+  const std::size_t batch_size = options_.batch_size(), samples = shard_size();
+  return options_.drop_last() ? samples / batch_size : (samples + batch_size - 1) / batch_size;
 }
 
 template <typename X, typename Y>
 typename DataLoader<X, Y>::Epoch DataLoader<X, Y>::epoch() const {
-  if (options_.shuffle()) return Epoch(this, random_permutation(samples_));
-  std::vector<std::size_t> order(samples_);
-  for (std::size_t i = 0; i < samples_; ++i) order[i] = i;
+  std::vector<std::size_t> order;
+  if (options_.shuffle()) {
+    order = random_permutation(samples_);
+  } else {
+    order.resize(samples_);
+    for (std::size_t i = 0; i < samples_; ++i) order[i] = i;
+  }
+  if (shard_count_ > 1) {
+    std::vector<std::size_t> part(shard_size());
+    for (std::size_t k = 0; k < part.size(); ++k) part[k] = order[shard_rank_ + k * shard_count_];
+    order = std::move(part);
+  }
   return Epoch(this, std::move(order));
 }
 

@@ -24,6 +24,9 @@
 // when N < batch_size). With shuffle, each call of epoch() draws a
 // new order from xgrad's seeded generator, so manual_seed(s) before the
 // first epoch makes the whole sequence of orders reproducible.
+//
+// Data-parallel training: shard(rank, R) gives each of R replicas a disjoint
+// part of every epoch (see there); then "N" above is shard_size().
 
 #include <cstddef>
 #include <cstdint>
@@ -118,9 +121,27 @@ class DataLoader {
   // for an index >= N.
   Batch batch(const std::vector<std::size_t>& indices) const;
 
+  // Data-parallel training over R = world_size replicas: from now on each
+  // epoch() visits only this replica's part of the epoch's order. Every
+  // replica draws the same order (the same seed and the same draws before,
+  // which the same program on every replica makes) and takes the samples at
+  // positions rank, rank + R, rank + 2R, ... of it (as PyTorch's
+  // DistributedSampler): disjoint parts of floor(N / R) samples each. The
+  // last N mod R positions of each order are dropped, so that every replica
+  // has as many batches; with shuffle they are different samples each
+  // epoch. The k-th batches of the R replicas together hold the samples of
+  // the k-th batch of an unsharded loader with batch_size · R. shard(0, 1)
+  // is the whole data again. Throws std::invalid_argument unless
+  // rank < world_size <= N.
+  DataLoader& shard(std::size_t rank, std::size_t world_size);
+  std::size_t shard_rank() const { return shard_rank_; }
+  std::size_t shard_count() const { return shard_count_; }
+
   // N.
   std::size_t size() const { return samples_; }
-  // Batches per epoch: ceil(N / batch_size), or floor with drop_last.
+  // The samples one epoch visits: N, or floor(N / R) when sharded.
+  std::size_t shard_size() const { return samples_ / shard_count_; }
+  // Batches per epoch: ceil(shard_size() / batch_size), or floor with drop_last.
   std::size_t num_batches() const;
   const DataLoaderOptions& options() const { return options_; }
   const Array<X>& inputs() const { return inputs_; }
@@ -131,6 +152,7 @@ class DataLoader {
   Array<Y> targets_;
   DataLoaderOptions options_;
   std::size_t samples_ = 0;
+  std::size_t shard_rank_ = 0, shard_count_ = 1;
 };
 
 extern template class DataLoader<float, float>;
