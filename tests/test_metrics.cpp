@@ -61,6 +61,30 @@ TEST(Metrics, MeanSquaredAndRootMeanSquaredError) {
   EXPECT_EQ(rmse.name(), "root_mean_squared_error");
 }
 
+// Data-parallel training sums the metrics' states over the replicas: the
+// figure of the summed state is that of one metric over every batch, also
+// for the root mean squared error, which a mean of results would get wrong.
+TEST(Metrics, SummedStatesGiveTheFigureOverEveryReplicasBatches) {
+  nn::RootMeanSquaredError<double> first, second, both;
+  first.update_state(Array<double>{{0, 1}, {2, 3}}, Array<double>{{1, 1}, {2, 5}});
+  second.update_state(Array<double>{{1, 1}}, Array<double>{{0, 0}});
+  both.update_state(Array<double>{{0, 1}, {2, 3}}, Array<double>{{1, 1}, {2, 5}});
+  both.update_state(Array<double>{{1, 1}}, Array<double>{{0, 0}});
+  const std::vector<double> a = first.summable_state(), b = second.summable_state();
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a, (std::vector<double>{5.0, 4.0}));  // squared errors 1 + 0 + 0 + 4, 4 elements
+  EXPECT_DOUBLE_EQ(both.result_of_state({a[0] + b[0], a[1] + b[1]}), std::sqrt(7.0 / 6.0));
+  EXPECT_DOUBLE_EQ(both.result(), std::sqrt(7.0 / 6.0));
+  // "accuracy" resolves on its first batch; before it, an empty state.
+  auto accuracy = nn::make_metric<double>("accuracy");
+  EXPECT_EQ(accuracy->summable_state(), (std::vector<double>{0.0, 0.0}));
+  Array<double> labels = xgrad::zeros<double>({2, 1}), scores = xgrad::full<double>({2, 1}, 0.8);
+  labels(0, 0) = 1.0;  // scores 0.8 > 0.5 both: right once
+  accuracy->update_state(labels, scores);
+  EXPECT_EQ(accuracy->summable_state(), (std::vector<double>{1.0, 2.0}));
+  EXPECT_DOUBLE_EQ(accuracy->result_of_state({3.0, 4.0}), 0.75);
+}
+
 // keras.metrics.Accuracy: exact equality, per element: 2 of 4.
 // BinaryAccuracy(0.5): y_pred > 0.5 gives 1, 0, 0 (0.5 is not above), 1
 // against 1, 0, 1, 0: 2 of 4. With threshold 0 (logits): 1, 1, 1, 1: 2 of 4

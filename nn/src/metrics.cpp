@@ -73,6 +73,14 @@ class ResolvedAccuracy : public Metric<T> {
   void reset_state() override {
     if (resolved_) resolved_->reset_state();
   }
+  // Every accuracy is a MeanMetric: {total, count}, also before the first
+  // batch (a replica with none still takes part in the sum).
+  std::vector<double> summable_state() const override {
+    return resolved_ ? resolved_->summable_state() : std::vector<double>{0.0, 0.0};
+  }
+  double result_of_state(const std::vector<double>& state) const override {
+    return state.at(1) > 0 ? state.at(0) / state.at(1) : 0.0;
+  }
 
  protected:
   void update(const Array<T>& y_true, const Array<T>& y_pred) override {
@@ -186,8 +194,8 @@ void RootMeanSquaredError<T>::update(const Array<T>& y_true, const Array<T>& y_p
 }
 
 template <typename T>
-double RootMeanSquaredError<T>::result() const {
-  return std::sqrt(MeanMetric<T>::result());
+double RootMeanSquaredError<T>::result_of_state(const std::vector<double>& state) const {
+  return std::sqrt(MeanMetric<T>::result_of_state(state));
 }
 
 template <typename T>

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "xgrad/autograd/ops.hpp"
 #include "xgrad/nn/checkpoint.hpp"
@@ -47,6 +48,15 @@ void check_samples(const std::string& where, const Array<T>& x, const Array<T>& 
 
 void check_batch_size(const std::string& where, std::size_t batch_size) {
   if (batch_size == 0) throw std::invalid_argument(where + ": batch_size must be positive, got 0");
+}
+
+// The rows [begin, end) of n that `replicas`' own replica evaluates: R
+// blocks of floor or ceil(n / R) rows in replica order; all rows without
+// replicas.
+std::pair<std::size_t, std::size_t> rows_of_replica(const ReplicaContext* replicas, std::size_t n) {
+  if (!replicas) return {0, n};
+  const std::size_t rank = replicas->rank(), count = replicas->world_size();
+  return {n * rank / count, n * (rank + 1) / count};
 }
 
 // Puts the module in training or inference mode, and back as it was when
@@ -185,6 +195,54 @@ Logs Trainer<T>::metric_results() const {
 }
 
 template <typename T>
+Logs Trainer<T>::replica_results() {
+  if (!replicas_) return metric_results();
+  // One average of: the loss tracker, then each metric's summable state (or
+  // its result weighted by the samples); the means times R are the sums.
+  const double samples = loss_count_;
+  std::vector<double> values{loss_total_, loss_count_};
+  std::vector<std::size_t> sizes;
+  for (const auto& metric : metrics_) {
+    std::vector<double> state = metric->summable_state();
+    sizes.push_back(state.size());
+    if (state.empty()) state = {samples > 0 ? metric->result() * samples : 0.0, samples};
+    values.insert(values.end(), state.begin(), state.end());
+  }
+  replicas_->average(values);
+  const double replicas = static_cast<double>(replicas_->world_size());
+  for (double& value : values) value *= replicas;
+  Logs logs;
+  logs.set("loss", values[1] > 0 ? values[0] / values[1] : 0.0);
+  auto at = values.begin() + 2;
+  for (std::size_t i = 0; i < metrics_.size(); ++i) {
+    const std::size_t size = sizes[i] > 0 ? sizes[i] : 2;
+    const std::vector<double> state(at, at + static_cast<std::ptrdiff_t>(size));
+    at += static_cast<std::ptrdiff_t>(size);
+    logs.set(metrics_[i]->name(), sizes[i] > 0   ? metrics_[i]->result_of_state(state)
+                                  : state[1] > 0 ? state[0] / state[1]
+                                                 : 0.0);
+  }
+  return logs;
+}
+
+template <typename T>
+void Trainer<T>::agree_on_stop() {
+  if (!replicas_) return;
+  std::vector<double> stop{stop_training ? 1.0 : 0.0};
+  replicas_->average(stop);
+  stop_training = stop[0] > 0.0;
+}
+
+template <typename T>
+Callbacks Trainer<T>::callbacks_here(const Callbacks& callbacks) const {
+  if (!replicas_ || replicas_->is_root()) return callbacks;
+  Callbacks here;
+  for (const auto& callback : callbacks)
+    if (!callback || !callback->root_only()) here.push_back(callback);
+  return here;
+}
+
+template <typename T>
 Variable<T> Trainer<T>::batch_loss(const Array<T>& x, const Array<T>& y) {
   const Variable<T> y_pred = forward_(Variable<T>(x));
   const Variable<T> y_true(y);
@@ -232,16 +290,16 @@ Logs Trainer<T>::run_test(const Array<T>& x, const Array<T>& y, std::size_t batc
   NoGradGuard no_grad;
   Logs begin;
   for_each(callbacks, [&](Callback& c) { c.on_test_begin(begin); });
-  const std::size_t n = x.shape()[0];
-  for (std::size_t first = 0, batch = 0; first < n; first += batch_size, ++batch) {
-    const std::size_t last = std::min(first + batch_size, n);
+  const auto [rows_begin, rows_end] = rows_of_replica(replicas_.get(), x.shape()[0]);
+  for (std::size_t first = rows_begin, batch = 0; first < rows_end; first += batch_size, ++batch) {
+    const std::size_t last = std::min(first + batch_size, rows_end);
     Logs batch_begin;
     for_each(callbacks, [&](Callback& c) { c.on_test_batch_begin(batch, batch_begin); });
     batch_loss(rows(x, first, last), rows(y, first, last));
     Logs logs = metric_results();
     for_each(callbacks, [&](Callback& c) { c.on_test_batch_end(batch, logs); });
   }
-  Logs logs = metric_results();
+  Logs logs = replica_results();
   for_each(callbacks, [&](Callback& c) { c.on_test_end(logs); });
   return logs;
 }
@@ -252,7 +310,9 @@ Logs Trainer<T>::evaluate(const Array<T>& x, const Array<T>& y, const EvaluateOp
   check_batch_size("Trainer::evaluate", options.batch_size());
   Callbacks callbacks = options.callbacks();
   if (options.verbose() > 0) callbacks.push_back(std::make_shared<ProgbarLogger>());
-  prepare(callbacks, this, 0, x.shape()[0], options.batch_size(), options.verbose());
+  callbacks = callbacks_here(callbacks);
+  const auto [rows_begin, rows_end] = rows_of_replica(replicas_.get(), x.shape()[0]);
+  prepare(callbacks, this, 0, rows_end - rows_begin, options.batch_size(), options.verbose());
   return run_test(x, y, options.batch_size(), callbacks);
 }
 
@@ -287,11 +347,14 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
   DataLoader<T, T> loader(train_samples == n ? x : rows(x, 0, train_samples),
                           train_samples == n ? y : rows(y, 0, train_samples),
                           DataLoaderOptions(options.batch_size()).shuffle(options.shuffle()));
+  if (replicas_) loader.shard(replicas_->rank(), replicas_->world_size());
 
   Callbacks callbacks = options.callbacks();
   callbacks.push_back(std::make_shared<HistoryRecorder>(history_));
   if (options.verbose() > 0) callbacks.push_back(std::make_shared<ProgbarLogger>());
-  prepare(callbacks, this, options.epochs(), train_samples, options.batch_size(), options.verbose());
+  callbacks = callbacks_here(callbacks);
+  prepare(callbacks, this, options.epochs(), loader.shard_size(), options.batch_size(),
+          options.verbose());
 
   stop_training = false;
   ModeScope<T> training(model_, true);
@@ -310,12 +373,15 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
       optimizer_.zero_grad();
       loss.backward();
       optimizer_.step();
+      // This replica's own running figures: averaging them at every batch
+      // would cost a collective per step; the epoch's are averaged below.
       Logs logs = metric_results();
       for_each(callbacks, [&](Callback& c) { c.on_train_batch_end(batch, logs); });
       ++batch;
+      agree_on_stop();
       if (stop_training) break;
     }
-    epoch_logs = metric_results();
+    epoch_logs = replica_results();
     if (validation) {
       const std::size_t validation_batch_size = options.validation_batch_size() > 0
                                                     ? options.validation_batch_size()
@@ -325,6 +391,7 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
       for (const auto& [name, value] : validation_logs) epoch_logs.set("val_" + name, value);
     }
     for_each(callbacks, [&](Callback& c) { c.on_epoch_end(epoch, epoch_logs); });
+    agree_on_stop();
     if (stop_training) break;
   }
   for_each(callbacks, [&](Callback& c) { c.on_train_end(epoch_logs); });

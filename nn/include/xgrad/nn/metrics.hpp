@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "xgrad/nn/options.hpp"
 #include "xgrad/tensor/tensor.hpp"
@@ -62,6 +63,15 @@ class Metric {
   virtual double result() const = 0;
   virtual void reset_state() = 0;
 
+  // For data-parallel training (replicas.hpp): the running state as numbers
+  // that add up over batches (MeanMetric: total and count), which the
+  // trainer sums over the replicas, and the figure of such a summed state,
+  // so that the result covers every replica's batches exactly. Empty (the
+  // default): the trainer averages result() weighted by each replica's
+  // samples instead.
+  virtual std::vector<double> summable_state() const { return {}; }
+  virtual double result_of_state(const std::vector<double>& /*state*/) const { return result(); }
+
   // The key in fit()'s logs and History ("mean_absolute_error").
   const std::string& name() const { return name_; }
   MetricDirection direction() const { return direction_; }
@@ -83,10 +93,15 @@ class Metric {
 template <typename T = float>
 class MeanMetric : public Metric<T> {
  public:
-  double result() const override { return count_ > 0 ? total_ / count_ : 0.0; }
+  double result() const override { return result_of_state({total_, count_}); }
   void reset_state() override { total_ = count_ = 0.0; }
   double total() const { return total_; }
   double count() const { return count_; }
+  std::vector<double> summable_state() const override { return {total_, count_}; }
+  // total / count; 0 while count is 0.
+  double result_of_state(const std::vector<double>& state) const override {
+    return state.at(1) > 0 ? state.at(0) / state.at(1) : 0.0;
+  }
 
  protected:
   using Metric<T>::Metric;
@@ -184,7 +199,7 @@ class RootMeanSquaredError : public MeanMetric<T> {
  public:
   explicit RootMeanSquaredError(std::string name = "root_mean_squared_error")
       : MeanMetric<T>(std::move(name), MetricDirection::down) {}
-  double result() const override;
+  double result_of_state(const std::vector<double>& state) const override;
 
  protected:
   void update(const Array<T>& y_true, const Array<T>& y_pred) override;

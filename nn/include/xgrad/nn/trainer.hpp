@@ -27,6 +27,23 @@
 // inference mode, without a graph (NoGradGuard), the regularization loss
 // still added (as Keras' test_step). Metrics and the loss tracker are reset
 // at the start of each epoch and of each evaluate().
+//
+// Data-parallel training (replicas.hpp; xgrad::dist sets it up over MPI):
+// with set_replicas(R replicas), every replica runs the same fit() or
+// evaluate() on its own part of the data. fit's batch_size is per replica:
+// each step trains on R · batch_size samples in all. fit shards the
+// training data (DataLoader::shard: floor(N / R) samples per replica per
+// epoch); evaluate and the validation split x into R blocks of rows. The
+// epoch's logs and evaluate's result are the figures over all replicas
+// (the loss tracker's and each metric's state summed over them,
+// Metric::summable_state), so EarlyStopping and the other callbacks decide
+// alike everywhere; the per-batch logs are each replica's own (as in
+// Horovod: averaging them would cost a collective per step). A
+// stop_training set on any replica stops all of them after that batch or
+// epoch (one small allreduce per batch). Callbacks whose
+// root_only() is true (the progress bar, CSVLogger, ModelCheckpoint) run on
+// replica 0 alone. The gradients are averaged by the optimizer's gradient
+// hook, not here.
 
 #include <cstddef>
 #include <cstdint>
@@ -47,6 +64,7 @@
 #include "xgrad/nn/module.hpp"
 #include "xgrad/nn/optimizers.hpp"
 #include "xgrad/nn/options.hpp"
+#include "xgrad/nn/replicas.hpp"
 #include "xgrad/nn/sequential.hpp"
 #include "xgrad/tensor/tensor.hpp"
 
@@ -191,6 +209,11 @@ class Trainer : public TrainingContext {
   // The History of the last fit() (Keras' model.history).
   const History& history() const { return history_; }
 
+  // Data-parallel training (see the top of this file); null (the default):
+  // this process alone.
+  void set_replicas(std::shared_ptr<const ReplicaContext> replicas) { replicas_ = std::move(replicas); }
+  const std::shared_ptr<const ReplicaContext>& replicas() const { return replicas_; }
+
   // TrainingContext, for callbacks.
   double learning_rate() const override { return optimizer_.learning_rate(); }
   void set_learning_rate(double learning_rate) override { optimizer_.set_learning_rate(learning_rate); }
@@ -218,6 +241,13 @@ class Trainer : public TrainingContext {
   // evaluate over (x, y) with the given callbacks' on_test_* hooks.
   Logs run_test(const Array<T>& x, const Array<T>& y, std::size_t batch_size,
                 const Callbacks& callbacks);
+  // metric_results() over every replica (that process's alone without replicas).
+  Logs replica_results();
+  // With replicas: stop_training on every replica when it is set on any.
+  void agree_on_stop();
+  // The callbacks this process runs: all, except on a replica other than 0
+  // those whose root_only() is true.
+  Callbacks callbacks_here(const Callbacks& callbacks) const;
 
   Module<T>& model_;
   Forward forward_;
@@ -226,6 +256,7 @@ class Trainer : public TrainingContext {
   MetricList<T> metrics_;
   double loss_total_ = 0.0, loss_count_ = 0.0;  // Keras' loss tracker (a Mean)
   History history_;
+  std::shared_ptr<const ReplicaContext> replicas_;
 };
 
 extern template class Loss<float>;
