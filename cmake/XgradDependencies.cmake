@@ -38,3 +38,18 @@ macro(xgrad_find_library_dependencies)
   xgrad_require_pkg_config(LIBZIP libzip libzip-dev)
   xgrad_require_pkg_config(HDF5_C hdf5 libhdf5-dev)
 endmacro()
+
+# MPI is optional: xgrad::dist (data-parallel training) is built when it is
+# found; without it the core library builds alone, with a message saying what
+# to install. Only MPI's C API is used (MPI_CXX_SKIP_MPICXX: not the
+# deprecated C++ bindings), through the CXX component, so that no project
+# needs the C language enabled. Sets XGRAD_HAVE_MPI.
+macro(xgrad_find_mpi)
+  set(MPI_CXX_SKIP_MPICXX ON)
+  find_package(MPI COMPONENTS CXX QUIET)
+  if(MPI_CXX_FOUND)
+    set(XGRAD_HAVE_MPI ON)
+  else()
+    set(XGRAD_HAVE_MPI OFF)
+  endif()
+endmacro()

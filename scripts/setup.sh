@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ cmake make pkg-config
           xtensor-dev libxsimd-dev libxtensor-blas-dev libopenblas-dev libzip-dev libhdf5-dev
-          libgtest-dev libbenchmark-dev python3-numpy)
+          libgtest-dev libbenchmark-dev python3-numpy
+          libopenmpi-dev openmpi-bin)
 
 missing=()
 for package in "${packages[@]}"; do
