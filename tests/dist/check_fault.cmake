@@ -1,10 +1,10 @@
 # Runs MPIEXEC ... PROGRAM and passes when it fails (non-zero exit) within
 # LIMIT seconds with EXPECTED in its output: a fault on one rank ends the
 # whole job with its message, it does not hang.
-#   cmake -DMPIEXEC=... -DRANKS=2 -DPROGRAM=... -DEXPECTED=... -DLIMIT=60 -P check_fault.cmake
+#   cmake -DMPIEXEC=... -DRANKS=2 -DPROGRAM=... [-DARGS=...] -DEXPECTED=... -DLIMIT=60 -P check_fault.cmake
 string(TIMESTAMP start "%s")
 execute_process(
-  COMMAND ${MPIEXEC} -np ${RANKS} --oversubscribe ${PROGRAM}
+  COMMAND ${MPIEXEC} -np ${RANKS} --oversubscribe ${PROGRAM} ${ARGS}
   RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT ${LIMIT})
 string(TIMESTAMP stop "%s")
 math(EXPR seconds "${stop} - ${start}")

@@ -1,12 +1,13 @@
 // An exception on one rank in the middle of data-parallel training ends the
 // whole job: run as `mpirun -np 2 dist_fault`, rank 1 throws from a callback
 // at its third batch while rank 0 goes on into the next step's allreduce.
-// The exception leaves main() uncaught; dist::Environment's terminate
-// handler must print it and MPI_Abort, so that mpirun exits non-zero at once
-// instead of rank 0 waiting forever (check_fault.cmake times it).
+// dist::Environment must then print it and MPI_Abort, so that mpirun exits
+// non-zero at once instead of rank 0 waiting forever (check_fault.cmake
+// times it).
 
 #include <memory>
 #include <stdexcept>
+#include <string>
 
 #include <xgrad/dist/dist.hpp>
 #include <xgrad/xgrad.hpp>
@@ -21,8 +22,8 @@ class FailOnRankOne : public nn::Callback {
   }
 };
 
-int main(int argc, char** argv) {
-  xgrad::dist::Environment mpi(argc, argv);
+// Trains until rank 1 fails (never returns normally).
+void train_until_rank_one_fails() {
   xgrad::set_num_threads(1);
   xgrad::manual_seed(1);
   auto model = std::make_shared<nn::Dense<float>>(nn::DenseOptions(1));
@@ -34,5 +35,23 @@ int main(int argc, char** argv) {
   xgrad::dist::DataParallel<float> parallel(trainer);
   trainer.fit(x, y, nn::FitOptions().epochs(1000).batch_size(2).verbose(0).callbacks(
                         {std::make_shared<FailOnRankOne>()}));
+}
+
+// dist_fault: the exception leaves main() (std::terminate).
+// dist_fault --caught: main() catches it outside the Environment's scope, so
+// the Environment is destroyed by the exception passing through: it must
+// end the job rather than finalize MPI while rank 0 waits.
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--caught") {
+    try {
+      xgrad::dist::Environment mpi(argc, argv);
+      train_until_rank_one_fails();
+    } catch (const std::exception&) {
+      return 3;  // not reached: the Environment's destructor aborted the job
+    }
+    return 0;
+  }
+  xgrad::dist::Environment mpi(argc, argv);
+  train_until_rank_one_fails();
   return 0;  // not reached: rank 1 fails in the first epoch
 }
