@@ -5,8 +5,8 @@
 // The adding problem (T = 20) with SimpleRNN(32) + Dense(1), as
 // train_adding trains it, but on R ranks: each rank holds the whole model
 // and trains on its shard of every epoch with batch 32 / R, so each step
-// sees the same 32 samples in all as one process with batch 32 (R must
-// divide 32). The gradients are averaged over the ranks every step, the
+// sees 32 samples in all, as one process with batch 32 (R · floor(32 / R)
+// when R does not divide 32; one per rank beyond 32 ranks). The gradients are averaged over the ranks every step, the
 // figures are those over all ranks. Rank 0 alone prints the progress bar,
 // writes the loss curves (CSV + SVG) and prints the result, whose last line
 // is one JSON object: the test MSE and the constant baseline's, the ranks,
@@ -18,6 +18,7 @@
 // one OpenBLAS thread per rank by default (the ranks share the cores), and
 // the outputs on rank 0 only.
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
@@ -47,12 +48,7 @@ int main(int argc, char** argv) {
   if (const auto status = ex::read_command_line(argc, argv, name, flags)) return *status;
   try {
     const std::size_t ranks = mpi.world_size();
-    if (global_batch % ranks != 0) {
-      throw std::invalid_argument("the batch of " + std::to_string(global_batch) +
-                                  " samples cannot be split evenly over " + std::to_string(ranks) +
-                                  " ranks; run with 1, 2, 4, 8, 16 or 32");
-    }
-    const std::size_t batch = global_batch / ranks;
+    const std::size_t batch = std::max<std::size_t>(1, global_batch / ranks);
     xgrad::set_num_threads(flags.threads > 0 ? flags.threads : 1);
 
     // Every rank draws the same data and weights (same seed); DataParallel
