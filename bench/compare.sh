@@ -8,8 +8,10 @@
 # programs one right after the other, so that whatever else the machine is
 # doing weighs on both alike. Each row also runs xgrad_bench --against limit:
 # xgrad's figure interleaved with its gemm limit (only the BLAS calls of a
-# fused train step, or of its forward pass for an inference row) in one
-# process, and reports the limit and the median of the per-round ratios.
+# fused train step, or of its forward pass for an inference row, through
+# OpenBLAS alone) in one process, and reports the limit and the median of the
+# per-round ratios; and xgrad_bench's gemm_limit_xsmm (inference_gemm_limit_xsmm):
+# the same calls with the small ones through LIBXSMM, as xgrad makes them.
 #
 # The programs run in the caller's environment as it is: OPENBLAS_CORETYPE,
 # OPENBLAS_NUM_THREADS and the like are the caller's to set. The table's
@@ -56,7 +58,7 @@ while (($#)); do
                 workloads=$value ;;
     --figure) case $value in
                 inference | train_step) figures=$value ;;
-                gemm_limit | inference_gemm_limit)
+                gemm_limit | inference_gemm_limit | gemm_limit_xsmm | inference_gemm_limit_xsmm)
                   echo "compare.sh: the gemm limits are measured with every row" >&2; usage ;;
                 *) echo "compare.sh: unknown figure '$value'" >&2; usage ;;
               esac ;;
@@ -130,12 +132,15 @@ for layer in $layers; do
         x=$(measure "$xgrad_bench" "$layer" "$w" "$f" "$t") || failures=$((failures + 1))
         l=$(measure "$torch_reference" "$layer" "$w" "$f" "$t") || failures=$((failures + 1))
         g=$(measure "$xgrad_bench" "$layer" "$w" "$f" "$t" --against limit) || failures=$((failures + 1))
+        limit_xsmm_figure=gemm_limit_xsmm
+        [[ $f == inference ]] && limit_xsmm_figure=inference_gemm_limit_xsmm
+        xs=$(measure "$xgrad_bench" "$layer" "$w" "$limit_xsmm_figure" "$t") || failures=$((failures + 1))
         limit=$(field against_median_us "$g")
         over_limit=$(field median_ratio "$g")
         rows+=("| $layer | $w | $f | $t | $(or_dash "$(field median_us "$x")") \
 | $(or_dash "$(field median_us "$l")") | $(ratio "$(field median_us "$l")" "$(field median_us "$x")") \
 | $(or_dash "$(field peak_rss_mib "$x")") | $(or_dash "$(field peak_rss_mib "$l")") | $(or_dash "$limit") \
-| $(or_dash "$over_limit") |")
+| $(or_dash "$over_limit") | $(or_dash "$(field median_us "$xs")") |")
       done
     done
   done
@@ -149,16 +154,19 @@ config=$(sed -n 's/^xgrad_bench: \(OpenBLAS .*\), core .*$/\1/p' "$logs/xgrad_be
 core=$(core_of xgrad_bench) torch_core=$(core_of torch_reference)
 [[ $core == "$torch_core" ]] || core="$core (xgrad_bench), $torch_core (torch_reference)"
 openblas_env=$(env | grep '^OPENBLAS' | paste -sd ' ' - || true)
+engine=$(field small_matrix_engine "${x:-}")
 
 echo "## xgrad vs libtorch 1.13 — OpenBLAS core ${core:-unknown}"
 echo
 echo "${config:-OpenBLAS (configuration not reported)}; OPENBLAS environment: ${openblas_env:-none}; $(nproc) CPUs."
 echo "Medians in µs; libtorch/xgrad above 1 means xgrad is faster. gemm_limit: xgrad_bench's BLAS calls"
-echo "of the layer's fused train step (train_step rows) or of its forward pass (inference rows) alone;"
-echo "xgrad/limit: the median ratio of xgrad's figure to it, timed interleaved (--against limit)."
+echo "of the layer's fused train step (train_step rows) or of its forward pass (inference rows) alone,"
+echo "through OpenBLAS alone; xgrad/limit: the median ratio of xgrad's figure to it, timed interleaved"
+echo "(--against limit); gemm_limit_xsmm: the same calls as xgrad makes them (small ones through LIBXSMM)."
+echo "Small-matrix engine: ${engine:-not reported}."
 echo
-echo "| layer | workload | figure | threads | xgrad median µs | libtorch median µs | libtorch/xgrad | xgrad peak MiB | libtorch peak MiB | gemm_limit µs | xgrad/limit |"
-echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| layer | workload | figure | threads | xgrad median µs | libtorch median µs | libtorch/xgrad | xgrad peak MiB | libtorch peak MiB | gemm_limit µs | xgrad/limit | gemm_limit_xsmm µs |"
+echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
 
 if ((failures > 0)); then

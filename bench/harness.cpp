@@ -47,8 +47,15 @@ const char* figure_name(Figure f) {
     case Figure::train_step: return "train_step";
     case Figure::gemm_limit: return "gemm_limit";
     case Figure::inference_gemm_limit: return "inference_gemm_limit";
+    case Figure::gemm_limit_xsmm: return "gemm_limit_xsmm";
+    case Figure::inference_gemm_limit_xsmm: return "inference_gemm_limit_xsmm";
   }
   return "";
+}
+
+bool is_gemm_limit(Figure f) {
+  return f == Figure::gemm_limit || f == Figure::inference_gemm_limit || f == Figure::gemm_limit_xsmm ||
+         f == Figure::inference_gemm_limit_xsmm;
 }
 
 namespace {
@@ -84,9 +91,10 @@ double peak_rss_mib() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
 }
 
-// What --against compares a figure with: nothing, its GEMM limit, or the
-// baseline model's same figure.
-enum class Against { none, limit, baseline };
+// What --against compares a figure with: nothing, its GEMM limit (through
+// OpenBLAS alone, or the program's engine per product), or the baseline
+// model's same figure.
+enum class Against { none, limit, limit_xsmm, baseline };
 
 // What one measurement is: the workload (with --steps applied), the figure
 // and the thread count, and the run's settings.
@@ -181,17 +189,22 @@ std::string measure(const Program& program, const Measurement& m) {
 
   std::unique_ptr<Model> model;
   std::function<void()> step;
-  if (m.figure == Figure::gemm_limit || m.figure == Figure::inference_gemm_limit) {
-    step = program.make_gemm_limit(w, m.layer, m.figure == Figure::inference_gemm_limit);
+  if (is_gemm_limit(m.figure)) {
+    const bool forward_only =
+        m.figure == Figure::inference_gemm_limit || m.figure == Figure::inference_gemm_limit_xsmm;
+    const bool engine = m.figure == Figure::gemm_limit_xsmm || m.figure == Figure::inference_gemm_limit_xsmm;
+    step = program.make_gemm_limit(w, m.layer, forward_only, engine);
   } else {
     model = program.make_model(w, m.layer);
     step = step_of(*model, m.figure);
   }
-  if (m.against == Against::limit) {
+  if (m.against == Against::limit || m.against == Against::limit_xsmm) {
     const bool forward_only = m.figure == Figure::inference;
-    return measure_against(m, extra, step, program.make_gemm_limit(w, m.layer, forward_only),
-                           figure_name(forward_only ? Figure::inference_gemm_limit : Figure::gemm_limit),
-                           model.get());
+    const bool engine = m.against == Against::limit_xsmm;
+    const Figure limit = forward_only ? (engine ? Figure::inference_gemm_limit_xsmm : Figure::inference_gemm_limit)
+                                      : (engine ? Figure::gemm_limit_xsmm : Figure::gemm_limit);
+    return measure_against(m, extra, step, program.make_gemm_limit(w, m.layer, forward_only, engine),
+                           figure_name(limit), model.get());
   }
   if (m.against == Against::baseline) {
     const std::unique_ptr<Model> baseline = program.make_baseline_model(w, m.layer);
@@ -305,13 +318,15 @@ std::optional<std::string> measure_in_child(const Program& program, const Measur
 [[noreturn]] void usage(const Program& program, const char* argv0, const std::string& problem) {
   if (!problem.empty()) std::fprintf(stderr, "%s: %s\n", argv0, problem.c_str());
   const std::string figures =
-      program.make_gemm_limit ? "inference|train_step|gemm_limit|inference_gemm_limit"
-                              : "inference|train_step";
+      program.make_gemm_limit
+          ? "inference|train_step|gemm_limit|inference_gemm_limit|gemm_limit_xsmm|inference_gemm_limit_xsmm"
+          : "inference|train_step";
   const std::string own = program.flags_synopsis.empty() ? "" : " " + program.flags_synopsis;
   std::fprintf(stderr,
                "usage: %s [--workload N|S|M|L|X] [--figure %s] "
                "[--threads 1|2] [--budget SECONDS]\n"
-               "       [--steps T] [--against limit|baseline] [--layer simple_rnn|lstm|gru] [--distributed]%s\n"
+               "       [--steps T] [--against limit|limit_xsmm|baseline] [--layer simple_rnn|lstm|gru]\n"
+               "       [--distributed]%s\n"
                "Prints one JSON line per (workload, figure, threads) on stdout; "
                "without flags runs them all.\n"
                "--layer is the recurrent layer of every workload (default simple_rnn).\n"
@@ -319,9 +334,10 @@ std::optional<std::string> measure_in_child(const Program& program, const Measur
                "--steps T replaces the workloads' timestep count (T-scaling).\n"
                "--distributed (under mpirun): the train step data-parallel over the ranks,\n"
                "each with the workload's batch and one thread (weak scaling).\n"
-               "--against limit|baseline times the inference or train step interleaved with\n"
-               "its GEMM limit, or with the program's baseline model, and reports the median\n"
-               "of the per-round ratios.\n"
+               "--against limit|limit_xsmm|baseline times the inference or train step\n"
+               "interleaved with its GEMM limit (through OpenBLAS alone, or with the small\n"
+               "products through LIBXSMM), or with the program's baseline model, and reports\n"
+               "the median of the per-round ratios.\n"
                "%s",
                argv0, figures.c_str(), own.c_str(), program.flags_help.c_str());
   std::exit(problem.empty() ? 0 : 2);
@@ -345,6 +361,8 @@ Selection parse_flags(const Program& program, int argc, char** argv) {
   if (program.make_gemm_limit) {
     s.figures.push_back(Figure::gemm_limit);
     s.figures.push_back(Figure::inference_gemm_limit);
+    s.figures.push_back(Figure::gemm_limit_xsmm);
+    s.figures.push_back(Figure::inference_gemm_limit_xsmm);
   }
   const char* argv0 = argv[0];
   const auto fail = [&](const std::string& problem) { usage(program, argv0, problem); };
@@ -388,12 +406,17 @@ Selection parse_flags(const Program& program, int argc, char** argv) {
       s.figure_given = true;
       if (value == "inference") s.figures = {Figure::inference};
       else if (value == "train_step") s.figures = {Figure::train_step};
-      else if (value == "gemm_limit" && program.make_gemm_limit) s.figures = {Figure::gemm_limit};
-      else if (value == "inference_gemm_limit" && program.make_gemm_limit)
-        s.figures = {Figure::inference_gemm_limit};
-      else if (value == "gemm_limit" || value == "inference_gemm_limit")
-        fail("figure " + value + " is not measured by " + program.name);
-      else fail("unknown figure '" + value + "'");
+      else {
+        bool known = false;
+        for (Figure f : {Figure::gemm_limit, Figure::inference_gemm_limit, Figure::gemm_limit_xsmm,
+                         Figure::inference_gemm_limit_xsmm}) {
+          if (value != figure_name(f)) continue;
+          if (!program.make_gemm_limit) fail("figure " + value + " is not measured by " + program.name);
+          s.figures = {f};
+          known = true;
+        }
+        if (!known) fail("unknown figure '" + value + "'");
+      }
     } else if (flag == "--threads") {
       if (value == "1") s.threads = {1};
       else if (value == "2") s.threads = {2};
@@ -413,19 +436,17 @@ Selection parse_flags(const Program& program, int argc, char** argv) {
       s.steps = static_cast<std::size_t>(steps);
     } else if (flag == "--against") {
       if (value == "limit" && program.make_gemm_limit) s.against = Against::limit;
+      else if (value == "limit_xsmm" && program.make_gemm_limit) s.against = Against::limit_xsmm;
       else if (value == "baseline" && program.make_baseline_model) s.against = Against::baseline;
-      else if (value == "limit" || value == "baseline")
+      else if (value == "limit" || value == "limit_xsmm" || value == "baseline")
         fail("--against " + value + ": " + program.name + " has no " + value);
-      else fail("--against must be limit or baseline, got '" + value + "'");
+      else fail("--against must be limit, limit_xsmm or baseline, got '" + value + "'");
     }
   }
   if (s.against != Against::none) {
-    const auto is_limit = [](Figure f) {
-      return f == Figure::gemm_limit || f == Figure::inference_gemm_limit;
-    };
-    if (s.figure_given && is_limit(s.figures[0]))
+    if (s.figure_given && is_gemm_limit(s.figures[0]))
       fail(std::string("--against compares inference or train_step, not ") + figure_name(s.figures[0]));
-    s.figures.erase(std::remove_if(s.figures.begin(), s.figures.end(), is_limit), s.figures.end());
+    s.figures.erase(std::remove_if(s.figures.begin(), s.figures.end(), is_gemm_limit), s.figures.end());
   }
   if (program.check_layer) {
     const std::string problem = program.check_layer(s.layer);

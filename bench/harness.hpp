@@ -68,10 +68,20 @@ struct LayerKind {
 // simple_rnn, lstm, gru, in that order.
 extern const std::vector<LayerKind> kLayers;
 
-// gemm_limit: only the BLAS calls of a train step; inference_gemm_limit: only
-// those of the forward pass (a program may offer both).
-enum class Figure { inference, train_step, gemm_limit, inference_gemm_limit };
+// gemm_limit: only the BLAS calls of a train step, through OpenBLAS alone;
+// inference_gemm_limit: only those of the forward pass. The _xsmm twins: the
+// same calls through the program's own choice of engine per product
+// (xgrad: LIBXSMM for the small ones). A program offers all four or none.
+enum class Figure {
+  inference,
+  train_step,
+  gemm_limit,
+  inference_gemm_limit,
+  gemm_limit_xsmm,
+  inference_gemm_limit_xsmm
+};
 const char* figure_name(Figure figure);
+bool is_gemm_limit(Figure figure);
 
 // The median of the values (of two middle ones, their mean).
 double median_of(std::vector<double> values);
@@ -98,9 +108,11 @@ struct Program {
   // Called first in every child, with the measurement's thread count.
   std::function<void(int threads)> set_threads;
   std::function<std::unique_ptr<Model>(const Workload&, const LayerKind&)> make_model;
-  // The step timed as figure gemm_limit (forward_only: inference_gemm_limit);
-  // without it the program has neither figure, and --figure refuses them.
-  std::function<std::function<void()>(const Workload&, const LayerKind&, bool forward_only)>
+  // The step timed as figure gemm_limit (forward_only: inference_gemm_limit;
+  // small_matrix_engine: their _xsmm twins); without it the program has none
+  // of these figures, and --figure refuses them.
+  std::function<std::function<void()>(const Workload&, const LayerKind&, bool forward_only,
+                                      bool small_matrix_engine)>
       make_gemm_limit;
   // The model --against baseline compares with (xgrad_bench: the fused layer,
   // named "fused"); without it the program has no baseline.

@@ -11,8 +11,8 @@
 //
 // Figures: inference and train_step as bench/README.md defines them, and
 // gemm_limit (run after train_step): the time of only the BLAS calls the
-// fused layer's train step makes, through xgrad::gemm on buffers allocated
-// once outside the timing, B·T rows laid out [B, T, ·] as the fused
+// fused layer's train step makes, through OpenBLAS alone
+// (xgrad::gemm_openblas) on buffers allocated once outside the timing, B·T rows laid out [B, T, ·] as the fused
 // sequence node (nn/src/recurrent_sequence.cpp) lays them out. With G the
 // gates (SimpleRNN 1, LSTM 4, GRU 3) and W = G·H:
 //   forward   [B·T, I]·[I, W], the input projection, then T−1 recurrent
@@ -29,7 +29,13 @@
 // repetitions (the products' cost does not depend on the values, bar
 // denormals). The train step divided by this figure is what xgrad spends
 // besides BLAS. inference_gemm_limit (run after it) is the forward half
-// alone: the lower bound of the inference figure.
+// alone: the lower bound of the inference figure. gemm_limit_xsmm and
+// inference_gemm_limit_xsmm: the same products as the fused node makes them,
+// the per-step ones through an xgrad::GemmKernel made once (LIBXSMM for the
+// small shapes), the others through xgrad::gemm.
+//
+// Every line names the OpenBLAS core and the small-matrix engine in use
+// ("blas_core", "small_matrix_engine").
 //
 // --path (xgrad only) chooses how the forward pass is computed, see usage().
 
@@ -180,8 +186,9 @@ class Model : public bench::Model {
 // The BLAS calls of one fused train step and nothing else (header comment).
 class GemmLimit {
  public:
-  GemmLimit(const Workload& w, const LayerKind& kind, bool forward_only)
-      : forward_only(forward_only), b(w.batch), t(w.steps), i(w.features), h(w.units),
+  GemmLimit(const Workload& w, const LayerKind& kind, bool forward_only, bool small_matrix_engine)
+      : forward_only(forward_only), engine(small_matrix_engine), b(w.batch), t(w.steps), i(w.features),
+        h(w.units),
         width(kind.gates * w.units),
         states(xgrad::zeros<float>({b, t, h})),
         gates(width == h ? xgrad::Array<float>() : xgrad::zeros<float>({b, t, width})),
@@ -194,6 +201,10 @@ class GemmLimit {
     recurrent_t = xgrad::transposed(recurrent);
     x = xgrad::uniform<float>({b, t, i}, -1.0f, 1.0f);
     grad = xgrad::uniform<float>({b, t, width}, -1.0f, 1.0f);
+    if (engine) {  // the per-step products' kernels, made once as the fused node makes them per call
+      step_forward = xgrad::GemmKernel<float>(false, false, b, width, h, 1.0f, t * h, width, 1.0f, t * width);
+      step_backward = xgrad::GemmKernel<float>(false, false, b, h, width, 1.0f, t * width, h, 1.0f, t * h);
+    }
   }
 
   void operator()() {
@@ -202,23 +213,31 @@ class GemmLimit {
     float* y = states.data();
     float* z = width == h ? y : gates.data();  // SimpleRNN projects into the states
     const float* u = recurrent.data();
-    xgrad::gemm(false, false, b * t, width, i, 1.0f, x.data(), i, kernel.data(), width, 0.0f, z,
-                width);
-    for (std::size_t s = 1; s < t; ++s)
-      xgrad::gemm(false, false, b, width, h, 1.0f, y + (s - 1) * h, row, u, width, 1.0f,
-                  z + s * width, grow);
+    product(false, b * t, width, i, x.data(), i, kernel.data(), width, 0.0f, z, width);
+    for (std::size_t s = 1; s < t; ++s) {
+      if (engine) step_forward(y + (s - 1) * h, u, z + s * width);
+      else product(false, b, width, h, y + (s - 1) * h, row, u, width, 1.0f, z + s * width, grow);
+    }
     if (forward_only) return;
-    for (std::size_t s = t; s-- > 1;)
-      xgrad::gemm(false, false, b, h, width, 1.0f, grad.data() + s * width, grow,
-                  recurrent_t.data(), h, 1.0f, grad_prev.data() + (s - 1) * h, row);
-    xgrad::gemm(true, false, i, width, b * t, 1.0f, x.data(), i, grad.data(), width, 1.0f,
-                d_kernel.data(), width);
-    xgrad::gemm(true, false, h, width, b * t, 1.0f, y, h, grad.data(), width, 1.0f,
-                d_recurrent.data(), width);
+    for (std::size_t s = t; s-- > 1;) {
+      float* prev = grad_prev.data() + (s - 1) * h;
+      if (engine) step_backward(grad.data() + s * width, recurrent_t.data(), prev);
+      else product(false, b, h, width, grad.data() + s * width, grow, recurrent_t.data(), h, 1.0f, prev, row);
+    }
+    product(true, i, width, b * t, x.data(), i, grad.data(), width, 1.0f, d_kernel.data(), width);
+    product(true, h, width, b * t, y, h, grad.data(), width, 1.0f, d_recurrent.data(), width);
   }
 
  private:
-  bool forward_only;
+  // C = op(A)·B + beta·C through this limit's engine.
+  void product(bool transpose_a, std::size_t m, std::size_t n, std::size_t k, const float* a,
+               std::size_t lda, const float* bm, std::size_t ldb, float beta, float* c, std::size_t ldc) const {
+    if (engine) xgrad::gemm(transpose_a, false, m, n, k, 1.0f, a, lda, bm, ldb, beta, c, ldc);
+    else xgrad::gemm_openblas(transpose_a, false, m, n, k, 1.0f, a, lda, bm, ldb, beta, c, ldc);
+  }
+
+  bool forward_only, engine;
+  xgrad::GemmKernel<float> step_forward, step_backward;
   std::size_t b, t, i, h, width;
   xgrad::Array<float> states, gates, grad_prev, d_kernel, d_recurrent;  // written
   xgrad::Array<float> kernel, recurrent, recurrent_t, x, grad;          // read
@@ -296,9 +315,11 @@ int main(int argc, char** argv) {
                                const LayerKind& kind) -> std::unique_ptr<bench::Model> {
     return std::make_unique<Model>(w, kind, path);
   };
-  program.make_gemm_limit = [](const Workload& w, const LayerKind& kind,
-                               bool forward_only) -> std::function<void()> {
-    return [limit = std::make_shared<GemmLimit>(w, kind, forward_only)] { (*limit)(); };
+  program.make_gemm_limit = [](const Workload& w, const LayerKind& kind, bool forward_only,
+                               bool small_matrix_engine) -> std::function<void()> {
+    return [limit = std::make_shared<GemmLimit>(w, kind, forward_only, small_matrix_engine)] {
+      (*limit)();
+    };
   };
   program.make_baseline_model = [](const Workload& w,
                                    const LayerKind& kind) -> std::unique_ptr<bench::Model> {
@@ -306,10 +327,10 @@ int main(int argc, char** argv) {
   };
   program.baseline_name = "fused";
   program.extra_fields = [&path](Figure figure) -> std::string {
-    if (path == Path::fused || figure == Figure::gemm_limit ||
-        figure == Figure::inference_gemm_limit)
-      return "";
-    return std::string(",\"path\":\"") + path_name(path) + "\"";
+    const std::string engines = ",\"blas_core\":\"" + xgrad::blas_core() + "\",\"small_matrix_engine\":\"" +
+                                xgrad::small_matrix_engine() + "\"";
+    if (path == Path::fused || bench::is_gemm_limit(figure)) return engines;
+    return std::string(",\"path\":\"") + path_name(path) + "\"" + engines;
   };
   program.flags = {"--path"};
   program.set_flag = [&path](const std::string&, const std::string& value) -> std::string {
@@ -330,8 +351,10 @@ int main(int argc, char** argv) {
       "only) a hand-written per-step loop of matmul + add + tanh.\n"
       "--figure gemm_limit times only the BLAS calls of a fused train step (input\n"
       "projection, T-1 recurrent products forward and backward, d kernel, d recurrent\n"
-      "kernel) on buffers allocated once: the train step's lower bound on this BLAS.\n"
-      "--figure inference_gemm_limit: its forward products alone, the inference's.\n";
+      "kernel) through OpenBLAS alone on buffers allocated once: the train step's lower\n"
+      "bound on this BLAS. --figure inference_gemm_limit: its forward products alone,\n"
+      "the inference's. gemm_limit_xsmm, inference_gemm_limit_xsmm: the same products\n"
+      "through xgrad's choice per product (LIBXSMM for the small ones).\n";
 #ifdef XGRAD_BENCH_DISTRIBUTED
   // MPI for --distributed only: the other figures fork a child per
   // measurement, which an MPI process must not do.

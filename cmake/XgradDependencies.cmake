@@ -37,6 +37,11 @@ macro(xgrad_find_library_dependencies)
   find_package(PkgConfig QUIET)
   xgrad_require_pkg_config(LIBZIP libzip libzip-dev)
   xgrad_require_pkg_config(HDF5_C hdf5 libhdf5-dev)
+  # LIBXSMM (optional, x86-64): the engine of the small matrix products, when
+  # xgrad is built with it (XGRAD_USE_LIBXSMM; see xgrad_default_libxsmm).
+  if(XGRAD_USE_LIBXSMM)
+    xgrad_require_pkg_config(LIBXSMM libxsmm libxsmm-dev)
+  endif()
 endmacro()
 
 # MPI is optional: xgrad::dist (data-parallel training) is built when it is
@@ -53,3 +58,26 @@ macro(xgrad_find_mpi)
     set(XGRAD_HAVE_MPI OFF)
   endif()
 endmacro()
+
+# XGRAD_USE_LIBXSMM's default: ON where the compiler targets x86-64 (LIBXSMM
+# generates x86 code) and pkg-config finds libxsmm, else OFF with a note of
+# what is missing. Asked for explicitly (-DXGRAD_USE_LIBXSMM=ON) and not
+# found, the build stops naming the Debian package.
+function(xgrad_default_libxsmm result)
+  set(use OFF)
+  if(NOT CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
+    message(STATUS "xgrad: not x86-64 (${CMAKE_SYSTEM_PROCESSOR}): every product runs on OpenBLAS")
+  else()
+    find_package(PkgConfig QUIET)
+    if(PkgConfig_FOUND)
+      pkg_check_modules(XGRAD_LIBXSMM_PROBE QUIET libxsmm)
+    endif()
+    if(XGRAD_LIBXSMM_PROBE_FOUND)
+      set(use ON)
+    else()
+      message(STATUS "xgrad: LIBXSMM not found, small products run on OpenBLAS "
+        "(On Debian: apt-get install libxsmm-dev)")
+    endif()
+  endif()
+  set(${result} ${use} PARENT_SCOPE)
+endfunction()

@@ -163,6 +163,19 @@ TEST_F(CheckpointTest, WrongNumberOfPositionalArraysThrows) {
   expect_failed_load(*model, data_dir + "/keras_get_weights.npz", {"keras_get_weights.npz", "3", "8"});
 }
 
+// Issue 11's zip bomb through load: a deflated entry of the right name that
+// declares far more than the parameter is refused by the zip's directory,
+// before any of it is inflated.
+TEST_F(CheckpointTest, EntryLargerThanTheModelIsRefusedBeforeInflating) {
+  auto model = make_model(1);
+  xgrad::write_npz<float>(path("big.npz"), {{"dense/bias", xgrad::zeros<float>({1 << 22})}}, /*compressed=*/true);
+  ASSERT_LT(fs::file_size(path("big.npz")), 64u * 1024);
+  const auto before = values_of(*model);
+  EXPECT_TRUE(throws_with<IoError>([&] { xgrad::nn::load(*model, path("big.npz")); },
+                                   {path("big.npz"), "the entries up to 'dense/bias' inflate to more than"}));
+  EXPECT_EQ(values_of(*model), before);
+}
+
 TEST_F(CheckpointTest, TruncatedAndCorruptFilesThrow) {
   auto model = make_model(1);
   xgrad::nn::save(*model, path("m.npz"));

@@ -243,6 +243,38 @@ TEST(DataLoader, ShardsAreDisjointPartsOfTheSameShuffle) {
     EXPECT_FALSE(std::binary_search(seen.begin(), seen.end(), i));
 }
 
+// With a seed, each replica's loader draws the order from its own
+// generator: the same orders on every replica whatever else draws from
+// xgrad::generator(). epoch(order) replays a given order of all N samples
+// (a resumed run's), each replica again taking its part of it.
+TEST(DataLoader, ShardsComposeWithTheSeedAndAGivenOrder) {
+  const std::size_t n = 10, replicas = 2;
+  std::vector<std::vector<std::size_t>> orders(replicas), parts(replicas);
+  for (std::size_t rank = 0; rank < replicas; ++rank) {
+    xgrad::manual_seed(100 + rank);  // different on each replica: not used with a seed
+    nn::DataLoader<float> loader(coded_inputs(n), coded_targets(n), nn::DataLoaderOptions(2).seed(7));
+    loader.shard(rank, replicas);
+    orders[rank] = loader.next_order();
+    ASSERT_EQ(orders[rank].size(), n);
+    parts[rank] = visited(loader.epoch(orders[rank]));
+    EXPECT_EQ(parts[rank].size(), 5u);
+    for (std::size_t k = 0; k < parts[rank].size(); ++k) EXPECT_EQ(parts[rank][k], orders[rank][rank + 2 * k]);
+    // The second epoch's order, then the first replayed: the same part again.
+    EXPECT_NE(loader.next_order(), orders[rank]);
+    EXPECT_EQ(visited(loader.epoch(orders[rank])), parts[rank]);
+    EXPECT_TRUE(throws_with<std::invalid_argument>(
+        [&] { loader.epoch(std::vector<std::size_t>{0, 1, 2}); }, {"3 samples", "10 samples"}));
+    EXPECT_THROW(loader.epoch(std::vector<std::size_t>(n, n)), std::invalid_argument);
+  }
+  EXPECT_EQ(orders[0], orders[1]);
+  std::vector<std::size_t> both = parts[0];
+  both.insert(both.end(), parts[1].begin(), parts[1].end());
+  std::sort(both.begin(), both.end());
+  std::vector<std::size_t> all(n);
+  for (std::size_t i = 0; i < n; ++i) all[i] = i;
+  EXPECT_EQ(both, all);  // N even: every sample on exactly one replica
+}
+
 TEST(DataLoader, ShardWithDropLastAndBackToTheWhole) {
   nn::DataLoader<float> loader(coded_inputs(10), coded_targets(10),
                                nn::DataLoaderOptions(3).shuffle(false).drop_last(true));

@@ -465,4 +465,22 @@ TEST(Initializers, DescribeAndParameterChecks) {
   EXPECT_TRUE(throws_with<std::invalid_argument>([&] { bad.draw<double>({2, 2}); }, {"stddev"}));
 }
 
+// Keras' seed=: a seeded initializer gives the same values at every call
+// (Keras: "an initializer seeded with an integer ... will produce the same
+// random values across multiple calls"), another seed other values, and it
+// leaves xgrad::generator() where it was.
+TEST(Initializer, ASeedGivesTheSameValuesAtEveryCall) {
+  const nn::Initializer seeded = init::glorot_uniform().with_seed(7);
+  const xgrad::Generator before = xgrad::generator();
+  const Array<float> first = seeded.draw<float>({4, 3});
+  EXPECT_TRUE(xgrad::generator() == before);
+  EXPECT_EQ(seeded.draw<float>({4, 3}), first);
+  EXPECT_NE(init::glorot_uniform().with_seed(8).draw<float>({4, 3}), first);
+  xgrad::Generator seven(7);
+  xgrad::GeneratorGuard use(seven);
+  EXPECT_EQ(init::glorot_uniform<float>({4, 3}), first);  // = drawing from Generator(7)
+  EXPECT_NE(seeded, init::glorot_uniform());
+  EXPECT_EQ(seeded.describe(), "glorot_uniform with seed 7");
+}
+
 }  // namespace

@@ -168,6 +168,7 @@ TEST(SparseCategoricalCrossentropy, Forward) {
   EXPECT_EQ(loss.dimension(), 0u);
   EXPECT_NEAR(loss.value()(), 0.3185397696491856, 1e-15);
   EXPECT_EQ(scce(x, std::vector<std::int64_t>{0, 1}).value()(), loss.value()());
+  EXPECT_EQ(scce(x, xt::xarray<std::int32_t>{0, 1}).value()(), loss.value()());  // Keras takes int32 too
 }
 
 TEST(SparseCategoricalCrossentropy, GradientIsSoftmaxMinusOneHotOverN) {

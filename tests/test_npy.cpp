@@ -483,6 +483,67 @@ TEST_F(NpyFiles, HostileNpzEntriesNameTheEntry) {
                   "not a valid zip archive");
 }
 
+// Issue 11: a 1 MB .npz inflated to 2.1 GB before any name or shape was
+// checked. npz_bomb.npz (make_hostile_fixtures.py) holds 128 MiB of zeros in
+// 130 KB; its directory declares that size, and read_npz refuses it there.
+TEST_F(NpyFiles, ZipBombIsRefusedBeforeInflating) {
+  const std::string file = kData + "/npz_bomb.npz";
+  ASSERT_LT(fs::file_size(file), 200000u);
+  std::string message;
+  {
+    LargestAllocation largest;
+    message = io_error([&] { xgrad::read_npz(file); });
+    EXPECT_LT(largest.bytes(), std::size_t{1} << 20);
+  }
+  EXPECT_TRUE(starts_with(message, "read_npz: " + file + ": the entries up to 'bomb' inflate to more than 67108864 "
+                                   "bytes, the limit for a "))
+      << message;
+  EXPECT_CONTAINS(message, "raise NpzReadOptions::max_bytes");
+}
+
+// The cap counts the inflated bytes the directory declares, the .npy header
+// included: exactly that many pass. (npz_bomb.npz is a valid file too:
+// make_hostile_fixtures.py loads it with NumPy.)
+TEST_F(NpyFiles, MaxBytesLetsATrustedFileInflate) {
+  const std::string file = path("zeros.npz");
+  xgrad::write_npz<float>(file, {{"zeros", xgrad::zeros<float>({1 << 18})}}, /*compressed=*/true);
+  ASSERT_LT(fs::file_size(file), 8192u);
+  const std::uint64_t declared = (std::uint64_t{1} << 20) + 128;  // the data and numpy's 128-byte header
+  EXPECT_CONTAINS(io_error([&] { xgrad::read_npz(file, xgrad::NpzReadOptions().max_bytes(declared - 1)); }),
+                  "the entries up to 'zeros' inflate to more than " + std::to_string(declared - 1) + " bytes");
+  const auto entries = xgrad::read_npz(file, xgrad::NpzReadOptions().max_bytes(declared));
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].second.as<float>(), xgrad::zeros<float>({1 << 18}));
+}
+
+// A loader sees each entry's name, dtype and shape before its data is read,
+// and refuses what its model does not expect at no cost.
+TEST_F(NpyFiles, EntryCheckRunsOnEachHeaderBeforeItsData) {
+  std::vector<std::string> seen;
+  const auto remember = [&](const std::string& name, const std::string& dtype, const Shape& shape) {
+    seen.push_back(name + " " + dtype + " " + xgrad::shape_to_string(shape));
+  };
+  xgrad::read_npz(kData + "/weights_savez_compressed.npz", xgrad::NpzReadOptions().check_entry(remember));
+  EXPECT_EQ(seen, (std::vector<std::string>{"kernel float32 (5, 2)", "recurrent_kernel float32 (2, 2)",
+                                            "bias float32 (2,)", "simple_rnn/kernel float32 (1, 3)",
+                                            "dense/bias float64 (3,)", "steps int64 ()", "tokens int32 (2, 3)",
+                                            "empty float32 (0, 4)"}));
+
+  seen.clear();
+  LargestAllocation largest;
+  const std::string message = io_error([&] {
+    xgrad::read_npz(kData + "/npz_bomb.npz",
+                    xgrad::NpzReadOptions().max_bytes(std::uint64_t{1} << 30).check_entry(
+                        [&](const std::string& name, const std::string& dtype, const Shape& shape) {
+                          remember(name, dtype, shape);
+                          throw IoError("the model has no weight '" + name + "'");
+                        }));
+  });
+  EXPECT_EQ(message, "the model has no weight 'bomb'");
+  EXPECT_EQ(seen, std::vector<std::string>{"bomb float32 (33554432,)"});
+  EXPECT_LT(largest.bytes(), std::size_t{1} << 20);
+}
+
 // ----------------------------------------------------------------- saving ---
 
 // A .pt or .pth file is refused before it is opened, with the one line of

@@ -355,27 +355,6 @@ TEST(Optimizers, GradientHookRunsBeforeClippingAndTheUpdates) {
   EXPECT_EQ(calls, 1u);
 }
 
-// state_arrays(): every moment in a fixed order (what data-parallel training
-// copies between processes); set_iterations() the step count.
-TEST(Optimizers, StateArraysAndIterations) {
-  Variable<float> p(Array<float>{1.0f, 2.0f}, true), q(Array<float>{3.0f}, true);
-  EXPECT_EQ(nn::SGD<float>({p, q}).state_arrays().size(), 0u);  // no momentum: no state
-  EXPECT_EQ(nn::SGD<float>({p, q}, nn::SGDOptions().momentum(0.5)).state_arrays().size(), 2u);
-  EXPECT_EQ(nn::RMSprop<float>({p, q}, nn::RMSpropOptions().centered(true).momentum(0.1))
-                .state_arrays()
-                .size(),
-            6u);
-  nn::Adam<float> adam({p, q}, nn::AdamOptions().amsgrad(true));
-  const auto state = adam.state_arrays();
-  ASSERT_EQ(state.size(), 6u);  // m of p, q; v of p, q; v_hat of p, q
-  EXPECT_EQ(state[1]->shape(), q.value().shape());
-  p.add_grad(Array<float>{1.0f, 1.0f});
-  adam.step();
-  EXPECT_NE((*state[0])(0), 0.0f);  // the arrays the optimizer steps with
-  adam.set_iterations(41);
-  EXPECT_EQ(adam.iterations(), 41u);
-}
-
 TEST(SGD, SkippedParameterKeepsItsVelocity) {
   // `late` has no gradient for two steps: its velocity stays 0, so its first
   // update is plain -lr * g (Keras skips variables whose gradient is None).
@@ -591,3 +570,140 @@ TEST(Optimizer, StepAppliesTheModelsConstraints) {
 }
 
 }  // namespace
+
+// ---- skip_nonfinite, state ----
+
+namespace {
+
+// One step of `optimizer` on y = dense(x) against targets 2 x − 1 (mean
+// squared error); a NaN in x makes every gradient NaN.
+void step_on(nn::Dense<float>& dense, nn::Optimizer<float>& optimizer, const Array<float>& x) {
+  const Variable<float> input(x), target(Array<float>(2.0f * x - 1.0f));
+  const Variable<float> d = dense(input) - target;
+  optimizer.zero_grad();
+  xgrad::mean(d * d).backward();
+  optimizer.step();
+}
+
+std::vector<Array<float>> values_of(const nn::Dense<float>& dense) {
+  return {dense.kernel().value(), dense.bias().value()};
+}
+
+// Each optimizer, with every slot its options can have.
+using MakeOptimizer = std::function<std::unique_ptr<nn::Optimizer<float>>(nn::Dense<float>&, bool skip)>;
+const std::vector<std::pair<std::string, MakeOptimizer>>& every_optimizer() {
+  static const std::vector<std::pair<std::string, MakeOptimizer>> all = {
+      {"SGD", [](nn::Dense<float>& d, bool skip) -> std::unique_ptr<nn::Optimizer<float>> {
+         return std::make_unique<nn::SGD<float>>(
+             d.parameters(), nn::SGDOptions().momentum(0.9).skip_nonfinite(skip));
+       }},
+      {"RMSprop", [](nn::Dense<float>& d, bool skip) -> std::unique_ptr<nn::Optimizer<float>> {
+         return std::make_unique<nn::RMSprop<float>>(
+             d.parameters(), nn::RMSpropOptions().momentum(0.5).centered(true).skip_nonfinite(skip));
+       }},
+      {"Adam", [](nn::Dense<float>& d, bool skip) -> std::unique_ptr<nn::Optimizer<float>> {
+         return std::make_unique<nn::Adam<float>>(d.parameters(),
+                                                  nn::AdamOptions().amsgrad(true).skip_nonfinite(skip));
+       }},
+  };
+  return all;
+}
+
+// [n, 1] holding `values`.
+Array<float> column(const std::vector<float>& values) {
+  Array<float> out = Array<float>::from_shape({values.size(), 1});
+  std::copy(values.begin(), values.end(), out.data());
+  return out;
+}
+
+// A Dense(1) kernel 0.3, bias 0.1.
+const std::vector<Array<float>> start{xgrad::full<float>({1, 1}, 0.3f), xgrad::full<float>({1}, 0.1f)};
+
+std::shared_ptr<nn::Dense<float>> dense_from(const std::vector<Array<float>>& weights) {
+  auto dense = std::make_shared<nn::Dense<float>>(nn::DenseOptions(1));
+  dense->set_weights(weights);
+  return dense;
+}
+
+}  // namespace
+
+// A NaN in one input: with skip_nonfinite that step changes no weight and no
+// moment, is not counted in iterations() (so Adam's bias correction goes on
+// as if the batch never came) and is counted in skipped_steps(); the run
+// ends bit for bit where a run without the bad batch ends. Without it, every
+// weight becomes NaN.
+TEST(Optimizers, SkipNonfiniteSkipsTheStepOfANaNInput) {
+  const Array<float> good = column({0.5f, -1.0f, 0.25f}), more = column({1.0f, 0.0f, -0.5f});
+  Array<float> bad = good;
+  bad(1, 0) = std::nanf("");
+  for (const auto& [name, make] : every_optimizer()) {
+    SCOPED_TRACE(name);
+    auto skipping = dense_from(start), clean = dense_from(start), plain = dense_from(start);
+    auto skipping_optimizer = make(*skipping, true), clean_optimizer = make(*clean, false),
+         plain_optimizer = make(*plain, false);
+    step_on(*skipping, *skipping_optimizer, good);
+    const auto before = values_of(*skipping);
+    step_on(*skipping, *skipping_optimizer, bad);
+    EXPECT_EQ(values_of(*skipping), before);
+    EXPECT_EQ(skipping_optimizer->skipped_steps(), 1u);
+    EXPECT_EQ(skipping_optimizer->iterations(), 1u);
+    step_on(*skipping, *skipping_optimizer, more);
+
+    step_on(*clean, *clean_optimizer, good);
+    step_on(*clean, *clean_optimizer, more);
+    EXPECT_EQ(values_of(*skipping), values_of(*clean));
+    EXPECT_EQ(skipping_optimizer->state().slots, clean_optimizer->state().slots);
+    EXPECT_EQ(skipping_optimizer->iterations(), 2u);
+
+    step_on(*plain, *plain_optimizer, bad);
+    EXPECT_TRUE(std::isnan(plain->kernel().value()(0, 0)));
+    EXPECT_EQ(plain_optimizer->skipped_steps(), 0u);
+  }
+}
+
+// state() holds every slot; a new optimizer given it with load_state takes
+// the same next steps as the original.
+TEST(Optimizers, LoadStateContinuesTheSameSteps) {
+  const Array<float> x = column({0.5f, -1.0f, 0.25f});
+  for (const auto& [name, make] : every_optimizer()) {
+    SCOPED_TRACE(name);
+    auto original = dense_from(start);
+    auto optimizer = make(*original, false);
+    for (int i = 0; i < 3; ++i) step_on(*original, *optimizer, x);
+    optimizer->set_learning_rate(optimizer->learning_rate() * 0.5);
+    const auto state = optimizer->state();
+    EXPECT_EQ(state.optimizer, name);
+    EXPECT_EQ(state.iterations, 3u);
+    EXPECT_FALSE(state.slots.empty());
+
+    auto copy = dense_from(values_of(*original));
+    auto copy_optimizer = make(*copy, false);
+    copy_optimizer->load_state(state);
+    EXPECT_EQ(copy_optimizer->learning_rate(), optimizer->learning_rate());
+    for (int i = 0; i < 2; ++i) {
+      step_on(*original, *optimizer, x);
+      step_on(*copy, *copy_optimizer, x);
+    }
+    EXPECT_EQ(values_of(*copy), values_of(*original));
+  }
+}
+
+TEST(Optimizers, LoadStateNamesWhatDiffers) {
+  nn::Dense<float> dense(nn::DenseOptions(1));
+  dense.build({-1, 1});
+  nn::Adam<float> adam(dense.parameters());
+  nn::Adam<float> amsgrad(dense.parameters(), nn::AdamOptions().amsgrad(true));
+  nn::SGD<float> sgd(dense.parameters());
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { sgd.load_state(adam.state()); },
+                                                 {"SGD", "optimizer Adam"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { amsgrad.load_state(adam.state()); },
+                                                 {"no slot 'velocity_hats/0'", "(1, 1)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { adam.load_state(amsgrad.state()); },
+                                                 {"does not keep", "'velocity_hats/0'"}));
+  auto wrong = adam.state();
+  wrong.slots[0].second = xgrad::zeros<float>({2, 2});
+  wrong.iterations = 9;
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { adam.load_state(wrong); },
+                                                 {"'momentums/0'", "(2, 2)", "(1, 1)"}));
+  EXPECT_EQ(adam.iterations(), 0u);  // nothing changed
+}

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include <cblas.h>  // openblas_get_num_threads: what OpenBLAS itself is set to
 #include <gtest/gtest.h>
 #include <xtensor/xarray.hpp>
 #include <xtensor/xmath.hpp>
@@ -368,6 +369,166 @@ TEST(Gemm, EveryTransposePairMatchesATripleLoop) {
   }
 }
 
+// The small-matrix engine (LIBXSMM, when built with it) against OpenBLAS
+// alone, through gemm and through a GemmKernel made once: every transpose
+// pair, alpha and beta (LIBXSMM takes alpha 1, beta 0 or 1, no B^T; the
+// rest must fall back), row strides wider than the rows, and shapes on both
+// sides of the size rule. C starts as NaN where beta is 0: it must not be
+// read.
+template <typename T>
+void expect_engines_agree(T tolerance) {
+  struct Case {
+    std::size_t m, n, k;
+  };
+  for (const Case& shape : {Case{1, 32, 32}, Case{2, 2, 2}, Case{32, 32, 8}, Case{7, 5, 3},
+                            Case{64, 128, 128}, Case{3, 40, 1100}}) {
+    const std::size_t m = shape.m, n = shape.n, k = shape.k, pad = 2;
+    for (const bool ta : {false, true}) {
+      for (const bool tb : {false, true}) {
+        for (const T alpha : {T(1), T(-0.5)}) {
+          for (const T beta : {T(0), T(1), T(0.25)}) {
+            const std::size_t a_rows = ta ? k : m, a_cols = (ta ? m : k) + pad;
+            const std::size_t b_rows = tb ? n : k, b_cols = (tb ? k : n) + pad;
+            const std::size_t ldc = n + pad;
+            std::vector<T> a(a_rows * a_cols), b(b_rows * b_cols), c0(m * ldc);
+            for (std::size_t i = 0; i < a.size(); ++i) a[i] = T(std::sin(0.1 + 0.37 * static_cast<double>(i)));
+            for (std::size_t i = 0; i < b.size(); ++i) b[i] = T(std::cos(0.2 + 0.11 * static_cast<double>(i)));
+            for (std::size_t i = 0; i < c0.size(); ++i)
+              c0[i] = beta == T(0) ? std::numeric_limits<T>::quiet_NaN() : T(0.5) - T(i % 7) / T(7);
+            std::vector<T> expected = c0, through_gemm = c0, through_kernel = c0, again = c0;
+            xgrad::gemm_openblas(ta, tb, m, n, k, alpha, a.data(), a_cols, b.data(), b_cols, beta,
+                                 expected.data(), ldc);
+            xgrad::gemm(ta, tb, m, n, k, alpha, a.data(), a_cols, b.data(), b_cols, beta, through_gemm.data(),
+                        ldc);
+            const xgrad::GemmKernel<T> kernel(ta, tb, m, n, k, alpha, a_cols, b_cols, beta, ldc);
+            kernel(a.data(), b.data(), through_kernel.data());
+            kernel(a.data(), b.data(), again.data());  // the kept kernel, a second time
+            const bool small = !tb && alpha == T(1) && beta != T(0.25) && xgrad::small_matrix_shape(m, n, k);
+            EXPECT_EQ(kernel.small_matrix_engine(), small && xgrad::small_matrix_engine() != "none")
+                << m << "x" << n << "x" << k << " ta " << ta << " tb " << tb;
+            for (std::size_t i = 0; i < m; ++i) {
+              for (std::size_t j = 0; j < n; ++j) {
+                const std::size_t at = i * ldc + j;
+                ASSERT_NEAR(through_gemm[at], expected[at], tolerance)
+                    << m << "x" << n << "x" << k << " ta " << ta << " tb " << tb << " alpha " << alpha
+                    << " beta " << beta << " at " << i << ", " << j;
+                ASSERT_NEAR(through_kernel[at], expected[at], tolerance)
+                    << m << "x" << n << "x" << k << " ta " << ta << " tb " << tb << " alpha " << alpha
+                    << " beta " << beta << " at " << i << ", " << j;
+                ASSERT_EQ(again[at], through_kernel[at]);
+              }
+              for (std::size_t j = n; j < ldc; ++j) {  // the padding between rows is never written
+                for (const std::vector<T>* c : {&through_gemm, &through_kernel}) {
+                  if (beta == T(0)) EXPECT_TRUE(std::isnan((*c)[i * ldc + j]));
+                  else EXPECT_EQ((*c)[i * ldc + j], c0[i * ldc + j]);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Gemm, SmallMatrixEngineMatchesOpenBLASFloat) { expect_engines_agree<float>(2e-4f); }
+TEST(Gemm, SmallMatrixEngineMatchesOpenBLASDouble) { expect_engines_agree<double>(1e-12); }
+
+// The sizes LIBXSMM takes (blas.hpp): the shapes of the recurrent layers'
+// steps, not the large or the long-summed products.
+TEST(Gemm, SmallMatrixShapeRule) {
+  const int before = xgrad::num_threads();
+  xgrad::set_num_threads(1);
+  EXPECT_TRUE(xgrad::small_matrix_shape(1, 32, 32));       // workload X's SimpleRNN step
+  EXPECT_TRUE(xgrad::small_matrix_shape(64, 512, 128));    // M's LSTM step
+  EXPECT_TRUE(xgrad::small_matrix_shape(64, 2048, 512));   // L's LSTM step: 2^26 multiply-adds
+  EXPECT_FALSE(xgrad::small_matrix_shape(64, 2048, 513));  // beyond 2^26
+  EXPECT_FALSE(xgrad::small_matrix_shape(32, 128, 1600));  // S's weight gradient: 1600 summed terms
+  EXPECT_FALSE(xgrad::small_matrix_shape(6400, 512, 256)); // L's input projection
+  EXPECT_TRUE(xgrad::small_matrix_shape(10000, 128, 8));    // X's LSTM input projection
+  EXPECT_FALSE(xgrad::small_matrix_shape(10000, 512, 8));   // an output of 2^22 elements
+  xgrad::set_num_threads(2);
+  EXPECT_TRUE(xgrad::small_matrix_shape(64, 128, 128));    // 2^20, on one thread beats OpenBLAS on two
+  EXPECT_FALSE(xgrad::small_matrix_shape(64, 512, 512));   // OpenBLAS's two threads win
+  xgrad::set_num_threads(before);
+}
+
+// An empty sum (k = 0) is C = beta · C, and BLAS is not called: OpenBLAS
+// rejects lda = 0 (it wants at least max(1, k)) with a message and leaves C
+// as it was.
+TEST(Gemm, ZeroInnerDimensionScalesCWithoutBlas) {
+  for (const bool ta : {false, true}) {
+    std::vector<float> c = {1, 2, 3, 4, 5, 6, -1, -1};  // [2, 3] with row stride 4
+    xgrad::gemm(ta, false, 2, 3, 0, 1.0f, nullptr, 0, nullptr, 3, 0.5f, c.data(), 4);
+    EXPECT_EQ(c, (std::vector<float>{0.5f, 1, 1.5f, 4, 2.5f, 3, -0.5f, -1})) << ta;
+    std::vector<double> nan_c(6, std::numeric_limits<double>::quiet_NaN());
+    xgrad::gemm(ta, true, 2, 3, 0, 1.0, nullptr, 0, nullptr, 0, 0.0, nan_c.data(), 3);
+    EXPECT_EQ(nan_c, std::vector<double>(6, 0.0)) << ta;  // beta 0 reads nothing
+  }
+  // m or n zero: nothing to write, nothing read.
+  xgrad::gemm(false, false, 0, 3, 2, 1.0f, nullptr, 2, nullptr, 3, 0.0f, nullptr, 3);
+  xgrad::gemm(false, false, 2, 0, 2, 1.0f, nullptr, 2, nullptr, 1, 0.0f, nullptr, 1);
+}
+
+// OpenBLAS's thread count before anything in this process could change it
+// (tests run in a process of their own under ctest; those sharing one
+// restore the count they found).
+const int openblas_startup_threads = openblas_get_num_threads();
+
+// A small product must not pin OpenBLAS to one thread for the products
+// after it: the count is decided per product. (It was read from OpenBLAS at
+// the first large product, after a small one had set OpenBLAS to 1: a
+// [256,1024]·[1024,1024] then took 5.0 ms instead of 2.8.)
+TEST(Threads, ALargeProductAfterASmallOneGetsTheConfiguredCount) {
+  std::vector<float> a(256 * 1024, 0.5f), b(1024 * 1024, 0.25f), c(256 * 1024);
+  // OpenBLAS alone: the small product goes through OpenBLAS's thread setting.
+  xgrad::gemm_openblas(false, false, 1, 32, 32, 1.0f, a.data(), 32, b.data(), 32, 0.0f, c.data(), 32);
+  EXPECT_EQ(openblas_get_num_threads(), 1);  // a small product runs on one thread
+  EXPECT_EQ(xgrad::num_threads(), openblas_startup_threads);
+  EXPECT_EQ(xgrad::gemm_threads(256, 1024, 1024), openblas_startup_threads);
+  xgrad::gemm_openblas(false, false, 256, 1024, 1024, 1.0f, a.data(), 1024, b.data(), 1024, 0.0f, c.data(),
+                       1024);
+  EXPECT_EQ(openblas_get_num_threads(), openblas_startup_threads);
+  EXPECT_FLOAT_EQ(c[0], 1024 * 0.125f);
+}
+
+TEST(BlasCore, WarningNamesTheFixForAGenericCore) {
+  EXPECT_FALSE(xgrad::blas_core().empty());
+  const std::string avx512 = xgrad::blas_core_warning("Prescott", true, true);
+  EXPECT_NE(avx512.find("'Prescott'"), std::string::npos) << avx512;
+  EXPECT_NE(avx512.find("OPENBLAS_CORETYPE=SkylakeX"), std::string::npos) << avx512;
+  const std::string avx2 = xgrad::blas_core_warning("Sandybridge", true, false);
+  EXPECT_NE(avx2.find("OPENBLAS_CORETYPE=Haswell"), std::string::npos) << avx2;
+  EXPECT_EQ(xgrad::blas_core_warning("Prescott", false, false), "");  // nothing better to run
+  for (const char* core : {"Haswell", "SkylakeX", "Cooperlake", "Zen", "skylakex"})
+    EXPECT_EQ(xgrad::blas_core_warning(core, true, true), "") << core;
+}
+
+// Run by CTest with OPENBLAS_CORETYPE=Prescott (tests/CMakeLists.txt), in a
+// process of its own: on a CPU with AVX2 the warning comes once, at the first
+// product, whatever follows.
+TEST(BlasCore, GenericCoreWarnsOncePerProcess) {
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  if (!coretype || std::string(coretype) != "Prescott") GTEST_SKIP() << "needs OPENBLAS_CORETYPE=Prescott";
+  ASSERT_EQ(xgrad::blas_core(), "Prescott");
+#if defined(__x86_64__) || defined(__i386__)
+  const bool vector_cpu = __builtin_cpu_supports("avx2") || __builtin_cpu_supports("avx512f");
+#else
+  const bool vector_cpu = false;
+#endif
+  std::vector<float> a(64 * 64, 1.0f), c(64 * 64);
+  testing::internal::CaptureStderr();
+  for (int i = 0; i < 3; ++i)
+    xgrad::gemm(false, false, 64, 64, 64, 1.0f, a.data(), 64, a.data(), 64, 0.0f, c.data(), 64);
+  xgrad::set_num_threads(xgrad::num_threads());
+  const std::string printed = testing::internal::GetCapturedStderr();
+  std::size_t count = 0;
+  for (std::size_t at = printed.find("OPENBLAS_CORETYPE="); at != std::string::npos;
+       at = printed.find("OPENBLAS_CORETYPE=", at + 1))
+    ++count;
+  EXPECT_EQ(count, vector_cpu ? 1u : 0u) << printed;
+}
+
 TEST(Threads, SetNumThreadsRejectsZeroAndKeepsWorking) {
   const int before = xgrad::num_threads();
   EXPECT_TRUE(throws_with<std::invalid_argument>([] { xgrad::set_num_threads(0); },
@@ -540,5 +701,28 @@ TEST(ActivationKernels, EveryActivationPropagatesNaN) {
   std::vector<double> elu{std::nan("")};
   xgrad::elu_in_place(elu.data(), 1);
   EXPECT_TRUE(std::isnan(elu[0]));
+}
+
+// xsimd's exp converts x·log2(e) to an integer: undefined behaviour for
+// ±inf and beyond ±2^63, which UBSan reports (float-cast-overflow). The
+// PyTorch importer's fuzz target reached it through an LSTM bias of 6e57
+// (tests/data/fuzz_torch_weights_lstm_bias_6e57.npz). tanh and sigmoid
+// saturate exactly there, whole batches and tails.
+TEST(ActivationKernels, TanhAndSigmoidSaturateOnHugeAndInfiniteInputs) {
+  auto check = [](auto type_tag) {
+    using T = decltype(type_tag);
+    const T inf = std::numeric_limits<T>::infinity(), huge = std::numeric_limits<T>::max();
+    const std::vector<T> x{inf, -inf, huge, -huge, T(6e37), T(-6e37), T(1e10), T(-1e10), T(800), T(-800),
+                           inf, -inf, huge, -huge, T(6e37), T(-6e37), T(1e10), T(-1e10), T(800)};
+    std::vector<T> tanh = x, sigmoid = x;
+    xgrad::tanh_in_place(tanh.data(), tanh.size());
+    xgrad::sigmoid_in_place(sigmoid.data(), sigmoid.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      EXPECT_EQ(tanh[i], x[i] > 0 ? T(1) : T(-1)) << "tanh(" << x[i] << "), " << sizeof(T) << "-byte";
+      EXPECT_EQ(sigmoid[i], x[i] > 0 ? T(1) : T(0)) << "sigmoid(" << x[i] << "), " << sizeof(T) << "-byte";
+    }
+  };
+  check(float{});
+  check(double{});
 }
 

@@ -480,3 +480,24 @@ TEST_F(TorchGated, SequentialImportIsAllOrNothing) {
 }
 
 }  // namespace
+
+namespace {
+
+// Found by fuzz/fuzz_torch_weights.cpp: a bidirectional nn.LSTM whose
+// bias_ih_l0_reverse holds 5.7e57 imports (a finite weight is a weight),
+// and the layer then ran xsimd's exp on 5.7e57, undefined behaviour
+// (UBSan: float-cast-overflow). Its gates saturate instead: h stays finite,
+// in [-1, 1].
+TEST_F(TorchGated, HugeBiasSaturatesTheGates) {
+  auto bi = std::make_shared<nn::Bidirectional<double>>(nn::LSTMOptions(U).return_sequences(true));
+  nn::Sequential<double> model({bi});
+  nn::load_torch_recurrent_state_dict(model, data_dir + "/fuzz_torch_weights_lstm_bias_6e57.npz");
+  const Array<double> y = model(V(xt::ones<double>({2, 5, 3}))).value();
+  ASSERT_EQ(y.shape(), (xgrad::Shape{2, 5, 2 * U}));
+  for (const double v : y) {
+    ASSERT_TRUE(std::isfinite(v));
+    ASSERT_LE(std::abs(v), 1.0);
+  }
+}
+
+}  // namespace

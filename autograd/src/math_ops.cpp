@@ -70,7 +70,7 @@ template <typename T>
 Variable<T> div(const Variable<T>& a, const Variable<T>& b) {
   broadcast_shapes(to_shape(a.shape()), to_shape(b.shape()), "div");
   return Variable<T>::from_op(
-      a.value() / b.value(), {a, b}, "div",
+      a.value() / b.value(), "div",
       [](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         const Array<T>& bv = in[1].value();
         if (in[0].requires_grad())
@@ -78,54 +78,59 @@ Variable<T> div(const Variable<T>& a, const Variable<T>& b) {
         // d(a/b)/db = -a/b^2 = -y/b, from the output instead of recomputing a/b.
         if (in[1].requires_grad())
           in[1].add_grad(sum_to(Array<T>(-g * y / bv), to_shape(in[1].shape())));
-      });
+      },
+      a, b);
 }
 
 template <typename T>
 Variable<T> exp(const Variable<T>& a) {
   return Variable<T>::from_op(
-      applied<T>(a.value(), exp_in_place), {a}, "exp",
+      applied<T>(a.value(), exp_into), "exp",
       [](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(backward_applied<T>(g, y, exp_backward));
-      });
+      },
+      a);
 }
 
 template <typename T>
 Variable<T> log(const Variable<T>& a) {
   return Variable<T>::from_op(
-      map(a.value(), [](T x) { return std::log(x); }), {a}, "log",
+      map(a.value(), [](T x) { return std::log(x); }), "log",
       [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         in[0].add_grad(Array<T>(g / in[0].value()));
-      });
+      },
+      a);
 }
 
 template <typename T>
 Variable<T> square(const Variable<T>& a) {
   return Variable<T>::from_op(
-      map(a.value(), [](T x) { return x * x; }), {a}, "square",
+      map(a.value(), [](T x) { return x * x; }), "square",
       [](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         const T* x = in[0].value().data();
         for (std::size_t i = 0; i < g.size(); ++i) g.data()[i] *= T(2) * x[i];
         in[0].add_grad(std::move(g));
-      });
+      },
+      a);
 }
 
 template <typename T>
 Variable<T> abs(const Variable<T>& a) {
   return Variable<T>::from_op(
-      map(a.value(), [](T x) { return std::abs(x); }), {a}, "abs",
+      map(a.value(), [](T x) { return std::abs(x); }), "abs",
       [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         // sign(x), 0 at x = 0.
         Array<T> dx = map(in[0].value(), [](T x) { return T((x > T(0)) - (x < T(0))); });
         dx *= g;
         in[0].add_grad(std::move(dx));
-      });
+      },
+      a);
 }
 
 template <typename T>
 Variable<T> pow(const Variable<T>& a, typename Variable<T>::value_type exponent) {
   return Variable<T>::from_op(
-      map(a.value(), [exponent](T x) { return std::pow(x, exponent); }), {a}, "pow",
+      map(a.value(), [exponent](T x) { return std::pow(x, exponent); }), "pow",
       [exponent](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         // x^0 is constant: its gradient is 0 even at x = 0, where p * x^(p-1)
         // would be 0 * inf.
@@ -137,46 +142,51 @@ Variable<T> pow(const Variable<T>& a, typename Variable<T>::value_type exponent)
             map(in[0].value(), [exponent](T x) { return exponent * std::pow(x, exponent - T(1)); });
         dx *= g;
         in[0].add_grad(std::move(dx));
-      });
+      },
+      a);
 }
 
 template <typename T>
 Variable<T> hard_sigmoid(const Variable<T>& a) {
   return Variable<T>::from_op(
-      applied<T>(a.value(), hard_sigmoid_in_place), {a}, "hard_sigmoid",
+      applied<T>(a.value(), hard_sigmoid_into), "hard_sigmoid",
       [](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(backward_applied<T>(g, y, hard_sigmoid_backward));
-      });
+      },
+      a);
 }
 
 template <typename T>
 Variable<T> softsign(const Variable<T>& a) {
   return Variable<T>::from_op(
-      applied<T>(a.value(), softsign_in_place), {a}, "softsign",
+      applied<T>(a.value(), softsign_into), "softsign",
       [](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(backward_applied<T>(g, y, softsign_backward));
-      });
+      },
+      a);
 }
 
 template <typename T>
 Variable<T> elu(const Variable<T>& a, typename Variable<T>::value_type alpha) {
-  Array<T> out = a.value();
-  elu_in_place(out.data(), out.size(), alpha);
+  Array<T> out = Array<T>::from_shape(a.shape());
+  elu_into(a.value().data(), out.data(), out.size(), alpha);
   return Variable<T>::from_op(
-      std::move(out), {a}, "elu",
+      std::move(out), "elu",
       [alpha](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         elu_backward(y.data(), g.data(), g.size(), alpha);
         in[0].add_grad(std::move(g));
-      });
+      },
+      a);
 }
 
 template <typename T>
 Variable<T> selu(const Variable<T>& a) {
   return Variable<T>::from_op(
-      applied<T>(a.value(), selu_in_place), {a}, "selu",
+      applied<T>(a.value(), selu_into), "selu",
       [](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(backward_applied<T>(g, y, selu_backward));
-      });
+      },
+      a);
 }
 
 template <typename T>
@@ -197,7 +207,7 @@ Variable<T> sum(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims) {
     for (std::size_t k = 0; k < s.extent; ++k)
       add_into(o + p * s.inner, x + (p * s.extent + k) * s.inner, o + p * s.inner, s.inner);
   return Variable<T>::from_op(
-      std::move(out), {a}, "sum_axis",
+      std::move(out), "sum_axis",
       [s](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         // Every element of the input gets the gradient of its row's sum:
         // added in place, no broadcast temporary.
@@ -209,7 +219,8 @@ Variable<T> sum(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims) {
             add_into(row, gd + p * s.inner, row, s.inner);
           }
         }
-      });
+      },
+      a);
 }
 
 template <typename T>
@@ -296,7 +307,7 @@ Variable<T> slice(const Variable<T>& a, std::ptrdiff_t axis, std::size_t start, 
   for (std::size_t p = 0; p < s.outer; ++p)
     std::copy(x + p * in_run + skip, x + p * in_run + skip + run, out.data() + p * run);
   return Variable<T>::from_op(
-      std::move(out), {a}, "slice",
+      std::move(out), "slice",
       [outer = s.outer, run, in_run, skip](const Array<T>& g, const Array<T>&,
                                            std::vector<Variable<T>>& in) {
         T* dx = in[0].grad_buffer().data();
@@ -305,7 +316,8 @@ Variable<T> slice(const Variable<T>& a, std::ptrdiff_t axis, std::size_t start, 
           T* dst = dx + p * in_run + skip;
           add_into(dst, src, dst, run);
         }
-      });
+      },
+      a);
 }
 
 template <typename T>
@@ -326,7 +338,7 @@ Variable<T> softmax(const Variable<T>& a, std::ptrdiff_t axis) {
     for (std::size_t k = 0; k < s.extent; ++k) y[base + k * s.inner] /= total;
   });
   return Variable<T>::from_op(
-      std::move(out), {a}, "softmax",
+      std::move(out), "softmax",
       [s](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         // dx = y * (g - sum(g * y)) along the axis.
         T* dx = in[0].grad_buffer().data();
@@ -341,7 +353,8 @@ Variable<T> softmax(const Variable<T>& a, std::ptrdiff_t axis) {
             dx[j] += yd[j] * (gd[j] - dot);
           }
         });
-      });
+      },
+      a);
 }
 
 template <typename T>
@@ -362,7 +375,7 @@ Variable<T> log_softmax(const Variable<T>& a, std::ptrdiff_t axis) {
       y[base + k * s.inner] = (x[base + k * s.inner] - max) - log_total;
   });
   return Variable<T>::from_op(
-      std::move(out), {a}, "log_softmax",
+      std::move(out), "log_softmax",
       [s](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         // dx = g - softmax * sum(g) along the axis, with softmax = exp(y).
         T* dx = in[0].grad_buffer().data();
@@ -376,7 +389,8 @@ Variable<T> log_softmax(const Variable<T>& a, std::ptrdiff_t axis) {
             dx[j] += gd[j] - std::exp(yd[j]) * total;
           }
         });
-      });
+      },
+      a);
 }
 
 #define XGRAD_INSTANTIATE_MATH_OPS(T)                                                          \

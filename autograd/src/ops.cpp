@@ -61,7 +61,7 @@ void add_consumed_grad(Variable<T>& v, Array<T>& g) {
 template <typename T>
 Variable<T> matmul(const Variable<T>& a, const Variable<T>& b) {
   return Variable<T>::from_op(
-      matmul(a.value(), b.value()), {a, b}, "matmul",  // the array matmul checks the shapes
+      matmul(a.value(), b.value()), "matmul",  // the array matmul checks the shapes
       [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         const Array<T>& av = in[0].value();
         const Array<T>& bv = in[1].value();
@@ -89,7 +89,8 @@ Variable<T> matmul(const Variable<T>& a, const Variable<T>& b) {
             gemm(true, false, k, n, m, T(1), av.data(), k, g.data(), n, beta, db, n);
           });
         }
-      });
+      },
+      a, b);
 }
 
 template <typename T>
@@ -97,7 +98,7 @@ Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
   return Variable<T>::from_op(
       broadcast_elementwise<T>(a.value(), b.value(), "add", add_into,
                             [&] { return Array<T>(a.value() + b.value()); }),
-      {a, b}, "add",
+      "add",
       [](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         // Both inputs get g summed to their shapes. The one served second may
         // take g's storage: serve first the one that cannot (a broadcast
@@ -116,7 +117,8 @@ Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
           else reads.add_grad(sum_to(g, to_shape(reads.shape())));
         }
         add_consumed_grad(takes, g);
-      });
+      },
+      a, b);
 }
 
 template <typename T>
@@ -124,11 +126,30 @@ Variable<T> sub(const Variable<T>& a, const Variable<T>& b) {
   return Variable<T>::from_op(
       broadcast_elementwise<T>(a.value(), b.value(), "sub", subtract_into,
                             [&] { return Array<T>(a.value() - b.value()); }),
-      {a, b}, "sub",
-      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-        if (in[0].requires_grad()) in[0].add_grad(sum_to(g, to_shape(in[0].shape())));
-        if (in[1].requires_grad()) in[1].add_grad(sum_to(Array<T>(-g), to_shape(in[1].shape())));
-      });
+      "sub",
+      [](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        // a gets g, b gets −g, both summed to their shapes, with no negated
+        // copy of g: subtracted from a gradient b already holds, or g
+        // negated in its own storage once a has read it.
+        Variable<T>& a = in[0];
+        Variable<T>& b = in[1];
+        if (b.requires_grad() && b.has_grad() && shapes_equal(g.shape(), b.shape())) {
+          T* db = b.grad_buffer().data();
+          subtract_into(db, g.data(), db, g.size());
+          if (a.requires_grad()) add_consumed_grad(a, g);
+          return;
+        }
+        if (a.requires_grad()) {
+          if (!b.requires_grad()) return add_consumed_grad(a, g);
+          if (shapes_equal(g.shape(), a.shape())) a.add_grad(g);  // copies only if it has none
+          else a.add_grad(sum_to(g, to_shape(a.shape())));
+        }
+        if (!b.requires_grad()) return;
+        T* values = g.data();
+        for (std::size_t i = 0; i < g.size(); ++i) values[i] = -values[i];
+        add_consumed_grad(b, g);
+      },
+      a, b);
 }
 
 template <typename T>
@@ -136,7 +157,7 @@ Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
   return Variable<T>::from_op(
       broadcast_elementwise<T>(a.value(), b.value(), "mul", multiply_into,
                             [&] { return Array<T>(a.value() * b.value()); }),
-      {a, b}, "mul",
+      "mul",
       [](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         if (in[0].requires_grad())
           in[0].add_grad(sum_to(Array<T>(g * in[1].value()), to_shape(in[0].shape())));
@@ -148,62 +169,71 @@ Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
         } else {
           in[1].add_grad(sum_to(Array<T>(g * a), to_shape(in[1].shape())));
         }
-      });
+      },
+      a, b);
 }
 
 template <typename T>
 Variable<T> neg(const Variable<T>& a) {
-  return Variable<T>::from_op(-a.value(), {a}, "neg",
-                              [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-                                in[0].add_grad(Array<T>(-g));
-                              });
+  return Variable<T>::from_op(
+      -a.value(), "neg",
+      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        in[0].add_grad(Array<T>(-g));
+      },
+      a);
 }
 
 template <typename T>
 Variable<T> scale(const Variable<T>& a, typename Variable<T>::value_type factor) {
   return Variable<T>::from_op(
-      a.value() * factor, {a}, "scale",
+      a.value() * factor, "scale",
       [factor](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         g *= factor;
         in[0].add_grad(std::move(g));
-      });
+      },
+      a);
 }
 
 template <typename T>
 Variable<T> tanh(const Variable<T>& a) {
   return Variable<T>::from_op(
-      applied<T>(a.value(), tanh_in_place), {a}, "tanh",
+      applied<T>(a.value(), tanh_into), "tanh",
       [](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(backward_applied<T>(g, y, tanh_backward));
-      });
+      },
+      a);
 }
 
 template <typename T>
 Variable<T> relu(const Variable<T>& a) {
   return Variable<T>::from_op(
-      applied<T>(a.value(), relu_in_place), {a}, "relu",
+      applied<T>(a.value(), relu_into), "relu",
       [](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(backward_applied<T>(g, y, relu_backward));
-      });
+      },
+      a);
 }
 
 template <typename T>
 Variable<T> sigmoid(const Variable<T>& a) {
   return Variable<T>::from_op(
-      applied<T>(a.value(), sigmoid_in_place), {a}, "sigmoid",
+      applied<T>(a.value(), sigmoid_into), "sigmoid",
       [](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
         in[0].add_grad(backward_applied<T>(g, y, sigmoid_backward));
-      });
+      },
+      a);
 }
 
 template <typename T>
 Variable<T> sum(const Variable<T>& a) {
   Array<T> out = Array<T>::from_shape({});
   out() = sum_of(a.value().data(), a.value().size());
-  return Variable<T>::from_op(std::move(out), {a}, "sum",
-                              [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-                                in[0].add_grad(Array<T>(in[0].value().shape(), g()));
-                              });
+  return Variable<T>::from_op(
+      std::move(out), "sum",
+      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        in[0].add_grad(Array<T>(in[0].value().shape(), g()));
+      },
+      a);
 }
 
 template <typename T>
@@ -218,18 +248,21 @@ Variable<T> mean(const Variable<T>& a) {
 template <typename T>
 Variable<T> reshape(const Variable<T>& a, const Shape& shape) {
   return Variable<T>::from_op(
-      reshaped(a.value(), shape), {a}, "reshape",
+      reshaped(a.value(), shape), "reshape",
       [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         in[0].add_grad(reshaped(g, to_shape(in[0].shape())));
-      });
+      },
+      a);
 }
 
 template <typename T>
 Variable<T> transpose(const Variable<T>& a) {
-  return Variable<T>::from_op(transposed(a.value()), {a}, "transpose",
-                              [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-                                in[0].add_grad(transposed(g));
-                              });
+  return Variable<T>::from_op(
+      transposed(a.value()), "transpose",
+      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        in[0].add_grad(transposed(g));
+      },
+      a);
 }
 
 template <typename T>
@@ -240,10 +273,11 @@ Variable<T> select(const Variable<T>& a, std::size_t axis, std::size_t index) {
                                 shape_to_string(a.shape()));
   }
   return Variable<T>::from_op(
-      slice_of(a.value(), axis, index), {a}, "select",
+      slice_of(a.value(), axis, index), "select",
       [axis, index](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         slice_add_into(in[0].grad_buffer(), axis, index, g);
-      });
+      },
+      a);
 }
 
 template <typename T>

@@ -114,22 +114,35 @@ void broadcast_parameters(const nn::Module<T>& module, std::size_t root) {
   broadcast_arrays(targets, root);
 }
 
+namespace {
+// The arrays of an optimizer's state() (its slots, in their fixed order).
+template <typename T>
+std::vector<const Array<T>*> slot_arrays(const typename nn::Optimizer<T>::State& state) {
+  std::vector<const Array<T>*> arrays;
+  for (const auto& slot : state.slots) arrays.push_back(&slot.second);
+  return arrays;
+}
+}  // namespace
+
 template <typename T>
 void broadcast_optimizer_state(nn::Optimizer<T>& optimizer, std::size_t root) {
   check_root("dist::broadcast_optimizer_state", root);
-  const std::vector<Array<T>*> state = optimizer.state_arrays();
+  // Each rank's own state gives the slots' names and shapes; root's values
+  // replace its values, then load_state puts the whole state back (and
+  // checks it, as for a saved run).
+  typename nn::Optimizer<T>::State state = optimizer.state();
   check_same_counts(std::string("dist::broadcast_optimizer_state: the state sizes of ") +
                         optimizer.name(),
-                    sizes_of(std::vector<const Array<T>*>(state.begin(), state.end())));
-  broadcast_arrays(state, root);
-  unsigned long long iterations = optimizer.iterations();
-  detail::broadcast(&iterations, 1, root);
-  optimizer.set_iterations(static_cast<std::size_t>(iterations));
-  if (!optimizer.learning_rate_schedule()) {
-    double learning_rate = optimizer.learning_rate();
-    detail::broadcast(&learning_rate, 1, root);
-    optimizer.set_learning_rate(learning_rate);
-  }
+                    sizes_of(slot_arrays<T>(state)));
+  std::vector<Array<T>*> targets;
+  for (auto& slot : state.slots) targets.push_back(&slot.second);
+  broadcast_arrays(targets, root);
+  unsigned long long counts[2] = {state.iterations, state.skipped_steps};
+  detail::broadcast(counts, 2, root);
+  state.iterations = static_cast<std::size_t>(counts[0]);
+  state.skipped_steps = static_cast<std::size_t>(counts[1]);
+  detail::broadcast(&state.learning_rate, 1, root);
+  optimizer.load_state(state);
 }
 
 template <typename T>
@@ -143,13 +156,14 @@ bool identical_on_every_rank(const nn::Module<T>& module) {
 }
 
 template <typename T>
-bool identical_on_every_rank(nn::Optimizer<T>& optimizer) {
+bool identical_on_every_rank(const nn::Optimizer<T>& optimizer) {
   detail::require_mpi("dist::identical_on_every_rank");
-  const std::vector<Array<T>*> state = optimizer.state_arrays();
-  std::vector<const Array<T>*> arrays(state.begin(), state.end());
+  const typename nn::Optimizer<T>::State state = optimizer.state();
+  const std::vector<const Array<T>*> arrays = slot_arrays<T>(state);
   check_same_counts(std::string("dist::identical_on_every_rank: the state sizes of ") + optimizer.name(),
                     sizes_of(arrays));
-  Array<double> scalars = {static_cast<double>(optimizer.iterations()), optimizer.learning_rate()};
+  Array<double> scalars = {static_cast<double>(state.iterations),
+                           static_cast<double>(state.skipped_steps), optimizer.learning_rate()};
   std::vector<const Array<double>*> scalar_arrays{&scalars};
   const bool scalars_same = arrays_identical(scalar_arrays);
   return arrays_identical(arrays) && scalars_same;
@@ -170,7 +184,7 @@ void Replicas::average(std::vector<double>& values) const {
   template void broadcast_parameters<T>(const nn::Module<T>&, std::size_t);         \
   template void broadcast_optimizer_state<T>(nn::Optimizer<T>&, std::size_t);       \
   template bool identical_on_every_rank<T>(const nn::Module<T>&);                   \
-  template bool identical_on_every_rank<T>(nn::Optimizer<T>&);
+  template bool identical_on_every_rank<T>(const nn::Optimizer<T>&);
 XGRAD_DIST_COLLECTIVES(float)
 XGRAD_DIST_COLLECTIVES(double)
 #undef XGRAD_DIST_COLLECTIVES

@@ -336,6 +336,68 @@ void TerminateOnNaN::on_batch_end(std::size_t batch, Logs& logs) {
   }
 }
 
+// ---- BackupAndRestore ----
+
+BackupAndRestoreOptions& BackupAndRestoreOptions::save_freq(const std::string& epoch) {
+  if (epoch != "epoch") {
+    throw std::invalid_argument("BackupAndRestore: save_freq must be \"epoch\" or a number of "
+                                "batches, got \"" + epoch + "\"");
+  }
+  save_freq_batches_ = 0;
+  return *this;
+}
+
+BackupAndRestoreOptions& BackupAndRestoreOptions::save_freq(std::size_t batches) {
+  if (batches == 0) throw std::invalid_argument("BackupAndRestore: save_freq must be positive, got 0");
+  save_freq_batches_ = batches;
+  return *this;
+}
+
+BackupAndRestore::BackupAndRestore(BackupAndRestoreOptions options) : options_(std::move(options)) {
+  if (options_.backup_dir().empty()) throw std::invalid_argument("BackupAndRestore: backup_dir is empty");
+}
+
+std::string BackupAndRestore::backup_path() const {
+  return (std::filesystem::path(options_.backup_dir()) / "training_state.npz").string();
+}
+
+void BackupAndRestore::on_train_begin(Logs&) {
+  batches_since_save_ = 0;
+  restored_.reset();
+  if (std::filesystem::exists(backup_path())) restored_ = trainer().load_training_state(backup_path());
+}
+
+void BackupAndRestore::save() {
+  std::filesystem::create_directories(options_.backup_dir());
+  trainer().save_training_state(backup_path());
+}
+
+void BackupAndRestore::on_train_batch_end(std::size_t, Logs&) {
+  if (options_.save_freq_batches() == 0) return;
+  if (++batches_since_save_ >= options_.save_freq_batches()) {
+    batches_since_save_ = 0;
+    save();
+  }
+}
+
+void BackupAndRestore::on_epoch_end(std::size_t, Logs&) {
+  if (options_.save_freq_batches() == 0) save();
+}
+
+void BackupAndRestore::on_train_end(Logs&) {
+  if (!options_.delete_checkpoint()) return;
+  const std::filesystem::path directory(options_.backup_dir());
+  const std::string backup = std::filesystem::path(backup_path()).filename().string();
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+    // The backup, and the sibling temporaries (backup + ".tmp...") that
+    // write_file_atomically leaves when a writer is killed mid-save.
+    const std::string name = entry.path().filename().string();
+    if (name == backup || name.rfind(backup + ".tmp", 0) == 0) std::filesystem::remove(entry.path(), error);
+  }
+  if (std::filesystem::is_empty(directory, error)) std::filesystem::remove(directory, error);
+}
+
 // ---- CSVLogger ----
 
 CSVLogger::CSVLogger(CSVLoggerOptions options) : options_(std::move(options)) {

@@ -1,5 +1,8 @@
 #include "xgrad/nn/checkpoint.hpp"
 
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <map>
 #include <type_traits>
 
@@ -9,6 +12,17 @@ namespace {
 template <typename T>
 const char* dtype_name() {
   return std::is_same_v<T, float> ? "float32" : "float64";
+}
+
+// An entry's dtype and shape against its parameter's.
+template <typename T>
+void check_matches(const std::string& where, const std::string& name, const std::string& dtype, const Shape& shape,
+                   const Shape& parameter_shape) {
+  if (dtype != dtype_name<T>())
+    throw IoError(where + "entry '" + name + "' has dtype " + dtype + ", the parameter is " + dtype_name<T>());
+  if (!shapes_equal(shape, parameter_shape))
+    throw IoError(where + "entry '" + name + "' has shape " + shape_to_string(shape) +
+                  ", the parameter has shape " + shape_to_string(parameter_shape));
 }
 
 bool is_positional(const std::vector<std::pair<std::string, NpyArray>>& entries) {
@@ -37,8 +51,24 @@ void load(Module<T>& module, const std::string& path) {
     throw IoError("load: " + path + ": module '" + module.name() +
                   "' has no parameters yet (build it, or run it once, before loading)");
   }
-  const auto entries = read_npz(path);
   const std::string where = "load: " + path + ": ";
+  // A named entry's header is checked against its parameter before its data
+  // is inflated; the unnamed arr_0, arr_1 ... are matched after reading, once
+  // their count is known. The file may inflate to no more than the
+  // parameters (and their .npy headers) take.
+  std::uint64_t parameter_bytes = 0;
+  for (const auto& parameter : parameters)
+    parameter_bytes += parameter.second.value().size() * sizeof(T) + (std::uint64_t{1} << 16);
+  auto check_entry = [&](const std::string& name, const std::string& dtype, const Shape& shape) {
+    std::size_t position = 0;
+    if (std::sscanf(name.c_str(), "arr_%zu", &position) == 1 && name == "arr_" + std::to_string(position)) return;
+    const auto parameter = std::find_if(parameters.begin(), parameters.end(),
+                                        [&](const auto& candidate) { return candidate.first == name; });
+    if (parameter == parameters.end())
+      throw IoError(where + "entry '" + name + "' matches no parameter of module '" + module.name() + "'");
+    check_matches<T>(where, name, dtype, shape, to_shape(parameter->second.shape()));
+  };
+  const auto entries = read_npz(path, NpzReadOptions().max_bytes(parameter_bytes).check_entry(check_entry));
   std::map<std::string, const NpyArray*> by_name;
   if (is_positional(entries)) {
     if (entries.size() != parameters.size()) {
@@ -68,14 +98,7 @@ void load(Module<T>& module, const std::string& path) {
                     shape_to_string(parameter.shape()));
     }
     const NpyArray& array = *found->second;
-    if (array.dtype != dtype_name<T>()) {
-      throw IoError(where + "entry '" + name + "' has dtype " + array.dtype + ", the parameter is " +
-                    dtype_name<T>());
-    }
-    if (!shapes_equal(array.shape, parameter.shape())) {
-      throw IoError(where + "entry '" + name + "' has shape " + shape_to_string(array.shape) +
-                    ", the parameter has shape " + shape_to_string(parameter.shape()));
-    }
+    check_matches<T>(where, name, array.dtype, array.shape, to_shape(parameter.shape()));
     values.push_back(array.as<T>());
   }
   for (std::size_t i = 0; i < parameters.size(); ++i)

@@ -29,7 +29,8 @@ std::vector<std::size_t> random_permutation(std::size_t n) {
 
 template <typename X, typename Y>
 DataLoader<X, Y>::DataLoader(Array<X> inputs, Array<Y> targets, DataLoaderOptions options)
-    : inputs_(std::move(inputs)), targets_(std::move(targets)), options_(std::move(options)) {
+    : inputs_(std::move(inputs)), targets_(std::move(targets)), options_(std::move(options)),
+      seed_generator_(options_.seed().value_or(0)) {
   if (inputs_.dimension() == 0 || targets_.dimension() == 0 ||
       inputs_.shape()[0] != targets_.shape()[0]) {
     throw std::invalid_argument(
@@ -67,19 +68,34 @@ std::size_t DataLoader<X, Y>::num_batches() const {
 
 template <typename X, typename Y>
 typename DataLoader<X, Y>::Epoch DataLoader<X, Y>::epoch() const {
-  std::vector<std::size_t> order;
+  return epoch(next_order());
+}
+
+template <typename X, typename Y>
+std::vector<std::size_t> DataLoader<X, Y>::next_order() const {
   if (options_.shuffle()) {
-    order = random_permutation(samples_);
-  } else {
-    order.resize(samples_);
-    for (std::size_t i = 0; i < samples_; ++i) order[i] = i;
+    std::optional<GeneratorGuard> use_own;
+    if (options_.seed()) use_own.emplace(seed_generator_);
+    return random_permutation(samples_);
   }
-  if (shard_count_ > 1) {
-    std::vector<std::size_t> part(shard_size());
-    for (std::size_t k = 0; k < part.size(); ++k) part[k] = order[shard_rank_ + k * shard_count_];
-    order = std::move(part);
+  std::vector<std::size_t> order(samples_);
+  for (std::size_t i = 0; i < samples_; ++i) order[i] = i;
+  return order;
+}
+
+template <typename X, typename Y>
+typename DataLoader<X, Y>::Epoch DataLoader<X, Y>::epoch(const std::vector<std::size_t>& order) const {
+  const bool fits = order.size() == samples_ &&
+                    std::all_of(order.begin(), order.end(), [&](std::size_t i) { return i < samples_; });
+  if (!fits) {
+    throw std::invalid_argument("DataLoader::epoch: an order of " + std::to_string(order.size()) +
+                                " samples is not an order of the loader's " + std::to_string(samples_) +
+                                " samples (each < " + std::to_string(samples_) + ")");
   }
-  return Epoch(this, std::move(order));
+  if (shard_count_ == 1) return Epoch(this, order);
+  std::vector<std::size_t> part(shard_size());
+  for (std::size_t k = 0; k < part.size(); ++k) part[k] = order[shard_rank_ + k * shard_count_];
+  return Epoch(this, std::move(part));
 }
 
 namespace {

@@ -48,6 +48,7 @@ Dropout<T>::Dropout(DropoutOptions options)
     : Module<T>(options.name()),
       options_(std::move(options)),
       own_generator_(options_.seed().value_or(0)) {
+  if (options_.seed()) this->register_generator("seed_generator", own_generator_);
   // Keras accepts rate == 1 (everything dropped); 1 / (1 - rate) is then
   // infinite, so xgrad asks for rate < 1 instead.
   if (!valid_rate(options_.rate())) {

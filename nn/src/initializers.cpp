@@ -367,6 +367,9 @@ Initializer identity(double gain) {
 
 template <typename T>
 Array<T> Initializer::operator()(const Shape& shape) const {
+  std::optional<Generator> seeded;
+  std::optional<GeneratorGuard> use_seeded;
+  if (seed) use_seeded.emplace(seeded.emplace(*seed));
   switch (kind) {
     case Kind::zeros: return init::zeros<T>(shape);
     case Kind::ones: return init::ones<T>(shape);
@@ -399,29 +402,39 @@ std::string Initializer::name() const {
   return "unknown";
 }
 
-std::string Initializer::describe() const {
-  const std::string n = name();
-  switch (kind) {
+namespace {
+// describe() without the seed.
+std::string describe_unseeded(const Initializer& initializer) {
+  using Kind = Initializer::Kind;
+  const Initializer& i = initializer;
+  const std::string n = i.name();
+  switch (i.kind) {
     case Kind::zeros:
     case Kind::ones: return n;
-    case Kind::constant: return n + "(value=" + format_number(value) + ")";
+    case Kind::constant: return n + "(value=" + format_number(i.value) + ")";
     case Kind::random_uniform:
-      return n + "(minval=" + format_number(minval) + ", maxval=" + format_number(maxval) + ")";
+      return n + "(minval=" + format_number(i.minval) + ", maxval=" + format_number(i.maxval) + ")";
     case Kind::random_normal:
     case Kind::truncated_normal:
-      return n + "(mean=" + format_number(mean) + ", stddev=" + format_number(stddev) + ")";
+      return n + "(mean=" + format_number(i.mean) + ", stddev=" + format_number(i.stddev) + ")";
     case Kind::variance_scaling:
       if (n != "variance_scaling") return n;
-      return n + "(scale=" + format_number(scale) + ", mode=" + fan_mode_name(mode) +
-             ", distribution=" + distribution_name(distribution) + ")";
+      return n + "(scale=" + format_number(i.scale) + ", mode=" + fan_mode_name(i.mode) +
+             ", distribution=" + distribution_name(i.distribution) + ")";
     case Kind::orthogonal:
-    case Kind::identity: return n + "(gain=" + format_number(gain) + ")";
+    case Kind::identity: return n + "(gain=" + format_number(i.gain) + ")";
   }
   return n;
 }
+}  // namespace
+
+std::string Initializer::describe() const {
+  const std::string unseeded = describe_unseeded(*this);
+  return seed ? unseeded + " with seed " + std::to_string(*seed) : unseeded;
+}
 
 bool Initializer::operator==(const Initializer& other) const {
-  if (kind != other.kind) return false;
+  if (kind != other.kind || seed != other.seed) return false;
   switch (kind) {
     case Kind::zeros:
     case Kind::ones: return true;

@@ -20,7 +20,9 @@
 #include "xgrad/nn/sequential.hpp"
 #include "xgrad/nn/recurrent.hpp"
 #include "xgrad/tensor/file_io.hpp"
+#include "xgrad/tensor/npy.hpp"
 #include "xgrad/tensor/shape.hpp"
+#include "keras_weights_reader.hpp"
 
 namespace xgrad::nn {
 
@@ -129,11 +131,11 @@ std::string describe_type(hid_t type) {
 
 // ---------------------------------------------------------------- the Keras layout of a model
 
-// One weight as Keras stores it: dataset "vars/<index>" of its object.
-struct Slot {
-  std::string what;                   // "kernel", "bias", ...
-  std::vector<std::ptrdiff_t> shape;  // -1: any positive extent (an unbuilt layer's F)
-};
+using detail::KerasFileLayout;
+using detail::kMaxGroupDepth;
+using detail::kMaxLinks;
+using detail::KerasObject;
+using Slot = detail::KerasSlot;
 
 std::string expected_shape_to_string(const std::vector<std::ptrdiff_t>& shape) {
   std::string out = "(";
@@ -142,23 +144,12 @@ std::string expected_shape_to_string(const std::vector<std::ptrdiff_t>& shape) {
   return out + (shape.size() == 1 ? ",)" : ")");
 }
 
-// One object Keras' _save_state visits: it gets a group at `path` with a
-// "vars" subgroup holding its own variables (possibly none).
-template <typename T>
-struct Saveable {
-  std::string path;   // Keras' inner_path: "" (the root), "layers/dense", "layers/simple_rnn/cell"
-  std::string name;   // Keras' object name, the "vars" group's "name" attribute
-  std::string owner;  // the xgrad layer, for messages: "layer 'dense' (Dense)"
-  bool built = true;
-  std::vector<Slot> slots;
-  std::function<std::vector<Array<T>>()> get;                 // the weights, in slot order
-  std::function<void(const std::vector<Array<T>>&)> set;      // set_weights of the layer
-};
-
+// A model's layout, and for each of its objects how to get and set its weights.
 template <typename T>
 struct Layout {
-  std::vector<Saveable<T>> saveables;  // in Keras' visiting order
-  std::set<std::string> containers;    // the lists Keras names children in: "layers"
+  KerasFileLayout file;
+  std::vector<std::function<std::vector<Array<T>>()>> get;             // the weights, in slot order
+  std::vector<std::function<void(const std::vector<Array<T>>&)>> set;  // set_weights of the layer
 };
 
 std::string join(const std::string& parent, const std::string& child) {
@@ -206,8 +197,9 @@ class LayoutBuilder {
   void push(const std::string& path, const std::string& name, const std::string& owner, bool built,
             std::vector<Slot> slots, std::function<std::vector<Array<T>>()> get,
             std::function<void(const std::vector<Array<T>>&)> set) {
-    layout_.saveables.push_back(
-        {path, name, owner, built, std::move(slots), std::move(get), std::move(set)});
+    layout_.file.objects.push_back({path, name, owner, built, std::move(slots)});
+    layout_.get.push_back(std::move(get));
+    layout_.set.push_back(std::move(set));
   }
 
   void add(Module<T>& module, const std::string& path, const std::string& name) {
@@ -217,7 +209,7 @@ class LayoutBuilder {
     if (auto* sequential = dynamic_cast<Sequential<T>*>(&module)) {
       push(path, name, "model '" + name + "' (Sequential)", true, {}, nullptr, nullptr);
       const std::string container = join(path, "layers");
-      layout_.containers.insert(container);
+      layout_.file.containers.insert(container);
       std::map<std::string, std::size_t> used;  // Keras numbers repeats per class: dense, dense_1
       for (std::size_t i = 0; i < sequential->size(); ++i) {
         Module<T>& layer = *sequential->at(i);
@@ -291,6 +283,9 @@ class LayoutBuilder {
 
 // ---------------------------------------------------------------- save
 
+// A dataset in chunks that each carry a Fletcher32 checksum, so a byte
+// changed in the file is a read error instead of a different weight. HDF5
+// filters need chunked storage; h5py and Keras read such files as any other.
 template <typename T>
 void write_dataset(hid_t group, const std::string& name, const Array<T>& value,
                    const std::string& where, const std::string& shown) {
@@ -299,8 +294,23 @@ void write_dataset(hid_t group, const std::string& name, const Array<T>& value,
                                      : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
                         where, "cannot describe the shape of " + shown),
                H5Sclose);
+  Handle creation(check_id(H5Pcreate(H5P_DATASET_CREATE), where, "cannot set up HDF5"), H5Pclose);
+  if (!dims.empty()) {  // (a scalar, never a layer's weight, cannot be chunked)
+    // Whole rows per chunk, at most about 1 MiB of them (a chunk must stay
+    // under 4 GiB, and HDF5 caches 1 MiB per dataset); no extent may be 0.
+    std::vector<hsize_t> chunk(dims.size());
+    hsize_t row_bytes = sizeof(T);
+    for (std::size_t d = 1; d < dims.size(); ++d) {
+      chunk[d] = std::max<hsize_t>(dims[d], 1);
+      row_bytes *= chunk[d];
+    }
+    chunk[0] = std::clamp<hsize_t>((hsize_t{1} << 20) / row_bytes, 1, std::max<hsize_t>(dims[0], 1));
+    check_status(H5Pset_chunk(creation.get(), static_cast<int>(chunk.size()), chunk.data()), where,
+                 "cannot set the chunks of " + shown);
+    check_status(H5Pset_fletcher32(creation.get()), where, "cannot set the checksum of " + shown);
+  }
   Handle dataset(check_id(H5Dcreate2(group, name.c_str(), file_type<T>(), space.get(), H5P_DEFAULT,
-                                     H5P_DEFAULT, H5P_DEFAULT),
+                                     creation.get(), H5P_DEFAULT),
                           where, "cannot create " + shown),
                  H5Dclose);
   // xarray's default layout is row-major and contiguous, as HDF5 expects.
@@ -337,14 +347,15 @@ std::string file_image(const Layout<T>& layout, const std::string& path, const s
                                  access.get()),
                        where, "cannot create an in-memory HDF5 file"),
               H5Fclose);
-  for (const auto& saveable : layout.saveables) {
+  for (std::size_t object = 0; object < layout.file.objects.size(); ++object) {
+    const KerasObject& saveable = layout.file.objects[object];
     const std::string vars = "/" + vars_of(saveable.path);
     Handle group(check_id(H5Gcreate2(file.get(), vars.c_str(), links.get(), H5P_DEFAULT, H5P_DEFAULT),
                           where, "cannot create group " + vars),
                  H5Gclose);
     write_name_attribute(group.get(), saveable.name, where, vars);
     if (saveable.slots.empty()) continue;
-    const std::vector<Array<T>> weights = saveable.get();
+    const std::vector<Array<T>> weights = layout.get[object]();
     for (std::size_t i = 0; i < weights.size(); ++i)
       write_dataset(group.get(), std::to_string(i), weights[i], where, vars + "/" + std::to_string(i));
   }
@@ -367,25 +378,61 @@ struct Member {
   H5L_type_t type;
 };
 
-// Checks a file against a model's layout and reads every weight, changing nothing.
+bool has_free_extent(const Slot& slot) {
+  return std::any_of(slot.shape.begin(), slot.shape.end(), [](std::ptrdiff_t d) { return d < 0; });
+}
+
+// Extents a file declares for a slot: equal where the model fixes them,
+// positive where it does not (-1).
+template <typename Extents>
+bool shape_fits(const Slot& slot, const Extents& dims) {
+  if (dims.size() != slot.shape.size()) return false;
+  for (std::size_t d = 0; d < dims.size(); ++d) {
+    const auto extent = static_cast<std::uint64_t>(dims[d]);
+    if (slot.shape[d] < 0 ? extent == 0 : extent != static_cast<std::uint64_t>(slot.shape[d])) return false;
+  }
+  return true;
+}
+
+// Adds the bytes of an array of `dims` to `total`; false if that passes `limit` (or overflows).
+template <typename T, typename Extents>
+bool add_bytes(const Extents& dims, std::uint64_t limit, std::uint64_t& total) {
+  std::uint64_t bytes = sizeof(T);
+  for (const auto extent : dims)
+    if (__builtin_mul_overflow(bytes, static_cast<std::uint64_t>(extent), &bytes)) return false;
+  return !__builtin_add_overflow(total, bytes, &total) && total <= limit;
+}
+
+template <typename T>
+std::string free_bytes_error(const std::string& name, const std::string& declared, std::uint64_t limit) {
+  return name + " declares " + dtype_name<T>() + " of shape " + declared +
+         ", more than the file may declare for weights whose shape the model does not fix (" +
+         std::to_string(limit) +
+         " bytes in all; build the model first, or raise KerasLoadOptions::max_bytes if the file is "
+         "trusted)";
+}
+
+// Checks a file against a model's layout and reads every weight, changing
+// nothing. The walk visits only the groups the layout expects, each once, so
+// a hostile file cannot make it loop; names that would make two groups one
+// (empty, repeated, "." or with a slash) are refused.
 template <typename T>
 class Reader {
  public:
-  Reader(hid_t file, const Layout<T>& layout, std::string where)
-      : file_(file), layout_(layout), where_(std::move(where)) {
-    for (const auto& saveable : layout_.saveables) saveables_[saveable.path] = &saveable;
+  Reader(hid_t file, const KerasFileLayout& layout, std::uint64_t max_free_bytes, std::string where)
+      : file_(file), layout_(layout), max_free_bytes_(max_free_bytes), where_(std::move(where)) {
+    for (const auto& object : layout_.objects) objects_[object.path] = &object;
   }
 
-  // The weights of each saveable, in layout order.
+  // The weights of each object, in layout order.
   std::vector<std::vector<Array<T>>> read_all() {
     legacy_ = layout_.containers.count("layers") && !has_link("/layers") &&
               has_link(std::string("/") + legacy_container);
-    walk("");
+    walk();
     std::vector<std::vector<Array<T>>> staged;
-    for (const auto& saveable : layout_.saveables) {
+    for (const auto& object : layout_.objects) {
       std::vector<Array<T>> values;
-      for (std::size_t i = 0; i < saveable.slots.size(); ++i)
-        values.push_back(read(saveable, i));
+      for (std::size_t i = 0; i < object.slots.size(); ++i) values.push_back(read(object, i));
       staged.push_back(std::move(values));
     }
     return staged;
@@ -407,21 +454,42 @@ class Reader {
 
   bool has_link(const std::string& path) const { return H5Lexists(file_, path.c_str(), H5P_DEFAULT) > 0; }
 
-  std::vector<Member> members(const std::string& path) const {
+  struct Listing {
+    std::vector<Member> members;
+    std::uint64_t budget;  // links the walk may still list
+    bool over_budget = false;
+  };
+
+  std::vector<Member> members(const std::string& path) {
     const std::string group_path = shown(path);
     Handle group(check_id(H5Gopen2(file_, group_path.c_str(), H5P_DEFAULT), where_,
                           "cannot open group " + group_path),
                  H5Gclose);
-    std::vector<Member> out;
+    Listing listing{{}, kMaxLinks - links_listed_};
     hsize_t index = 0;
     check_status(H5Literate(group.get(), H5_INDEX_NAME, H5_ITER_INC, &index,
                             [](hid_t, const char* name, const H5L_info_t* info, void* data) -> herr_t {
-                              static_cast<std::vector<Member>*>(data)->push_back({name, info->type});
+                              auto& out = *static_cast<Listing*>(data);
+                              if (out.members.size() == out.budget) {
+                                out.over_budget = true;
+                                return 1;  // stops the iteration
+                              }
+                              out.members.push_back({name, info->type});
                               return 0;
                             },
-                            &out),
+                            &listing),
                  where_, "cannot list group " + group_path);
-    return out;
+    if (listing.over_budget)
+      throw IoError(where_ + "more than " + std::to_string(kMaxLinks) + " links in the groups up to " + group_path);
+    links_listed_ += listing.members.size();
+    std::set<std::string> names;
+    for (const Member& member : listing.members) {
+      if (member.name.empty() || member.name == "." || member.name.find('/') != std::string::npos)
+        throw IoError(where_ + "group " + group_path + " holds a link with the invalid name '" + member.name + "'");
+      if (!names.insert(member.name).second)
+        throw IoError(where_ + "group " + group_path + " holds two links named '" + member.name + "'");
+    }
+    return listing.members;
   }
 
   // Keras writes plain groups and datasets; a soft or external link could
@@ -436,73 +504,85 @@ class Reader {
     return H5Iget_type(object.get());
   }
 
-  // Checks every link below the group at `path` (the root, a container or a
-  // saveable): each must be one the model expects, except at the top level,
-  // where training state (optimizer, metrics) is not the model's weights.
-  void walk(const std::string& path) {
-    found_groups_.insert(path);
-    const auto own = saveables_.find(path);
-    for (const Member& member : members(path)) {
-      const std::string name = legacy_ && member.name == legacy_container ? "layers" : member.name;
-      const std::string child = join(path, name);
-      const bool is_vars = own != saveables_.end() && name == "vars";
-      const bool expected = is_vars || saveables_.count(child) || layout_.containers.count(child);
-      if (!expected) {
-        if (path.empty()) continue;
-        throw IoError(where_ + "unexpected " + (kind(member, child) == H5I_DATASET ? "dataset " : "group ") +
-                      shown(child) + ": " + no_such_child(path));
+  // Checks every link below the root, the containers and the objects: each
+  // must be one the model expects, except at the top level, where training
+  // state (optimizer, metrics) is not the model's weights. Depth first, in
+  // name order, with an explicit stack.
+  void walk() {
+    std::vector<std::pair<std::string, std::size_t>> pending{{"", 0}};  // group, depth
+    while (!pending.empty()) {
+      const auto [path, depth] = pending.back();
+      pending.pop_back();
+      if (depth > kMaxGroupDepth)
+        throw IoError(where_ + "groups nested more than " + std::to_string(kMaxGroupDepth) + " deep at " +
+                      shown(path));
+      if (!found_groups_.insert(path).second)
+        throw IoError(where_ + "group " + shown(path) + " is reached twice");
+      const auto own = objects_.find(path);
+      std::vector<std::string> children;
+      for (const Member& member : members(path)) {
+        const std::string name = legacy_ && member.name == legacy_container ? "layers" : member.name;
+        const std::string child = join(path, name);
+        const bool is_vars = own != objects_.end() && name == "vars";
+        const bool expected = is_vars || objects_.count(child) || layout_.containers.count(child);
+        if (!expected) {
+          if (path.empty()) continue;
+          throw IoError(where_ + "unexpected " + (kind(member, child) == H5I_DATASET ? "dataset " : "group ") +
+                        shown(child) + ": " + no_such_child(path));
+        }
+        if (kind(member, child) != H5I_GROUP) throw IoError(where_ + shown(child) + " is not a group");
+        if (is_vars) {
+          check_vars(*own->second);
+        } else {
+          children.push_back(child);
+        }
       }
-      if (kind(member, child) != H5I_GROUP) throw IoError(where_ + shown(child) + " is not a group");
-      if (is_vars) {
-        check_vars(*own->second);
-      } else {
-        walk(child);
-      }
+      for (auto child = children.rbegin(); child != children.rend(); ++child) pending.emplace_back(*child, depth + 1);
     }
   }
 
   std::string no_such_child(const std::string& path) const {
     if (!layout_.containers.count(path)) {
-      const auto own = saveables_.find(path);
-      return own == saveables_.end() ? "the model has nothing there"
-                                     : own->second->owner + " has nothing of that name";
+      const auto own = objects_.find(path);
+      return own == objects_.end() ? "the model has nothing there"
+                                   : own->second->owner + " has nothing of that name";
     }
     std::string layers;
-    for (const auto& saveable : layout_.saveables) {
+    for (const auto& object : layout_.objects) {
       const std::string prefix = path + "/";
-      if (saveable.path.compare(0, prefix.size(), prefix) == 0 &&
-          saveable.path.find('/', prefix.size()) == std::string::npos)
-        layers += (layers.empty() ? "" : ", ") + saveable.path.substr(prefix.size());
+      if (object.path.compare(0, prefix.size(), prefix) == 0 &&
+          object.path.find('/', prefix.size()) == std::string::npos)
+        layers += (layers.empty() ? "" : ", ") + object.path.substr(prefix.size());
     }
     return "the model has no such layer (its layers there: " + (layers.empty() ? "none" : layers) + ")";
   }
 
   // A "vars" group holds exactly datasets "0" .. "n-1", as Keras'
   // load_own_variables insists (it compares the counts).
-  void check_vars(const Saveable<T>& saveable) {
-    const std::string vars = vars_of(saveable.path);
+  void check_vars(const KerasObject& object) {
+    const std::string vars = vars_of(object.path);
     found_groups_.insert(vars);
     for (const Member& member : members(vars)) {
       const std::string child = join(vars, member.name);
-      std::size_t index = saveable.slots.size();
+      std::size_t index = object.slots.size();
       const bool digits = !member.name.empty() && member.name.size() < 10 &&
                           member.name.find_first_not_of("0123456789") == std::string::npos &&
                           (member.name == "0" || member.name[0] != '0');
       if (digits) index = std::stoul(member.name);
-      if (index >= saveable.slots.size()) {
-        throw IoError(where_ + "unexpected entry " + shown(child) + ": " + saveable.owner + " has " +
-                      std::to_string(saveable.slots.size()) + " weights" + slot_list(saveable));
+      if (index >= object.slots.size()) {
+        throw IoError(where_ + "unexpected entry " + shown(child) + ": " + object.owner + " has " +
+                      std::to_string(object.slots.size()) + " weights" + slot_list(object));
       }
       if (kind(member, child) != H5I_DATASET) throw IoError(where_ + shown(child) + " is not a dataset");
       found_datasets_.insert(child);
     }
   }
 
-  std::string slot_list(const Saveable<T>& saveable) const {
-    if (saveable.slots.empty()) return "";
+  std::string slot_list(const KerasObject& object) const {
+    if (object.slots.empty()) return "";
     std::string out;
-    for (std::size_t i = 0; i < saveable.slots.size(); ++i)
-      out += (i ? ", " : "") + std::to_string(i) + " " + saveable.slots[i].what;
+    for (std::size_t i = 0; i < object.slots.size(); ++i)
+      out += (i ? ", " : "") + std::to_string(i) + " " + object.slots[i].what;
     return " (" + out + ")";
   }
 
@@ -510,10 +590,10 @@ class Reader {
     return std::string(dtype_name<T>()) + " of shape " + expected_shape_to_string(slot.shape);
   }
 
-  Array<T> read(const Saveable<T>& saveable, std::size_t i) {
-    const Slot& slot = saveable.slots[i];
-    const std::string path = join(vars_of(saveable.path), std::to_string(i));
-    const std::string what = " (" + slot.what + " of " + saveable.owner + ")";
+  Array<T> read(const KerasObject& object, std::size_t i) {
+    const Slot& slot = object.slots[i];
+    const std::string path = join(vars_of(object.path), std::to_string(i));
+    const std::string what = " (" + slot.what + " of " + object.owner + ")";
     if (!found_datasets_.count(path)) {
       // Name the outermost missing group: a missing layer says so.
       std::string missing = path;
@@ -542,14 +622,14 @@ class Reader {
         fail_hdf5(where_, "cannot read the shape of " + name);
     }
     const bool dtype_ok = H5Tget_class(type.get()) == H5T_FLOAT && H5Tget_size(type.get()) == sizeof(T);
-    bool shape_ok = space_class != H5S_NULL && dims.size() == slot.shape.size();
-    for (std::size_t d = 0; shape_ok && d < dims.size(); ++d)
-      shape_ok = slot.shape[d] < 0 ? dims[d] > 0 : dims[d] == static_cast<hsize_t>(slot.shape[d]);
-    if (!dtype_ok || !shape_ok) {
+    if (!dtype_ok || space_class == H5S_NULL || !shape_fits(slot, dims)) {
       const std::string found_shape = space_class == H5S_NULL ? "null (no data)" : shape_to_string(dims);
       throw IoError(where_ + name + what + ": expected " + expected(slot) + ", found " +
                     describe_type(type.get()) + " of shape " + found_shape);
     }
+    // The model fixes every other shape; these the file's size bounds.
+    if (has_free_extent(slot) && !add_bytes<T>(dims, max_free_bytes_, free_bytes_))
+      throw IoError(where_ + free_bytes_error<T>(name + what, shape_to_string(dims), max_free_bytes_));
     Array<T> value = Array<T>::from_shape(Shape(dims.begin(), dims.end()));
     check_status(H5Dread(dataset.get(), memory_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, value.data()),
                  where_, "cannot read " + name);
@@ -557,25 +637,107 @@ class Reader {
   }
 
   hid_t file_;
-  const Layout<T>& layout_;
+  const KerasFileLayout& layout_;
+  std::uint64_t max_free_bytes_;
   std::string where_;
   bool legacy_ = false;
-  std::map<std::string, const Saveable<T>*> saveables_;
+  std::uint64_t links_listed_ = 0;
+  std::uint64_t free_bytes_ = 0;
+  std::map<std::string, const KerasObject*> objects_;
   std::set<std::string> found_groups_;
   std::set<std::string> found_datasets_;
 };
 
+// The file's size, or IoError saying plainly why it cannot be opened
+// (HDF5's message for a missing file is long).
+std::uint64_t regular_file_size(const std::string& path, const std::string& where) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) throw IoError(where + "cannot open: " + std::strerror(errno));
+  if (!S_ISREG(info.st_mode)) throw IoError(where + "cannot open: not a regular file");
+  return static_cast<std::uint64_t>(info.st_size);
+}
+
+// The weights out of the .npz that xgrad-h5-reader hands back, checked
+// against the layout as the reader checked the file: the program may have
+// been subverted by the file it read.
+template <typename T>
+std::vector<std::vector<Array<T>>> read_out_of_process(const std::string& path, const KerasFileLayout& layout,
+                                                       std::uint64_t max_free_bytes,
+                                                       const KerasLoadOptions& options, const std::string& where) {
+  std::map<std::string, const Slot*> slots;
+  std::uint64_t fixed_bytes = 0;
+  for (const auto& object : layout.objects) {
+    for (std::size_t i = 0; i < object.slots.size(); ++i) {
+      slots[detail::weight_entry_name(object.path, i)] = &object.slots[i];
+      if (!has_free_extent(object.slots[i])) add_bytes<T>(object.slots[i].shape, UINT64_MAX, fixed_bytes);
+    }
+  }
+  // Generous room for the .npy headers and the zip's own records.
+  const std::uint64_t output_limit = fixed_bytes + max_free_bytes + (slots.size() + 1) * (std::uint64_t{1} << 16);
+  const detail::OwnedFd output = detail::run_h5_reader(path, layout, dtype_name<T>(), max_free_bytes, output_limit,
+                                                       options.time_limit_seconds(), where);
+  const std::string bad_output = where + "the output of " + detail::h5_reader_name + " is invalid: ";
+  std::uint64_t free_bytes = 0;
+  NpzReadOptions npz;
+  npz.max_bytes(output_limit).check_entry([&](const std::string& name, const std::string& dtype, const Shape& shape) {
+    const auto slot = slots.find(name);
+    if (slot == slots.end() || dtype != dtype_name<T>() || !shape_fits(*slot->second, shape))
+      throw IoError(bad_output + "unexpected entry '" + name + "'");
+    if (has_free_extent(*slot->second) && !add_bytes<T>(shape, max_free_bytes, free_bytes))
+      throw IoError(bad_output + free_bytes_error<T>(name, shape_to_string(shape), max_free_bytes));
+  });
+  std::vector<std::pair<std::string, NpyArray>> entries;
+  try {
+    entries = read_npz(output.proc_path(), npz);
+  } catch (const IoError& error) {
+    if (std::string(error.what()).rfind(bad_output, 0) == 0) throw;
+    throw IoError(bad_output + error.what());
+  }
+  std::map<std::string, const NpyArray*> by_name;
+  for (const auto& [name, array] : entries) by_name[name] = &array;
+  std::vector<std::vector<Array<T>>> staged;
+  for (const auto& object : layout.objects) {
+    std::vector<Array<T>> values;
+    for (std::size_t i = 0; i < object.slots.size(); ++i) {
+      const auto found = by_name.find(detail::weight_entry_name(object.path, i));
+      if (found == by_name.end())
+        throw IoError(bad_output + "no entry for " + detail::weight_entry_name(object.path, i));
+      values.push_back(found->second->template as<T>());
+    }
+    staged.push_back(std::move(values));
+  }
+  return staged;
+}
+
 }  // namespace
+
+namespace detail {
+
+template <typename T>
+std::vector<std::vector<Array<T>>> read_keras_weights_file(const std::string& path, const KerasFileLayout& layout,
+                                                           std::uint64_t max_free_bytes, const std::string& where) {
+  regular_file_size(path, where);
+  QuietHdf5 quiet;
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file.valid()) fail_hdf5(where, "not a readable HDF5 file");
+  return Reader<T>(file.get(), layout, max_free_bytes, where).read_all();
+}
+
+template std::vector<std::vector<Array<float>>> read_keras_weights_file(const std::string&, const KerasFileLayout&,
+                                                                        std::uint64_t, const std::string&);
+template std::vector<std::vector<Array<double>>> read_keras_weights_file(const std::string&, const KerasFileLayout&,
+                                                                         std::uint64_t, const std::string&);
+
+}  // namespace detail
 
 template <typename T>
 void save_keras_weights(const Module<T>& model, const std::string& path) {
   const std::string where = "save_keras_weights: " + path + ": ";
   // The layout also carries the setters load uses; save only reads through it.
   const Layout<T> layout = LayoutBuilder<T>(where).build(const_cast<Module<T>&>(model));
-  for (const auto& saveable : layout.saveables) {
-    if (!saveable.built) {
-      throw IoError(where + saveable.owner +
-                    " is not built yet (build the model, or run it once, before saving)");
+  for (const auto& object : layout.file.objects) {
+    if (!object.built) {
+      throw IoError(where + object.owner + " is not built yet (build the model, or run it once, before saving)");
     }
   }
   std::string image;
@@ -587,29 +749,22 @@ void save_keras_weights(const Module<T>& model, const std::string& path) {
 }
 
 template <typename T>
-void load_keras_weights(Module<T>& model, const std::string& path) {
+void load_keras_weights(Module<T>& model, const std::string& path, const KerasLoadOptions& options) {
   const std::string where = "load_keras_weights: " + path + ": ";
   const Layout<T> layout = LayoutBuilder<T>(where).build(model);
-  // HDF5's message for a missing file is long; this one says it plainly.
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) throw IoError(where + "cannot open: " + std::strerror(errno));
-  if (!S_ISREG(info.st_mode)) throw IoError(where + "cannot open: not a regular file");
-
-  std::vector<std::vector<Array<T>>> staged;
-  {
-    QuietHdf5 quiet;
-    Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-    if (!file.valid()) fail_hdf5(where, "not a readable HDF5 file");
-    staged = Reader<T>(file.get(), layout, where).read_all();
-  }
+  const std::uint64_t file_size = regular_file_size(path, where);
+  const std::uint64_t max_free_bytes = options.max_bytes() ? options.max_bytes() : default_declared_bytes_limit(file_size);
+  const std::vector<std::vector<Array<T>>> staged =
+      options.trusted() ? detail::read_keras_weights_file<T>(path, layout.file, max_free_bytes, where)
+                        : read_out_of_process<T>(path, layout.file, max_free_bytes, options, where);
   // Every dataset is read and matches: only now does anything change.
-  for (std::size_t i = 0; i < layout.saveables.size(); ++i)
-    if (!layout.saveables[i].slots.empty()) layout.saveables[i].set(staged[i]);
+  for (std::size_t i = 0; i < layout.file.objects.size(); ++i)
+    if (!layout.file.objects[i].slots.empty()) layout.set[i](staged[i]);
 }
 
 template void save_keras_weights(const Module<float>&, const std::string&);
 template void save_keras_weights(const Module<double>&, const std::string&);
-template void load_keras_weights(Module<float>&, const std::string&);
-template void load_keras_weights(Module<double>&, const std::string&);
+template void load_keras_weights(Module<float>&, const std::string&, const KerasLoadOptions&);
+template void load_keras_weights(Module<double>&, const std::string&, const KerasLoadOptions&);
 
 }  // namespace xgrad::nn

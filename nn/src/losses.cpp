@@ -127,6 +127,13 @@ Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logit
 
 template <typename T>
 Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logits,
+                                                        const xt::xarray<std::int32_t>& labels) {
+  const xt::xarray<std::int64_t> wide = xt::cast<std::int64_t>(labels);
+  return sparse_categorical_crossentropy_from_logits(logits, wide);
+}
+
+template <typename T>
+Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logits,
                                                         const std::vector<std::int64_t>& labels) {
   xt::xarray<std::int64_t> as_array = xt::xarray<std::int64_t>::from_shape({labels.size()});
   std::copy(labels.begin(), labels.end(), as_array.begin());
@@ -138,6 +145,8 @@ Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logit
   template Variable<T> binary_crossentropy_from_logits(const Variable<T>&, const Variable<T>&); \
   template Variable<T> sparse_categorical_crossentropy_from_logits(                           \
       const Variable<T>&, const xt::xarray<std::int64_t>&);                                   \
+  template Variable<T> sparse_categorical_crossentropy_from_logits(                           \
+      const Variable<T>&, const xt::xarray<std::int32_t>&);                                   \
   template Variable<T> sparse_categorical_crossentropy_from_logits(                           \
       const Variable<T>&, const std::vector<std::int64_t>&);
 XGRAD_INSTANTIATE_LOSSES(float)

@@ -73,13 +73,41 @@ class ResolvedAccuracy : public Metric<T> {
   void reset_state() override {
     if (resolved_) resolved_->reset_state();
   }
-  // Every accuracy is a MeanMetric: {total, count}, also before the first
-  // batch (a replica with none still takes part in the sum).
-  std::vector<double> summable_state() const override {
-    return resolved_ ? resolved_->summable_state() : std::vector<double>{0.0, 0.0};
+  // {total, count, then one count per kind: binary, sparse, categorical},
+  // the resolved kind's 1, the others 0; all 0 unresolved. The numbers add
+  // up (Metric::state): a sum over replicas resolved alike (or not yet) is
+  // a state of the same kind.
+  std::vector<double> state() const override {
+    std::vector<double> out{0.0, 0.0, 0.0, 0.0, 0.0};
+    if (!resolved_) return out;
+    const std::vector<double> mean = resolved_->state();
+    out[0] = mean[0];
+    out[1] = mean[1];
+    out[2 + kind_] = 1.0;
+    return out;
   }
-  double result_of_state(const std::vector<double>& state) const override {
-    return state.at(1) > 0 ? state.at(0) / state.at(1) : 0.0;
+  void set_state(const std::vector<double>& state) override {
+    int resolved_kinds = 0, kind = 0;
+    bool valid = state.size() == 5;
+    for (int k = 0; valid && k < 3; ++k) {
+      const double marks = state[2 + static_cast<std::size_t>(k)];
+      valid = marks >= 0 && std::floor(marks) == marks;
+      if (valid && marks > 0) {
+        ++resolved_kinds;
+        kind = k;
+      }
+    }
+    if (!valid || resolved_kinds > 1 || (resolved_kinds == 0 && (state[0] != 0 || state[1] != 0))) {
+      throw std::invalid_argument("metric '" + this->name() + "': set_state: not a state of "
+                                  "\"accuracy\" ({total, count, then the counts of its resolved "
+                                  "kind: binary, sparse, categorical, at most one non-zero})");
+    }
+    if (resolved_kinds == 0) {
+      resolved_.reset();
+      return;
+    }
+    resolve(kind);
+    resolved_->set_state({state[0], state[1]});
   }
 
  protected:
@@ -88,21 +116,48 @@ class ResolvedAccuracy : public Metric<T> {
       const auto& p = y_pred.shape();
       const auto& t = y_true.shape();
       if (p.size() >= 1 && p.back() == 1) {
-        resolved_ = std::make_shared<BinaryAccuracy<T>>();
+        resolve(0);
       } else if (t.size() < p.size() || (t.size() >= 1 && t.back() == 1)) {
-        resolved_ = std::make_shared<SparseCategoricalAccuracy<T>>();
+        resolve(1);
       } else {
-        resolved_ = std::make_shared<CategoricalAccuracy<T>>();
+        resolve(2);
       }
     }
     resolved_->update_state(y_true, y_pred);
   }
 
  private:
+  // 0: binary_accuracy, 1: sparse_categorical_accuracy, 2: categorical_accuracy.
+  void resolve(int kind) {
+    kind_ = kind;
+    if (kind == 0) resolved_ = std::make_shared<BinaryAccuracy<T>>();
+    if (kind == 1) resolved_ = std::make_shared<SparseCategoricalAccuracy<T>>();
+    if (kind == 2) resolved_ = std::make_shared<CategoricalAccuracy<T>>();
+  }
+
   std::shared_ptr<Metric<T>> resolved_;
+  int kind_ = 0;
 };
 
 }  // namespace
+
+template <typename T>
+void Metric<T>::set_state(const std::vector<double>& state) {
+  if (!state.empty()) {
+    throw std::invalid_argument("metric '" + name() + "': set_state: it keeps no state to set, got " +
+                                std::to_string(state.size()) + " numbers");
+  }
+}
+
+template <typename T>
+void MeanMetric<T>::set_state(const std::vector<double>& state) {
+  if (state.size() != 2) {
+    throw std::invalid_argument("metric '" + this->name() + "': set_state expects {total, count}, got " +
+                                std::to_string(state.size()) + " numbers");
+  }
+  total_ = state[0];
+  count_ = state[1];
+}
 
 template <typename T>
 void Metric<T>::update_state(const Array<std::int64_t>& y_true, const Array<T>& y_pred) {
@@ -194,8 +249,8 @@ void RootMeanSquaredError<T>::update(const Array<T>& y_true, const Array<T>& y_p
 }
 
 template <typename T>
-double RootMeanSquaredError<T>::result_of_state(const std::vector<double>& state) const {
-  return std::sqrt(MeanMetric<T>::result_of_state(state));
+double RootMeanSquaredError<T>::result() const {
+  return std::sqrt(MeanMetric<T>::result());
 }
 
 template <typename T>
@@ -220,6 +275,7 @@ std::shared_ptr<Metric<T>> make_metric(const std::string& name) {
 
 #define XGRAD_DEFINE_METRICS(T)                            \
   template class Metric<T>;                                \
+  template class MeanMetric<T>;                            \
   template class Accuracy<T>;                              \
   template class BinaryAccuracy<T>;                        \
   template class SparseCategoricalAccuracy<T>;             \

@@ -44,6 +44,25 @@ typename Module<T>::NamedParameters Module<T>::named_parameters() const {
 }
 
 template <typename T>
+std::vector<std::pair<std::string, Generator*>> Module<T>::named_generators() const {
+  std::vector<std::pair<std::string, Generator*>> out = generators_;
+  for (const auto& [child_name, child] : children_)
+    for (auto& [name, generator] : child->named_generators())
+      out.emplace_back(child_name + "/" + name, generator);
+  return out;
+}
+
+template <typename T>
+void Module<T>::register_generator(const std::string& name, Generator& generator) {
+  for (const auto& existing : generators_) {
+    if (existing.first == name) {
+      throw std::invalid_argument(name_ + ": a generator named '" + name + "' is already registered");
+    }
+  }
+  generators_.emplace_back(name, &generator);
+}
+
+template <typename T>
 std::vector<Variable<T>> Module<T>::parameters() const {
   std::vector<Variable<T>> out;
   for (auto& named : named_parameters()) out.push_back(named.second);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <initializer_list>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -61,12 +60,13 @@ void Optimizer<T>::check_range(const char* option, double value, double low, dou
 
 template <typename T>
 void Optimizer<T>::set_common_options(double learning_rate, LearningRateSchedulePtr schedule,
-                                      double global_clipnorm) {
+                                      double global_clipnorm, bool skip_nonfinite) {
   check_range("learning_rate", learning_rate, 0.0, INFINITY, true);
   check_range("global_clipnorm", global_clipnorm, 0.0, INFINITY, true);
   learning_rate_ = learning_rate;
   schedule_ = std::move(schedule);
   global_clipnorm_ = global_clipnorm;
+  skip_nonfinite_ = skip_nonfinite;
 }
 
 template <typename T>
@@ -120,6 +120,10 @@ void Optimizer<T>::step() {
                                 number(step_learning_rate_) + " at step " +
                                 std::to_string(iterations_) + "; a rate must be finite and >= 0");
   }
+  if (skip_nonfinite_ && !gradients_finite()) {
+    ++skipped_steps_;
+    return;
+  }
   if (global_clipnorm_ > 0.0) clip_grad_norm(parameters_, static_cast<T>(global_clipnorm_));
   const std::size_t t = iterations_ + 1;
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
@@ -131,21 +135,78 @@ void Optimizer<T>::step() {
 }
 
 template <typename T>
+bool Optimizer<T>::gradients_finite() const {
+  for (const auto& parameter : parameters_) {
+    if (!parameter.has_grad()) continue;
+    for (const T g : parameter.grad())
+      if (!std::isfinite(g)) return false;
+  }
+  return true;
+}
+
+template <typename T>
+typename Optimizer<T>::State Optimizer<T>::state() const {
+  State out;
+  out.optimizer = name_;
+  out.iterations = iterations_;
+  out.skipped_steps = skipped_steps_;
+  out.learning_rate = learning_rate_;
+  // slots() hands out pointers for load_state too; reading through them here
+  // changes nothing.
+  for (const auto& [kind, arrays] : const_cast<Optimizer*>(this)->slots())
+    for (std::size_t i = 0; i < arrays->size(); ++i)
+      out.slots.emplace_back(kind + "/" + std::to_string(i), (*arrays)[i]);
+  return out;
+}
+
+template <typename T>
+void Optimizer<T>::load_state(const State& state) {
+  const std::string where = std::string(name_) + ": load_state: ";
+  if (state.optimizer != name_) {
+    throw std::invalid_argument(where + "the state is of an optimizer " + state.optimizer +
+                                ", this one is " + name_);
+  }
+  std::vector<std::pair<Array<T>*, const Array<T>*>> assignments;
+  std::size_t expected = 0;
+  for (const auto& [kind, arrays] : slots()) {
+    for (std::size_t i = 0; i < arrays->size(); ++i, ++expected) {
+      const std::string slot = kind + "/" + std::to_string(i);
+      const auto found = std::find_if(state.slots.begin(), state.slots.end(),
+                                      [&](const auto& entry) { return entry.first == slot; });
+      if (found == state.slots.end()) {
+        throw std::invalid_argument(where + "the state has no slot '" + slot + "' (of shape " +
+                                    shape_to_string((*arrays)[i].shape()) +
+                                    "); were the optimizer's options or parameters different?");
+      }
+      if (found->second.shape() != (*arrays)[i].shape()) {
+        throw std::invalid_argument(where + "slot '" + slot + "' has shape " +
+                                    shape_to_string(found->second.shape()) + ", the parameter has shape " +
+                                    shape_to_string((*arrays)[i].shape()));
+      }
+      assignments.emplace_back(&(*arrays)[i], &found->second);
+    }
+  }
+  if (state.slots.size() != expected) {
+    std::string extra;
+    for (const auto& entry : state.slots) {
+      bool used = false;
+      for (const auto& assignment : assignments) used = used || assignment.second == &entry.second;
+      if (!used) extra += (extra.empty() ? "'" : ", '") + entry.first + "'";
+    }
+    throw std::invalid_argument(where + "the state has slots this optimizer does not keep: " + extra +
+                                "; were the optimizer's options or parameters different?");
+  }
+  if (!schedule_) check_range("learning_rate", state.learning_rate, 0.0, INFINITY, true);
+  for (auto& [target, source] : assignments) *target = *source;
+  iterations_ = state.iterations;
+  skipped_steps_ = state.skipped_steps;
+  if (!schedule_) learning_rate_ = state.learning_rate;
+}
+
+template <typename T>
 void Optimizer<T>::zero_grad() {
   for (auto& parameter : parameters_) parameter.zero_grad();
 }
-
-namespace {
-// Pointers to the arrays of each kind of state, kinds in the order given
-// (a kind an optimizer's options leave unused is empty).
-template <typename T>
-std::vector<Array<T>*> pointers_to(std::initializer_list<std::vector<Array<T>>*> kinds) {
-  std::vector<Array<T>*> arrays;
-  for (auto* kind : kinds)
-    for (auto& array : *kind) arrays.push_back(&array);
-  return arrays;
-}
-}  // namespace
 
 // ---- SGD ----
 
@@ -153,14 +214,9 @@ template <typename T>
 SGD<T>::SGD(std::vector<Variable<T>> parameters, SGDOptions options)
     : Optimizer<T>(std::move(parameters), "SGD"), options_(std::move(options)) {
   this->set_common_options(options_.learning_rate(), options_.learning_rate_schedule(),
-                           options_.global_clipnorm());
+                           options_.global_clipnorm(), options_.skip_nonfinite());
   this->check_range("momentum", options_.momentum(), 0.0, 1.0, true);
   if (options_.momentum() != 0.0) velocities_ = this->zero_state();
-}
-
-template <typename T>
-std::vector<Array<T>*> SGD<T>::state_arrays() {
-  return pointers_to<T>({&velocities_});
 }
 
 template <typename T>
@@ -181,24 +237,25 @@ void SGD<T>::update(std::size_t index, Array<T>& value, const Array<T>& grad, st
   }
 }
 
+template <typename T>
+std::vector<std::pair<std::string, std::vector<Array<T>>*>> SGD<T>::slots() {
+  if (velocities_.empty()) return {};
+  return {{"velocities", &velocities_}};
+}
+
 // ---- RMSprop ----
 
 template <typename T>
 RMSprop<T>::RMSprop(std::vector<Variable<T>> parameters, RMSpropOptions options)
     : Optimizer<T>(std::move(parameters), "RMSprop"), options_(std::move(options)) {
   this->set_common_options(options_.learning_rate(), options_.learning_rate_schedule(),
-                           options_.global_clipnorm());
+                           options_.global_clipnorm(), options_.skip_nonfinite());
   this->check_range("rho", options_.rho(), 0.0, 1.0, false);
   this->check_range("momentum", options_.momentum(), 0.0, 1.0, true);
   this->check_range("epsilon", options_.epsilon(), 0.0, INFINITY, true);
   velocities_ = this->zero_state();
   if (options_.centered()) average_gradients_ = this->zero_state();
   if (options_.momentum() > 0.0) momentums_ = this->zero_state();
-}
-
-template <typename T>
-std::vector<Array<T>*> RMSprop<T>::state_arrays() {
-  return pointers_to<T>({&velocities_, &average_gradients_, &momentums_});
 }
 
 template <typename T>
@@ -234,24 +291,27 @@ void RMSprop<T>::update(std::size_t index, Array<T>& value, const Array<T>& grad
   }
 }
 
+template <typename T>
+std::vector<std::pair<std::string, std::vector<Array<T>>*>> RMSprop<T>::slots() {
+  std::vector<std::pair<std::string, std::vector<Array<T>>*>> out{{"velocities", &velocities_}};
+  if (!average_gradients_.empty()) out.emplace_back("average_gradients", &average_gradients_);
+  if (!momentums_.empty()) out.emplace_back("momentums", &momentums_);
+  return out;
+}
+
 // ---- Adam ----
 
 template <typename T>
 Adam<T>::Adam(std::vector<Variable<T>> parameters, AdamOptions options)
     : Optimizer<T>(std::move(parameters), "Adam"), options_(std::move(options)) {
   this->set_common_options(options_.learning_rate(), options_.learning_rate_schedule(),
-                           options_.global_clipnorm());
+                           options_.global_clipnorm(), options_.skip_nonfinite());
   this->check_range("beta_1", options_.beta_1(), 0.0, 1.0, false);
   this->check_range("beta_2", options_.beta_2(), 0.0, 1.0, false);
   this->check_range("epsilon", options_.epsilon(), 0.0, INFINITY, true);
   momentums_ = this->zero_state();
   velocities_ = this->zero_state();
   if (options_.amsgrad()) velocity_hats_ = this->zero_state();
-}
-
-template <typename T>
-std::vector<Array<T>*> Adam<T>::state_arrays() {
-  return pointers_to<T>({&momentums_, &velocities_, &velocity_hats_});
 }
 
 template <typename T>
@@ -279,6 +339,14 @@ void Adam<T>::update(std::size_t index, Array<T>& value, const Array<T>& grad, s
     if (amsgrad) second_moment = v_hat[i] = std::max(v_hat[i], v[i]);
     p[i] -= m[i] * alpha / (std::sqrt(second_moment) + epsilon);
   }
+}
+
+template <typename T>
+std::vector<std::pair<std::string, std::vector<Array<T>>*>> Adam<T>::slots() {
+  std::vector<std::pair<std::string, std::vector<Array<T>>*>> out{{"momentums", &momentums_},
+                                                                  {"velocities", &velocities_}};
+  if (!velocity_hats_.empty()) out.emplace_back("velocity_hats", &velocity_hats_);
+  return out;
 }
 
 // ---- clip_grad_norm ----

@@ -16,6 +16,7 @@ RecurrentLayer<T>::RecurrentLayer(const std::string& kind, const RecurrentOption
       cell_(cell),
       own_generator_(options.seed().value_or(0)) {
   check_dropout_rates(this->describe(), options.dropout(), options.recurrent_dropout());
+  if (options.seed()) this->register_generator("seed_generator", own_generator_);
 }
 
 template <typename T>

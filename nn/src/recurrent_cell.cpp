@@ -117,6 +117,7 @@ RecurrentCell<T>::RecurrentCell(const std::string& kind, const std::string& name
       own_seed_(seed.has_value()),
       own_generator_(seed.value_or(0)) {
   check_dropout_rates(this->describe(), dropout, recurrent_dropout);
+  if (own_seed_) this->register_generator("seed_generator", own_generator_);
 }
 
 template <typename T>

@@ -1,6 +1,7 @@
 #include "xgrad/nn/recurrent_sequence.hpp"
 
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <vector>
 
@@ -90,6 +91,31 @@ struct Saved {
   Array<T> hin;      // with recurrent dropout: h_{s−1} ⊙ d [B, T, U]
 };
 
+// One per-step product site of the engine, C = A·B + beta·C: the kernel of
+// the shape it last ran, kept while the steps repeat that shape (every step
+// but the first, whose input may be an initial state with another row
+// stride), made again when the shape changes. Small shapes thus run a
+// LIBXSMM kernel generated once per call, with no lookup per step.
+template <typename T>
+class StepProduct {
+ public:
+  void operator()(std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda, const T* b,
+                  std::size_t ldb, T beta, T* c, std::size_t ldc) {
+    const std::array<std::size_t, 6> shape = {m, n, k, lda, ldb, ldc};
+    if (shape != shape_ || beta != beta_) {
+      kernel_ = GemmKernel<T>(false, false, m, n, k, T(1), lda, ldb, beta, ldc);
+      shape_ = shape;
+      beta_ = beta;
+    }
+    kernel_(a, b, c);
+  }
+
+ private:
+  std::array<std::size_t, 6> shape_{};
+  T beta_ = T(-1);
+  GemmKernel<T> kernel_;
+};
+
 // Pointers into the buffers of one call; slot s of a [B, T, width] buffer
 // starts at s · width and its batch rows are T · width apart.
 template <typename T>
@@ -109,6 +135,12 @@ struct Frame {
   const T* h0 = nullptr;
   const T* c0 = nullptr;
   T* scratch = nullptr;  // [B, G·U]
+  // The per-step product sites (mutable: a cell's step is given a const
+  // Frame, and a site only remembers its kernel).
+  mutable StepProduct<T> recurrent_product;   // forward: h_{s−1} · recurrent_kernel
+  mutable StepProduct<T> candidate_product;   // GRU reset_before: (q ⊙ h_{s−1} ⊙ d) · recurrent_kernel_h
+  mutable StepProduct<T> share_product;       // backward: dz_s · recurrent_kernel^T
+  mutable StepProduct<T> candidate_share;     // GRU reset_before backward: dz_ĥ · recurrent_kernel_h^T
 
   std::size_t row() const { return steps * units; }   // stride of [B, T, U]
   std::size_t grow() const { return steps * width; }  // stride of [B, T, G·U]
@@ -144,11 +176,10 @@ template <typename T>
 void add_recurrent_share(const Frame<T>& f, const T* dz, std::size_t dz_ld, const T* recurrent_t,
                          std::size_t k, T* prev, std::size_t prev_ld) {
   if (!f.dropout) {
-    gemm(false, false, f.batch, f.units, k, T(1), dz, dz_ld, recurrent_t, f.units, T(1), prev, prev_ld);
+    f.share_product(f.batch, f.units, k, dz, dz_ld, recurrent_t, f.units, T(1), prev, prev_ld);
     return;
   }
-  gemm(false, false, f.batch, f.units, k, T(1), dz, dz_ld, recurrent_t, f.units, T(0), f.scratch,
-       f.units);
+  f.share_product(f.batch, f.units, k, dz, dz_ld, recurrent_t, f.units, T(0), f.scratch, f.units);
   for (std::size_t b = 0; b < f.batch; ++b)
     for (std::size_t u = 0; u < f.units; ++u)
       prev[b * prev_ld + u] += f.scratch[b * f.units + u] * f.dropout[b * f.units + u];
@@ -167,7 +198,7 @@ struct SimpleRNNCellMath {
     T* h = f.h + s * f.units;  // holds x · kernel
     std::size_t ld;
     if (const T* in = f.input(s, ld))
-      gemm(false, false, f.batch, f.units, f.units, T(1), in, ld, f.recurrent, f.units, T(1), h, f.row());
+      f.recurrent_product(f.batch, f.units, f.units, in, ld, f.recurrent, f.units, T(1), h, f.row());
     // The bias goes in here, to the slice the product has just written, while
     // it is in cache, rather than as one more pass over the whole buffer.
     for (std::size_t b = 0; b < f.batch; ++b) {
@@ -199,7 +230,7 @@ struct LSTMCellMath {
     T* gates = f.gates + s * f.width;  // holds x · kernel
     std::size_t ld, c_ld;
     if (const T* in = f.input(s, ld))
-      gemm(false, false, f.batch, f.width, U, T(1), in, ld, f.recurrent, f.width, T(1), gates, f.grow());
+      f.recurrent_product(f.batch, f.width, U, in, ld, f.recurrent, f.width, T(1), gates, f.grow());
     const T* c_prev = f.prev(f.c, f.c0, s, c_ld);
     const bool fused = default_activations(cell);
     for (std::size_t b = 0; b < f.batch; ++b) {
@@ -293,7 +324,7 @@ struct GRUCellMath {
     const T* in = f.input(s, ld);
     const T* h_prev = f.prev(f.h, f.h0, s, h_ld);
     const std::size_t first = cell.reset_after ? W : 2 * U;  // columns multiplied before q is known
-    if (in) gemm(false, false, f.batch, first, U, T(1), in, ld, f.recurrent, W, T(0), product, W);
+    if (in) f.recurrent_product(f.batch, first, U, in, ld, f.recurrent, W, T(0), product, W);
     const bool fused = fused_row(cell);
     for (std::size_t b = 0; b < f.batch; ++b) {
       T* z = gates + b * f.grow();
@@ -320,8 +351,8 @@ struct GRUCellMath {
     }
     if (!cell.reset_after) {
       if (in) {
-        gemm(false, false, f.batch, U, U, T(1), f.extra + s * U, f.row(), f.recurrent + 2 * U, W, T(0),
-             product + 2 * U, W);
+        f.candidate_product(f.batch, U, U, f.extra + s * U, f.row(), f.recurrent + 2 * U, W, T(0),
+                            product + 2 * U, W);
       }
       for (std::size_t b = 0; b < f.batch; ++b) {
         T* z = gates + b * f.grow() + 2 * U;
@@ -405,8 +436,8 @@ struct GRUCellMath {
       for (std::size_t b = 0; b < f.batch; ++b) std::fill_n(g.dz + b * f.grow() + s * W + U, U, T(0));
       return;
     }
-    gemm(false, false, f.batch, U, U, T(1), g.dz + s * W + 2 * U, f.grow(), f.recurrent_t + 2 * U * U, U,
-         T(0), dqh, U);
+    f.candidate_share(f.batch, U, U, g.dz + s * W + 2 * U, f.grow(), f.recurrent_t + 2 * U * U, U, T(0),
+                      dqh, U);
     for (std::size_t b = 0; b < f.batch; ++b) {
       T* dz = g.dz + b * f.grow() + s * W;
       if (!f.kept(b, s)) continue;

@@ -194,18 +194,20 @@ Array<T> keras_block_order(Array<T> rows, TorchModule module) {
 template <typename T>
 void import_slots(const std::string& where, const std::string& npz_path, const Layout& layout,
                   const std::vector<Slot<T>>& slots) {
-  const auto entries = read_npz(npz_path);  // IoError naming the file if unreadable
-  std::map<std::string, const NpyArray*> by_name;
   std::vector<std::string> known;
   for (const Slot<T>& slot : slots)
     for (const char* stem : {"weight_ih", "weight_hh", "bias_ih", "bias_hh"}) known.push_back(stem + slot.suffix);
-  for (const auto& [name, array] : entries) {
+  // Names are checked as each entry's header is read, before its data is.
+  auto check_name = [&](const std::string& name, const std::string&, const Shape&) {
     if (std::find(known.begin(), known.end(), name) == known.end()) {
       throw IoError(where + "entry '" + name + "' is not a weight of " + module_text(layout) +
                     hint_for(name, layout) + "; expected " + expected_names(layout));
     }
-    by_name[name] = &array;
-  }
+  };
+  // IoError naming the file if unreadable
+  const auto entries = read_npz(npz_path, NpzReadOptions().check_entry(check_name));
+  std::map<std::string, const NpyArray*> by_name;
+  for (const auto& [name, array] : entries) by_name[name] = &array;
 
   const TorchModule module = layout.module;
   const std::size_t gates = gates_of(module);

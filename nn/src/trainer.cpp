@@ -195,32 +195,47 @@ Logs Trainer<T>::metric_results() const {
 }
 
 template <typename T>
-Logs Trainer<T>::replica_results() {
-  if (!replicas_) return metric_results();
-  // One average of: the loss tracker, then each metric's summable state (or
-  // its result weighted by the samples); the means times R are the sums.
+std::vector<std::vector<double>> Trainer<T>::replica_states() const {
+  // One average of them all; the means times R are the sums.
   const double samples = loss_count_;
   std::vector<double> values{loss_total_, loss_count_};
-  std::vector<std::size_t> sizes;
+  std::vector<std::size_t> sizes{2};
   for (const auto& metric : metrics_) {
-    std::vector<double> state = metric->summable_state();
-    sizes.push_back(state.size());
+    std::vector<double> state = metric->state();
     if (state.empty()) state = {samples > 0 ? metric->result() * samples : 0.0, samples};
+    sizes.push_back(state.size());
     values.insert(values.end(), state.begin(), state.end());
   }
   replicas_->average(values);
   const double replicas = static_cast<double>(replicas_->world_size());
-  for (double& value : values) value *= replicas;
-  Logs logs;
-  logs.set("loss", values[1] > 0 ? values[0] / values[1] : 0.0);
-  auto at = values.begin() + 2;
-  for (std::size_t i = 0; i < metrics_.size(); ++i) {
-    const std::size_t size = sizes[i] > 0 ? sizes[i] : 2;
-    const std::vector<double> state(at, at + static_cast<std::ptrdiff_t>(size));
+  std::vector<std::vector<double>> sums;
+  auto at = values.begin();
+  for (const std::size_t size : sizes) {
+    sums.emplace_back(at, at + static_cast<std::ptrdiff_t>(size));
+    for (double& value : sums.back()) value *= replicas;
     at += static_cast<std::ptrdiff_t>(size);
-    logs.set(metrics_[i]->name(), sizes[i] > 0   ? metrics_[i]->result_of_state(state)
-                                  : state[1] > 0 ? state[0] / state[1]
-                                                 : 0.0);
+  }
+  return sums;
+}
+
+template <typename T>
+Logs Trainer<T>::replica_results() {
+  if (!replicas_) return metric_results();
+  const std::vector<std::vector<double>> sums = replica_states();
+  const auto ratio = [](const std::vector<double>& sum) { return sum[1] > 0 ? sum[0] / sum[1] : 0.0; };
+  Logs logs;
+  logs.set("loss", ratio(sums[0]));
+  for (std::size_t i = 0; i < metrics_.size(); ++i) {
+    Metric<T>& metric = *metrics_[i];
+    const std::vector<double> own = metric.state();
+    if (own.empty()) {
+      logs.set(metric.name(), ratio(sums[i + 1]));
+      continue;
+    }
+    // The figure of the summed state, then this replica's own state back.
+    metric.set_state(sums[i + 1]);
+    logs.set(metric.name(), metric.result());
+    metric.set_state(own);
   }
   return logs;
 }
@@ -346,7 +361,14 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
   }
   DataLoader<T, T> loader(train_samples == n ? x : rows(x, 0, train_samples),
                           train_samples == n ? y : rows(y, 0, train_samples),
-                          DataLoaderOptions(options.batch_size()).shuffle(options.shuffle()));
+                          DataLoaderOptions(options.batch_size())
+                              .shuffle(options.shuffle())
+                              .seed(options.shuffle_seed()));
+  // The pointer is fit's only while it runs (save_training_state reads it).
+  struct Forget {
+    Generator*& pointer;
+    ~Forget() { pointer = nullptr; }
+  } forget_shuffle_generator{shuffle_generator_ = loader.seed_generator()};
   if (replicas_) loader.shard(replicas_->rank(), replicas_->world_size());
 
   Callbacks callbacks = options.callbacks();
@@ -360,24 +382,48 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
   ModeScope<T> training(model_, true);
   Logs train_begin;
   for_each(callbacks, [&](Callback& c) { c.on_train_begin(train_begin); });
+  // A run restored by load_training_state (before fit, or by a callback's
+  // on_train_begin such as BackupAndRestore) starts where it was saved.
+  const std::optional<RunState> resume = std::exchange(resume_, std::nullopt);
+  const std::size_t batches = loader.num_batches(), batch_size = options.batch_size();
+  // First the collective agreement, so that no replica waits in it for one
+  // that threw alone.
+  agree_on_resume(resume ? std::optional<TrainingProgress>(resume->progress) : std::nullopt);
+  if (resume) check_resume(*resume, train_samples, batches, options);
+  progress_ = {resume ? resume->progress.epoch : options.initial_epoch(), 0};
+  epoch_order_.clear();
   Logs epoch_logs;
-  for (std::size_t epoch = options.initial_epoch(); epoch < options.epochs(); ++epoch) {
+  for (std::size_t epoch = progress_.epoch; epoch < options.epochs(); ++epoch) {
+    const bool resumed_epoch = resume && epoch == resume->progress.epoch && resume->progress.batch > 0;
     reset_metrics();
+    if (resumed_epoch) restore_metrics(resume->metrics);
+    progress_ = {epoch, resumed_epoch ? resume->progress.batch : 0};
+    const double learning_rate = optimizer_.learning_rate();
     Logs epoch_begin;
     for_each(callbacks, [&](Callback& c) { c.on_epoch_begin(epoch, epoch_begin); });
-    std::size_t batch = 0;
-    for (auto& data : loader.epoch()) {
+    // The saved rate already includes this epoch's on_epoch_begin changes
+    // (a LearningRateScheduler's): applying them twice would change the run.
+    if (resumed_epoch && !optimizer_.learning_rate_schedule()) optimizer_.set_learning_rate(learning_rate);
+    // The order of all training samples (saved, and the same on every
+    // replica), and the part of it this replica visits.
+    epoch_order_ = resumed_epoch ? resume->epoch_order : loader.next_order();
+    const std::vector<std::size_t> visits = loader.epoch(epoch_order_).order();
+    for (std::size_t batch = progress_.batch; batch < batches; ++batch) {
+      const auto first = visits.begin() + static_cast<std::ptrdiff_t>(batch * batch_size);
+      const auto last = visits.begin() +
+                        static_cast<std::ptrdiff_t>(std::min((batch + 1) * batch_size, visits.size()));
+      auto data = loader.batch(std::vector<std::size_t>(first, last));
       Logs batch_begin;
       for_each(callbacks, [&](Callback& c) { c.on_train_batch_begin(batch, batch_begin); });
       Variable<T> loss = batch_loss(data.inputs, data.targets);
       optimizer_.zero_grad();
       loss.backward();
       optimizer_.step();
+      progress_.batch = batch + 1;
       // This replica's own running figures: averaging them at every batch
       // would cost a collective per step; the epoch's are averaged below.
       Logs logs = metric_results();
       for_each(callbacks, [&](Callback& c) { c.on_train_batch_end(batch, logs); });
-      ++batch;
       agree_on_stop();
       if (stop_training) break;
     }
@@ -390,12 +436,116 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
           run_test(validation->first, validation->second, validation_batch_size, callbacks);
       for (const auto& [name, value] : validation_logs) epoch_logs.set("val_" + name, value);
     }
+    progress_ = {epoch + 1, 0};
+    epoch_order_.clear();
     for_each(callbacks, [&](Callback& c) { c.on_epoch_end(epoch, epoch_logs); });
     agree_on_stop();
     if (stop_training) break;
   }
   for_each(callbacks, [&](Callback& c) { c.on_train_end(epoch_logs); });
   return history_;
+}
+
+template <typename T>
+void Trainer<T>::check_resume(const RunState& resume, std::size_t samples, std::size_t batches,
+                              const FitOptions<T>& options) {
+  const std::string where = "Trainer::fit: resuming a saved run: ";
+  if (resume.shuffle_generator.empty() != !options.shuffle_seed()) {
+    throw std::invalid_argument(where + (options.shuffle_seed()
+                                             ? "the run shuffled with xgrad::generator(), this fit "
+                                               "has a shuffle_seed"
+                                             : "the run shuffled with its own generator "
+                                               "(shuffle_seed), this fit has none"));
+  }
+  if (shuffle_generator_) set_generator_state(*shuffle_generator_, resume.shuffle_generator, where);
+  if (resume.progress.batch == 0) return;
+  // The saved order must be an order of this fit's training samples.
+  std::vector<bool> seen(samples, false);
+  bool permutation = resume.epoch_order.size() == samples;
+  for (std::size_t i = 0; permutation && i < samples; ++i) {
+    const std::size_t index = resume.epoch_order[i];
+    permutation = index < samples && !seen[index];
+    if (permutation) seen[index] = true;
+  }
+  if (!permutation) {
+    throw std::invalid_argument(where + "its epoch order (" + std::to_string(resume.epoch_order.size()) +
+                                " indices) is not an order of the " + std::to_string(samples) +
+                                " training samples of this fit");
+  }
+  if (resume.progress.batch > batches) {
+    throw std::invalid_argument(where + "it was saved after batch " + std::to_string(resume.progress.batch) +
+                                " of an epoch, this fit has " + std::to_string(batches) +
+                                " batches per epoch");
+  }
+}
+
+template <typename T>
+void Trainer<T>::agree_on_resume(const std::optional<TrainingProgress>& resumed) {
+  if (!replicas_) return;
+  // Equal on every replica exactly when the mean of the squares is the
+  // square of the mean (small integers: exact in double).
+  const double values[3] = {resumed ? 1.0 : 0.0, resumed ? static_cast<double>(resumed->epoch) : 0.0,
+                            resumed ? static_cast<double>(resumed->batch) : 0.0};
+  std::vector<double> moments;
+  for (const double value : values) moments.insert(moments.end(), {value, value * value});
+  replicas_->average(moments);
+  for (std::size_t i = 0; i < moments.size(); i += 2) {
+    if (moments[i + 1] != moments[i] * moments[i]) {
+      throw std::invalid_argument(
+          "Trainer::fit: the replicas start from different places: replica " +
+          std::to_string(replicas_->rank()) +
+          (resumed ? " resumes epoch " + std::to_string(resumed->epoch) + " after batch " +
+                         std::to_string(resumed->batch)
+                   : std::string(" starts afresh")) +
+          " (do all replicas see the same saved training state?)");
+    }
+  }
+}
+
+template <typename T>
+void Trainer<T>::restore_metrics(const std::vector<std::pair<std::string, std::vector<double>>>& saved) {
+  // With replicas the file holds the sums over all of them: replica 0 takes
+  // them, the others start from zero, so the sums over replicas go on.
+  if (replicas_ && !replicas_->is_root()) return;
+  for (const auto& [name, state] : saved) {
+    if (name == "loss") {
+      if (state.size() != 2) {
+        throw std::invalid_argument("Trainer::fit: resuming a saved run: its loss tracker has " +
+                                    std::to_string(state.size()) + " numbers, not {total, count}");
+      }
+      loss_total_ = state[0];
+      loss_count_ = state[1];
+      continue;
+    }
+    for (auto& metric : metrics_)
+      if (metric->name() == name) metric->set_state(state);
+  }
+}
+
+template <typename T>
+void Trainer<T>::save_training_state(const std::string& path) const {
+  RunState run;
+  run.progress = progress_;
+  if (progress_.batch > 0) run.epoch_order = epoch_order_;
+  if (shuffle_generator_) run.shuffle_generator = generator_state(*shuffle_generator_);
+  if (progress_.batch > 0) {
+    run.metrics.emplace_back("loss", std::vector<double>{loss_total_, loss_count_});
+    for (const auto& metric : metrics_) run.metrics.emplace_back(metric->name(), metric->state());
+    if (replicas_) {
+      const std::vector<std::vector<double>> sums = replica_states();
+      for (std::size_t i = 0; i < run.metrics.size(); ++i)
+        if (!run.metrics[i].second.empty()) run.metrics[i].second = sums[i];
+    }
+  }
+  // The model, the optimizer and the generators are alike on every replica.
+  if (replicas_ && !replicas_->is_root()) return;
+  nn::save_training_state(path, model_, optimizer_, run);
+}
+
+template <typename T>
+TrainingProgress Trainer<T>::load_training_state(const std::string& path) {
+  resume_ = nn::load_training_state(path, model_, optimizer_);
+  return resume_->progress;
 }
 
 template <typename T>

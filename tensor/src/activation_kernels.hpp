@@ -19,12 +19,12 @@ namespace xgrad::kernels {
 // and selu with its two constants.
 enum class Kernel { tanh, sigmoid, relu, hard_sigmoid, softsign, scaled_elu, exp };
 
-// values[i] = f(values[i]); alpha and scale are scaled_elu's (ignored by the
-// others).
+// out[i] = f(in[i]) (out may be in); alpha and scale are scaled_elu's
+// (ignored by the others).
 template <Kernel K>
 struct Forward {
   template <class Arch, typename T>
-  void operator()(Arch, T* values, std::size_t n, T alpha, T scale) const;
+  void operator()(Arch, const T* in, T* out, std::size_t n, T alpha, T scale) const;
 };
 
 // grad[i] *= f'(x_i), from the output y[i] = f(x_i) (activations.hpp).
@@ -91,8 +91,17 @@ struct GruBackward {
   extern template void LstmBackward::operator()<Arch, T>(Arch, const T*, const T*, const T*, const T*,  \
                                                          T*, T*, std::size_t) const;
 
-// The instruction sets compiled, widest first (xsimd::dispatch's order).
+// The instruction sets compiled, widest first (xsimd::dispatch's order): on
+// x86-64 three, each file with its own flags (CMakeLists.txt sets them only
+// there); elsewhere (aarch64: NEON) the compiler's own target, once
+// (activations_native.cpp).
+#if defined(__x86_64__)
+#define XGRAD_X86_KERNELS 1
 using Archs = xsimd::arch_list<xsimd::avx512f, xsimd::avx2, xsimd::sse2>;
+#else
+#define XGRAD_X86_KERNELS 0
+using Archs = xsimd::arch_list<xsimd::default_arch>;
+#endif
 
 // Applies MACRO(K, T, Arch) to every kernel and element type, for the
 // explicit instantiations (in activations_<arch>.cpp) and their extern
@@ -118,12 +127,12 @@ using Archs = xsimd::arch_list<xsimd::avx512f, xsimd::avx2, xsimd::sse2>;
   MACRO(multiply, float, Arch) MACRO(multiply, double, Arch)
 
 #define XGRAD_KERNEL_INSTANCES(K, T, Arch)                                                   \
-  template void Forward<Kernel::K>::operator()<Arch, T>(Arch, T*, std::size_t, T, T) const;  \
+  template void Forward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t, T, T) const; \
   template void Backward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t, T, \
                                                          T) const;
 
 #define XGRAD_EXTERN_KERNEL_INSTANCES(K, T, Arch)                                                   \
-  extern template void Forward<Kernel::K>::operator()<Arch, T>(Arch, T*, std::size_t, T, T) const;  \
+  extern template void Forward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t, T, T) const; \
   extern template void Backward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t, T, \
                                                                 T) const;
 

@@ -17,18 +17,18 @@
 
 namespace xgrad::kernels {
 
-// values[i] = f(values[i]) for a batch function f.
+// out[i] = f(in[i]) for a batch function f; out may be in.
 template <class Arch, typename T, typename F>
-void transform(T* values, std::size_t n, F f) {
+void transform(const T* in, T* out, std::size_t n, F f) {
   using batch = xsimd::batch<T, Arch>;
   constexpr std::size_t width = batch::size;
   std::size_t i = 0;
-  for (; i + width <= n; i += width) f(batch::load_unaligned(values + i)).store_unaligned(values + i);
+  for (; i + width <= n; i += width) f(batch::load_unaligned(in + i)).store_unaligned(out + i);
   if (i == n) return;
   alignas(64) T tail[width] = {};  // zeros beyond n: every f is finite at 0
-  for (std::size_t j = 0; i + j < n; ++j) tail[j] = values[i + j];
+  for (std::size_t j = 0; i + j < n; ++j) tail[j] = in[i + j];
   f(batch::load_aligned(tail)).store_aligned(tail);
-  for (std::size_t j = 0; i + j < n; ++j) values[i + j] = tail[j];
+  for (std::size_t j = 0; i + j < n; ++j) out[i + j] = tail[j];
 }
 
 // grad[i] = f(y[i], grad[i]).
@@ -81,11 +81,22 @@ xsimd::batch<float, Arch> rational_tanh(const xsimd::batch<float, Arch>& input) 
   return xsimd::select(xsimd::isnan(input), input, y);  // clip would turn NaN into a bound
 }
 
+// xsimd's exp (inside its tanh too) converts x·log2(e) to an integer:
+// undefined behaviour (UBSan's float-cast-overflow) for NaN, ±inf and
+// beyond ±2^63. So tanh and sigmoid hand it x clipped where their result
+// is already exact (tanh(±20) and e^-800 round to ±1 and 0), NaN as 0, and
+// put NaN back after.
+template <class Arch, typename T>
+xsimd::batch<T, Arch> clip_for_exp(const xsimd::batch<T, Arch>& x, T limit) {
+  using batch = xsimd::batch<T, Arch>;
+  return xsimd::select(xsimd::isnan(x), batch(T(0)), xsimd::clip(x, batch(-limit), batch(limit)));
+}
+
 // tanh of a batch: the rational function for float, xsimd's for double.
 template <class Arch, typename T>
 xsimd::batch<T, Arch> tanh_of(const xsimd::batch<T, Arch>& x) {
   if constexpr (std::is_same_v<T, float>) return rational_tanh(x);
-  else return xsimd::tanh(x);
+  else return xsimd::select(xsimd::isnan(x), x, xsimd::tanh(clip_for_exp(x, T(20))));
 }
 
 // sigmoid of a batch. e^-|x| never overflows: 1 / (1 + e) for x >= 0,
@@ -94,40 +105,40 @@ template <class Arch, typename T>
 xsimd::batch<T, Arch> sigmoid_of(const xsimd::batch<T, Arch>& x) {
   using batch = xsimd::batch<T, Arch>;
   const batch zero(T(0)), one(T(1));
-  const batch e = xsimd::exp(-xsimd::abs(x));
-  return xsimd::select(x >= zero, one / (one + e), e / (one + e));
+  const batch e = xsimd::exp(-xsimd::abs(clip_for_exp(x, T(800))));
+  return xsimd::select(xsimd::isnan(x), x, xsimd::select(x >= zero, one / (one + e), e / (one + e)));
 }
 
 template <Kernel K>
 template <class Arch, typename T>
-void Forward<K>::operator()(Arch, T* values, std::size_t n, T alpha, T scale) const {
+void Forward<K>::operator()(Arch, const T* in, T* out, std::size_t n, T alpha, T scale) const {
   using batch = xsimd::batch<T, Arch>;
   const batch zero(T(0)), one(T(1));
   if constexpr (K == Kernel::tanh) {
-    transform<Arch>(values, n, [](const batch& x) { return tanh_of(x); });
+    transform<Arch>(in, out, n, [](const batch& x) { return tanh_of(x); });
   } else if constexpr (K == Kernel::sigmoid) {
-    transform<Arch>(values, n, [](const batch& x) { return sigmoid_of(x); });
+    transform<Arch>(in, out, n, [](const batch& x) { return sigmoid_of(x); });
   } else if constexpr (K == Kernel::relu) {
     // max and min return their second operand for NaN: NaN is put back, as
     // PyTorch's and TensorFlow's relu propagate it instead of hiding it.
-    transform<Arch>(values, n, [&](const batch& x) { return xsimd::select(xsimd::isnan(x), x, xsimd::max(x, zero)); });
+    transform<Arch>(in, out, n, [&](const batch& x) { return xsimd::select(xsimd::isnan(x), x, xsimd::max(x, zero)); });
   } else if constexpr (K == Kernel::hard_sigmoid) {
     // relu6(x + 3) / 6; the division (not a product with 1/6) keeps it
     // bit-identical to Keras' formula.
     const batch three(T(3)), six(T(6));
-    transform<Arch>(values, n, [&](const batch& x) {
+    transform<Arch>(in, out, n, [&](const batch& x) {
       return xsimd::select(xsimd::isnan(x), x, xsimd::min(xsimd::max(x + three, zero), six) / six);
     });
   } else if constexpr (K == Kernel::softsign) {
-    transform<Arch>(values, n, [&](const batch& x) { return x / (one + xsimd::abs(x)); });
+    transform<Arch>(in, out, n, [&](const batch& x) { return x / (one + xsimd::abs(x)); });
   } else if constexpr (K == Kernel::scaled_elu) {
     // expm1 is exact near 0; its inf for a large positive x is not selected.
     const batch a(alpha), s(scale);
-    transform<Arch>(values, n, [&](const batch& x) {
+    transform<Arch>(in, out, n, [&](const batch& x) {
       return s * xsimd::select(x > zero, x, a * xsimd::expm1(x));
     });
   } else if constexpr (K == Kernel::exp) {
-    transform<Arch>(values, n, [](const batch& x) { return xsimd::exp(x); });
+    transform<Arch>(in, out, n, [](const batch& x) { return xsimd::exp(x); });
   }
 }
 

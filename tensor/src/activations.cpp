@@ -6,6 +6,7 @@ namespace xgrad {
 
 namespace kernels {
 // Compiled in activations_<arch>.cpp, with that instruction set's flags.
+#if XGRAD_X86_KERNELS
 XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, xsimd::avx512f)
 XGRAD_FOR_EACH_BINARY(XGRAD_EXTERN_BINARY_INSTANCES_OF, xsimd::avx512f)
 XGRAD_EXTERN_LSTM_INSTANCES(float, xsimd::avx512f)
@@ -24,6 +25,14 @@ XGRAD_EXTERN_LSTM_INSTANCES(float, xsimd::sse2)
 XGRAD_EXTERN_LSTM_INSTANCES(double, xsimd::sse2)
 XGRAD_EXTERN_GRU_INSTANCES(float, xsimd::sse2)
 XGRAD_EXTERN_GRU_INSTANCES(double, xsimd::sse2)
+#else
+XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, xsimd::default_arch)
+XGRAD_FOR_EACH_BINARY(XGRAD_EXTERN_BINARY_INSTANCES_OF, xsimd::default_arch)
+XGRAD_EXTERN_LSTM_INSTANCES(float, xsimd::default_arch)
+XGRAD_EXTERN_LSTM_INSTANCES(double, xsimd::default_arch)
+XGRAD_EXTERN_GRU_INSTANCES(float, xsimd::default_arch)
+XGRAD_EXTERN_GRU_INSTANCES(double, xsimd::default_arch)
+#endif
 }  // namespace kernels
 
 namespace {
@@ -32,9 +41,9 @@ using kernels::Kernel;
 
 // On the widest instruction set of this CPU, chosen once per kernel.
 template <Kernel K, typename T>
-void forward(T* values, std::size_t n, T alpha = T(1), T scale = T(1)) {
+void forward(const T* in, T* out, std::size_t n, T alpha = T(1), T scale = T(1)) {
   static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::Forward<K>{});
-  dispatched(values, n, alpha, scale);
+  dispatched(in, out, n, alpha, scale);
 }
 
 template <Kernel K, typename T>
@@ -93,8 +102,10 @@ XGRAD_DEFINE_BINARY(multiply_into, multiply)
 #undef XGRAD_DEFINE_BINARY
 
 #define XGRAD_DEFINE_ACTIVATION(name, K)                                                          \
-  void name##_in_place(float* values, std::size_t n) { forward<Kernel::K>(values, n); }         \
-  void name##_in_place(double* values, std::size_t n) { forward<Kernel::K>(values, n); }        \
+  void name##_in_place(float* values, std::size_t n) { forward<Kernel::K>(values, values, n); } \
+  void name##_in_place(double* values, std::size_t n) { forward<Kernel::K>(values, values, n); } \
+  void name##_into(const float* x, float* out, std::size_t n) { forward<Kernel::K>(x, out, n); } \
+  void name##_into(const double* x, double* out, std::size_t n) { forward<Kernel::K>(x, out, n); } \
   void name##_backward(const float* y, float* grad, std::size_t n) {                              \
     backward<Kernel::K>(y, grad, n);                                                              \
   }                                                                                               \
@@ -110,10 +121,16 @@ XGRAD_DEFINE_ACTIVATION(exp, exp)
 #undef XGRAD_DEFINE_ACTIVATION
 
 void elu_in_place(float* values, std::size_t n, float alpha) {
-  forward<Kernel::scaled_elu>(values, n, alpha);
+  forward<Kernel::scaled_elu>(values, values, n, alpha);
 }
 void elu_in_place(double* values, std::size_t n, double alpha) {
-  forward<Kernel::scaled_elu>(values, n, alpha);
+  forward<Kernel::scaled_elu>(values, values, n, alpha);
+}
+void elu_into(const float* x, float* out, std::size_t n, float alpha) {
+  forward<Kernel::scaled_elu>(x, out, n, alpha);
+}
+void elu_into(const double* x, double* out, std::size_t n, double alpha) {
+  forward<Kernel::scaled_elu>(x, out, n, alpha);
 }
 void elu_backward(const float* y, float* grad, std::size_t n, float alpha) {
   backward<Kernel::scaled_elu>(y, grad, n, alpha);
@@ -121,12 +138,14 @@ void elu_backward(const float* y, float* grad, std::size_t n, float alpha) {
 void elu_backward(const double* y, double* grad, std::size_t n, double alpha) {
   backward<Kernel::scaled_elu>(y, grad, n, alpha);
 }
-void selu_in_place(float* values, std::size_t n) {
-  forward<Kernel::scaled_elu>(values, n, static_cast<float>(selu_alpha), static_cast<float>(selu_scale));
+void selu_into(const float* x, float* out, std::size_t n) {
+  forward<Kernel::scaled_elu>(x, out, n, static_cast<float>(selu_alpha), static_cast<float>(selu_scale));
 }
-void selu_in_place(double* values, std::size_t n) {
-  forward<Kernel::scaled_elu>(values, n, selu_alpha, selu_scale);
+void selu_into(const double* x, double* out, std::size_t n) {
+  forward<Kernel::scaled_elu>(x, out, n, selu_alpha, selu_scale);
 }
+void selu_in_place(float* values, std::size_t n) { selu_into(values, values, n); }
+void selu_in_place(double* values, std::size_t n) { selu_into(values, values, n); }
 void selu_backward(const float* y, float* grad, std::size_t n) {
   backward<Kernel::scaled_elu>(y, grad, n, static_cast<float>(selu_alpha),
                                static_cast<float>(selu_scale));

@@ -1,11 +1,21 @@
 #include "xgrad/tensor/blas.hpp"
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <cctype>
+#include <climits>
+#include <cstdio>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <cblas.h>
+#if XGRAD_HAVE_LIBXSMM
+#include <libxsmm.h>
+#endif
 
 namespace xgrad {
 
@@ -13,24 +23,59 @@ namespace {
 CBLAS_TRANSPOSE op(bool transpose) { return transpose ? CblasTrans : CblasNoTrans; }
 blasint as_blas(std::size_t n) { return static_cast<blasint>(n); }
 
+// ---------------------------------------------------------------- the BLAS core
+
+struct CpuVectors {
+  bool avx2 = false, avx512 = false;
+};
+
+CpuVectors cpu_vectors() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return {__builtin_cpu_supports("avx2") != 0, __builtin_cpu_supports("avx512f") != 0};
+#else
+  return {};
+#endif
+}
+
+bool same_name(const std::string& a, const char* b) {
+  const std::string other(b);
+  return a.size() == other.size() &&
+         std::equal(a.begin(), a.end(), other.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// ---------------------------------------------------------------- threads
+
 // Below either bound a second thread costs more than it brings (blas.hpp).
 constexpr std::size_t kThreadedMinDimension = 64;
 constexpr std::size_t kThreadedMinMultiplyAdds = std::size_t(1) << 20;
 
-// The most threads a product may use (0: not read from OpenBLAS yet), and
-// what OpenBLAS is set to now; changed only when a product needs another
-// count, so a run of same-sized products makes no calls into OpenBLAS.
+// OpenBLAS's own thread count, read once, before xgrad's first product can
+// change OpenBLAS's setting (a small product sets it to 1; read after that,
+// it pinned every later large product to one thread). The core warning is
+// printed at the same moment.
+int startup_threads() {
+  static const int threads = [] {
+    const CpuVectors cpu = cpu_vectors();
+    const std::string warning = blas_core_warning(blas_core(), cpu.avx2, cpu.avx512);
+    if (!warning.empty()) std::fprintf(stderr, "%s\n", warning.c_str());
+    return openblas_get_num_threads();
+  }();
+  return threads;
+}
+
+// The most threads a product may use (0: OpenBLAS's startup count), and
+// what OpenBLAS is set to now (0: not set by xgrad yet); the latter changes
+// only when a product needs another count, so a run of same-sized products
+// makes no calls into OpenBLAS.
 std::atomic<int> max_threads{0};
 std::atomic<int> openblas_threads{0};
 
 int current_max_threads() {
-  int n = max_threads.load(std::memory_order_relaxed);
-  if (n == 0) {
-    n = openblas_get_num_threads();
-    int expected = 0;
-    if (!max_threads.compare_exchange_strong(expected, n)) n = expected;
-  }
-  return n;
+  const int n = max_threads.load(std::memory_order_relaxed);
+  return n != 0 ? n : startup_threads();
 }
 
 // A plain load first: an exchange at every product is a locked instruction
@@ -41,6 +86,8 @@ void use_threads_for(std::size_t m, std::size_t n, std::size_t k) {
   openblas_threads.store(wanted, std::memory_order_relaxed);
   openblas_set_num_threads(wanted);
 }
+
+// ---------------------------------------------------------------- OpenBLAS
 
 // OpenBLAS 0.3.21 (SkylakeX kernels) computes a small A·B^T 3x slower than
 // A·B: [32, 32]·[32, 32]^T took 1.5-2.4 µs, the same with B transposed
@@ -62,7 +109,167 @@ const T* transposed_into_scratch(const T* b, std::size_t ldb, std::size_t n, std
   transpose_matrix(b, n, k, ldb, scratch.data(), n);
   return scratch.data();
 }
+
+void blas_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, float alpha,
+               const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
+               std::size_t ldc) {
+  cblas_sgemm(CblasRowMajor, op(ta), op(tb), as_blas(m), as_blas(n), as_blas(k), alpha, a,
+              as_blas(lda), b, as_blas(ldb), beta, c, as_blas(ldc));
+}
+void blas_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, double alpha,
+               const double* a, std::size_t lda, const double* b, std::size_t ldb, double beta,
+               double* c, std::size_t ldc) {
+  cblas_dgemm(CblasRowMajor, op(ta), op(tb), as_blas(m), as_blas(n), as_blas(k), alpha, a,
+              as_blas(lda), b, as_blas(ldb), beta, c, as_blas(ldc));
+}
+
+// C = beta * C: the product of an empty sum (k = 0). beta 0 writes zeros
+// without reading C, as BLAS does.
+template <typename T>
+void scale_rows(T beta, T* c, std::size_t m, std::size_t n, std::size_t ldc) {
+  if (beta == T(1)) return;
+  for (std::size_t i = 0; i < m; ++i) {
+    T* row = c + i * ldc;
+    if (beta == T(0)) std::fill_n(row, n, T(0));
+    else for (std::size_t j = 0; j < n; ++j) row[j] *= beta;
+  }
+}
+
+// ---------------------------------------------------------------- LIBXSMM
+
+// Measured on one core (bench/README.md, "The small-matrix engine's
+// threshold"): LIBXSMM's unpacked kernels beat OpenBLAS up to [64, 512]·[512,
+// 2048] (0.78x its time) and on [4096, 8]·[8, 512] (0.77x), lose from
+// [256, 1024]·[1024, 1024] (1.46x), on sums of thousands of terms
+// ([256, 6400]·[6400, 2048]: 4.6x) and on outputs beyond 2^21 elements
+// ([10000, 8]·[8, 512]: 10x). With several OpenBLAS threads, OpenBLAS wins
+// earlier ([64, 512]·[512, 512]: 284 µs on two threads, 300 in LIBXSMM).
+constexpr std::size_t kSmallMaxInner = 1024;
+constexpr std::size_t kSmallMaxOutput = std::size_t(1) << 21;
+constexpr std::size_t kSmallMaxMultiplyAdds = std::size_t(1) << 26;
+constexpr std::size_t kSmallMaxMultiplyAddsThreaded = std::size_t(1) << 22;
+
+template <typename T>
+using SmallKernel = typename GemmKernel<T>::SmallKernel;
+
+// Whether LIBXSMM 1.17 can take the product at all: C = op(A)·B + beta C
+// with alpha 1, beta 0 or 1 (its JIT has no transposed A in column-major
+// terms, our B^T), sizes and strides within its int.
+template <typename T>
+bool small_eligible(bool transpose_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+                    std::size_t lda, std::size_t ldb, std::size_t ldc, T beta) {
+#if XGRAD_HAVE_LIBXSMM
+  const auto fits = [](std::size_t v) { return v <= static_cast<std::size_t>(INT_MAX); };
+  return !transpose_b && alpha == T(1) && (beta == T(0) || beta == T(1)) && m > 0 && n > 0 &&
+         k > 0 && fits(lda) && fits(ldb) && fits(ldc) && small_matrix_shape(m, n, k);
+#else
+  (void)transpose_b, (void)m, (void)n, (void)k, (void)alpha, (void)lda, (void)ldb, (void)ldc, (void)beta;
+  return false;
+#endif
+}
+
+// LIBXSMM's kernel for an eligible product, or null when it cannot make one
+// (a CPU its JIT does not cover). Row-major C = op(A)·B is column-major
+// C^T = B^T·op(A)^T: its A is our B, its B our A (transposed when ours is).
+template <typename T>
+SmallKernel<T> dispatch_small(bool transpose_a, std::size_t m, std::size_t n, std::size_t k,
+                              std::size_t lda, std::size_t ldb, std::size_t ldc, bool beta_zero) {
+#if XGRAD_HAVE_LIBXSMM
+  const auto i = [](std::size_t v) { return static_cast<libxsmm_blasint>(v); };
+  const libxsmm_blasint ld_a = i(ldb), ld_b = i(lda), ld_c = i(ldc);
+  const int flags = (transpose_a ? LIBXSMM_GEMM_FLAG_TRANS_B : 0) | (beta_zero ? LIBXSMM_GEMM_FLAG_BETA_0 : 0);
+  const T alpha = 1, beta = beta_zero ? 0 : 1;
+  if constexpr (std::is_same_v<T, float>) {
+    static_assert(std::is_same_v<SmallKernel<T>, libxsmm_smmfunction>);
+    return libxsmm_smmdispatch(i(n), i(m), i(k), &ld_a, &ld_b, &ld_c, &alpha, &beta, &flags, nullptr);
+  } else {
+    static_assert(std::is_same_v<SmallKernel<T>, libxsmm_dmmfunction>);
+    return libxsmm_dmmdispatch(i(n), i(m), i(k), &ld_a, &ld_b, &ld_c, &alpha, &beta, &flags, nullptr);
+  }
+#else
+  (void)transpose_a, (void)m, (void)n, (void)k, (void)lda, (void)ldb, (void)ldc, (void)beta_zero;
+  return nullptr;
+#endif
+}
+
+// gemm()'s kernels, per thread (no lock): 64 slots addressed by a hash of
+// the shape, a new shape replacing the slot's old one. LIBXSMM keeps every
+// kernel it generated, so a replaced shape costs a registry lookup (about
+// 20 ns measured), not a new kernel.
+template <typename T>
+class SmallKernelCache {
+ public:
+  SmallKernel<T> get(bool transpose_a, std::size_t m, std::size_t n, std::size_t k,
+                     std::size_t lda, std::size_t ldb, std::size_t ldc, bool beta_zero) {
+    const std::size_t flags = (transpose_a ? 1 : 0) | (beta_zero ? 2 : 0);
+    const std::array<std::size_t, 7> key = {m, n, k, lda, ldb, ldc, flags};
+    std::size_t hash = 0;
+    for (std::size_t v : key) hash = (hash ^ v) * 0x9E3779B97F4A7C15ull;
+    Slot& slot = slots_[(hash >> 58) % kSlots];
+    if (!slot.filled || slot.key != key) {
+      slot.key = key;
+      slot.kernel = dispatch_small<T>(transpose_a, m, n, k, lda, ldb, ldc, beta_zero);
+      slot.filled = true;
+    }
+    return slot.kernel;
+  }
+
+ private:
+  static constexpr std::size_t kSlots = 64;
+  struct Slot {
+    std::array<std::size_t, 7> key{};
+    SmallKernel<T> kernel = nullptr;
+    bool filled = false;
+  };
+  std::array<Slot, kSlots> slots_{};
+};
+
+template <typename T>
+SmallKernel<T> cached_small_kernel(bool transpose_a, std::size_t m, std::size_t n, std::size_t k,
+                                   std::size_t lda, std::size_t ldb, std::size_t ldc, bool beta_zero) {
+  thread_local SmallKernelCache<T> cache;
+  return cache.get(transpose_a, m, n, k, lda, ldb, ldc, beta_zero);
+}
+
+// gemm (allow_small) and gemm_openblas (not).
+template <typename T>
+void gemm_with(bool allow_small, bool transpose_a, bool transpose_b, std::size_t m, std::size_t n,
+               std::size_t k, T alpha, const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta,
+               T* c, std::size_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) return scale_rows(beta, c, m, n, ldc);
+  if (transpose_b_first(transpose_a, transpose_b, m, n, k)) {
+    b = transposed_into_scratch(b, ldb, n, k);
+    transpose_b = false;
+    ldb = n;
+  }
+  if (allow_small && small_eligible(transpose_b, m, n, k, alpha, lda, ldb, ldc, beta)) {
+    if (const SmallKernel<T> kernel =
+            cached_small_kernel<T>(transpose_a, m, n, k, lda, ldb, ldc, beta == T(0))) {
+      kernel(b, a, c);
+      return;
+    }
+  }
+  use_threads_for(m, n, k);
+  blas_gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
 }  // namespace
+
+std::string blas_core() { return openblas_get_corename(); }
+
+std::string blas_core_warning(const std::string& core, bool cpu_has_avx2, bool cpu_has_avx512) {
+  if (!cpu_has_avx2 && !cpu_has_avx512) return "";
+  // OpenBLAS 0.3.21's x86-64 cores with AVX2 kernels; any other on such a
+  // CPU means OpenBLAS did not recognise it.
+  for (const char* vector_core : {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids", "Excavator"})
+    if (same_name(core, vector_core)) return "";
+  const char* fix = cpu_has_avx512 ? "SkylakeX" : "Haswell";
+  return "xgrad: warning: OpenBLAS runs its generic '" + core + "' kernels on this CPU, which has " +
+         (cpu_has_avx512 ? "AVX-512" : "AVX2") +
+         ": OpenBLAS does not recognise the CPU, and matrix products run several times slower "
+         "(sgemm 3.6x on a 2023 Xeon). Set OPENBLAS_CORETYPE=" + fix +
+         " in the environment before starting the program.";
+}
 
 void transpose_matrix(const float* a, std::size_t rows, std::size_t cols, std::size_t lda,
                       float* out, std::size_t ldo) {
@@ -79,37 +286,65 @@ void transpose_matrix(const double* a, std::size_t rows, std::size_t cols, std::
 }
 
 int gemm_threads(std::size_t m, std::size_t n, std::size_t k) {
+  // The most first, on every product: that reads OpenBLAS's startup count
+  // before the first product changes it.
+  const int most = current_max_threads();
   const bool large = m >= kThreadedMinDimension && n >= kThreadedMinDimension &&
                      m * n * k >= kThreadedMinMultiplyAdds;
-  return large ? current_max_threads() : 1;
+  return large ? most : 1;
 }
 
-void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n,
-                 std::size_t k, float alpha, const float* a, std::size_t lda, const float* b,
-                 std::size_t ldb, float beta, float* c, std::size_t ldc) {
-  if (m == 0 || n == 0) return;
-  if (transpose_b_first(transpose_a, transpose_b, m, n, k)) {
-    b = transposed_into_scratch(b, ldb, n, k);
-    transpose_b = false;
-    ldb = n;
-  }
-  use_threads_for(m, n, k);
-  cblas_sgemm(CblasRowMajor, op(transpose_a), op(transpose_b), as_blas(m), as_blas(n),
-              as_blas(k), alpha, a, as_blas(lda), b, as_blas(ldb), beta, c, as_blas(ldc));
+bool small_matrix_shape(std::size_t m, std::size_t n, std::size_t k) {
+  if (k > kSmallMaxInner || m * n > kSmallMaxOutput) return false;
+  const std::size_t bound = gemm_threads(m, n, k) > 1 ? kSmallMaxMultiplyAddsThreaded : kSmallMaxMultiplyAdds;
+  return m * n * k <= bound;
 }
 
-void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n,
-                  std::size_t k, double alpha, const double* a, std::size_t lda,
-                  const double* b, std::size_t ldb, double beta, double* c, std::size_t ldc) {
-  if (m == 0 || n == 0) return;
-  if (transpose_b_first(transpose_a, transpose_b, m, n, k)) {
-    b = transposed_into_scratch(b, ldb, n, k);
-    transpose_b = false;
-    ldb = n;
-  }
-  use_threads_for(m, n, k);
-  cblas_dgemm(CblasRowMajor, op(transpose_a), op(transpose_b), as_blas(m), as_blas(n),
-              as_blas(k), alpha, a, as_blas(lda), b, as_blas(ldb), beta, c, as_blas(ldc));
+std::string small_matrix_engine() {
+#if XGRAD_HAVE_LIBXSMM
+  return std::string("LIBXSMM ") + LIBXSMM_CONFIG_VERSION + " (" + libxsmm_get_target_arch() + ")";
+#else
+  return "none";
+#endif
+}
+
+void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
+          float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta,
+          float* c, std::size_t ldc) {
+  gemm_with(true, transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
+          double alpha, const double* a, std::size_t lda, const double* b, std::size_t ldb,
+          double beta, double* c, std::size_t ldc) {
+  gemm_with(true, transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void gemm_openblas(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
+                   float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+                   float beta, float* c, std::size_t ldc) {
+  gemm_with(false, transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void gemm_openblas(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
+                   double alpha, const double* a, std::size_t lda, const double* b,
+                   std::size_t ldb, double beta, double* c, std::size_t ldc) {
+  gemm_with(false, transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+template <typename T>
+GemmKernel<T>::GemmKernel(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n,
+                          std::size_t k, T alpha, std::size_t lda, std::size_t ldb, T beta,
+                          std::size_t ldc)
+    : transpose_a_(transpose_a), transpose_b_(transpose_b), m_(m), n_(n), k_(k), lda_(lda),
+      ldb_(ldb), ldc_(ldc), alpha_(alpha), beta_(beta) {
+  if (small_eligible(transpose_b, m, n, k, alpha, lda, ldb, ldc, beta))
+    small_ = dispatch_small<T>(transpose_a, m, n, k, lda, ldb, ldc, beta == T(0));
+}
+
+template <typename T>
+void GemmKernel<T>::run_general(const T* a, const T* b, T* c) const {
+  gemm(transpose_a_, transpose_b_, m_, n_, k_, alpha_, a, lda_, b, ldb_, beta_, c, ldc_);
 }
 
 template <typename T>
@@ -124,9 +359,8 @@ Array<T> matmul(const Array<T>& a, const Array<T>& b) {
   Shape out_shape = to_shape(a.shape());
   out_shape.back() = n;
   const std::size_t m = element_count(out_shape) / (n == 0 ? 1 : n);
-  // With k == 0 the product is all zeros; BLAS is not asked for empty sums.
-  // Otherwise beta = 0 makes BLAS write every element without reading it.
-  if (k == 0) return Array<T>(out_shape, T(0));
+  // beta = 0 makes the product write every element without reading it (and
+  // an empty sum, k = 0, writes zeros).
   Array<T> out = Array<T>::from_shape(out_shape);
   gemm(false, false, m, n, k, T(1), a.data(), k, b.data(), n, T(0), out.data(), n);
   return out;
@@ -137,6 +371,7 @@ void set_num_threads(int threads) {
     throw std::invalid_argument("set_num_threads: need at least 1 thread, got " +
                                 std::to_string(threads));
   }
+  startup_threads();  // the startup count and the core warning, before the change
   max_threads.store(threads, std::memory_order_relaxed);
   openblas_threads.store(threads, std::memory_order_relaxed);
   openblas_set_num_threads(threads);
@@ -144,6 +379,8 @@ void set_num_threads(int threads) {
 
 int num_threads() { return current_max_threads(); }
 
+template class GemmKernel<float>;
+template class GemmKernel<double>;
 template Array<float> matmul(const Array<float>&, const Array<float>&);
 template Array<double> matmul(const Array<double>&, const Array<double>&);
 

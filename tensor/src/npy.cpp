@@ -319,7 +319,8 @@ std::vector<char> fortran_to_c(const std::vector<char>& in, const Shape& shape,
 // is `total`. At most `prealloc` bytes of data are allocated before they have
 // actually arrived, so a small deflated entry cannot claim gigabytes.
 NpyArray read_npy_stream(Source& src, std::uint64_t total, std::uint64_t prealloc,
-                         const std::string& where) {
+                         const std::string& where,
+                         const std::function<void(const Header&)>& check_header = nullptr) {
   auto read_exact = [&](char* buf, std::size_t n, const char* what) {
     const std::size_t got = src.read(buf, n);
     if (got != n)
@@ -355,6 +356,7 @@ NpyArray read_npy_stream(Source& src, std::uint64_t total, std::uint64_t preallo
   std::string text(header_len, '\0');
   read_exact(&text[0], text.size(), "header");
   const Header h = HeaderParser(text, where).parse();
+  if (check_header) check_header(h);
   std::size_t nbytes = 0;
   if (!byte_size(h.shape, h.dtype->itemsize, nbytes))
     throw IoError(where + "header declares shape " + shape_to_string(h.shape) + " of " +
@@ -463,9 +465,8 @@ std::string encode_npy(const ArrayView& a) {
   return out;
 }
 
-void write_npz_views(const std::string& path,
-                     const std::vector<std::pair<std::string, ArrayView>>& entries, bool compressed,
-                     const std::string& where) {
+std::string npz_bytes(const std::vector<std::pair<std::string, ArrayView>>& entries, bool compressed,
+                      const std::string& where) {
   if (entries.empty())
     throw std::invalid_argument(where + "no entries (libzip cannot write an empty archive)");
   std::set<std::string> names;
@@ -525,7 +526,7 @@ void write_npz_views(const std::string& path,
   if (got != static_cast<zip_int64_t>(bytes.size()))
     zip_fail("cannot read zip buffer", zip_error_strerror(zip_source_error(buffer.get())));
   zip_error_fini(&error);
-  write_file_atomically(path, bytes, where);
+  return bytes;
 }
 
 // torch.save writes a pickle (before PyTorch 1.6) or a zip of a pickle
@@ -589,7 +590,8 @@ void write_npy(const std::string& path, const Array<T>& a) {
   write_file_atomically(path, encode_npy(view_of(a)), "write_npy: " + path + ": ");
 }
 
-std::vector<std::pair<std::string, NpyArray>> read_npz(const std::string& path) {
+std::vector<std::pair<std::string, NpyArray>> read_npz(const std::string& path,
+                                                       const NpzReadOptions& options) {
   const std::string where = "read_npz: " + path + ": ";
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) throw IoError(where + "cannot open: " + errno_text(errno));
@@ -598,6 +600,8 @@ std::vector<std::pair<std::string, NpyArray>> read_npz(const std::string& path) 
   if (st.st_size == 0) throw IoError(where + "empty file, not a zip archive");
   const auto file_size = static_cast<std::uint64_t>(st.st_size);
   if (has_pytorch_extension(path)) throw IoError(where + pytorch_hint);
+  const std::uint64_t max_bytes =
+      options.max_bytes() ? options.max_bytes() : default_declared_bytes_limit(file_size);
 
   // ZIP_CHECKCONS also rejects duplicate names and local headers that
   // disagree with the central directory.
@@ -608,14 +612,17 @@ std::vector<std::pair<std::string, NpyArray>> read_npz(const std::string& path) 
     throw IoError(where + "not a valid zip archive: " +
                   (code == ZIP_ER_EXISTS ? "two entries have the same name" : zip_code_text(code)));
   const zip_int64_t count = zip_get_num_entries(archive.get(), 0);
-  std::vector<std::pair<std::string, NpyArray>> result;
+
+  // Every entry's name, method and declared size, before any is inflated.
+  std::vector<zip_stat_t> stats(static_cast<std::size_t>(std::max<zip_int64_t>(count, 0)));
+  std::uint64_t declared = 0;
   for (zip_int64_t i = 0; i < count; ++i) {
-    const auto index = static_cast<zip_uint64_t>(i);
-    zip_stat_t zs;
+    zip_stat_t& zs = stats[static_cast<std::size_t>(i)];
     zip_stat_init(&zs);
     const zip_uint64_t needed = ZIP_STAT_NAME | ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE |
                                 ZIP_STAT_COMP_METHOD | ZIP_STAT_ENCRYPTION_METHOD;
-    if (zip_stat_index(archive.get(), index, 0, &zs) != 0 || (zs.valid & needed) != needed)
+    if (zip_stat_index(archive.get(), static_cast<zip_uint64_t>(i), 0, &zs) != 0 ||
+        (zs.valid & needed) != needed)
       throw IoError(where + "entry #" + std::to_string(i) +
                     " is unreadable: " + zip_strerror(archive.get()));
     const std::string name = zs.name;
@@ -624,8 +631,7 @@ std::vector<std::pair<std::string, NpyArray>> read_npz(const std::string& path) 
       throw IoError(where + "entry '" + printable(name) + "' is not a .npy file" +
                     (pickle ? std::string("; the file ") + pytorch_hint : std::string()));
     }
-    const std::string key = name.substr(0, name.size() - 4);
-    const std::string entry_where = where + "entry '" + printable(key) + "': ";
+    const std::string entry_where = where + "entry '" + printable(name.substr(0, name.size() - 4)) + "': ";
     if (zs.encryption_method != ZIP_EM_NONE) throw IoError(entry_where + "is encrypted");
     if (zs.comp_method != ZIP_CM_STORE && zs.comp_method != ZIP_CM_DEFLATE)
       throw IoError(entry_where + "unsupported compression method " +
@@ -635,10 +641,27 @@ std::vector<std::pair<std::string, NpyArray>> read_npz(const std::string& path) 
       throw IoError(entry_where + "directory claims " + std::to_string(zs.size) + " bytes in " +
                     std::to_string(zs.comp_size) + " stored bytes of a " +
                     std::to_string(file_size) + "-byte file");
+    if (__builtin_add_overflow(declared, zs.size, &declared) || declared > max_bytes)
+      throw IoError(where + "the entries up to '" + printable(name.substr(0, name.size() - 4)) +
+                    "' inflate to more than " + std::to_string(max_bytes) + " bytes, the limit for a " +
+                    std::to_string(file_size) + "-byte file (a zip bomb? if the file is trusted, "
+                    "raise NpzReadOptions::max_bytes)");
+  }
+
+  std::vector<std::pair<std::string, NpyArray>> result;
+  for (zip_int64_t i = 0; i < count; ++i) {
+    const auto index = static_cast<zip_uint64_t>(i);
+    const zip_stat_t& zs = stats[index];
+    const std::string name = zs.name;
+    const std::string key = name.substr(0, name.size() - 4);
+    const std::string entry_where = where + "entry '" + printable(key) + "': ";
     std::unique_ptr<zip_file_t, ZipFileClose> file(zip_fopen_index(archive.get(), index, 0));
     if (!file) throw IoError(entry_where + "cannot open: " + zip_strerror(archive.get()));
     ZipEntrySource src(file.get(), entry_where);
-    result.emplace_back(key, read_npy_stream(src, zs.size, zs.comp_size, entry_where));
+    std::function<void(const Header&)> check_header;
+    if (options.check_entry())
+      check_header = [&](const Header& h) { options.check_entry()(key, h.dtype->name, h.shape); };
+    result.emplace_back(key, read_npy_stream(src, zs.size, zs.comp_size, entry_where, check_header));
   }
   return result;
 }
@@ -649,7 +672,15 @@ void write_npz(const std::string& path,
   std::vector<std::pair<std::string, ArrayView>> views;
   for (const auto& e : entries)
     views.emplace_back(e.first, view_of(e.second, where + "entry '" + e.first + "': "));
-  write_npz_views(path, views, compressed, where);
+  write_file_atomically(path, npz_bytes(views, compressed, where), where);
+}
+
+std::string encode_npz(const std::vector<std::pair<std::string, NpyArray>>& entries, bool compressed) {
+  const std::string where = "encode_npz: ";
+  std::vector<std::pair<std::string, ArrayView>> views;
+  for (const auto& e : entries)
+    views.emplace_back(e.first, view_of(e.second, where + "entry '" + e.first + "': "));
+  return npz_bytes(views, compressed, where);
 }
 
 template <typename T>
@@ -657,7 +688,8 @@ void write_npz(const std::string& path,
                const std::vector<std::pair<std::string, Array<T>>>& entries, bool compressed) {
   std::vector<std::pair<std::string, ArrayView>> views;
   for (const auto& e : entries) views.emplace_back(e.first, view_of(e.second));
-  write_npz_views(path, views, compressed, "write_npz: " + path + ": ");
+  const std::string where = "write_npz: " + path + ": ";
+  write_file_atomically(path, npz_bytes(views, compressed, where), where);
 }
 
 #define XGRAD_NPY_DEFINE(T)                                             \

@@ -1,6 +1,7 @@
 #include "xgrad/tensor/tensor.hpp"
 
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 
 #include <algorithm>
@@ -141,9 +142,49 @@ Array<T> sum_to(const Array<T>& a, const Shape& shape) {
   return out;
 }
 
+namespace {
+// The calling thread's guard's generator; null outside any guard.
+thread_local Generator* guarded_generator = nullptr;
+}  // namespace
+
 Generator& generator() {
-  static Generator instance(0);
-  return instance;
+  if (guarded_generator) return *guarded_generator;
+  thread_local Generator per_thread(0);
+  return per_thread;
+}
+
+GeneratorGuard::GeneratorGuard(Generator& generator) : previous_(guarded_generator) {
+  guarded_generator = &generator;
+}
+
+GeneratorGuard::~GeneratorGuard() { guarded_generator = previous_; }
+
+std::vector<std::uint64_t> generator_state(const Generator& generator) {
+  // The standard's textual form round-trips exactly (operator<< / >>).
+  std::ostringstream text;
+  text << generator;
+  std::istringstream words(text.str());
+  std::vector<std::uint64_t> state;
+  for (std::uint64_t word; words >> word;) state.push_back(word);
+  return state;
+}
+
+void set_generator_state(Generator& generator, const std::vector<std::uint64_t>& state,
+                         const std::string& where) {
+  const std::size_t expected = generator_state(generator).size();
+  if (state.size() != expected) {
+    throw std::invalid_argument(where + ": a generator state has " + std::to_string(expected) +
+                                " words, got " + std::to_string(state.size()));
+  }
+  std::ostringstream text;
+  for (std::size_t i = 0; i < state.size(); ++i) text << (i ? " " : "") << state[i];
+  std::istringstream words(text.str());
+  Generator restored;
+  words >> restored;
+  if (words.fail() || generator_state(restored) != state) {
+    throw std::invalid_argument(where + ": the numbers are not a state of the generator");
+  }
+  generator = restored;
 }
 
 void manual_seed(std::uint64_t seed) { generator().seed(seed); }

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <filesystem>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -291,6 +292,71 @@ TEST(Trainer, AveragesFiguresOverTheRanksAndWritesOnRankZeroOnly) {
   // val_loss is evaluate's figure over all the data, from the same weights.
   const nn::Logs after = trainer.evaluate(data.x, data.y, nn::EvaluateOptions().batch_size(2));
   EXPECT_DOUBLE_EQ(history.values("val_loss").back(), after.at("loss"));
+}
+
+// A data-parallel run with a shuffle_seed, killed in the middle of an epoch
+// and resumed from BackupAndRestore's backup (written by rank 0, read by
+// every rank), ends with the weights of the run never stopped, bit for bit:
+// every rank takes its shard of the saved order again, and the resumed
+// epoch's figures, summed over the ranks, are the uninterrupted ones.
+class InterruptAfter : public nn::Callback {
+ public:
+  explicit InterruptAfter(std::size_t batches) : left_(batches) {}
+  void on_train_batch_end(std::size_t, nn::Logs&) override {
+    if (--left_ == 0) throw std::runtime_error("interrupted");
+  }
+
+ private:
+  std::size_t left_;
+};
+
+TEST(Trainer, ResumesADistributedRunMidEpochFromTheBackup) {
+  const std::size_t ranks = dist::world_size();
+  xgrad::manual_seed(31);
+  // 10 samples per rank (R − 1 left over): 5 batches of 2 per rank and epoch.
+  const Data<double> data = make_data<double>(10 * ranks + ranks - 1);
+  const auto options = [&](nn::Callbacks callbacks) {
+    return nn::FitOptions<double>().epochs(3).batch_size(2).shuffle_seed(5).verbose(0).callbacks(
+        std::move(callbacks));
+  };
+  const auto run = [&](std::uint64_t seed, const nn::Callbacks& callbacks,
+                       std::vector<Variable<double>>* weights) {
+    xgrad::manual_seed(seed);
+    auto model = make_model<double>();
+    nn::Adam<double> adam(model->parameters(), nn::AdamOptions().learning_rate(0.01));
+    nn::Trainer<double> trainer(*model, adam, "mse", {nn::make_metric<double>("mae")});
+    dist::DataParallel<double> parallel(trainer);
+    const nn::History history = trainer.fit(data.x, data.y, options(callbacks));
+    *weights = model->parameters();
+    return history;
+  };
+  std::vector<Variable<double>> whole_weights, resumed_weights;
+  const nn::History whole = run(32, {}, &whole_weights);
+
+  std::vector<int> root_pid{static_cast<int>(getpid())};
+  MPI_Bcast(root_pid.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
+  const std::string backup_dir =
+      (std::filesystem::path(::testing::TempDir()) / ("xgrad_dist_backup_" + std::to_string(root_pid[0])))
+          .string();
+  const auto backup = [&] {
+    return std::make_shared<nn::BackupAndRestore>(nn::BackupAndRestoreOptions(backup_dir).save_freq(4));
+  };
+  // Backed up after batches 4, 8 and 12 (the third epoch's second), killed after 14.
+  std::vector<Variable<double>> unused;
+  EXPECT_THROW(run(32, {backup(), std::make_shared<InterruptAfter>(14)}, &unused), std::runtime_error);
+  MPI_Barrier(MPI_COMM_WORLD);
+  auto restoring = backup();
+  const nn::History resumed = run(99, {restoring}, &resumed_weights);  // other initial weights: restored
+  ASSERT_TRUE(restoring->restored().has_value());
+  EXPECT_EQ(restoring->restored()->epoch, 2u);
+  EXPECT_EQ(restoring->restored()->batch, 2u);
+  EXPECT_EQ(max_abs_difference(resumed_weights, whole_weights), 0.0);
+  ASSERT_EQ(resumed.values("loss").size(), 1u);  // the third epoch only
+  for (const char* name : {"loss", "mae"})
+    EXPECT_NEAR(resumed.values(name).back(), whole.values(name).back(), 1e-12 * whole.values(name).back())
+        << name;
+  MPI_Barrier(MPI_COMM_WORLD);
+  EXPECT_FALSE(std::filesystem::exists(backup_dir));  // delete_checkpoint: removed at the end
 }
 
 }  // namespace

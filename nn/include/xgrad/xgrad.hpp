@@ -49,3 +49,4 @@
 #include "xgrad/nn/summary.hpp"
 #include "xgrad/nn/torch_weights.hpp"
 #include "xgrad/nn/trainer.hpp"
+#include "xgrad/nn/training_state.hpp"

@@ -126,6 +126,20 @@ class Variable {
   // value otherwise.
   static Variable from_op(Array<T> value, std::vector<Variable<T>> inputs, const char* op,
                           GradFn<T> grad_fn);
+  // The same for an op of fixed inputs, given last: the inputs vector and
+  // the backward function are made only when the result is recorded, so an
+  // op on constants or under NoGradGuard allocates nothing but its value.
+  template <typename F, typename... Inputs>
+  static Variable from_op(Array<T> value, const char* op, F&& grad_fn, const Inputs&... inputs) {
+    Variable result(make_node(std::move(value)));
+    if ((inputs.requires_grad() || ...) && is_grad_enabled()) {
+      result.node_->requires_grad = true;
+      result.node_->op = op;
+      result.node_->inputs = {inputs...};
+      result.node_->grad_fn = std::forward<F>(grad_fn);
+    }
+    return result;
+  }
 
  private:
   // A node holding `value`, moved once: moving an xtensor array costs 30-45

@@ -21,10 +21,11 @@ namespace xgrad::dist {
 template <typename T>
 void broadcast_parameters(const nn::Module<T>& module, std::size_t root = 0);
 
-// Copies the optimizer's state from rank `root`: its state arrays
-// (Optimizer::state_arrays), its step count, and its constant learning rate
-// (a schedule is a function of the step count). The optimizers must be of the
-// same kind and options on every rank.
+// Copies the optimizer's state (Optimizer::state(): every slot, the step
+// and skipped-step counts, the constant learning rate; a schedule is a
+// function of the step count) from rank `root` and loads it
+// (Optimizer::load_state). The optimizers must be of the same kind and
+// options on every rank.
 template <typename T>
 void broadcast_optimizer_state(nn::Optimizer<T>& optimizer, std::size_t root = 0);
 
@@ -33,9 +34,9 @@ void broadcast_optimizer_state(nn::Optimizer<T>& optimizer, std::size_t root = 0
 template <typename T>
 bool identical_on_every_rank(const nn::Module<T>& module);
 
-// The same for an optimizer's state arrays, step count and learning rate.
+// The same for an optimizer's state(): its slots, step counts and learning rate.
 template <typename T>
-bool identical_on_every_rank(nn::Optimizer<T>& optimizer);
+bool identical_on_every_rank(const nn::Optimizer<T>& optimizer);
 
 // nn::ReplicaContext over the ranks of MPI_COMM_WORLD, for
 // nn::Trainer::set_replicas (dist::DataParallel sets it).

@@ -32,6 +32,7 @@
 #include "xgrad/nn/metrics.hpp"
 #include "xgrad/nn/options.hpp"
 #include "xgrad/nn/progress.hpp"
+#include "xgrad/nn/training_state.hpp"
 #include "xgrad/tensor/tensor.hpp"
 
 namespace xgrad::nn {
@@ -91,6 +92,12 @@ class TrainingContext {
   virtual void set_weights(const std::vector<Array<double>>& weights) = 0;
   // nn::save of the model to `path` (an .npz checkpoint, written atomically).
   virtual void save_weights(const std::string& path) const = 0;
+  // The whole state of the run (training_state.hpp) into one .npz, written
+  // atomically; and back, for the next (or the running) fit to continue
+  // from where it was saved.
+  // load_training_state returns where the restored run was.
+  virtual void save_training_state(const std::string& path) const = 0;
+  virtual TrainingProgress load_training_state(const std::string& path) = 0;
 };
 
 // Keras' callback.params.
@@ -310,6 +317,64 @@ class TerminateOnNaN : public Callback {
 
  private:
   std::size_t epoch_ = 0;
+};
+
+// --------------------------------------------------------- BackupAndRestore
+
+struct BackupAndRestoreOptions {
+  explicit BackupAndRestoreOptions(std::string backup_dir) : backup_dir_(std::move(backup_dir)) {}
+
+  XGRAD_ARG(std::string, backup_dir);          // required, not empty
+  XGRAD_ARG(bool, delete_checkpoint) = true;   // Keras: True
+
+ public:
+  // Keras' save_freq: "epoch" (the default: at each epoch end), or a number
+  // of batches N > 0 (every N training batches, counted across epochs).
+  // Throws std::invalid_argument for another string or 0.
+  BackupAndRestoreOptions& save_freq(const std::string& epoch);
+  BackupAndRestoreOptions& save_freq(std::size_t batches);
+  // 0 for "epoch".
+  std::size_t save_freq_batches() const { return save_freq_batches_; }
+
+ private:
+  std::size_t save_freq_batches_ = 0;
+};
+
+// Keras' BackupAndRestore: backs the whole training state up into
+// <backup_dir>/training_state.npz (TrainingContext::save_training_state: the
+// weights, the optimizer's moments and step count, the epoch and batch
+// reached, the random generators; written atomically, each backup replacing
+// the last) at each epoch end or every save_freq batches. When fit starts
+// (on_train_begin) and the backup exists, it is restored and fit continues
+// from there, in the middle of an epoch too; without one, fit starts afresh.
+// A run killed and run again with the same program ends with the same
+// weights, byte for byte, as one never interrupted. When fit ends normally
+// and delete_checkpoint is true, the backup (and any temporaries of its
+// interrupted writes) is removed, then backup_dir if that leaves it empty;
+// Keras removes the whole directory. Keep the callback early in the list:
+// a later callback's on_epoch_end changes (ReduceLROnPlateau's rate) are not
+// in that epoch's backup. A backup that does not fit the model throws
+// xgrad::IoError from fit.
+class BackupAndRestore : public Callback {
+ public:
+  explicit BackupAndRestore(BackupAndRestoreOptions options);
+  void on_train_begin(Logs& logs) override;
+  void on_train_batch_end(std::size_t batch, Logs& logs) override;
+  void on_epoch_end(std::size_t epoch, Logs& logs) override;
+  void on_train_end(Logs& logs) override;
+
+  const BackupAndRestoreOptions& options() const { return options_; }
+  // <backup_dir>/training_state.npz.
+  std::string backup_path() const;
+  // Where the last fit resumed from; nullopt when it started afresh.
+  const std::optional<TrainingProgress>& restored() const { return restored_; }
+
+ private:
+  void save();
+
+  BackupAndRestoreOptions options_;
+  std::size_t batches_since_save_ = 0;
+  std::optional<TrainingProgress> restored_;
 };
 
 // ---------------------------------------------------------------- CSVLogger

@@ -22,8 +22,10 @@
 // is not a multiple of batch_size. With drop_last, that smaller last batch is
 // left out: floor(N / batch_size) batches, each of batch_size samples (none
 // when N < batch_size). With shuffle, each call of epoch() draws a
-// new order from xgrad's seeded generator, so manual_seed(s) before the
-// first epoch makes the whole sequence of orders reproducible.
+// new order from xgrad::generator() (so manual_seed(s) before the first
+// epoch makes the whole sequence of orders reproducible), or, with a seed,
+// from the loader's own generator, seeded once at construction: the orders
+// are then the same whatever else draws random numbers.
 //
 // Data-parallel training: shard(rank, R) gives each of R replicas a disjoint
 // part of every epoch (see there); then "N" above is shard_size().
@@ -31,6 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -46,6 +49,7 @@ struct DataLoaderOptions {
   XGRAD_ARG(std::size_t, batch_size) = 32;  // Keras fit(): 32; > 0
   XGRAD_ARG(bool, shuffle) = true;          // Keras fit(): True; a new order every epoch
   XGRAD_ARG(bool, drop_last) = false;       // PyTorch's DataLoader: False (Keras has none)
+  XGRAD_ARG(std::optional<std::uint64_t>, seed);  // tf.data shuffle's seed: None (xgrad::generator())
 };
 
 // A uniformly random order of 0 .. n-1 (Fisher-Yates), drawn from
@@ -114,8 +118,16 @@ class DataLoader {
   // different sizes N on axis 0, when either has rank 0, or when batch_size is 0.
   DataLoader(Array<X> inputs, Array<Y> targets, DataLoaderOptions options = {});
 
-  // The next epoch: with shuffle, a new random order; else 0 .. N-1.
+  // The next epoch: epoch(next_order()).
   Epoch epoch() const;
+  // The order of all N samples for the next epoch (which, when sharded,
+  // visits this replica's part of it): with shuffle, a new random order
+  // (one draw from the generator); else 0 .. N-1. The same on every replica.
+  std::vector<std::size_t> next_order() const;
+  // An epoch in a given order of all N samples, such as a saved run's
+  // (next_order() of that epoch); when sharded, this replica's part of it.
+  // Throws std::invalid_argument unless `order` holds N samples, each < N.
+  Epoch epoch(const std::vector<std::size_t>& order) const;
 
   // The batch of the given samples, in that order. Throws std::out_of_range
   // for an index >= N.
@@ -123,8 +135,9 @@ class DataLoader {
 
   // Data-parallel training over R = world_size replicas: from now on each
   // epoch() visits only this replica's part of the epoch's order. Every
-  // replica draws the same order (the same seed and the same draws before,
-  // which the same program on every replica makes) and takes the samples at
+  // replica draws the same order (the same seed, DataLoaderOptions::seed or
+  // xgrad::generator()'s, and the same draws before, which the same program
+  // on every replica makes) and takes the samples at
   // positions rank, rank + R, rank + 2R, ... of it (as PyTorch's
   // DistributedSampler): disjoint parts of floor(N / R) samples each. The
   // last N mod R positions of each order are dropped, so that every replica
@@ -146,6 +159,9 @@ class DataLoader {
   const DataLoaderOptions& options() const { return options_; }
   const Array<X>& inputs() const { return inputs_; }
   const Array<Y>& targets() const { return targets_; }
+  // The loader's own shuffling generator (with a seed), whose state a saved
+  // run keeps; null without a seed.
+  Generator* seed_generator() { return options_.seed() ? &seed_generator_ : nullptr; }
 
  private:
   Array<X> inputs_;
@@ -153,6 +169,7 @@ class DataLoader {
   DataLoaderOptions options_;
   std::size_t samples_ = 0;
   std::size_t shard_rank_ = 0, shard_count_ = 1;
+  mutable Generator seed_generator_;  // used only with a seed; epoch() draws from it
 };
 
 extern template class DataLoader<float, float>;

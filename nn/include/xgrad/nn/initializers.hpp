@@ -39,6 +39,8 @@
 // a shape it cannot fill (orthogonal below rank 2, identity unless rank 2).
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "xgrad/tensor/tensor.hpp"
@@ -88,6 +90,18 @@ struct Initializer {
   FanMode mode = FanMode::fan_in;                           // Keras: "fan_in"
   Distribution distribution = Distribution::truncated_normal;  // Keras: "truncated_normal"
   double gain = 1.0;                                        // Keras: 1.0
+  // Keras' seed=: with one, every draw comes from a generator made from it
+  // afresh, so each call gives the same values (as a Keras initializer
+  // seeded with an integer does) whatever else draws; without, from
+  // xgrad::generator().
+  std::optional<std::uint64_t> seed;                        // Keras: None
+
+  // This initializer with `seed` set: init::glorot_uniform().with_seed(7).
+  Initializer with_seed(std::uint64_t value) const {
+    Initializer seeded = *this;
+    seeded.seed = value;
+    return seeded;
+  }
 
   // An array of `shape` drawn (or filled) as this initializer says.
   template <typename T>
@@ -105,7 +119,7 @@ struct Initializer {
   // "random_uniform(minval=-0.05, maxval=0.05)".
   std::string describe() const;
 
-  // Same kind and same parameters that the kind uses.
+  // Same kind, same parameters that the kind uses, and the same seed.
   bool operator==(const Initializer& other) const;
   bool operator!=(const Initializer& other) const { return !(*this == other); }
 };

@@ -49,25 +49,62 @@
 // groups named after the layer's name without a _N suffix. Other layers with
 // parameters make save and load throw IoError.
 //
+// Hostile files: libhdf5 (1.10) crashes or hangs on some corrupt files, so
+// by default load does not parse the file in the calling process. It runs
+// the program xgrad-h5-reader (installed with the library, in libexec), which
+// applies a memory limit to itself, reads the file with the same reader and
+// hands the weights back as an .npz that load checks again. A crash, a
+// hang past the time limit or any failure there is an IoError naming the
+// file. The program is found through the environment variable
+// XGRAD_H5_READER if set, else where the library was installed, else in the
+// build tree it was built in. KerasLoadOptions().trusted(true) reads in the
+// calling process instead (no program to start, which takes tens of
+// milliseconds; for files you made yourself).
+//
+// Sizes: weights whose shape the model fixes must match it exactly before
+// anything is allocated; those it does not (an unbuilt layer's kernel) may
+// together declare at most max(64 MiB, 32 x the file's size) bytes unless
+// KerasLoadOptions::max_bytes raises that. The walk through the file's
+// groups visits each expected group once, at most 64 deep, and refuses links
+// with empty, repeated or otherwise invalid names.
+//
+// Checksums: save stores every dataset in chunks with HDF5's Fletcher32
+// checksum (Keras and h5py read such files as any other), so a changed byte
+// in a file xgrad wrote is an IoError on load. Files Keras writes have no
+// checksums; a changed byte in their data loads as a different weight.
+//
 // HDF5's own error printing is switched off during these calls and restored
 // after; its reason for a failure ends up in the IoError message. Like HDF5
 // itself (unless built thread-safe), these calls must not run concurrently.
 
+#include <cstdint>
 #include <string>
 
 #include "xgrad/nn/module.hpp"
+#include "xgrad/nn/options.hpp"
 
 namespace xgrad::nn {
+
+struct KerasLoadOptions {
+  // Read the file in the calling process, where a file that crashes libhdf5
+  // crashes the program; only for files you trust.
+  XGRAD_ARG(bool, trusted) = false;
+  // Bytes the file may declare for weights whose shape the model does not
+  // fix; 0: max(64 MiB, 32 x the file's size).
+  XGRAD_ARG(std::uint64_t, max_bytes) = 0;
+  // Wall-clock seconds xgrad-h5-reader may take before it is killed.
+  XGRAD_ARG(double, time_limit_seconds) = 60;
+};
 
 template <typename T>
 void save_keras_weights(const Module<T>& model, const std::string& path);
 
 template <typename T>
-void load_keras_weights(Module<T>& model, const std::string& path);
+void load_keras_weights(Module<T>& model, const std::string& path, const KerasLoadOptions& options = {});
 
 extern template void save_keras_weights(const Module<float>&, const std::string&);
 extern template void save_keras_weights(const Module<double>&, const std::string&);
-extern template void load_keras_weights(Module<float>&, const std::string&);
-extern template void load_keras_weights(Module<double>&, const std::string&);
+extern template void load_keras_weights(Module<float>&, const std::string&, const KerasLoadOptions&);
+extern template void load_keras_weights(Module<double>&, const std::string&, const KerasLoadOptions&);
 
 }  // namespace xgrad::nn

@@ -35,6 +35,10 @@ Variable<T> binary_crossentropy_from_logits(const Variable<T>& logits, const Var
 template <typename T>
 Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logits,
                                                         const xt::xarray<std::int64_t>& labels);
+// The same with int32 labels (Keras takes either).
+template <typename T>
+Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logits,
+                                                        const xt::xarray<std::int32_t>& labels);
 // The same with labels [N] for logits [N, C].
 template <typename T>
 Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logits,
@@ -46,6 +50,8 @@ Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logit
                                                               const Variable<T>&);            \
   extern template Variable<T> sparse_categorical_crossentropy_from_logits(                    \
       const Variable<T>&, const xt::xarray<std::int64_t>&);                                   \
+  extern template Variable<T> sparse_categorical_crossentropy_from_logits(                    \
+      const Variable<T>&, const xt::xarray<std::int32_t>&);                                   \
   extern template Variable<T> sparse_categorical_crossentropy_from_logits(                    \
       const Variable<T>&, const std::vector<std::int64_t>&);
 XGRAD_DECLARE_LOSSES(float)

@@ -62,15 +62,18 @@ class Metric {
   // The figure so far; 0 before any update.
   virtual double result() const = 0;
   virtual void reset_state() = 0;
-
-  // For data-parallel training (replicas.hpp): the running state as numbers
-  // that add up over batches (MeanMetric: total and count), which the
-  // trainer sums over the replicas, and the figure of such a summed state,
-  // so that the result covers every replica's batches exactly. Empty (the
-  // default): the trainer averages result() weighted by each replica's
-  // samples instead.
-  virtual std::vector<double> summable_state() const { return {}; }
-  virtual double result_of_state(const std::vector<double>& /*state*/) const { return result(); }
+  // The running state as numbers, and back: a run resumed in the middle of
+  // an epoch (save_training_state) continues the epoch's figures, and
+  // data-parallel training (replicas.hpp) makes the epoch's figure over all
+  // replicas by summing their states element by element and setting the
+  // sum. So a state adds up: the sum of two states (of the same length,
+  // whatever the batches) is the state after both metrics' batches
+  // (MeanMetric: {total, count}). A metric of your own without one (empty,
+  // the default) starts a resumed epoch's figure afresh, and over replicas
+  // its result() is averaged weighted by each replica's samples.
+  // set_state throws std::invalid_argument for numbers state() cannot give.
+  virtual std::vector<double> state() const { return {}; }
+  virtual void set_state(const std::vector<double>& state);
 
   // The key in fit()'s logs and History ("mean_absolute_error").
   const std::string& name() const { return name_; }
@@ -93,15 +96,13 @@ class Metric {
 template <typename T = float>
 class MeanMetric : public Metric<T> {
  public:
-  double result() const override { return result_of_state({total_, count_}); }
+  // total / count; 0 while count is 0.
+  double result() const override { return count_ > 0 ? total_ / count_ : 0.0; }
   void reset_state() override { total_ = count_ = 0.0; }
+  std::vector<double> state() const override { return {total_, count_}; }
+  void set_state(const std::vector<double>& state) override;
   double total() const { return total_; }
   double count() const { return count_; }
-  std::vector<double> summable_state() const override { return {total_, count_}; }
-  // total / count; 0 while count is 0.
-  double result_of_state(const std::vector<double>& state) const override {
-    return state.at(1) > 0 ? state.at(0) / state.at(1) : 0.0;
-  }
 
  protected:
   using Metric<T>::Metric;
@@ -199,7 +200,7 @@ class RootMeanSquaredError : public MeanMetric<T> {
  public:
   explicit RootMeanSquaredError(std::string name = "root_mean_squared_error")
       : MeanMetric<T>(std::move(name), MetricDirection::down) {}
-  double result_of_state(const std::vector<double>& state) const override;
+  double result() const override;
 
  protected:
   void update(const Array<T>& y_true, const Array<T>& y_pred) override;
@@ -219,6 +220,7 @@ std::shared_ptr<Metric<T>> make_metric(const std::string& name);
 
 #define XGRAD_DECLARE_METRICS(T)                                                      \
   extern template class Metric<T>;                                                    \
+  extern template class MeanMetric<T>;                                                \
   extern template class Accuracy<T>;                                                  \
   extern template class BinaryAccuracy<T>;                                            \
   extern template class SparseCategoricalAccuracy<T>;                                 \

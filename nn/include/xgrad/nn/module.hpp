@@ -64,6 +64,11 @@ class Module {
     return children_;
   }
   void zero_grad();
+  // The random generators this module and its children own (a seeded
+  // layer's "seed_generator", which draws its dropout masks), named as
+  // named_parameters() names parameters ("dropout/seed_generator"), so that a
+  // saved run (save_training_state) continues with the same draws.
+  std::vector<std::pair<std::string, Generator*>> named_generators() const;
 
   // Training mode (the default) or inference mode, for layers that act
   // differently in each; applies to the children too.
@@ -96,6 +101,8 @@ class Module {
                                  std::optional<Regularizer> regularizer = std::nullopt,
                                  std::optional<Constraint> constraint = std::nullopt);
   void register_module(const std::string& name, std::shared_ptr<Module<T>> module);
+  // Registers a generator the module owns (it must live as long as the module).
+  void register_generator(const std::string& name, Generator& generator);
   // Replaces the activity penalties of the last call (an empty list clears
   // them). They keep that call's graph alive until replaced.
   void set_activity_losses(std::vector<Variable<T>> losses) { activity_losses_ = std::move(losses); }
@@ -111,6 +118,7 @@ class Module {
   std::vector<ParameterRules> rules_;  // one per parameter, same order
   std::vector<std::pair<std::string, std::shared_ptr<Module<T>>>> children_;
   std::vector<Variable<T>> activity_losses_;
+  std::vector<std::pair<std::string, Generator*>> generators_;
   bool training_ = true;
 };
 

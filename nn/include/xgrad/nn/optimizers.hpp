@@ -31,9 +31,19 @@
 //   global_clipnorm(c)       before each update, all gradients are scaled
 //                            together to a global L2 norm of at most c
 //                            (clip_grad_norm below); 0: no clipping
+// and one of xgrad's own (opt-in):
+//   skip_nonfinite(true)     a step whose gradients hold a NaN or an
+//                            infinity changes nothing (no weight, no moment,
+//                            iterations() not advanced, constraints not
+//                            applied) and is counted in skipped_steps(),
+//                            as a loss-scaling optimizer skips an overflowed
+//                            step; one bad batch then cannot put NaN into
+//                            every weight
 
 #include <cstddef>
 #include <functional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "xgrad/autograd/variable.hpp"
@@ -81,24 +91,38 @@ class Optimizer {
   const LearningRateSchedulePtr& learning_rate_schedule() const { return schedule_; }
   // 0 when gradients are not clipped.
   double global_clipnorm() const { return global_clipnorm_; }
+  bool skip_nonfinite() const { return skip_nonfinite_; }
+  // Steps skipped for non-finite gradients (with skip_nonfinite).
+  std::size_t skipped_steps() const { return skipped_steps_; }
+
+  // Everything a run needs to continue with this optimizer exactly where it
+  // was (Keras' optimizer.variables): the step counts, the constant rate
+  // (which callbacks may have changed) and every slot of every parameter,
+  // named "<slot>/<parameter index>" ("momentums/0", "velocities/0" for
+  // Adam; the slots an optimizer has depend on its options).
+  struct State {
+    std::string optimizer;  // name()
+    std::size_t iterations = 0;
+    std::size_t skipped_steps = 0;
+    double learning_rate = 0.0;  // the constant rate; ignored with a schedule
+    std::vector<std::pair<std::string, Array<T>>> slots;
+  };
+  State state() const;
+  // Puts back a state() of an optimizer of the same kind, options and
+  // parameter shapes. Throws std::invalid_argument naming what differs (the
+  // optimizer, a missing or extra slot, a shape) before changing anything.
+  void load_state(const State& state);
 
   // A function step() runs on the parameters after its shape checks and
-  // before anything else (clipping, the updates): it may change their
-  // gradients in place, or give one to a parameter without. Data-parallel
-  // training averages the gradients over the processes here
-  // (dist::DistributedOptimizer). Empty (the default): none.
+  // before anything else (skip_nonfinite's check, clipping, the updates):
+  // it may change their gradients in place, or give one to a parameter
+  // without. Data-parallel training averages the gradients over the
+  // processes here (dist::DistributedOptimizer), so every process skips a
+  // non-finite step alike. Empty (the default): none. Copying the state
+  // between processes goes through state() / load_state().
   using GradientHook = std::function<void(const std::vector<Variable<T>>& parameters)>;
   void set_gradient_hook(GradientHook hook) { gradient_hook_ = std::move(hook); }
   const GradientHook& gradient_hook() const { return gradient_hook_; }
-
-  // The state arrays (SGD's velocities, RMSprop's and Adam's moments), each
-  // of its parameter's shape, in a fixed order: with iterations() and the
-  // learning rate, all that makes two optimizers of the same options step
-  // alike (data-parallel training copies it from one process to the others).
-  virtual std::vector<Array<T>*> state_arrays() { return {}; }
-  // Sets the count of completed steps (iterations()), as when the state is
-  // copied from another optimizer.
-  void set_iterations(std::size_t iterations) { iterations_ = iterations; }
 
  protected:
   // Throws std::invalid_argument, naming `optimizer`, for an empty list, a
@@ -108,7 +132,7 @@ class Optimizer {
   // For the constructors of the optimizers: the options every optimizer has.
   // Checks learning_rate >= 0 and global_clipnorm >= 0.
   void set_common_options(double learning_rate, LearningRateSchedulePtr schedule,
-                          double global_clipnorm);
+                          double global_clipnorm, bool skip_nonfinite);
   // The learning rate of the step under way, for update().
   double step_learning_rate() const { return step_learning_rate_; }
 
@@ -118,6 +142,12 @@ class Optimizer {
 
   // Zeros of each parameter's shape, in order: one kind of state.
   std::vector<Array<T>> zero_state() const;
+  // Each kind of state the optimizer keeps, by name ("momentums"), for
+  // state() and load_state(); kinds its options leave unused are omitted.
+  virtual std::vector<std::pair<std::string, std::vector<Array<T>>*>> slots() = 0;
+
+  // Whether every gradient there is holds only finite numbers.
+  bool gradients_finite() const;
 
   // Throws std::invalid_argument naming the optimizer and `option` unless
   // low <= value <= high (or < high when !high_inclusive) and value is finite.
@@ -133,15 +163,18 @@ class Optimizer {
   double learning_rate_ = 0.0;  // the constant rate; unused with a schedule
   LearningRateSchedulePtr schedule_;
   double global_clipnorm_ = 0.0;
+  bool skip_nonfinite_ = false;
+  std::size_t skipped_steps_ = 0;
   double step_learning_rate_ = 0.0;
   GradientHook gradient_hook_;
 };
 
 struct SGDOptions {
-  XGRAD_ARG(double, learning_rate) = 0.01;
+  XGRAD_ARG(double, learning_rate) = 0.01;  // Keras: 0.01
   // Keras: learning_rate=<a LearningRateSchedule>; when set, it replaces learning_rate.
   XGRAD_ARG(LearningRateSchedulePtr, learning_rate_schedule) = nullptr;
-  XGRAD_ARG(double, global_clipnorm) = 0.0;  // Keras: None (0: no clipping); >= 0  // Keras: 0.01
+  XGRAD_ARG(double, global_clipnorm) = 0.0;  // Keras: None (0: no clipping); >= 0
+  XGRAD_ARG(bool, skip_nonfinite) = false;   // xgrad's: skip steps with NaN/Inf gradients
   XGRAD_ARG(double, momentum) = 0.0;        // Keras: 0.0; in [0, 1]
   XGRAD_ARG(bool, nesterov) = false;        // Keras: False
 
@@ -162,10 +195,10 @@ class SGD : public Optimizer<T> {
   explicit SGD(std::vector<Variable<T>> parameters, SGDOptions options = {});
 
   const SGDOptions& options() const { return options_; }
-  std::vector<Array<T>*> state_arrays() override;
 
  protected:
   void update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t step) override;
+  std::vector<std::pair<std::string, std::vector<Array<T>>*>> slots() override;
 
  private:
   SGDOptions options_;
@@ -173,10 +206,11 @@ class SGD : public Optimizer<T> {
 };
 
 struct RMSpropOptions {
-  XGRAD_ARG(double, learning_rate) = 0.001;
+  XGRAD_ARG(double, learning_rate) = 0.001;  // Keras: 0.001
   // Keras: learning_rate=<a LearningRateSchedule>; when set, it replaces learning_rate.
   XGRAD_ARG(LearningRateSchedulePtr, learning_rate_schedule) = nullptr;
-  XGRAD_ARG(double, global_clipnorm) = 0.0;  // Keras: None (0: no clipping); >= 0  // Keras: 0.001
+  XGRAD_ARG(double, global_clipnorm) = 0.0;  // Keras: None (0: no clipping); >= 0
+  XGRAD_ARG(bool, skip_nonfinite) = false;   // xgrad's: skip steps with NaN/Inf gradients
   XGRAD_ARG(double, rho) = 0.9;              // Keras: 0.9; in [0, 1)
   XGRAD_ARG(double, momentum) = 0.0;         // Keras: 0.0; in [0, 1]
   XGRAD_ARG(double, epsilon) = 1e-7;         // Keras: 1e-7; >= 0
@@ -202,10 +236,10 @@ class RMSprop : public Optimizer<T> {
   explicit RMSprop(std::vector<Variable<T>> parameters, RMSpropOptions options = {});
 
   const RMSpropOptions& options() const { return options_; }
-  std::vector<Array<T>*> state_arrays() override;
 
  protected:
   void update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t step) override;
+  std::vector<std::pair<std::string, std::vector<Array<T>>*>> slots() override;
 
  private:
   RMSpropOptions options_;
@@ -213,10 +247,11 @@ class RMSprop : public Optimizer<T> {
 };
 
 struct AdamOptions {
-  XGRAD_ARG(double, learning_rate) = 0.001;
+  XGRAD_ARG(double, learning_rate) = 0.001;  // Keras: 0.001
   // Keras: learning_rate=<a LearningRateSchedule>; when set, it replaces learning_rate.
   XGRAD_ARG(LearningRateSchedulePtr, learning_rate_schedule) = nullptr;
-  XGRAD_ARG(double, global_clipnorm) = 0.0;  // Keras: None (0: no clipping); >= 0  // Keras: 0.001
+  XGRAD_ARG(double, global_clipnorm) = 0.0;  // Keras: None (0: no clipping); >= 0
+  XGRAD_ARG(bool, skip_nonfinite) = false;   // xgrad's: skip steps with NaN/Inf gradients
   XGRAD_ARG(double, beta_1) = 0.9;           // Keras: 0.9; in [0, 1)
   XGRAD_ARG(double, beta_2) = 0.999;         // Keras: 0.999; in [0, 1)
   XGRAD_ARG(double, epsilon) = 1e-7;         // Keras: 1e-7; >= 0
@@ -241,10 +276,10 @@ class Adam : public Optimizer<T> {
   explicit Adam(std::vector<Variable<T>> parameters, AdamOptions options = {});
 
   const AdamOptions& options() const { return options_; }
-  std::vector<Array<T>*> state_arrays() override;
 
  protected:
   void update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t step) override;
+  std::vector<std::pair<std::string, std::vector<Array<T>>*>> slots() override;
 
  private:
   AdamOptions options_;

@@ -39,7 +39,9 @@
 // scratch buffers are made once per call. Backward: per step the recurrent
 // product(s) with recurrent_kernel^T (formed once); then the input's, the
 // kernel's and the recurrent kernel's gradients as single GEMMs over all
-// B·T rows of a [B, T, G·U] buffer of pre-activation gradients.
+// B·T rows of a [B, T, G·U] buffer of pre-activation gradients. The
+// per-step products run through a GemmKernel per product site, made once
+// per call (tensor/blas.hpp: a LIBXSMM kernel for the small shapes).
 
 #include <cstddef>
 #include <optional>

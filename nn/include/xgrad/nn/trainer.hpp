@@ -13,7 +13,7 @@
 // (Optimizer::apply_constraints_of), as Keras' optimizer does.
 //
 // Data: inputs x [N, ...] and targets y [N, ...] as arrays of T, or class
-// labels as int64 (converted to T, exact below 2^24 for float). Batches are
+// labels as int64 or int32 (converted to T, exact below 2^24 for float). Batches are
 // rows of x and y along axis 0.
 //
 // One training step on a batch (x_b, y_b) of b samples, as Keras' train_step:
@@ -33,10 +33,12 @@
 // evaluate() on its own part of the data. fit's batch_size is per replica:
 // each step trains on R · batch_size samples in all. fit shards the
 // training data (DataLoader::shard: floor(N / R) samples per replica per
-// epoch); evaluate and the validation split x into R blocks of rows. The
+// epoch, each replica's part of the same order of all N, which a
+// shuffle_seed draws alike everywhere; save_training_state keeps that
+// order, so a resumed run shards it again); evaluate and the validation split x into R blocks of rows. The
 // epoch's logs and evaluate's result are the figures over all replicas
 // (the loss tracker's and each metric's state summed over them,
-// Metric::summable_state), so EarlyStopping and the other callbacks decide
+// Metric::state), so EarlyStopping and the other callbacks decide
 // alike everywhere; the per-batch logs are each replica's own (as in
 // Horovod: averaging them would cost a collective per step). A
 // stop_training set on any replica stops all of them after that batch or
@@ -66,9 +68,16 @@
 #include "xgrad/nn/options.hpp"
 #include "xgrad/nn/replicas.hpp"
 #include "xgrad/nn/sequential.hpp"
+#include "xgrad/nn/training_state.hpp"
 #include "xgrad/tensor/tensor.hpp"
 
 namespace xgrad::nn {
+
+namespace detail {
+// Class labels fit() and evaluate() take as y (Keras takes either).
+template <typename L>
+constexpr bool is_class_label_v = std::is_same_v<L, std::int64_t> || std::is_same_v<L, std::int32_t>;
+}  // namespace detail
 
 // A loss for the trainer: a function (y_pred, y_true) -> 0-D Variable, in
 // the argument order of losses.hpp (Keras' losses take y_true first), with
@@ -115,6 +124,9 @@ struct FitOptions {
   XGRAD_ARG(bool, shuffle) = true;                // Keras: True; a new order each epoch (DataLoader)
   XGRAD_ARG(std::size_t, initial_epoch) = 0;      // Keras: 0; the epoch to start from (from 0)
   XGRAD_ARG(std::size_t, validation_batch_size) = 0;  // Keras: None (0 here): batch_size
+  // xgrad's: shuffle with fit's own generator seeded with this
+  // (DataLoaderOptions::seed), not xgrad::generator().
+  XGRAD_ARG(std::optional<std::uint64_t>, shuffle_seed) = std::nullopt;
 
  public:
   // Keras' validation_data=(x_val, y_val): evaluated at each epoch end as
@@ -125,7 +137,7 @@ struct FitOptions {
   }
   // (A template only so that an xtensor expression as labels picks the
   // overload above, not this one.)
-  template <typename L, typename = std::enable_if_t<std::is_same_v<L, std::int64_t>>>
+  template <typename L, typename = std::enable_if_t<detail::is_class_label_v<L>>>
   FitOptions& validation_data(Array<T> x, const Array<L>& labels) {
     return validation_data(std::move(x), Array<T>(xt::cast<T>(labels)));
   }
@@ -169,10 +181,10 @@ class Trainer : public TrainingContext {
   // no samples, batch_size 0, a validation_split outside [0, 1) or one that
   // leaves either part empty, or validation data whose shapes do not fit.
   History fit(const Array<T>& x, const Array<T>& y, const FitOptions<T>& options = FitOptions<T>());
-  // The same with int64 class labels. (The label overloads are templates
+  // The same with int64 or int32 class labels. (The label overloads are templates
   // only so that an xtensor expression as y, such as 2.0f * x, picks the
   // overload above.)
-  template <typename L, typename = std::enable_if_t<std::is_same_v<L, std::int64_t>>>
+  template <typename L, typename = std::enable_if_t<detail::is_class_label_v<L>>>
   History fit(const Array<T>& x, const Array<L>& labels, const FitOptions<T>& options = FitOptions<T>()) {
     return fit(x, Array<T>(xt::cast<T>(labels)), options);
   }
@@ -180,7 +192,7 @@ class Trainer : public TrainingContext {
   // Keras' evaluate: the loss and each metric over x, y in batches, in
   // order: {"loss", <metric names>...}, each the batch-size-weighted mean.
   Logs evaluate(const Array<T>& x, const Array<T>& y, const EvaluateOptions& options = {});
-  template <typename L, typename = std::enable_if_t<std::is_same_v<L, std::int64_t>>>
+  template <typename L, typename = std::enable_if_t<detail::is_class_label_v<L>>>
   Logs evaluate(const Array<T>& x, const Array<L>& labels, const EvaluateOptions& options = {}) {
     return evaluate(x, Array<T>(xt::cast<T>(labels)), options);
   }
@@ -221,6 +233,29 @@ class Trainer : public TrainingContext {
   std::vector<Array<double>> get_weights() const override;
   void set_weights(const std::vector<Array<double>>& weights) override;
   void save_weights(const std::string& path) const override;
+  // nn::save_training_state of the model, the optimizer, the generators and
+  // where fit is (progress()): the epoch under way, its batches done and
+  // their order, the epoch's running figures. Called from a callback's
+  // on_train_batch_end, the next fit resumes after that batch; from
+  // on_epoch_end, at the next epoch.
+  void save_training_state(const std::string& path) const override;
+  // Restores such a file (nn::load_training_state) into the model, the
+  // optimizer and the generators; the next fit() starts where it was saved,
+  // in place of initial_epoch (called from a callback's on_train_begin, the
+  // fit under way does). A mid-epoch resume goes on with the saved order of
+  // that epoch and its running figures; the epoch's on_epoch_begin hooks run
+  // again, after which the saved learning rate is put back. With replicas
+  // (set_replicas) every replica calls both, as BackupAndRestore does:
+  // saving is collective and replica 0 alone writes the file (the order of
+  // all training samples, from which each replica takes its shard again;
+  // the figures summed over the replicas, which replica 0 takes back), so
+  // every replica must be able to read it. Throws IoError on a file that
+  // does not fit; at fit's start std::invalid_argument when the saved order
+  // does not fit the data, the shuffling's generator
+  // (FitOptions::shuffle_seed) is not the same kind, or (with replicas) the
+  // replicas do not all resume the same place.
+  TrainingProgress load_training_state(const std::string& path) override;
+  const TrainingProgress& progress() const { return progress_; }
 
  private:
   using Forward = std::function<Variable<T>(const Variable<T>&)>;
@@ -238,11 +273,24 @@ class Trainer : public TrainingContext {
 
   // The loss of one batch with the regularization loss, and the trackers updated.
   Variable<T> batch_loss(const Array<T>& x, const Array<T>& y);
+  // Checks a restored run against this fit (std::invalid_argument) and
+  // restores fit's shuffling generator.
+  void check_resume(const RunState& resume, std::size_t samples, std::size_t batches,
+                    const FitOptions<T>& options);
+  // With replicas: throws std::invalid_argument on every replica unless all
+  // resume the same place (or all start afresh). One small allreduce.
+  void agree_on_resume(const std::optional<TrainingProgress>& resumed);
+  // The loss tracker's and the metrics' saved running state.
+  void restore_metrics(const std::vector<std::pair<std::string, std::vector<double>>>& saved);
   // evaluate over (x, y) with the given callbacks' on_test_* hooks.
   Logs run_test(const Array<T>& x, const Array<T>& y, std::size_t batch_size,
                 const Callbacks& callbacks);
   // metric_results() over every replica (that process's alone without replicas).
   Logs replica_results();
+  // With replicas: the loss tracker's {total, count} and each metric's
+  // state() summed over the replicas ({result · samples, samples} for a
+  // metric without a state). Collective.
+  std::vector<std::vector<double>> replica_states() const;
   // With replicas: stop_training on every replica when it is set on any.
   void agree_on_stop();
   // The callbacks this process runs: all, except on a replica other than 0
@@ -257,6 +305,11 @@ class Trainer : public TrainingContext {
   double loss_total_ = 0.0, loss_count_ = 0.0;  // Keras' loss tracker (a Mean)
   History history_;
   std::shared_ptr<const ReplicaContext> replicas_;
+  // Where fit is, for save_training_state.
+  TrainingProgress progress_;
+  std::vector<std::size_t> epoch_order_;  // of the epoch under way
+  Generator* shuffle_generator_ = nullptr;  // fit's own, with a shuffle_seed, while fit runs
+  std::optional<RunState> resume_;        // from load_training_state, for fit
 };
 
 extern template class Loss<float>;

@@ -53,6 +53,26 @@ void selu_in_place(double* values, std::size_t n);
 void exp_in_place(float* values, std::size_t n);
 void exp_in_place(double* values, std::size_t n);
 
+// The same, out of place: out[i] = f(x[i]), one pass over both (out may be
+// x): an op's forward pass writes its new array directly, rather than
+// copying x and then activating the copy.
+void tanh_into(const float* x, float* out, std::size_t n);
+void tanh_into(const double* x, double* out, std::size_t n);
+void sigmoid_into(const float* x, float* out, std::size_t n);
+void sigmoid_into(const double* x, double* out, std::size_t n);
+void relu_into(const float* x, float* out, std::size_t n);
+void relu_into(const double* x, double* out, std::size_t n);
+void hard_sigmoid_into(const float* x, float* out, std::size_t n);
+void hard_sigmoid_into(const double* x, double* out, std::size_t n);
+void softsign_into(const float* x, float* out, std::size_t n);
+void softsign_into(const double* x, double* out, std::size_t n);
+void elu_into(const float* x, float* out, std::size_t n, float alpha = 1.0f);
+void elu_into(const double* x, double* out, std::size_t n, double alpha = 1.0);
+void selu_into(const float* x, float* out, std::size_t n);
+void selu_into(const double* x, double* out, std::size_t n);
+void exp_into(const float* x, float* out, std::size_t n);
+void exp_into(const double* x, double* out, std::size_t n);
+
 // Backward kernels: grad[i] *= f'(x_i), written with the output y_i = f(x_i)
 // alone, so that a fused layer can keep outputs and no pre-activations:
 //   tanh          1 − y²
@@ -80,12 +100,12 @@ void selu_backward(const double* y, double* grad, std::size_t n);
 void exp_backward(const float* y, float* grad, std::size_t n);
 void exp_backward(const double* y, double* grad, std::size_t n);
 
-// A copy of `a` with `kernel` applied to it in place: the forward pass of an
-// elementwise op, e.g. applied<T>(x, tanh_in_place).
+// A new array of f(a): the forward pass of an elementwise op, e.g.
+// applied<T>(x, tanh_into).
 template <typename T>
-Array<T> applied(const Array<T>& a, void (*kernel)(T*, std::size_t)) {
-  Array<T> out = a;
-  kernel(out.data(), out.size());
+Array<T> applied(const Array<T>& a, void (*kernel)(const T*, T*, std::size_t)) {
+  Array<T> out = Array<T>::from_shape(a.shape());
+  kernel(a.data(), out.data(), out.size());
   return out;
 }
 

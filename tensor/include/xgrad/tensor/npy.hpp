@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -37,11 +38,42 @@ void write_npy(const std::string& path, const NpyArray& a);
 template <typename T>
 void write_npy(const std::string& path, const Array<T>& a);
 
+// What read_npz accepts beyond a well-formed file.
+class NpzReadOptions {
+ public:
+  using EntryCheck =
+      std::function<void(const std::string& name, const std::string& dtype, const Shape& shape)>;
+
+  // The most bytes the entries may inflate to, all together, as the zip's
+  // directory declares them (checked before any entry is inflated; an entry
+  // never inflates past its declared size). 0: default_declared_bytes_limit
+  // of the file's size, max(64 MiB, 32 x the file's size).
+  NpzReadOptions& max_bytes(std::uint64_t bytes) {
+    max_bytes_ = bytes;
+    return *this;
+  }
+  std::uint64_t max_bytes() const { return max_bytes_; }
+
+  // Called with each entry's name, dtype and shape as soon as its .npy
+  // header is read, before its data is; it throws (IoError) to refuse the
+  // entry. Loaders check here the names and shapes their model expects.
+  NpzReadOptions& check_entry(EntryCheck check) {
+    check_entry_ = std::move(check);
+    return *this;
+  }
+  const EntryCheck& check_entry() const { return check_entry_; }
+
+ private:
+  std::uint64_t max_bytes_ = 0;
+  EntryCheck check_entry_;
+};
+
 // Entries in file order, names without the ".npy" suffix (as np.load shows them).
 // A PyTorch file (a path ending in .pt or .pth, or a zip holding data.pkl as
 // torch.save writes) is refused with IoError and a hint to numpy.savez the
 // state dict instead; nn::load and the weight importers read through here.
-std::vector<std::pair<std::string, NpyArray>> read_npz(const std::string& path);
+std::vector<std::pair<std::string, NpyArray>> read_npz(const std::string& path,
+                                                       const NpzReadOptions& options = {});
 
 // `compressed` = false writes like numpy.savez, true like numpy.savez_compressed.
 // Names must be unique and non-empty; they may contain '/'.
@@ -52,6 +84,10 @@ template <typename T>
 void write_npz(const std::string& path,
                const std::vector<std::pair<std::string, Array<T>>>& entries,
                bool compressed = false);
+
+// The bytes write_npz writes, for a destination that is not a path.
+std::string encode_npz(const std::vector<std::pair<std::string, NpyArray>>& entries,
+                       bool compressed = false);
 
 // Defined in npy.cpp for these element types only.
 #define XGRAD_NPY_DECLARE(T)                                                   \

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
+#include <vector>
 
 #include <xtensor/xarray.hpp>
 
@@ -61,11 +63,42 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 template <typename T>
 Array<T> sum_to(const Array<T>& a, const Shape& shape);
 
-// One generator for the whole program, so that manual_seed(n) makes every
-// random draw (initializers, data shuffling) reproducible.
+// The generator every unseeded random draw uses (initializers, dropout
+// masks, data shuffling), so that manual_seed(n) makes them reproducible.
+// Each thread has its own, seeded with 0 when the thread first draws (as the
+// main thread's is at start-up): threads never race on it, and a thread that
+// seeds and trains its own model draws exactly what it would draw alone.
+// manual_seed(n) seeds the calling thread's. Within a GeneratorGuard,
+// generator() is the guard's generator instead.
 using Generator = std::mt19937_64;
 Generator& generator();
 void manual_seed(std::uint64_t seed);
+
+// Makes generator() return `generator` on this thread until the guard ends
+// (guards nest; the previous one returns), so that every draw in between
+// (a model's initializers, a fit's shuffles and dropout masks) comes from a
+// generator of the caller's own: `xgrad::GeneratorGuard use(model_generator);`.
+// `generator` must outlive the guard; the guard must end on the thread that
+// made it.
+class GeneratorGuard {
+ public:
+  explicit GeneratorGuard(Generator& generator);
+  ~GeneratorGuard();
+  GeneratorGuard(const GeneratorGuard&) = delete;
+  GeneratorGuard& operator=(const GeneratorGuard&) = delete;
+
+ private:
+  Generator* previous_;
+};
+
+// A generator's whole state as numbers (the words of its standard textual
+// form: for mt19937_64 the 312 state words and the position), to save a run
+// and continue it later with exactly the same draws; and back. The setter
+// throws std::invalid_argument naming `where` when `state` does not have
+// the length generator_state gives or is not a state of this generator.
+std::vector<std::uint64_t> generator_state(const Generator& generator);
+void set_generator_state(Generator& generator, const std::vector<std::uint64_t>& state,
+                         const std::string& where);
 
 // Uniform in [low, high), and normal with the given mean and standard
 // deviation. Both are computed from the generator's raw bits, so the numbers

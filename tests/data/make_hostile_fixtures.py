@@ -1,0 +1,69 @@
+#!/usr/bin/python3
+"""Writes the hostile files of tests/test_keras_weights.cpp and tests/test_npy.cpp.
+
+keras_simple_rnn_notebook_empty_link.weights.h5
+    keras_simple_rnn_notebook.weights.h5 with byte 728 set to 0: the first
+    letter of the root group's link "layers", so the root lists a link named
+    "" (h5py shows ['', 'vars']). xgrad's reader used to follow it into the
+    root again, recursing until the stack overflowed.
+keras_simple_rnn_notebook_repeated_link.weights.h5
+    The same file with the root's link "vars" renamed "layers" in place
+    (bytes 720-727), so the root lists "layers" twice.
+npz_bomb.npz
+    One deflated entry "bomb" declaring float32 zeros of shape (33554432,):
+    128 MiB of data in a file of about 130 KB, 1000-fold, as a zip bomb.
+    It is a valid file (numpy.load reads it); read_npz refuses it by default
+    before inflating anything.
+
+Run with Debian's /usr/bin/python3 (python3-h5py, python3-numpy).
+"""
+import os
+import zipfile
+
+import h5py
+import numpy as np
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+
+def empty_link():
+    source = os.path.join(here, "keras_simple_rnn_notebook.weights.h5")
+    target = os.path.join(here, "keras_simple_rnn_notebook_empty_link.weights.h5")
+    data = bytearray(open(source, "rb").read())
+    assert data[728:734] == b"layers", data[720:740]
+    data[728] = 0
+    with open(target, "wb") as out:
+        out.write(data)
+    with h5py.File(target, "r") as f:
+        assert list(f.keys()) == ["", "vars"], list(f.keys())
+
+
+def repeated_link():
+    source = os.path.join(here, "keras_simple_rnn_notebook.weights.h5")
+    target = os.path.join(here, "keras_simple_rnn_notebook_repeated_link.weights.h5")
+    data = bytearray(open(source, "rb").read())
+    assert data[720:734] == b"vars\0\0\0\0layers", data[720:740]
+    data[720:728] = b"layers\0\0"
+    with open(target, "wb") as out:
+        out.write(data)
+    with h5py.File(target, "r") as f:
+        assert list(f.keys()) == ["layers", "layers"], list(f.keys())
+
+
+def npz_bomb():
+    n = 1 << 25
+    chunk = np.zeros(1 << 20, dtype=np.float32).tobytes()
+    target = os.path.join(here, "npz_bomb.npz")
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        with archive.open("bomb.npy", "w") as entry:
+            np.lib.format.write_array_header_1_0(
+                entry, {"descr": "<f4", "fortran_order": False, "shape": (n,)})
+            for _ in range(n * 4 // len(chunk)):
+                entry.write(chunk)
+    loaded = np.load(target)["bomb"]
+    assert loaded.shape == (n,) and not loaded.any()
+
+
+empty_link()
+repeated_link()
+npz_bomb()
