@@ -35,6 +35,12 @@ const std::vector<LayerKind> kLayers = {
     {Layer::gru, "gru", 3},
 };
 
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 const char* figure_name(Figure f) {
   switch (f) {
     case Figure::inference: return "inference";
@@ -78,12 +84,6 @@ class RepetitionCollector : public benchmark::BenchmarkReporter {
   std::int64_t iterations = 0;
   std::string error;
 };
-
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 double peak_rss_mib() {
   rusage usage{};
@@ -325,12 +325,15 @@ std::optional<std::string> measure_in_child(const Program& program, const Measur
   std::fprintf(stderr,
                "usage: %s [--workload N|S|M|L|X] [--figure %s] "
                "[--threads 1|2] [--budget SECONDS]\n"
-               "       [--steps T] [--against limit|limit_xsmm|baseline] [--layer simple_rnn|lstm|gru]%s\n"
+               "       [--steps T] [--against limit|limit_xsmm|baseline] [--layer simple_rnn|lstm|gru]\n"
+               "       [--distributed]%s\n"
                "Prints one JSON line per (workload, figure, threads) on stdout; "
                "without flags runs them all.\n"
                "--layer is the recurrent layer of every workload (default simple_rnn).\n"
                "--budget is the minimum timed seconds per figure (default 0.7).\n"
                "--steps T replaces the workloads' timestep count (T-scaling).\n"
+               "--distributed (under mpirun): the train step data-parallel over the ranks,\n"
+               "each with the workload's batch and one thread (weak scaling).\n"
                "--against limit|limit_xsmm|baseline times the inference or train step\n"
                "interleaved with its GEMM limit (through OpenBLAS alone, or with the small\n"
                "products through LIBXSMM), or with the program's baseline model, and reports\n"
@@ -349,6 +352,7 @@ struct Selection {
   std::size_t steps = 0;  // 0: the workload's own T
   Against against = Against::none;
   bool figure_given = false;
+  bool distributed = false;
 };
 
 Selection parse_flags(const Program& program, int argc, char** argv) {
@@ -365,6 +369,11 @@ Selection parse_flags(const Program& program, int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i], value;
     if (flag == "-h" || flag == "--help") usage(program, argv0, "");
+    if (flag == "--distributed") {
+      if (!program.measure_distributed) fail(program.name + " was built without --distributed (MPI)");
+      s.distributed = true;
+      continue;
+    }
     const std::size_t eq = flag.find('=');
     if (eq != std::string::npos) {  // --flag=value
       value = flag.substr(eq + 1);
@@ -443,6 +452,12 @@ Selection parse_flags(const Program& program, int argc, char** argv) {
     const std::string problem = program.check_layer(s.layer);
     if (!problem.empty()) fail(problem);
   }
+  if (s.distributed) {
+    if (s.figures != std::vector<Figure>{Figure::train_step} || s.against != Against::none)
+      fail("--distributed measures --figure train_step alone, without --against");
+    if (s.threads == std::vector<int>{2}) fail("--distributed runs one thread per rank, not --threads 2");
+    s.threads = {1};
+  }
   return s;
 }
 
@@ -461,6 +476,22 @@ int run(const Program& program, int argc, char** argv) {
                openblas_get_corename());
 
   bool all_ok = true;
+  if (selection.distributed) {
+    for (Workload w : selection.workloads) {
+      if (selection.steps > 0) w.steps = selection.steps;
+      const Measurement m{w, selection.layer, Figure::train_step, 1, selection.budget,
+                          selection.steps > 0, Against::none};
+      std::string extra = program.extra_fields ? program.extra_fields(m.figure) : std::string();
+      if (m.steps_overridden) extra += ",\"steps\":" + std::to_string(w.steps);
+      program.set_threads(1);
+      const std::string figures = program.measure_distributed(w, selection.layer, selection.budget);
+      if (!figures.empty()) {
+        std::fputs((head_fields(m, extra) + figures).c_str(), stdout);
+        std::fflush(stdout);
+      }
+    }
+    return 0;
+  }
   for (Workload w : selection.workloads) {
     if (selection.steps > 0) w.steps = selection.steps;
     for (Figure figure : selection.figures) {

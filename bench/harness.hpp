@@ -83,6 +83,9 @@ enum class Figure {
 const char* figure_name(Figure figure);
 bool is_gemm_limit(Figure figure);
 
+// The median of the values (of two middle ones, their mean).
+double median_of(std::vector<double> values);
+
 // One program's model of one workload, built in the child before the timing.
 class Model {
  public:
@@ -127,6 +130,13 @@ struct Program {
   std::function<std::string(const LayerKind&)> check_layer;
   std::string flags_synopsis;  // usage()'s second line, e.g. "[--path fused|manual]"
   std::string flags_help;      // usage()'s closing lines, each ending in a newline
+  // --distributed (only when set): data-parallel train steps over the MPI
+  // ranks the program runs on. Each selected workload's train_step is then
+  // measured in this process with one thread (an MPI process must not fork,
+  // and every rank must run as many steps), by this function, which returns
+  // the JSON line's figures (",\"ranks\":2,...}\n"), or an empty string on
+  // a rank that prints nothing. The program initialises MPI itself.
+  std::function<std::string(const Workload&, const LayerKind&, double budget)> measure_distributed;
 };
 
 // JSON lines: {"workload":"S","figure":"train_step","threads":1,"layer":"lstm",

@@ -40,7 +40,11 @@
 // --path (xgrad only) chooses how the forward pass is computed, see usage().
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -48,6 +52,11 @@
 #include <benchmark/benchmark.h>
 
 #include <xgrad/xgrad.hpp>
+#ifdef XGRAD_BENCH_DISTRIBUTED
+#include <mpi.h>
+
+#include <xgrad/dist/dist.hpp>
+#endif
 
 #include "harness.hpp"
 
@@ -147,7 +156,9 @@ class Model : public bench::Model {
     // square, as torch_reference's y.pow(2): one op for y², as a user writes it.
     xgrad::Variable<float> loss = xgrad::mean(xgrad::square(y));
     loss.backward();
-    {
+    if (optimizer) {
+      optimizer->step();
+    } else {
       xgrad::NoGradGuard no_grad;
       for (auto& p : layer->parameters()) p.value() -= bench::kLearningRate * p.grad();
     }
@@ -156,6 +167,12 @@ class Model : public bench::Model {
   }
 
   double last_loss() const override { return last_loss_; }
+  std::vector<xgrad::Variable<float>> parameters() const { return layer->parameters(); }
+  const nn::Module<float>& module() const { return *layer; }
+
+  // When set, the update is its step() (the same plain SGD, through an
+  // nn optimizer that a DistributedOptimizer can wrap) instead of the loop.
+  nn::Optimizer<float>* optimizer = nullptr;
 
  private:
   std::unique_ptr<Layer> layer;
@@ -226,6 +243,67 @@ class GemmLimit {
   xgrad::Array<float> kernel, recurrent, recurrent_t, x, grad;          // read
 };
 
+#ifdef XGRAD_BENCH_DISTRIBUTED
+// --distributed: the fused train step with its gradients averaged over the
+// MPI ranks (dist::DistributedOptimizer around plain SGD), every rank on the
+// workload's batch (weak scaling). Every rank runs the same number of steps,
+// chosen on rank 0 from the warm-up; rank 0's per-step times give the
+// figures: median_us of a step, allreduce_us of its gradient averaging
+// (packing, the bucket allreduces, unpacking, and any wait for a slower
+// rank), samples_per_s = R · B / median step; then allreduce_alone_us, the
+// averaging timed again after a barrier each time (the communication alone),
+// and whether the weights ended bit-identical on every rank.
+std::string measure_distributed(const Workload& w, const LayerKind& kind, double budget, Path path) {
+  const std::size_t ranks = xgrad::dist::world_size();
+  Model model(w, kind, path);
+  nn::SGD<float> sgd(model.parameters(), nn::SGDOptions().learning_rate(bench::kLearningRate));
+  xgrad::dist::DistributedOptimizer<float> distributed(sgd);
+  model.optimizer = &sgd;
+
+  using Clock = std::chrono::steady_clock;
+  const auto timed_step = [&model] {
+    const auto t0 = Clock::now();
+    model.train_step();
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  double warm = 1e9;
+  for (int i = 0; i < 3; ++i) warm = std::min(warm, timed_step());
+  int steps = std::clamp(static_cast<int>(budget / warm), w.min_reps, 200);
+  MPI_Bcast(&steps, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  MPI_Barrier(MPI_COMM_WORLD);
+  std::vector<double> step_us, allreduce_us;
+  for (int i = 0; i < steps; ++i) {
+    step_us.push_back(timed_step() * 1e6);
+    allreduce_us.push_back(distributed.statistics().seconds * 1e6);
+  }
+  if (!std::isfinite(model.last_loss())) throw std::runtime_error("the loss is not finite");
+  // The averaging alone, each after a barrier: the communication without
+  // the wait for a slower rank that allreduce_us includes.
+  std::vector<double> alone_us;
+  const std::vector<xgrad::Variable<float>> parameters = model.parameters();
+  for (int i = 0; i < steps; ++i) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    sgd.gradient_hook()(parameters);
+    alone_us.push_back(distributed.statistics().seconds * 1e6);
+  }
+  const double median_us = bench::median_of(step_us);
+  const double median_allreduce_us = bench::median_of(allreduce_us);
+  const auto& statistics = distributed.statistics();
+  const bool identical = xgrad::dist::identical_on_every_rank(model.module());
+  if (xgrad::dist::rank() != 0) return "";
+  char figures[512];
+  std::snprintf(figures, sizeof figures,
+                ",\"ranks\":%zu,\"samples_per_s\":%.1f,\"median_us\":%.2f,\"allreduce_us\":%.2f,"
+                "\"allreduce_fraction\":%.4f,\"allreduce_alone_us\":%.2f,\"gradient_bytes\":%zu,"
+                "\"buckets\":%zu,\"steps_timed\":%d,\"weights_identical\":%s}\n",
+                ranks, static_cast<double>(ranks * w.batch) / (median_us * 1e-6), median_us,
+                median_allreduce_us, median_allreduce_us / median_us, bench::median_of(alone_us),
+                statistics.elements * sizeof(float), statistics.buckets, steps,
+                identical ? "true" : "false");
+  return figures;
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -277,5 +355,15 @@ int main(int argc, char** argv) {
       "bound on this BLAS. --figure inference_gemm_limit: its forward products alone,\n"
       "the inference's. gemm_limit_xsmm, inference_gemm_limit_xsmm: the same products\n"
       "through xgrad's choice per product (LIBXSMM for the small ones).\n";
+#ifdef XGRAD_BENCH_DISTRIBUTED
+  // MPI for --distributed only: the other figures fork a child per
+  // measurement, which an MPI process must not do.
+  std::optional<xgrad::dist::Environment> mpi;
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--distributed") mpi.emplace(argc, argv);
+  program.measure_distributed = [&path](const Workload& w, const LayerKind& kind, double budget) {
+    return measure_distributed(w, kind, budget, path);
+  };
+#endif
   return bench::run(program, argc, argv);
 }

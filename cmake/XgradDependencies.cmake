@@ -44,6 +44,21 @@ macro(xgrad_find_library_dependencies)
   endif()
 endmacro()
 
+# MPI is optional: xgrad::dist (data-parallel training) is built when it is
+# found; without it the core library builds alone, with a message saying what
+# to install. Only MPI's C API is used (MPI_CXX_SKIP_MPICXX: not the
+# deprecated C++ bindings), through the CXX component, so that no project
+# needs the C language enabled. Sets XGRAD_HAVE_MPI.
+macro(xgrad_find_mpi)
+  set(MPI_CXX_SKIP_MPICXX ON)
+  find_package(MPI COMPONENTS CXX QUIET)
+  if(MPI_CXX_FOUND)
+    set(XGRAD_HAVE_MPI ON)
+  else()
+    set(XGRAD_HAVE_MPI OFF)
+  endif()
+endmacro()
+
 # XGRAD_USE_LIBXSMM's default: ON where the compiler targets x86-64 (LIBXSMM
 # generates x86 code) and pkg-config finds libxsmm, else OFF with a note of
 # what is missing. Asked for explicitly (-DXGRAD_USE_LIBXSMM=ON) and not

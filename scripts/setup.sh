@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(g++ cmake make pkg-config
           xtensor-dev libxsimd-dev libxtensor-blas-dev libopenblas-dev libzip-dev libhdf5-dev
           libgtest-dev libbenchmark-dev python3-numpy python3-h5py
+          libopenmpi-dev openmpi-bin
           clang-14 libfuzzer-14-dev zlib1g-dev)  # scripts/fuzz.sh, which test.sh runs
 # LIBXSMM generates x86 code: the small products' engine on x86-64 only.
 if [ "$(dpkg --print-architecture)" = amd64 ]; then packages+=(libxsmm-dev); fi

@@ -199,6 +199,97 @@ TEST(DataLoader, DoubleDataAndMovingOutOfABatch) {
   }
 }
 
+// shard(rank, R): every replica draws the same seeded order and takes the
+// positions rank, rank + R, ...: disjoint parts of floor(N / R) samples
+// with as many batches each, the N mod R last positions dropped; the k-th
+// batches of the R replicas together are the k-th batch of one loader with
+// batch_size · R.
+TEST(DataLoader, ShardsAreDisjointPartsOfTheSameShuffle) {
+  const std::size_t n = 23, replicas = 3, batch = 2;  // 7 samples each, 2 dropped
+  xgrad::manual_seed(5);
+  nn::DataLoader<float> whole(coded_inputs(n), coded_targets(n), nn::DataLoaderOptions(batch * replicas));
+  const auto whole_epoch = whole.epoch();
+  std::vector<std::vector<std::size_t>> whole_batches;
+  for (const auto& b : whole_epoch) whole_batches.push_back(b.indices);
+
+  std::vector<std::size_t> seen;
+  for (std::size_t rank = 0; rank < replicas; ++rank) {
+    xgrad::manual_seed(5);
+    nn::DataLoader<float> loader(coded_inputs(n), coded_targets(n), nn::DataLoaderOptions(batch));
+    loader.shard(rank, replicas);
+    EXPECT_EQ(loader.shard_size(), 7u);
+    EXPECT_EQ(loader.num_batches(), 4u);  // 2 + 2 + 2 + 1
+    const auto epoch = loader.epoch();
+    EXPECT_EQ(epoch.size(), 4u);
+    std::size_t k = 0;
+    for (const auto& b : epoch) {
+      expect_batch_matches(b);
+      // Replica `rank`'s k-th batch: positions k·b·R + rank + j·R of the order.
+      for (std::size_t j = 0; j < b.indices.size(); ++j)
+        EXPECT_EQ(b.indices[j], whole_epoch.order()[(k * batch + j) * replicas + rank]);
+      // ... all within the whole loader's k-th batch.
+      for (std::size_t i : b.indices)
+        EXPECT_NE(std::find(whole_batches[k].begin(), whole_batches[k].end(), i), whole_batches[k].end());
+      ++k;
+    }
+    const auto mine = visited(epoch);
+    seen.insert(seen.end(), mine.begin(), mine.end());
+  }
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(std::adjacent_find(seen.begin(), seen.end()), seen.end()) << "a sample on two replicas";
+  EXPECT_EQ(seen.size(), 21u);
+  // The two left out are the last two positions of the order.
+  for (std::size_t i : {whole_epoch.order()[21], whole_epoch.order()[22]})
+    EXPECT_FALSE(std::binary_search(seen.begin(), seen.end(), i));
+}
+
+// With a seed, each replica's loader draws the order from its own
+// generator: the same orders on every replica whatever else draws from
+// xgrad::generator(). epoch(order) replays a given order of all N samples
+// (a resumed run's), each replica again taking its part of it.
+TEST(DataLoader, ShardsComposeWithTheSeedAndAGivenOrder) {
+  const std::size_t n = 10, replicas = 2;
+  std::vector<std::vector<std::size_t>> orders(replicas), parts(replicas);
+  for (std::size_t rank = 0; rank < replicas; ++rank) {
+    xgrad::manual_seed(100 + rank);  // different on each replica: not used with a seed
+    nn::DataLoader<float> loader(coded_inputs(n), coded_targets(n), nn::DataLoaderOptions(2).seed(7));
+    loader.shard(rank, replicas);
+    orders[rank] = loader.next_order();
+    ASSERT_EQ(orders[rank].size(), n);
+    parts[rank] = visited(loader.epoch(orders[rank]));
+    EXPECT_EQ(parts[rank].size(), 5u);
+    for (std::size_t k = 0; k < parts[rank].size(); ++k) EXPECT_EQ(parts[rank][k], orders[rank][rank + 2 * k]);
+    // The second epoch's order, then the first replayed: the same part again.
+    EXPECT_NE(loader.next_order(), orders[rank]);
+    EXPECT_EQ(visited(loader.epoch(orders[rank])), parts[rank]);
+    EXPECT_TRUE(throws_with<std::invalid_argument>(
+        [&] { loader.epoch(std::vector<std::size_t>{0, 1, 2}); }, {"3 samples", "10 samples"}));
+    EXPECT_THROW(loader.epoch(std::vector<std::size_t>(n, n)), std::invalid_argument);
+  }
+  EXPECT_EQ(orders[0], orders[1]);
+  std::vector<std::size_t> both = parts[0];
+  both.insert(both.end(), parts[1].begin(), parts[1].end());
+  std::sort(both.begin(), both.end());
+  std::vector<std::size_t> all(n);
+  for (std::size_t i = 0; i < n; ++i) all[i] = i;
+  EXPECT_EQ(both, all);  // N even: every sample on exactly one replica
+}
+
+TEST(DataLoader, ShardWithDropLastAndBackToTheWhole) {
+  nn::DataLoader<float> loader(coded_inputs(10), coded_targets(10),
+                               nn::DataLoaderOptions(3).shuffle(false).drop_last(true));
+  loader.shard(1, 2);  // samples 1, 3, 5, 7, 9: one batch of 3, the 2 left dropped
+  EXPECT_EQ(loader.num_batches(), 1u);
+  EXPECT_EQ(visited(loader.epoch()), (std::vector<std::size_t>{1, 3, 5}));
+  loader.shard(0, 1);
+  EXPECT_EQ(loader.shard_size(), 10u);
+  EXPECT_EQ(loader.num_batches(), 3u);
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { loader.shard(2, 2); },
+                                                 {"rank 2 of world_size 2", "10 samples"}));
+  EXPECT_THROW(loader.shard(0, 0), std::invalid_argument);
+  EXPECT_THROW(loader.shard(0, 11), std::invalid_argument);  // a replica would get no sample
+}
+
 TEST(DataLoader, Errors) {
   EXPECT_TRUE(throws_with<std::invalid_argument>(
       [] { nn::DataLoader<float>(coded_inputs(10), coded_targets(9)); }, {"(10, 2, 3)", "(9, 1)"}));

@@ -577,4 +577,62 @@ TEST(Summary, KerasTableWithShapesAndCounts) {
   EXPECT_NE(nn::summary(probe).find(" probe (Probe)"), std::string::npos);
 }
 
+// ------------------------------------------------------------ replicas
+
+// This process as replica `rank` of `world` whose other replicas hold the
+// same figures as this one (so the average of each value is the value):
+// what fit and evaluate do with replicas, without MPI.
+class SameOnEveryReplica : public nn::ReplicaContext {
+ public:
+  SameOnEveryReplica(std::size_t rank, std::size_t world) : rank_(rank), world_(world) {}
+  std::size_t rank() const override { return rank_; }
+  std::size_t world_size() const override { return world_; }
+  void average(std::vector<double>&) const override { ++calls; }
+  mutable std::size_t calls = 0;
+
+ private:
+  std::size_t rank_, world_;
+};
+
+class CountBatches : public nn::Callback {
+ public:
+  void on_train_batch_end(std::size_t, nn::Logs&) override { ++batches; }
+  std::size_t batches = 0;
+};
+
+// Replica 1 of 2 trains on its half of each epoch (6 of 12 samples: 3
+// batches of 2), agrees once at the start on where it starts (afresh),
+// agrees on stopping once per batch and once per epoch and averages the
+// epoch's figures once; the CSVLogger runs on replica 0 only.
+// evaluate takes replica 1's block of rows.
+TEST_F(FitFiles, WithReplicasEachTrainsOnItsShardAndReplicaZeroWrites) {
+  const Array<float> x = counting(12), y = 2.0f * counting(12);
+  for (const std::size_t rank : {std::size_t(1), std::size_t(0)}) {
+    auto model = line(0.5f, 0.0f);
+    nn::SGD<float> sgd(model->parameters(), nn::SGDOptions().learning_rate(1e-3));
+    nn::Trainer<float> trainer(*model, sgd, "mse");
+    auto replicas = std::make_shared<SameOnEveryReplica>(rank, 2);
+    trainer.set_replicas(replicas);
+    auto count = std::make_shared<CountBatches>();
+    const std::string csv = path("rank" + std::to_string(rank) + ".csv");
+    trainer.fit(x, y, nn::FitOptions().epochs(2).batch_size(2).verbose(0).callbacks(
+                          {count, std::make_shared<nn::CSVLogger>(nn::CSVLoggerOptions(csv))}));
+    EXPECT_EQ(count->batches, 6u);
+    EXPECT_EQ(count->params().steps, 3u);
+    EXPECT_EQ(count->params().samples, 6u);
+    EXPECT_EQ(replicas->calls, 1 + 2u * (3 + 1 + 1));
+    EXPECT_EQ(std::filesystem::exists(csv), rank == 0) << rank;
+  }
+  // evaluate: replica 1 of 3 on 10 rows takes rows 3 .. 5 (10·1/3 to 10·2/3).
+  auto model = line(1.0f, 0.0f);
+  nn::SGD<float> sgd(model->parameters());
+  nn::Trainer<float> trainer(*model, sgd, "mse");
+  const Array<float> x10 = counting(10), zeros10 = xgrad::zeros<float>({10, 1});
+  trainer.set_replicas(std::make_shared<SameOnEveryReplica>(1, 3));
+  // y_pred = x: squared errors 9, 16, 25 on rows 3, 4, 5.
+  EXPECT_FLOAT_EQ(trainer.evaluate(x10, zeros10).at("loss"), (9.0f + 16.0f + 25.0f) / 3);
+  trainer.set_replicas(nullptr);
+  EXPECT_FLOAT_EQ(trainer.evaluate(x10, zeros10).at("loss"), 285.0f / 10);
+}
+
 }  // namespace

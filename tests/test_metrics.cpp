@@ -61,6 +61,48 @@ TEST(Metrics, MeanSquaredAndRootMeanSquaredError) {
   EXPECT_EQ(rmse.name(), "root_mean_squared_error");
 }
 
+// Data-parallel training sums the metrics' states over the replicas: the
+// figure of the summed state is that of one metric over every batch, also
+// for the root mean squared error, which a mean of results would get wrong.
+TEST(Metrics, SummedStatesGiveTheFigureOverEveryReplicasBatches) {
+  nn::RootMeanSquaredError<double> first, second, both;
+  first.update_state(Array<double>{{0, 1}, {2, 3}}, Array<double>{{1, 1}, {2, 5}});
+  second.update_state(Array<double>{{1, 1}}, Array<double>{{0, 0}});
+  both.update_state(Array<double>{{0, 1}, {2, 3}}, Array<double>{{1, 1}, {2, 5}});
+  both.update_state(Array<double>{{1, 1}}, Array<double>{{0, 0}});
+  const std::vector<double> a = first.state(), b = second.state();
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a, (std::vector<double>{5.0, 4.0}));  // squared errors 1 + 0 + 0 + 4, 4 elements
+  nn::RootMeanSquaredError<double> summed;
+  summed.set_state({a[0] + b[0], a[1] + b[1]});
+  EXPECT_DOUBLE_EQ(summed.result(), std::sqrt(7.0 / 6.0));
+  EXPECT_DOUBLE_EQ(both.result(), std::sqrt(7.0 / 6.0));
+  // "accuracy" resolves on its first batch; its state adds up too: {total,
+  // count, a count per kind it resolved to}, all 0 before the first batch.
+  auto accuracy = nn::make_metric<double>("accuracy"), unresolved = nn::make_metric<double>("accuracy");
+  EXPECT_EQ(accuracy->state(), (std::vector<double>(5, 0.0)));
+  Array<double> labels = xgrad::zeros<double>({2, 1}), scores = xgrad::full<double>({2, 1}, 0.8);
+  labels(0, 0) = 1.0;  // scores 0.8 > 0.5 both: right once
+  accuracy->update_state(labels, scores);
+  EXPECT_EQ(accuracy->state(), (std::vector<double>{1.0, 2.0, 1.0, 0.0, 0.0}));  // binary
+  // Two replicas that saw this batch and one that saw none.
+  std::vector<double> sum = accuracy->state();
+  for (const auto& other : {accuracy->state(), unresolved->state()})
+    for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += other[i];
+  auto total = nn::make_metric<double>("accuracy");
+  total->set_state(sum);
+  EXPECT_DOUBLE_EQ(total->result(), 0.5);
+  EXPECT_EQ(total->state(), (std::vector<double>{2.0, 4.0, 1.0, 0.0, 0.0}));
+  total->update_state(labels, Array<double>(xgrad::full<double>({2, 1}, 0.9)));  // still binary: 3 of 6
+  EXPECT_DOUBLE_EQ(total->result(), 0.5);
+  // Two kinds at once, a count without a kind, or the wrong length: no state of "accuracy".
+  EXPECT_THROW(total->set_state({1.0, 2.0, 1.0, 1.0, 0.0}), std::invalid_argument);
+  EXPECT_THROW(total->set_state({1.0, 2.0, 0.0, 0.0, 0.0}), std::invalid_argument);
+  EXPECT_THROW(total->set_state({2.0, 0.0, 1.0}), std::invalid_argument);
+  total->set_state(std::vector<double>(5, 0.0));  // unresolved again
+  EXPECT_EQ(total->result(), 0.0);
+}
+
 // keras.metrics.Accuracy: exact equality, per element: 2 of 4.
 // BinaryAccuracy(0.5): y_pred > 0.5 gives 1, 0, 0 (0.5 is not above), 1
 // against 1, 0, 1, 0: 2 of 4. With threshold 0 (logits): 1, 1, 1, 1: 2 of 4

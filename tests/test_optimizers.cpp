@@ -330,6 +330,31 @@ TEST(Optimizers, SkipParametersWithoutAGradient) {
   }
 }
 
+// The gradient hook runs in step() before clipping and the updates, on
+// every parameter; it may give a gradient to one without.
+TEST(Optimizers, GradientHookRunsBeforeClippingAndTheUpdates) {
+  Variable<double> a(Array<double>{1.0, 1.0}, true), b(Array<double>{1.0}, true);
+  nn::SGD<double> sgd({a, b}, nn::SGDOptions().learning_rate(1.0).global_clipnorm(5.0));
+  std::size_t calls = 0;
+  sgd.set_gradient_hook([&](const std::vector<Variable<double>>& parameters) {
+    ++calls;
+    ASSERT_EQ(parameters.size(), 2u);
+    Variable<double> first = parameters[0], second = parameters[1];
+    first.grad_buffer() *= 100.0;                    // [300, 400]: norm 500, clipped to 5
+    second.add_grad(Array<double>{0.0});             // b had none: now a zero gradient
+  });
+  a.add_grad(Array<double>{3.0, 4.0});
+  sgd.step();
+  EXPECT_EQ(calls, 1u);
+  EXPECT_NEAR(a.value()(0), 1.0 - 3.0, 1e-12);
+  EXPECT_NEAR(a.value()(1), 1.0 - 4.0, 1e-12);
+  EXPECT_TRUE(b.has_grad());
+  EXPECT_EQ(b.value()(0), 1.0);
+  sgd.set_gradient_hook(nullptr);
+  sgd.step();
+  EXPECT_EQ(calls, 1u);
+}
+
 TEST(SGD, SkippedParameterKeepsItsVelocity) {
   // `late` has no gradient for two steps: its velocity stays 0, so its first
   // update is plain -lr * g (Keras skips variables whose gradient is None).

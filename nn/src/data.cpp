@@ -48,21 +48,54 @@ DataLoader<X, Y>::DataLoader(Array<X> inputs, Array<Y> targets, DataLoaderOption
 }
 
 template <typename X, typename Y>
+DataLoader<X, Y>& DataLoader<X, Y>::shard(std::size_t rank, std::size_t world_size) {
+  if (world_size == 0 || rank >= world_size || world_size > samples_) {
+    throw std::invalid_argument("DataLoader::shard: rank " + std::to_string(rank) +
+                                " of world_size " + std::to_string(world_size) + " for " +
+                                std::to_string(samples_) +
+                                " samples: needs rank < world_size <= samples");
+  }
+  shard_rank_ = rank;
+  shard_count_ = world_size;
+  return *this;
+}
+
+template <typename X, typename Y>
 std::size_t DataLoader<X, Y>::num_batches() const {
-  const std::size_t batch_size = options_.batch_size();
-  return options_.drop_last() ? samples_ / batch_size : (samples_ + batch_size - 1) / batch_size;
+  const std::size_t batch_size = options_.batch_size(), samples = shard_size();
+  return options_.drop_last() ? samples / batch_size : (samples + batch_size - 1) / batch_size;
 }
 
 template <typename X, typename Y>
 typename DataLoader<X, Y>::Epoch DataLoader<X, Y>::epoch() const {
+  return epoch(next_order());
+}
+
+template <typename X, typename Y>
+std::vector<std::size_t> DataLoader<X, Y>::next_order() const {
   if (options_.shuffle()) {
     std::optional<GeneratorGuard> use_own;
     if (options_.seed()) use_own.emplace(seed_generator_);
-    return Epoch(this, random_permutation(samples_));
+    return random_permutation(samples_);
   }
   std::vector<std::size_t> order(samples_);
   for (std::size_t i = 0; i < samples_; ++i) order[i] = i;
-  return Epoch(this, std::move(order));
+  return order;
+}
+
+template <typename X, typename Y>
+typename DataLoader<X, Y>::Epoch DataLoader<X, Y>::epoch(const std::vector<std::size_t>& order) const {
+  const bool fits = order.size() == samples_ &&
+                    std::all_of(order.begin(), order.end(), [&](std::size_t i) { return i < samples_; });
+  if (!fits) {
+    throw std::invalid_argument("DataLoader::epoch: an order of " + std::to_string(order.size()) +
+                                " samples is not an order of the loader's " + std::to_string(samples_) +
+                                " samples (each < " + std::to_string(samples_) + ")");
+  }
+  if (shard_count_ == 1) return Epoch(this, order);
+  std::vector<std::size_t> part(shard_size());
+  for (std::size_t k = 0; k < part.size(); ++k) part[k] = order[shard_rank_ + k * shard_count_];
+  return Epoch(this, std::move(part));
 }
 
 namespace {

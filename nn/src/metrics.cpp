@@ -73,24 +73,41 @@ class ResolvedAccuracy : public Metric<T> {
   void reset_state() override {
     if (resolved_) resolved_->reset_state();
   }
-  // {which of the three it resolved to, its total, its count}; {} unresolved.
+  // {total, count, then one count per kind: binary, sparse, categorical},
+  // the resolved kind's 1, the others 0; all 0 unresolved. The numbers add
+  // up (Metric::state): a sum over replicas resolved alike (or not yet) is
+  // a state of the same kind.
   std::vector<double> state() const override {
-    if (!resolved_) return {};
-    std::vector<double> out = resolved_->state();
-    out.insert(out.begin(), static_cast<double>(kind_));
+    std::vector<double> out{0.0, 0.0, 0.0, 0.0, 0.0};
+    if (!resolved_) return out;
+    const std::vector<double> mean = resolved_->state();
+    out[0] = mean[0];
+    out[1] = mean[1];
+    out[2 + kind_] = 1.0;
     return out;
   }
   void set_state(const std::vector<double>& state) override {
-    if (state.empty()) {
+    int resolved_kinds = 0, kind = 0;
+    bool valid = state.size() == 5;
+    for (int k = 0; valid && k < 3; ++k) {
+      const double marks = state[2 + static_cast<std::size_t>(k)];
+      valid = marks >= 0 && std::floor(marks) == marks;
+      if (valid && marks > 0) {
+        ++resolved_kinds;
+        kind = k;
+      }
+    }
+    if (!valid || resolved_kinds > 1 || (resolved_kinds == 0 && (state[0] != 0 || state[1] != 0))) {
+      throw std::invalid_argument("metric '" + this->name() + "': set_state: not a state of "
+                                  "\"accuracy\" ({total, count, then the counts of its resolved "
+                                  "kind: binary, sparse, categorical, at most one non-zero})");
+    }
+    if (resolved_kinds == 0) {
       resolved_.reset();
       return;
     }
-    if (state.size() != 3 || !(state[0] == 0 || state[0] == 1 || state[0] == 2)) {
-      throw std::invalid_argument("metric '" + this->name() + "': set_state: not a state of "
-                                  "\"accuracy\" ({kind 0, 1 or 2, total, count})");
-    }
-    resolve(static_cast<int>(state[0]));
-    resolved_->set_state({state[1], state[2]});
+    resolve(kind);
+    resolved_->set_state({state[0], state[1]});
   }
 
  protected:

@@ -113,6 +113,7 @@ void Optimizer<T>::step() {
                                   shape_to_string(parameter.grad().shape()));
     }
   }
+  if (gradient_hook_) gradient_hook_(parameters_);
   step_learning_rate_ = learning_rate();
   if (schedule_ && !(std::isfinite(step_learning_rate_) && step_learning_rate_ >= 0.0)) {
     throw std::invalid_argument(std::string(name_) + ": step: the learning-rate schedule gave " +

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "xgrad/autograd/ops.hpp"
 #include "xgrad/nn/checkpoint.hpp"
@@ -47,6 +48,15 @@ void check_samples(const std::string& where, const Array<T>& x, const Array<T>& 
 
 void check_batch_size(const std::string& where, std::size_t batch_size) {
   if (batch_size == 0) throw std::invalid_argument(where + ": batch_size must be positive, got 0");
+}
+
+// The rows [begin, end) of n that `replicas`' own replica evaluates: R
+// blocks of floor or ceil(n / R) rows in replica order; all rows without
+// replicas.
+std::pair<std::size_t, std::size_t> rows_of_replica(const ReplicaContext* replicas, std::size_t n) {
+  if (!replicas) return {0, n};
+  const std::size_t rank = replicas->rank(), count = replicas->world_size();
+  return {n * rank / count, n * (rank + 1) / count};
 }
 
 // Puts the module in training or inference mode, and back as it was when
@@ -185,6 +195,69 @@ Logs Trainer<T>::metric_results() const {
 }
 
 template <typename T>
+std::vector<std::vector<double>> Trainer<T>::replica_states() const {
+  // One average of them all; the means times R are the sums.
+  const double samples = loss_count_;
+  std::vector<double> values{loss_total_, loss_count_};
+  std::vector<std::size_t> sizes{2};
+  for (const auto& metric : metrics_) {
+    std::vector<double> state = metric->state();
+    if (state.empty()) state = {samples > 0 ? metric->result() * samples : 0.0, samples};
+    sizes.push_back(state.size());
+    values.insert(values.end(), state.begin(), state.end());
+  }
+  replicas_->average(values);
+  const double replicas = static_cast<double>(replicas_->world_size());
+  std::vector<std::vector<double>> sums;
+  auto at = values.begin();
+  for (const std::size_t size : sizes) {
+    sums.emplace_back(at, at + static_cast<std::ptrdiff_t>(size));
+    for (double& value : sums.back()) value *= replicas;
+    at += static_cast<std::ptrdiff_t>(size);
+  }
+  return sums;
+}
+
+template <typename T>
+Logs Trainer<T>::replica_results() {
+  if (!replicas_) return metric_results();
+  const std::vector<std::vector<double>> sums = replica_states();
+  const auto ratio = [](const std::vector<double>& sum) { return sum[1] > 0 ? sum[0] / sum[1] : 0.0; };
+  Logs logs;
+  logs.set("loss", ratio(sums[0]));
+  for (std::size_t i = 0; i < metrics_.size(); ++i) {
+    Metric<T>& metric = *metrics_[i];
+    const std::vector<double> own = metric.state();
+    if (own.empty()) {
+      logs.set(metric.name(), ratio(sums[i + 1]));
+      continue;
+    }
+    // The figure of the summed state, then this replica's own state back.
+    metric.set_state(sums[i + 1]);
+    logs.set(metric.name(), metric.result());
+    metric.set_state(own);
+  }
+  return logs;
+}
+
+template <typename T>
+void Trainer<T>::agree_on_stop() {
+  if (!replicas_) return;
+  std::vector<double> stop{stop_training ? 1.0 : 0.0};
+  replicas_->average(stop);
+  stop_training = stop[0] > 0.0;
+}
+
+template <typename T>
+Callbacks Trainer<T>::callbacks_here(const Callbacks& callbacks) const {
+  if (!replicas_ || replicas_->is_root()) return callbacks;
+  Callbacks here;
+  for (const auto& callback : callbacks)
+    if (!callback || !callback->root_only()) here.push_back(callback);
+  return here;
+}
+
+template <typename T>
 Variable<T> Trainer<T>::batch_loss(const Array<T>& x, const Array<T>& y) {
   const Variable<T> y_pred = forward_(Variable<T>(x));
   const Variable<T> y_true(y);
@@ -232,16 +305,16 @@ Logs Trainer<T>::run_test(const Array<T>& x, const Array<T>& y, std::size_t batc
   NoGradGuard no_grad;
   Logs begin;
   for_each(callbacks, [&](Callback& c) { c.on_test_begin(begin); });
-  const std::size_t n = x.shape()[0];
-  for (std::size_t first = 0, batch = 0; first < n; first += batch_size, ++batch) {
-    const std::size_t last = std::min(first + batch_size, n);
+  const auto [rows_begin, rows_end] = rows_of_replica(replicas_.get(), x.shape()[0]);
+  for (std::size_t first = rows_begin, batch = 0; first < rows_end; first += batch_size, ++batch) {
+    const std::size_t last = std::min(first + batch_size, rows_end);
     Logs batch_begin;
     for_each(callbacks, [&](Callback& c) { c.on_test_batch_begin(batch, batch_begin); });
     batch_loss(rows(x, first, last), rows(y, first, last));
     Logs logs = metric_results();
     for_each(callbacks, [&](Callback& c) { c.on_test_batch_end(batch, logs); });
   }
-  Logs logs = metric_results();
+  Logs logs = replica_results();
   for_each(callbacks, [&](Callback& c) { c.on_test_end(logs); });
   return logs;
 }
@@ -252,7 +325,9 @@ Logs Trainer<T>::evaluate(const Array<T>& x, const Array<T>& y, const EvaluateOp
   check_batch_size("Trainer::evaluate", options.batch_size());
   Callbacks callbacks = options.callbacks();
   if (options.verbose() > 0) callbacks.push_back(std::make_shared<ProgbarLogger>());
-  prepare(callbacks, this, 0, x.shape()[0], options.batch_size(), options.verbose());
+  callbacks = callbacks_here(callbacks);
+  const auto [rows_begin, rows_end] = rows_of_replica(replicas_.get(), x.shape()[0]);
+  prepare(callbacks, this, 0, rows_end - rows_begin, options.batch_size(), options.verbose());
   return run_test(x, y, options.batch_size(), callbacks);
 }
 
@@ -294,11 +369,14 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
     Generator*& pointer;
     ~Forget() { pointer = nullptr; }
   } forget_shuffle_generator{shuffle_generator_ = loader.seed_generator()};
+  if (replicas_) loader.shard(replicas_->rank(), replicas_->world_size());
 
   Callbacks callbacks = options.callbacks();
   callbacks.push_back(std::make_shared<HistoryRecorder>(history_));
   if (options.verbose() > 0) callbacks.push_back(std::make_shared<ProgbarLogger>());
-  prepare(callbacks, this, options.epochs(), train_samples, options.batch_size(), options.verbose());
+  callbacks = callbacks_here(callbacks);
+  prepare(callbacks, this, options.epochs(), loader.shard_size(), options.batch_size(),
+          options.verbose());
 
   stop_training = false;
   ModeScope<T> training(model_, true);
@@ -307,10 +385,13 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
   // A run restored by load_training_state (before fit, or by a callback's
   // on_train_begin such as BackupAndRestore) starts where it was saved.
   const std::optional<RunState> resume = std::exchange(resume_, std::nullopt);
-  if (resume) check_resume(*resume, train_samples, options);
+  const std::size_t batches = loader.num_batches(), batch_size = options.batch_size();
+  // First the collective agreement, so that no replica waits in it for one
+  // that threw alone.
+  agree_on_resume(resume ? std::optional<TrainingProgress>(resume->progress) : std::nullopt);
+  if (resume) check_resume(*resume, train_samples, batches, options);
   progress_ = {resume ? resume->progress.epoch : options.initial_epoch(), 0};
   epoch_order_.clear();
-  const std::size_t batches = loader.num_batches(), batch_size = options.batch_size();
   Logs epoch_logs;
   for (std::size_t epoch = progress_.epoch; epoch < options.epochs(); ++epoch) {
     const bool resumed_epoch = resume && epoch == resume->progress.epoch && resume->progress.batch > 0;
@@ -323,11 +404,14 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
     // The saved rate already includes this epoch's on_epoch_begin changes
     // (a LearningRateScheduler's): applying them twice would change the run.
     if (resumed_epoch && !optimizer_.learning_rate_schedule()) optimizer_.set_learning_rate(learning_rate);
-    epoch_order_ = resumed_epoch ? resume->epoch_order : loader.epoch().order();
+    // The order of all training samples (saved, and the same on every
+    // replica), and the part of it this replica visits.
+    epoch_order_ = resumed_epoch ? resume->epoch_order : loader.next_order();
+    const std::vector<std::size_t> visits = loader.epoch(epoch_order_).order();
     for (std::size_t batch = progress_.batch; batch < batches; ++batch) {
-      const auto first = epoch_order_.begin() + static_cast<std::ptrdiff_t>(batch * batch_size);
-      const auto last = epoch_order_.begin() +
-                        static_cast<std::ptrdiff_t>(std::min((batch + 1) * batch_size, train_samples));
+      const auto first = visits.begin() + static_cast<std::ptrdiff_t>(batch * batch_size);
+      const auto last = visits.begin() +
+                        static_cast<std::ptrdiff_t>(std::min((batch + 1) * batch_size, visits.size()));
       auto data = loader.batch(std::vector<std::size_t>(first, last));
       Logs batch_begin;
       for_each(callbacks, [&](Callback& c) { c.on_train_batch_begin(batch, batch_begin); });
@@ -336,11 +420,14 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
       loss.backward();
       optimizer_.step();
       progress_.batch = batch + 1;
+      // This replica's own running figures: averaging them at every batch
+      // would cost a collective per step; the epoch's are averaged below.
       Logs logs = metric_results();
       for_each(callbacks, [&](Callback& c) { c.on_train_batch_end(batch, logs); });
+      agree_on_stop();
       if (stop_training) break;
     }
-    epoch_logs = metric_results();
+    epoch_logs = replica_results();
     if (validation) {
       const std::size_t validation_batch_size = options.validation_batch_size() > 0
                                                     ? options.validation_batch_size()
@@ -352,6 +439,7 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
     progress_ = {epoch + 1, 0};
     epoch_order_.clear();
     for_each(callbacks, [&](Callback& c) { c.on_epoch_end(epoch, epoch_logs); });
+    agree_on_stop();
     if (stop_training) break;
   }
   for_each(callbacks, [&](Callback& c) { c.on_train_end(epoch_logs); });
@@ -359,7 +447,8 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
 }
 
 template <typename T>
-void Trainer<T>::check_resume(const RunState& resume, std::size_t samples, const FitOptions<T>& options) {
+void Trainer<T>::check_resume(const RunState& resume, std::size_t samples, std::size_t batches,
+                              const FitOptions<T>& options) {
   const std::string where = "Trainer::fit: resuming a saved run: ";
   if (resume.shuffle_generator.empty() != !options.shuffle_seed()) {
     throw std::invalid_argument(where + (options.shuffle_seed()
@@ -383,7 +472,6 @@ void Trainer<T>::check_resume(const RunState& resume, std::size_t samples, const
                                 " indices) is not an order of the " + std::to_string(samples) +
                                 " training samples of this fit");
   }
-  const std::size_t batches = (samples + options.batch_size() - 1) / options.batch_size();
   if (resume.progress.batch > batches) {
     throw std::invalid_argument(where + "it was saved after batch " + std::to_string(resume.progress.batch) +
                                 " of an epoch, this fit has " + std::to_string(batches) +
@@ -392,7 +480,33 @@ void Trainer<T>::check_resume(const RunState& resume, std::size_t samples, const
 }
 
 template <typename T>
+void Trainer<T>::agree_on_resume(const std::optional<TrainingProgress>& resumed) {
+  if (!replicas_) return;
+  // Equal on every replica exactly when the mean of the squares is the
+  // square of the mean (small integers: exact in double).
+  const double values[3] = {resumed ? 1.0 : 0.0, resumed ? static_cast<double>(resumed->epoch) : 0.0,
+                            resumed ? static_cast<double>(resumed->batch) : 0.0};
+  std::vector<double> moments;
+  for (const double value : values) moments.insert(moments.end(), {value, value * value});
+  replicas_->average(moments);
+  for (std::size_t i = 0; i < moments.size(); i += 2) {
+    if (moments[i + 1] != moments[i] * moments[i]) {
+      throw std::invalid_argument(
+          "Trainer::fit: the replicas start from different places: replica " +
+          std::to_string(replicas_->rank()) +
+          (resumed ? " resumes epoch " + std::to_string(resumed->epoch) + " after batch " +
+                         std::to_string(resumed->batch)
+                   : std::string(" starts afresh")) +
+          " (do all replicas see the same saved training state?)");
+    }
+  }
+}
+
+template <typename T>
 void Trainer<T>::restore_metrics(const std::vector<std::pair<std::string, std::vector<double>>>& saved) {
+  // With replicas the file holds the sums over all of them: replica 0 takes
+  // them, the others start from zero, so the sums over replicas go on.
+  if (replicas_ && !replicas_->is_root()) return;
   for (const auto& [name, state] : saved) {
     if (name == "loss") {
       if (state.size() != 2) {
@@ -417,7 +531,14 @@ void Trainer<T>::save_training_state(const std::string& path) const {
   if (progress_.batch > 0) {
     run.metrics.emplace_back("loss", std::vector<double>{loss_total_, loss_count_});
     for (const auto& metric : metrics_) run.metrics.emplace_back(metric->name(), metric->state());
+    if (replicas_) {
+      const std::vector<std::vector<double>> sums = replica_states();
+      for (std::size_t i = 0; i < run.metrics.size(); ++i)
+        if (!run.metrics[i].second.empty()) run.metrics[i].second = sums[i];
+    }
   }
+  // The model, the optimizer and the generators are alike on every replica.
+  if (replicas_ && !replicas_->is_root()) return;
   nn::save_training_state(path, model_, optimizer_, run);
 }
 

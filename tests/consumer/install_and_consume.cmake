@@ -18,3 +18,8 @@ run_step("configure consumer" ${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${SC
   -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DCMAKE_PREFIX_PATH=${SCRATCH_DIR}/prefix)
 run_step("build consumer" ${CMAKE_COMMAND} --build ${SCRATCH_DIR}/build)
 run_step("run consumer" ${SCRATCH_DIR}/build/consumer)
+# Installed with xgrad::dist: the consumer must have found it and built with it.
+file(GLOB_RECURSE dist_exports ${SCRATCH_DIR}/prefix/*/xgradDistTargets.cmake)
+if(dist_exports AND NOT EXISTS ${SCRATCH_DIR}/build/consumer_dist)
+  message(FATAL_ERROR "xgrad::dist is installed but the consumer did not build consumer_dist with it")
+endif()

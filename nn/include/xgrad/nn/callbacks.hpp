@@ -135,6 +135,13 @@ class Callback {
   virtual void on_test_batch_begin(std::size_t /*batch*/, Logs& /*logs*/) {}
   virtual void on_test_batch_end(std::size_t /*batch*/, Logs& /*logs*/) {}
 
+  // In data-parallel training (replicas.hpp), whether replica 0 alone runs
+  // this callback: true for those that only write output (the progress bar,
+  // CSVLogger, ModelCheckpoint), which R replicas would write R times; false
+  // (the default) for those that act on the training (EarlyStopping, the
+  // learning rate), which every replica must do alike.
+  virtual bool root_only() const { return false; }
+
   // Set by the trainer before the first hook (Keras' set_model, set_params).
   void set_context(TrainingContext* context) { context_ = context; }
   void set_params(const CallbackParams& params) { params_ = params; }
@@ -224,6 +231,7 @@ struct ModelCheckpointOptions {
 class ModelCheckpoint : public Callback {
  public:
   explicit ModelCheckpoint(ModelCheckpointOptions options);
+  bool root_only() const override { return true; }
   void on_epoch_end(std::size_t epoch, Logs& logs) override;
 
   const ModelCheckpointOptions& options() const { return options_; }
@@ -390,6 +398,7 @@ struct CSVLoggerOptions {
 class CSVLogger : public Callback {
  public:
   explicit CSVLogger(CSVLoggerOptions options);
+  bool root_only() const override { return true; }
   void on_train_begin(Logs& logs) override;
   void on_epoch_end(std::size_t epoch, Logs& logs) override;
   void on_train_end(Logs& logs) override;
@@ -413,6 +422,7 @@ class CSVLogger : public Callback {
 class ProgbarLogger : public Callback {
  public:
   explicit ProgbarLogger(std::ostream& out = std::cerr) : out_(out) {}
+  bool root_only() const override { return true; }
 
   void on_train_begin(Logs& logs) override;
   void on_epoch_begin(std::size_t epoch, Logs& logs) override;

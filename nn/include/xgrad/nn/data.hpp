@@ -26,6 +26,9 @@
 // epoch makes the whole sequence of orders reproducible), or, with a seed,
 // from the loader's own generator, seeded once at construction: the orders
 // are then the same whatever else draws random numbers.
+//
+// Data-parallel training: shard(rank, R) gives each of R replicas a disjoint
+// part of every epoch (see there); then "N" above is shard_size().
 
 #include <cstddef>
 #include <cstdint>
@@ -115,16 +118,43 @@ class DataLoader {
   // different sizes N on axis 0, when either has rank 0, or when batch_size is 0.
   DataLoader(Array<X> inputs, Array<Y> targets, DataLoaderOptions options = {});
 
-  // The next epoch: with shuffle, a new random order; else 0 .. N-1.
+  // The next epoch: epoch(next_order()).
   Epoch epoch() const;
+  // The order of all N samples for the next epoch (which, when sharded,
+  // visits this replica's part of it): with shuffle, a new random order
+  // (one draw from the generator); else 0 .. N-1. The same on every replica.
+  std::vector<std::size_t> next_order() const;
+  // An epoch in a given order of all N samples, such as a saved run's
+  // (next_order() of that epoch); when sharded, this replica's part of it.
+  // Throws std::invalid_argument unless `order` holds N samples, each < N.
+  Epoch epoch(const std::vector<std::size_t>& order) const;
 
   // The batch of the given samples, in that order. Throws std::out_of_range
   // for an index >= N.
   Batch batch(const std::vector<std::size_t>& indices) const;
 
+  // Data-parallel training over R = world_size replicas: from now on each
+  // epoch() visits only this replica's part of the epoch's order. Every
+  // replica draws the same order (the same seed, DataLoaderOptions::seed or
+  // xgrad::generator()'s, and the same draws before, which the same program
+  // on every replica makes) and takes the samples at
+  // positions rank, rank + R, rank + 2R, ... of it (as PyTorch's
+  // DistributedSampler): disjoint parts of floor(N / R) samples each. The
+  // last N mod R positions of each order are dropped, so that every replica
+  // has as many batches; with shuffle they are different samples each
+  // epoch. The k-th batches of the R replicas together hold the samples of
+  // the k-th batch of an unsharded loader with batch_size · R. shard(0, 1)
+  // is the whole data again. Throws std::invalid_argument unless
+  // rank < world_size <= N.
+  DataLoader& shard(std::size_t rank, std::size_t world_size);
+  std::size_t shard_rank() const { return shard_rank_; }
+  std::size_t shard_count() const { return shard_count_; }
+
   // N.
   std::size_t size() const { return samples_; }
-  // Batches per epoch: ceil(N / batch_size), or floor with drop_last.
+  // The samples one epoch visits: N, or floor(N / R) when sharded.
+  std::size_t shard_size() const { return samples_ / shard_count_; }
+  // Batches per epoch: ceil(shard_size() / batch_size), or floor with drop_last.
   std::size_t num_batches() const;
   const DataLoaderOptions& options() const { return options_; }
   const Array<X>& inputs() const { return inputs_; }
@@ -138,6 +168,7 @@ class DataLoader {
   Array<Y> targets_;
   DataLoaderOptions options_;
   std::size_t samples_ = 0;
+  std::size_t shard_rank_ = 0, shard_count_ = 1;
   mutable Generator seed_generator_;  // used only with a seed; epoch() draws from it
 };
 

@@ -63,8 +63,14 @@ class Metric {
   virtual double result() const = 0;
   virtual void reset_state() = 0;
   // The running state as numbers, and back: a run resumed in the middle of
-  // an epoch (save_training_state) continues the epoch's figures. A metric
-  // of your own without them starts such an epoch's figure afresh.
+  // an epoch (save_training_state) continues the epoch's figures, and
+  // data-parallel training (replicas.hpp) makes the epoch's figure over all
+  // replicas by summing their states element by element and setting the
+  // sum. So a state adds up: the sum of two states (of the same length,
+  // whatever the batches) is the state after both metrics' batches
+  // (MeanMetric: {total, count}). A metric of your own without one (empty,
+  // the default) starts a resumed epoch's figure afresh, and over replicas
+  // its result() is averaged weighted by each replica's samples.
   // set_state throws std::invalid_argument for numbers state() cannot give.
   virtual std::vector<double> state() const { return {}; }
   virtual void set_state(const std::vector<double>& state);
@@ -90,6 +96,7 @@ class Metric {
 template <typename T = float>
 class MeanMetric : public Metric<T> {
  public:
+  // total / count; 0 while count is 0.
   double result() const override { return count_ > 0 ? total_ / count_ : 0.0; }
   void reset_state() override { total_ = count_ = 0.0; }
   std::vector<double> state() const override { return {total_, count_}; }

@@ -41,6 +41,7 @@
 //                            every weight
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -61,9 +62,9 @@ class Optimizer {
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
 
-  // One update of every parameter that has a gradient: the gradients
-  // clipped (global_clipnorm), the rate of this step taken from the schedule,
-  // then each update. Each parameter's shape and its gradient's are checked
+  // One update of every parameter that has a gradient: the gradient hook
+  // (if any), the gradients clipped (global_clipnorm), the rate of this step
+  // taken from the schedule, then each update. Each parameter's shape and its gradient's are checked
   // before anything changes.
   void step();
   // Forgets every parameter's gradient (Variable::zero_grad).
@@ -113,6 +114,17 @@ class Optimizer {
   // optimizer, a missing or extra slot, a shape) before changing anything.
   void load_state(const State& state);
 
+  // A function step() runs on the parameters after its shape checks and
+  // before anything else (skip_nonfinite's check, clipping, the updates):
+  // it may change their gradients in place, or give one to a parameter
+  // without. Data-parallel training averages the gradients over the
+  // processes here (dist::DistributedOptimizer), so every process skips a
+  // non-finite step alike. Empty (the default): none. Copying the state
+  // between processes goes through state() / load_state().
+  using GradientHook = std::function<void(const std::vector<Variable<T>>& parameters)>;
+  void set_gradient_hook(GradientHook hook) { gradient_hook_ = std::move(hook); }
+  const GradientHook& gradient_hook() const { return gradient_hook_; }
+
  protected:
   // Throws std::invalid_argument, naming `optimizer`, for an empty list, a
   // parameter listed twice, or one that does not require a gradient.
@@ -155,6 +167,7 @@ class Optimizer {
   bool skip_nonfinite_ = false;
   std::size_t skipped_steps_ = 0;
   double step_learning_rate_ = 0.0;
+  GradientHook gradient_hook_;
 };
 
 struct SGDOptions {

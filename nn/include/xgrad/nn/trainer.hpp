@@ -27,6 +27,25 @@
 // inference mode, without a graph (NoGradGuard), the regularization loss
 // still added (as Keras' test_step). Metrics and the loss tracker are reset
 // at the start of each epoch and of each evaluate().
+//
+// Data-parallel training (replicas.hpp; xgrad::dist sets it up over MPI):
+// with set_replicas(R replicas), every replica runs the same fit() or
+// evaluate() on its own part of the data. fit's batch_size is per replica:
+// each step trains on R · batch_size samples in all. fit shards the
+// training data (DataLoader::shard: floor(N / R) samples per replica per
+// epoch, each replica's part of the same order of all N, which a
+// shuffle_seed draws alike everywhere; save_training_state keeps that
+// order, so a resumed run shards it again); evaluate and the validation split x into R blocks of rows. The
+// epoch's logs and evaluate's result are the figures over all replicas
+// (the loss tracker's and each metric's state summed over them,
+// Metric::state), so EarlyStopping and the other callbacks decide
+// alike everywhere; the per-batch logs are each replica's own (as in
+// Horovod: averaging them would cost a collective per step). A
+// stop_training set on any replica stops all of them after that batch or
+// epoch (one small allreduce per batch). Callbacks whose
+// root_only() is true (the progress bar, CSVLogger, ModelCheckpoint) run on
+// replica 0 alone. The gradients are averaged by the optimizer's gradient
+// hook, not here.
 
 #include <cstddef>
 #include <cstdint>
@@ -47,6 +66,7 @@
 #include "xgrad/nn/module.hpp"
 #include "xgrad/nn/optimizers.hpp"
 #include "xgrad/nn/options.hpp"
+#include "xgrad/nn/replicas.hpp"
 #include "xgrad/nn/sequential.hpp"
 #include "xgrad/nn/training_state.hpp"
 #include "xgrad/tensor/tensor.hpp"
@@ -201,6 +221,11 @@ class Trainer : public TrainingContext {
   // The History of the last fit() (Keras' model.history).
   const History& history() const { return history_; }
 
+  // Data-parallel training (see the top of this file); null (the default):
+  // this process alone.
+  void set_replicas(std::shared_ptr<const ReplicaContext> replicas) { replicas_ = std::move(replicas); }
+  const std::shared_ptr<const ReplicaContext>& replicas() const { return replicas_; }
+
   // TrainingContext, for callbacks.
   double learning_rate() const override { return optimizer_.learning_rate(); }
   void set_learning_rate(double learning_rate) override { optimizer_.set_learning_rate(learning_rate); }
@@ -219,10 +244,16 @@ class Trainer : public TrainingContext {
   // in place of initial_epoch (called from a callback's on_train_begin, the
   // fit under way does). A mid-epoch resume goes on with the saved order of
   // that epoch and its running figures; the epoch's on_epoch_begin hooks run
-  // again, after which the saved learning rate is put back. Throws IoError
-  // on a file that does not fit; at fit's start std::invalid_argument when
-  // the saved order does not fit the data or the shuffling's generator
-  // (FitOptions::shuffle_seed) is not the same kind.
+  // again, after which the saved learning rate is put back. With replicas
+  // (set_replicas) every replica calls both, as BackupAndRestore does:
+  // saving is collective and replica 0 alone writes the file (the order of
+  // all training samples, from which each replica takes its shard again;
+  // the figures summed over the replicas, which replica 0 takes back), so
+  // every replica must be able to read it. Throws IoError on a file that
+  // does not fit; at fit's start std::invalid_argument when the saved order
+  // does not fit the data, the shuffling's generator
+  // (FitOptions::shuffle_seed) is not the same kind, or (with replicas) the
+  // replicas do not all resume the same place.
   TrainingProgress load_training_state(const std::string& path) override;
   const TrainingProgress& progress() const { return progress_; }
 
@@ -244,12 +275,27 @@ class Trainer : public TrainingContext {
   Variable<T> batch_loss(const Array<T>& x, const Array<T>& y);
   // Checks a restored run against this fit (std::invalid_argument) and
   // restores fit's shuffling generator.
-  void check_resume(const RunState& resume, std::size_t samples, const FitOptions<T>& options);
+  void check_resume(const RunState& resume, std::size_t samples, std::size_t batches,
+                    const FitOptions<T>& options);
+  // With replicas: throws std::invalid_argument on every replica unless all
+  // resume the same place (or all start afresh). One small allreduce.
+  void agree_on_resume(const std::optional<TrainingProgress>& resumed);
   // The loss tracker's and the metrics' saved running state.
   void restore_metrics(const std::vector<std::pair<std::string, std::vector<double>>>& saved);
   // evaluate over (x, y) with the given callbacks' on_test_* hooks.
   Logs run_test(const Array<T>& x, const Array<T>& y, std::size_t batch_size,
                 const Callbacks& callbacks);
+  // metric_results() over every replica (that process's alone without replicas).
+  Logs replica_results();
+  // With replicas: the loss tracker's {total, count} and each metric's
+  // state() summed over the replicas ({result · samples, samples} for a
+  // metric without a state). Collective.
+  std::vector<std::vector<double>> replica_states() const;
+  // With replicas: stop_training on every replica when it is set on any.
+  void agree_on_stop();
+  // The callbacks this process runs: all, except on a replica other than 0
+  // those whose root_only() is true.
+  Callbacks callbacks_here(const Callbacks& callbacks) const;
 
   Module<T>& model_;
   Forward forward_;
@@ -258,6 +304,7 @@ class Trainer : public TrainingContext {
   MetricList<T> metrics_;
   double loss_total_ = 0.0, loss_count_ = 0.0;  // Keras' loss tracker (a Mean)
   History history_;
+  std::shared_ptr<const ReplicaContext> replicas_;
   // Where fit is, for save_training_state.
   TrainingProgress progress_;
   std::vector<std::size_t> epoch_order_;  // of the epoch under way

@@ -19,14 +19,17 @@
 //                                     follows from iterations)
 //   optimizer/<Name>/<slot>/<i>       each moment (Optimizer::state())
 //   progress/epoch, progress/batch    int64: the epoch under way, its batches done
-//   progress/epoch_order              int64 [N]: that epoch's sample order (mid-epoch only)
+//   progress/epoch_order              int64 [N]: that epoch's sample order (mid-epoch
+//                                     only; all N training samples, also when
+//                                     each replica trains on a shard of it)
 //   random/generator                  int64: xgrad::generator()'s state (the
 //                                     calling thread's: unseeded dropout, shuffling)
 //   random/shuffle_generator          a seeded DataLoader's generator (if any)
 //   random/model/<path>               each seeded layer's own generator
 //                                     (Module::named_generators())
 //   metrics/<name>                    float64: the epoch's running figures
-//                                     (the loss tracker and Metric::state())
+//                                     (the loss tracker and Metric::state();
+//                                     with replicas, summed over them)
 // Generator states are stored as int64 with the bits of their uint64 words.
 //
 // Loading checks every entry (names, dtypes, shapes, the optimizer's kind)
