@@ -12,6 +12,7 @@
 #include <memory>
 #include <vector>
 
+#include "xgrad/autograd/anomaly.hpp"
 #include "xgrad/tensor/tensor.hpp"
 
 namespace xgrad {
@@ -131,8 +132,12 @@ class Variable {
   // The same for an op of fixed inputs, given last: the inputs vector and
   // the backward function are made only when the result is recorded, so an
   // op on constants or under NoGradGuard allocates nothing but its value.
+  // Under DetectAnomaly it takes the checked overload above.
   template <typename F, typename... Inputs>
   static Variable from_op(Array<T> value, const char* op, F&& grad_fn, const Inputs&... inputs) {
+    if (is_anomaly_detection_enabled())
+      return from_op(std::move(value), std::vector<Variable<T>>{inputs...}, op,
+                     GradFn<T>(std::forward<F>(grad_fn)));
     Variable result(make_node(std::move(value)));
     if ((inputs.requires_grad() || ...) && is_grad_enabled()) {
       result.node_->requires_grad = true;
