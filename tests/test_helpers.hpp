@@ -30,6 +30,7 @@
 #include "xgrad/autograd/gradcheck.hpp"
 #include "xgrad/autograd/variable.hpp"
 #include "xgrad/nn/activation.hpp"
+#include "xgrad/tensor/allocator.hpp"
 #include "xgrad/tensor/shape.hpp"
 #include "xgrad/tensor/tensor.hpp"
 #include <xtensor/xarray.hpp>
@@ -161,6 +162,20 @@ inline void spit(const std::string& path, const std::string& bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   ASSERT_TRUE(out.good()) << path;
 }
+
+// A test that starts and ends with the allocator's default cache limit
+// (256 MiB) and an empty cache, whatever the test before it set.
+class DefaultMemoryCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override { reset(); }
+  void TearDown() override { reset(); }
+
+ private:
+  static void reset() {
+    xgrad::set_cached_memory_limit(std::size_t(256) << 20);
+    xgrad::release_cached_memory();
+  }
+};
 
 // A fixture with a fresh, empty directory per test (<prefix>XXXXXX under
 // gtest's TempDir()), removed with everything in it after the test:

@@ -15,6 +15,7 @@
 #include "xgrad/tensor/allocator.hpp"
 #include "xgrad/tensor/reductions.hpp"
 #include "xgrad/tensor/tensor.hpp"
+#include "test_helpers.hpp"
 
 namespace {
 
@@ -25,17 +26,7 @@ constexpr std::size_t kMiB = std::size_t(1) << 20;
 // thread's own cache.
 constexpr std::size_t kLarge = kMiB / sizeof(float);
 
-class MemoryCache : public ::testing::Test {
- protected:
-  void SetUp() override {
-    xgrad::set_cached_memory_limit(256 * kMiB);
-    xgrad::release_cached_memory();
-  }
-  void TearDown() override {
-    xgrad::set_cached_memory_limit(256 * kMiB);
-    xgrad::release_cached_memory();
-  }
-};
+class MemoryCache : public xgrad::test::DefaultMemoryCacheTest {};
 
 TEST_F(MemoryCache, DefaultLimitIs256MiB) { EXPECT_EQ(xgrad::cached_memory_limit(), 256 * kMiB); }
 

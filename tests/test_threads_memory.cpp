@@ -25,6 +25,7 @@ extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 
 #include "xgrad/tensor/allocator.hpp"
 #include "xgrad/tensor/tensor.hpp"
+#include "test_helpers.hpp"
 
 namespace {
 
@@ -83,17 +84,8 @@ void churn(std::size_t floats, std::size_t count, float mark) {
   }
 }
 
-class ThreadsMemoryCache : public ::testing::Test {
+class ThreadsMemoryCache : public xgrad::test::DefaultMemoryCacheTest {
  protected:
-  void SetUp() override {
-    xgrad::set_cached_memory_limit(256 * kMiB);
-    xgrad::release_cached_memory();
-  }
-  void TearDown() override {
-    xgrad::set_cached_memory_limit(256 * kMiB);
-    xgrad::release_cached_memory();
-  }
-
   // kWorkers threads each run `work`, then wait at the gate until
   // `while_waiting` (on this thread) is done, then run `after` and end.
   void run_workers(const std::function<void(std::size_t)>& work,
