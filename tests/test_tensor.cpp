@@ -373,8 +373,8 @@ TEST(Gemm, EveryTransposePairMatchesATripleLoop) {
 // alone, through gemm and through a GemmKernel made once: every transpose
 // pair, alpha and beta (LIBXSMM takes alpha 1, beta 0 or 1, no B^T; the
 // rest must fall back), row strides wider than the rows, and shapes on both
-// sides of the size rule. C starts as NaN where beta is 0: it must not be
-// read.
+// sides of the size rule (k 1100: a sum that runs in two pieces). C starts
+// as NaN where beta is 0: it must not be read.
 template <typename T>
 void expect_engines_agree(T tolerance) {
   struct Case {
@@ -433,6 +433,53 @@ void expect_engines_agree(T tolerance) {
 
 TEST(Gemm, SmallMatrixEngineMatchesOpenBLASFloat) { expect_engines_agree<float>(2e-4f); }
 TEST(Gemm, SmallMatrixEngineMatchesOpenBLASDouble) { expect_engines_agree<double>(1e-12); }
+
+// Products too large for LIBXSMM only by a long sum or a tall output run in
+// pieces (blas.hpp); every piece must land where the whole product would:
+// bands of rows with A as stored or transposed, the sum's pieces
+// accumulating after a first one that honours beta (0: C is not read).
+template <typename T>
+void expect_pieces_agree(T tolerance) {
+  struct Case {
+    std::size_t m, n, k;
+  };
+  // A sum in 6 pieces; an output of 2^21 + 2^20 elements in 24 bands.
+  for (const Case& shape : {Case{16, 24, 2600}, Case{3072, 1024, 3}}) {
+    const std::size_t m = shape.m, n = shape.n, k = shape.k, pad = 3;
+    for (const bool ta : {false, true}) {
+      for (const T beta : {T(0), T(1)}) {
+        const std::size_t a_rows = ta ? k : m, a_cols = (ta ? m : k) + pad, ldb = n + pad, ldc = n + pad;
+        std::vector<T> a(a_rows * a_cols), b(k * ldb), c0(m * ldc);
+        for (std::size_t i = 0; i < a.size(); ++i) a[i] = T(std::sin(0.3 + 0.37 * static_cast<double>(i)));
+        for (std::size_t i = 0; i < b.size(); ++i) b[i] = T(std::cos(0.1 + 0.11 * static_cast<double>(i)));
+        for (std::size_t i = 0; i < c0.size(); ++i)
+          c0[i] = beta == T(0) ? std::numeric_limits<T>::quiet_NaN() : T(0.5) - T(i % 5) / T(5);
+        std::vector<T> expected = c0, pieces = c0;
+        xgrad::gemm_openblas(ta, false, m, n, k, T(1), a.data(), a_cols, b.data(), ldb, beta, expected.data(), ldc);
+        xgrad::gemm(ta, false, m, n, k, T(1), a.data(), a_cols, b.data(), ldb, beta, pieces.data(), ldc);
+        T worst = 0;
+        std::size_t nan_padding = 0, written_padding = 0;
+        for (std::size_t i = 0; i < m; ++i) {
+          for (std::size_t j = 0; j < n; ++j)
+            worst = std::max(worst, std::abs(pieces[i * ldc + j] - expected[i * ldc + j]));
+          for (std::size_t j = n; j < ldc; ++j) {
+            const T value = pieces[i * ldc + j];
+            if (beta == T(0)) nan_padding += std::isnan(value) ? 1 : 0;
+            else written_padding += value == c0[i * ldc + j] ? 0 : 1;
+          }
+        }
+        const std::string what = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) +
+                                 (ta ? " A^T" : " A") + " beta " + std::to_string(beta);
+        EXPECT_LE(worst, tolerance) << what;  // NaN fails this too
+        if (beta == T(0)) EXPECT_EQ(nan_padding, m * pad) << what;
+        EXPECT_EQ(written_padding, 0u) << what;
+      }
+    }
+  }
+}
+
+TEST(Gemm, ProductsInPiecesMatchOpenBLASFloat) { expect_pieces_agree<float>(2e-3f); }
+TEST(Gemm, ProductsInPiecesMatchOpenBLASDouble) { expect_pieces_agree<double>(1e-11); }
 
 // The sizes LIBXSMM takes (blas.hpp): the shapes of the recurrent layers'
 // steps, not the large or the long-summed products.

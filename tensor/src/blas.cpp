@@ -149,6 +149,17 @@ constexpr std::size_t kSmallMaxOutput = std::size_t(1) << 21;
 constexpr std::size_t kSmallMaxMultiplyAdds = std::size_t(1) << 26;
 constexpr std::size_t kSmallMaxMultiplyAddsThreaded = std::size_t(1) << 22;
 
+// Products beyond LIBXSMM's sizes only by a long sum (a weight gradient
+// summed over a sequence's B·T rows) or a tall output (the input projection
+// of every timestep) run as pieces LIBXSMM takes: sums of at most
+// kSplitInner terms accumulating into C, bands of rows of at most
+// kSplitOutput elements. On one core that took 0.72x OpenBLAS's time for
+// [128, 6400]^T·[6400, 512] (an LSTM's d recurrent kernel at workload M),
+// 0.83x for [6400, 64]·[64, 512] and 0.71x for [20000, 8]·[8, 128]
+// (bench/README.md, "Products in pieces").
+constexpr std::size_t kSplitInner = 512;
+constexpr std::size_t kSplitOutput = std::size_t(1) << 17;
+
 template <typename T>
 using SmallKernel = typename GemmKernel<T>::SmallKernel;
 
@@ -231,6 +242,42 @@ SmallKernel<T> cached_small_kernel(bool transpose_a, std::size_t m, std::size_t 
   return cache.get(transpose_a, m, n, k, lda, ldb, ldc, beta_zero);
 }
 
+// C = beta C + op(A)·B as pieces (above), each a LIBXSMM kernel, or
+// OpenBLAS for a piece LIBXSMM cannot make; false, nothing done, when the
+// pieces would not be small products either.
+template <typename T>
+bool run_in_pieces(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+                   const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+  const auto even_pieces = [](std::size_t total, std::size_t most) {
+    const std::size_t pieces = (total + most - 1) / most;
+    return (total + pieces - 1) / pieces;
+  };
+  const std::size_t band = m * n > kSmallMaxOutput ? even_pieces(m, std::max<std::size_t>(1, kSplitOutput / n)) : m;
+  const std::size_t piece = k > kSmallMaxInner ? even_pieces(k, kSplitInner) : k;
+  if ((band == m && piece == k) || !small_eligible(transpose_b, band, n, piece, alpha, lda, ldb, ldc, beta))
+    return false;
+  // Where row i of op(A) and term j of the sum are in A as stored.
+  const std::size_t a_row = transpose_a ? 1 : lda, a_term = transpose_a ? lda : 1;
+  for (std::size_t row = 0; row < m; row += band) {
+    const std::size_t rows = std::min(band, m - row);
+    for (std::size_t first = 0; first < k; first += piece) {
+      const std::size_t terms = std::min(piece, k - first);
+      const T piece_beta = first == 0 ? beta : T(1);
+      const T* piece_a = a + row * a_row + first * a_term;
+      const T* piece_b = b + first * ldb;
+      T* piece_c = c + row * ldc;
+      if (const SmallKernel<T> kernel =
+              cached_small_kernel<T>(transpose_a, rows, n, terms, lda, ldb, ldc, piece_beta == T(0))) {
+        kernel(piece_b, piece_a, piece_c);
+      } else {
+        use_threads_for(rows, n, terms);
+        blas_gemm(transpose_a, false, rows, n, terms, alpha, piece_a, lda, piece_b, ldb, piece_beta, piece_c, ldc);
+      }
+    }
+  }
+  return true;
+}
+
 // gemm (allow_small) and gemm_openblas (not).
 template <typename T>
 void gemm_with(bool allow_small, bool transpose_a, bool transpose_b, std::size_t m, std::size_t n,
@@ -250,6 +297,8 @@ void gemm_with(bool allow_small, bool transpose_a, bool transpose_b, std::size_t
       return;
     }
   }
+  if (allow_small && run_in_pieces(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
+    return;
   use_threads_for(m, n, k);
   blas_gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

@@ -16,7 +16,10 @@ namespace xgrad {
 //
 // Each product picks its engine: a LIBXSMM kernel generated for its shape
 // when the shape is small (small_matrix_shape below) and xgrad was built with
-// LIBXSMM, OpenBLAS otherwise. A generated kernel is kept for the next
+// LIBXSMM, OpenBLAS otherwise. A product too large for LIBXSMM only by a
+// long sum or a tall output runs as pieces LIBXSMM takes (sums of at most
+// 512 terms accumulating into C, bands of rows of at most 2^17 elements):
+// measured faster than OpenBLAS alone on one core. A generated kernel is kept for the next
 // product of the same shape (one cache per thread); a caller making the same
 // product many times (a recurrent layer's steps) holds a GemmKernel instead.
 void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
