@@ -5,6 +5,7 @@
 // then Keras' defaults, stateful calls, dropout, Bidirectional, Sequential's
 // masks and the Keras weights file.
 
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -206,6 +207,63 @@ TEST(GatedLayers, OtherActivationsFusedAgainstComposedAndGradcheck) {
         [&](const std::vector<V>& in) { return xgrad::sum(xgrad::square(layer->forward(in[0], call))); },
         {x, layer->kernel(), layer->recurrent_kernel(), layer->bias()}))
         << layer->name();
+  }
+}
+
+// Long sequences with few rows sum backward's weight gradients per chunk
+// of steps (recurrent_sequence.cpp, chunk_steps): about 100 steps at these
+// widths, so T = 250 makes three chunks, the first one shorter. Fused and
+// composed gradients must agree for every input: with a mask and initial
+// states, with go_backwards, and with SimpleRNN's recurrent dropout.
+TEST(RecurrentEngine, LongSequencesSumWeightGradientsInChunks) {
+  const std::size_t B = 2, T = 250, F = 3;
+  struct Long {
+    std::string kind;
+    std::size_t units, gates;
+  };
+  for (const Long& l : {Long{"simple_rnn", 160, 1}, Long{"lstm", 40, 4}, Long{"gru", 54, 3}, Long{"gru_before", 54, 3}}) {
+    for (const std::string variant : {"mask_and_initial_states", "go_backwards", "recurrent_dropout"}) {
+      const bool simple = l.kind == "simple_rnn", backwards = variant == "go_backwards";
+      if (variant == "recurrent_dropout" && !simple) continue;  // gated layers' dropout is composed only
+      const auto make = [&]() -> std::shared_ptr<nn::RecurrentLayer<double>> {
+        if (!simple) return make_layer(l.kind, l.units, true, backwards, false);
+        nn::SimpleRNNOptions options(l.units);
+        options.return_sequences(true).go_backwards(backwards);
+        if (variant == "recurrent_dropout") options.recurrent_dropout(0.3).seed(5);
+        return std::make_shared<nn::SimpleRNN<double>>(options);
+      };
+      const auto fused_layer = make(), composed_layer = make();  // two layers: the same dropout masks
+      Draw draw(21);
+      const std::size_t W = l.gates * l.units;
+      const double scale = 1.5 / std::sqrt(static_cast<double>(l.units));  // gates neither saturated nor flat
+      std::vector<Array<double>> weights{draw.uniform({F, W}, -0.6, 0.6), draw.uniform({l.units, W}, -scale, scale),
+                                         l.kind == "gru" ? draw.uniform({2, W}, -0.5, 0.5) : draw.uniform({W}, -0.5, 0.5)};
+      fused_layer->set_weights(weights);
+      composed_layer->set_weights(weights);
+      const Array<double> x = draw.uniform({B, T, F}, -1, 1);
+      std::vector<Array<double>> initial;
+      if (variant == "mask_and_initial_states")
+        for (std::size_t k = 0; k < (l.kind == "lstm" ? 2u : 1u); ++k) initial.push_back(draw.uniform({B, l.units}, -0.8, 0.8));
+      const auto gradients = [&](nn::RecurrentLayer<double>& layer, bool fused) {
+        V xv(x, true);
+        std::vector<V> states;
+        for (const Array<double>& state : initial) states.push_back(V(state, true));
+        Call call = Call().training(true);
+        if (!states.empty()) call.initial_state(states).mask(gap_mask(B, T));
+        const nn::RecurrentOutput<double> r =
+            fused ? layer.forward_with_state(xv, call) : layer.forward_composed_with_state(xv, call);
+        Draw loss_weights(99);
+        weighted_loss(r, loss_weights).backward();
+        std::vector<Array<double>> out{xv.grad(), layer.kernel().grad(), layer.recurrent_kernel().grad(), layer.bias().grad()};
+        for (const V& state : states) out.push_back(state.grad());
+        return out;
+      };
+      const auto g_fused = gradients(*fused_layer, true);
+      const auto g_composed = gradients(*composed_layer, false);
+      const char* names[] = {"x", "kernel", "recurrent_kernel", "bias", "h0", "c0"};
+      for (std::size_t i = 0; i < g_fused.size(); ++i)
+        EXPECT_LE(max_abs_diff(g_fused[i], g_composed[i]), 1e-11) << l.kind << " " << variant << ": gradient of " << names[i];
+    }
   }
 }
 

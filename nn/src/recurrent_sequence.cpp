@@ -455,13 +455,20 @@ struct GRUCellMath {
   }
 };
 
-// dR[:, columns] += Σ_s in_s^T · grad_s over the whole sequence, where in_s
-// is h_{s−1} (h_0 or zeros at s = 1) and grad [B, T, G·U] starts at the
-// block's first column.
+// Steps [first, last) of a sequence: the range the weight gradients' products
+// sum over (the whole sequence, or a chunk of it, below).
+struct StepRange {
+  std::size_t first, last;
+  bool whole(std::size_t steps) const { return first == 0 && last == steps; }
+};
+
+// dR[:, columns] += Σ_s in_s^T · grad_s over the steps of `range`, where
+// in_s is h_{s−1} (h_0 or zeros at s = 0) and grad [B, T, G·U] starts at
+// the block's first column.
 template <typename T>
-void add_shifted_products(const Frame<T>& f, const T* grad, std::size_t columns, T* dr) {
+void add_shifted_products(const Frame<T>& f, const T* grad, std::size_t columns, T* dr, StepRange range) {
   const std::size_t rows = f.batch * f.steps;
-  if (f.steps > 1) {
+  if (range.whole(f.steps) && f.steps > 1) {
     // Over the flat [B·T, U] rows, row r pairs with r + 1: one product for
     // the whole batch. It also pairs each row's last step with the next
     // row's first; a second product takes those B − 1 terms back out.
@@ -470,16 +477,79 @@ void add_shifted_products(const Frame<T>& f, const T* grad, std::size_t columns,
     if (f.batch > 1)
       gemm(true, false, f.units, columns, f.batch - 1, T(-1), f.h + (f.steps - 1) * f.units, f.row(),
            grad + f.grow(), f.grow(), T(1), dr, f.width);
+  } else if (!range.whole(f.steps)) {
+    const std::size_t from = std::max<std::size_t>(range.first, 1);
+    for (std::size_t b = 0; b < f.batch && range.last > from; ++b)
+      gemm(true, false, f.units, columns, range.last - from, T(1), f.h + b * f.row() + (from - 1) * f.units,
+           f.units, grad + b * f.grow() + from * f.width, f.width, T(1), dr, f.width);
   }
-  if (f.h0)
+  if (f.h0 && range.first == 0)
     gemm(true, false, f.units, columns, f.batch, T(1), f.h0, f.units, grad, f.grow(), T(1), dr, f.width);
 }
 
 // dR[:, columns] += Σ_s in_s^T · grad_s with in_s stored per step ([B, T, U]).
 template <typename T>
-void add_stored_products(const Frame<T>& f, const T* in, const T* grad, std::size_t columns, T* dr) {
-  gemm(true, false, f.units, columns, f.batch * f.steps, T(1), in, f.units, grad, f.width, T(1), dr,
-       f.width);
+void add_stored_products(const Frame<T>& f, const T* in, const T* grad, std::size_t columns, T* dr,
+                         StepRange range) {
+  if (range.whole(f.steps)) {
+    gemm(true, false, f.units, columns, f.batch * f.steps, T(1), in, f.units, grad, f.width, T(1), dr,
+         f.width);
+    return;
+  }
+  for (std::size_t b = 0; b < f.batch; ++b)
+    gemm(true, false, f.units, columns, range.last - range.first, T(1), in + b * f.row() + range.first * f.units,
+         f.units, grad + b * f.grow() + range.first * f.width, f.width, T(1), dr, f.width);
+}
+
+// Σ over the rows of `range` of a [B, T, columns] buffer (ld apart) into
+// out: 1^T · rows as products, not row additions (3.5% of a GRU train step
+// at workload M).
+template <typename T>
+void add_row_sums(const Frame<T>& f, const T* rows, std::size_t columns, const T* ones, T* out, StepRange range) {
+  if (range.whole(f.steps)) {
+    gemm(true, false, 1, columns, f.batch * f.steps, T(1), ones, 1, rows, f.width, T(1), out, columns);
+    return;
+  }
+  for (std::size_t b = 0; b < f.batch; ++b)
+    gemm(true, false, 1, columns, range.last - range.first, T(1), ones, 1, rows + b * f.grow() + range.first * f.width,
+         f.width, T(1), out, columns);
+}
+
+// dx[range] += dz · kernel^T and d kernel += x^T · dz over the steps of
+// `range`, with dz in x's time order.
+template <typename T>
+void add_input_products(const Frame<T>& f, const T* dz, const Array<T>& x, const Array<T>& kernel, T* dx, T* dk,
+                        StepRange range) {
+  const std::size_t features = x.shape()[2];
+  const bool whole = range.whole(f.steps);
+  const std::size_t blocks = whole ? 1 : f.batch, rows = whole ? f.batch * f.steps : range.last - range.first;
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const std::size_t x_at = whole ? 0 : (b * f.steps + range.first) * features;
+    const T* dz_rows = dz + (whole ? 0 : b * f.grow() + range.first * f.width);
+    if (dx)  // all the range's timesteps at once
+      gemm(false, true, rows, features, f.width, T(1), dz_rows, f.width, kernel.data(), f.width, T(1), dx + x_at,
+           features);
+    if (dk)
+      gemm(true, false, features, f.width, rows, T(1), x.data() + x_at, features, dz_rows, f.width, T(1), dk,
+           f.width);
+  }
+}
+
+// Backward's weight-gradient products for long sequences with few rows in
+// flight run per chunk of steps, as soon as the chunk's gradients are
+// complete and still in cache, rather than over the whole sequence at the
+// end: with B = 1 and T = 20,000 an LSTM's [B, T, 4U] gradient buffer is 10
+// MB, and products over it at the end ran at memory speed (time per step
+// 1.5x T = 1,000's). A chunk holds about kChunkBytes of the gradient
+// buffer; below kMinChunkSteps steps per batch row the per-row products
+// would be too short, and the whole sequence is summed at the end as before.
+constexpr std::size_t kChunkBytes = std::size_t(256) << 10;
+constexpr std::size_t kMinChunkSteps = 64;
+
+template <typename T>
+std::size_t chunk_steps(std::size_t batch, std::size_t steps, std::size_t width) {
+  const std::size_t chunk = kChunkBytes / std::max<std::size_t>(1, batch * width * sizeof(T));
+  return chunk >= kMinChunkSteps && chunk < steps ? chunk : steps;
 }
 
 template <typename Cell, typename T>
@@ -527,7 +597,7 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
   f.steps = x.shape()[1];
   f.units = recurrent_kernel.shape()[0];
   f.width = recurrent_kernel.shape()[1];
-  const std::size_t features = x.shape()[2], U = f.units, steps = f.steps;
+  const std::size_t U = f.units, steps = f.steps;
   const std::size_t rows = f.batch * f.steps;
   if (rows == 0) {  // an empty batch: every gradient is zeros (and no BLAS call sums over −1 rows)
     for (Variable<T>& input : in)
@@ -605,9 +675,35 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
   }
   g.dh0 = h0 && h0->requires_grad() ? h0->grad_buffer().data() : nullptr;
 
+  // The weight gradients' products, over one range of steps whose
+  // gradients are complete. x's products need dz in x's time order: with
+  // go_backwards they wait for the whole sequence, reversed.
+  T* dr = in[2].requires_grad() ? in[2].grad_buffer().data() : nullptr;
+  T* db = saved.has_bias && in[3].requires_grad() ? in[3].grad_buffer().data() : nullptr;
+  T* dx = in[0].requires_grad() ? in[0].grad_buffer().data() : nullptr;
+  T* dk = in[1].requires_grad() ? in[1].grad_buffer().data() : nullptr;
+  const std::size_t chunk = chunk_steps<T>(f.batch, steps, f.width);
+  const Array<T> ones = db ? xgrad::ones<T>({chunk < steps ? chunk : rows}) : Array<T>();
+  const auto add_weight_products = [&](StepRange range) {
+    if (dr) {
+      const T* recurrent_grad = reset_after ? g.dzr : g.dz;
+      const bool own_input = cell.kind == CellSpec::Kind::gru && !cell.reset_after;
+      const std::size_t from_h = own_input ? 2 * U : f.width;
+      if (f.dropout) add_stored_products(f, f.hin, recurrent_grad, from_h, dr, range);
+      else add_shifted_products(f, recurrent_grad, from_h, dr, range);
+      if (own_input) add_stored_products(f, f.extra, g.dz + 2 * U, U, dr + 2 * U, range);
+    }
+    if (db) {
+      add_row_sums(f, g.dz, f.width, ones.data(), db, range);
+      if (reset_after) add_row_sums(f, g.dzr, f.width, ones.data(), db + f.width, range);
+    }
+    if (!saved.go_backwards) add_input_products(f, g.dz, x, kernel, dx, dk, range);
+  };
+
   // From the last step back: slot s of dh holds dL/dh_s once the later steps
   // have added theirs; the cell turns it into pre-activation gradients and
   // adds its share to dL/dh_{s−1} (slot s − 1, or the initial state's).
+  std::size_t chunk_end = steps;
   for (std::size_t s = steps; s-- > 0;) {
     T* prev = s > 0 ? g.dh + (s - 1) * U : g.dh0;
     const std::size_t prev_ld = s > 0 ? f.row() : U;
@@ -622,43 +718,18 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
       }
     }
     Cell::backward(cell, f, g, s, prev, prev_ld);
+    if (s % chunk == 0) {
+      add_weight_products(StepRange{s, chunk_end});
+      chunk_end = s;
+    }
   }
   if (c0 && c0->requires_grad()) {
     Array<T>& dc0 = c0->grad_buffer();
     add_into(dc0.data(), g.dc, dc0.data(), f.batch * U);
   }
-
-  const T* dz_data = g.dz;
-  if (in[2].requires_grad()) {
-    T* dr = in[2].grad_buffer().data();
-    const T* recurrent_grad = reset_after ? g.dzr : dz_data;
-    const bool own_input = cell.kind == CellSpec::Kind::gru && !cell.reset_after;
-    const std::size_t from_h = own_input ? 2 * U : f.width;
-    if (f.dropout) add_stored_products(f, f.hin, recurrent_grad, from_h, dr);
-    else add_shifted_products(f, recurrent_grad, from_h, dr);
-    if (own_input) add_stored_products(f, f.extra, dz_data + 2 * U, U, dr + 2 * U);
-  }
-  if (saved.has_bias && in[3].requires_grad()) {
-    // d bias = the sum over all (b, s) rows: 1^T · dz as one product, not
-    // B·T row additions (3.5% of a GRU train step at workload M).
-    T* db = in[3].grad_buffer().data();
-    const Array<T> ones = xgrad::ones<T>({rows});
-    gemm(true, false, 1, f.width, rows, T(1), ones.data(), 1, dz_data, f.width, T(1), db, f.width);
-    if (reset_after)
-      gemm(true, false, 1, f.width, rows, T(1), ones.data(), 1, g.dzr, f.width, T(1), db + f.width, f.width);
-  }
-  if (!in[0].requires_grad() && !in[1].requires_grad()) return;
-  // Back from processing order to x's time order.
-  if (saved.go_backwards) reverse_time(g.dz, f.batch, steps, f.width);
-  if (in[0].requires_grad()) {  // dx = dz · kernel^T, all timesteps at once
-    Array<T>& dx = in[0].grad_buffer();
-    gemm(false, true, rows, features, f.width, T(1), g.dz, f.width, kernel.data(), f.width, T(1), dx.data(),
-         features);
-  }
-  if (in[1].requires_grad()) {  // d kernel = x^T · dz over all (b, t)
-    Array<T>& dk = in[1].grad_buffer();
-    gemm(true, false, features, f.width, rows, T(1), x.data(), features, g.dz, f.width, T(1), dk.data(),
-         f.width);
+  if (saved.go_backwards && (dx || dk)) {
+    reverse_time(g.dz, f.batch, steps, f.width);  // back from processing order to x's time order
+    add_input_products(f, g.dz, x, kernel, dx, dk, StepRange{0, steps});
   }
 }
 
