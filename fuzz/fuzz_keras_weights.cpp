@@ -6,12 +6,18 @@
 // fuzz_keras_weights loads as users do by default, through the
 // xgrad-h5-reader program, so a crash of libhdf5 there must come back as an
 // IoError. fuzz_keras_weights_trusted (XGRAD_FUZZ_TRUSTED) loads in this
-// process, as KerasLoadOptions().trusted(true) does: it finds the reader's
-// own bugs, and libhdf5's, which a trusted file is assumed not to reach.
+// process, as KerasLoadOptions().trusted(true) does, the files a user may
+// trust: well-formed ones, written by libhdf5 from a text the fuzzer mutates
+// (well_formed_h5.hpp; seeds: fuzz/seeds/keras_weights_trusted, the
+// fixtures' contents), so that it finds the reader's bugs on any groups,
+// shapes, types and values rather than libhdf5's on malformed bytes.
 
 #include <memory>
 
 #include "model_checks.hpp"
+#ifdef XGRAD_FUZZ_TRUSTED
+#include "well_formed_h5.hpp"
+#endif
 #include "xgrad/nn/bidirectional.hpp"
 #include "xgrad/nn/dense.hpp"
 #include "xgrad/nn/embedding.hpp"
@@ -64,7 +70,12 @@ std::shared_ptr<L> layer(O options) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static fuzz::ScratchFile file(".weights.h5");
+#ifdef XGRAD_FUZZ_TRUSTED
+  const std::string& path = file.path();
+  fuzz::write_well_formed_h5(std::string(reinterpret_cast<const char*>(data), size), path);
+#else
   const std::string& path = file.write(data, size);
+#endif
   using nn::Sequential;
   {  // keras_simple_rnn_notebook.weights.h5
     Sequential<float> model({layer<nn::SimpleRNN<float>>(nn::SimpleRNNOptions(2).return_sequences(true))});

@@ -38,24 +38,14 @@ seeds_of() {
     read_npy) echo tests/data/*.npy ;;
     read_npz) echo tests/data/*.npz ;;
     checkpoint) echo tests/data/keras_*.npz tests/data/weights_savez*.npz ;;
-    keras_weights | keras_weights_trusted) echo tests/data/*.weights.h5 ;;
+    keras_weights) echo tests/data/*.weights.h5 ;;
+    keras_weights_trusted) echo fuzz/seeds/keras_weights_trusted/*.txt ;;  # descriptions, not .h5 files
     torch_weights) echo tests/data/torch_*.npz ;;
     *) echo "fuzz.sh: unknown target '$1'" >&2; echo "$usage" >&2; exit 2 ;;
   esac
   compgen -G "tests/data/fuzz_$1_*" || true
 }
 for target in "${targets[@]}"; do seeds_of "$target" > /dev/null; done
-
-# libFuzzer's own flags for one target. The in-process HDF5 reader: libhdf5
-# keeps freed blocks on its free lists from one input to the next and gives
-# them back only at exit, which libFuzzer's check after each input reports
-# as a leak (848 bytes, not reproducible by the input alone); leaks are
-# still checked once, at exit, after libhdf5 has released its lists.
-target_flags() {
-  case "$1" in
-    keras_weights_trusted) echo -detect_leaks=0 ;;
-  esac
-}
 
 if ! command -v clang++-14 > /dev/null; then
   echo "fuzz.sh: clang++-14 not found; on Debian: apt-get install clang-14 libfuzzer-14-dev" >&2
@@ -79,7 +69,7 @@ for target in "${targets[@]}"; do
   status=0
   TMPDIR="$PWD/$run/tmp" "build-fuzz/fuzz/fuzz_$target" "$run/corpus" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$run/" $(target_flags "$target") ${flags[@]+"${flags[@]}"} > "$run/log" 2>&1 || status=$?
+    -artifact_prefix="$run/" ${flags[@]+"${flags[@]}"} > "$run/log" 2>&1 || status=$?
   findings=$(compgen -G "$run/crash-*"; compgen -G "$run/leak-*"; compgen -G "$run/timeout-*"; compgen -G "$run/oom-*") || true
   if ((status != 0)) || [[ -n "$findings" ]]; then
     failed+=("$target")
