@@ -747,6 +747,27 @@ TEST_F(KerasWeightsTest, LinksWithEmptyOrRepeatedNamesAreRefused) {
   }
 }
 
+// A regression of fuzz_keras_weights_trusted (make_hostile_fixtures.py): a
+// well-formed file whose SimpleRNN kernel takes 5 features, behind an
+// Embedding that gives 4, built an unbuilt model that could not run. The
+// load is refused before anything changes.
+TEST_F(KerasWeightsTest, KernelsThatDoNotChainAreRefused) {
+  const std::string file = data_dir + "/keras_embedding_rnn_dense_unchained.weights.h5";
+  for (const bool trusted : {false, true}) {
+    Sequential<float> model;
+    auto embedding = model.add(std::make_shared<Embedding<float>>(EmbeddingOptions(10, 4)));
+    auto rnn = model.add(std::make_shared<SimpleRNN<float>>(SimpleRNNOptions(3)));
+    auto dense = model.add(std::make_shared<Dense<float>>(DenseOptions(1)));
+    EXPECT_TRUE(throws_with<IoError>(
+        [&] { xgrad::nn::load_keras_weights(model, file, KerasLoadOptions().trusted(trusted)); },
+        {file, "layers/simple_rnn/cell/vars/0", "(5, 3)", "takes 5 input features", "layer 'embedding'",
+         "gives 4"}));
+    EXPECT_FALSE(embedding->built());
+    EXPECT_FALSE(rnn->built());
+    EXPECT_FALSE(dense->built());
+  }
+}
+
 // The same weights come out of xgrad-h5-reader as out of the reader run in
 // this process, for Keras' files and for xgrad's own.
 TEST_F(KerasWeightsTest, ReaderProgramAndInProcessReaderLoadTheSame) {

@@ -16,7 +16,9 @@
 
 #include "xgrad/nn/bidirectional.hpp"
 #include "xgrad/nn/dense.hpp"
+#include "xgrad/nn/dropout.hpp"
 #include "xgrad/nn/embedding.hpp"
+#include "xgrad/nn/masking.hpp"
 #include "xgrad/nn/sequential.hpp"
 #include "xgrad/nn/recurrent.hpp"
 #include "xgrad/tensor/file_io.hpp"
@@ -144,9 +146,21 @@ std::string expected_shape_to_string(const std::vector<std::ptrdiff_t>& shape) {
   return out + (shape.size() == 1 ? ",)" : ")");
 }
 
+// A layer of a Sequential, for the check that the weights about to be set
+// chain: the objects whose first slot is a kernel [features, ...] (each
+// takes the layer's input), and the features the layer gives.
+constexpr std::size_t kUnknownFeatures = 0;
+constexpr std::size_t kKeepsFeatures = static_cast<std::size_t>(-1);
+struct ChainLayer {
+  std::string owner;
+  std::vector<std::size_t> kernels;
+  std::size_t gives = kUnknownFeatures;
+};
+
 // A model's layout, and for each of its objects how to get and set its weights.
 template <typename T>
 struct Layout {
+  std::vector<std::vector<ChainLayer>> chains;  // one per Sequential, its layers in order
   KerasFileLayout file;
   std::vector<std::function<std::vector<Array<T>>()>> get;             // the weights, in slot order
   std::vector<std::function<void(const std::vector<Array<T>>&)>> set;  // set_weights of the layer
@@ -211,13 +225,17 @@ class LayoutBuilder {
       const std::string container = join(path, "layers");
       layout_.file.containers.insert(container);
       std::map<std::string, std::size_t> used;  // Keras numbers repeats per class: dense, dense_1
+      std::vector<ChainLayer> chain;
       for (std::size_t i = 0; i < sequential->size(); ++i) {
         Module<T>& layer = *sequential->at(i);
         std::string key = class_key(layer);
         auto [entry, first] = used.emplace(key, 0);
         if (!first) key += "_" + std::to_string(++entry->second);
+        const std::size_t first_object = layout_.file.objects.size();
         add(layer, join(container, key), sequential->layer_names()[i]);
+        chain.push_back(chain_layer(layer, first_object));
       }
+      layout_.chains.push_back(std::move(chain));
       return;
     }
     if (auto* bi = dynamic_cast<Bidirectional<T>*>(&module)) {
@@ -276,10 +294,66 @@ class LayoutBuilder {
     push(path, name, "layer '" + name + "'", true, {}, nullptr, nullptr);
   }
 
+  // The chain entry of a layer whose objects start at `first`.
+  ChainLayer chain_layer(Module<T>& layer, std::size_t first) const {
+    ChainLayer out;
+    const auto& objects = layout_.file.objects;
+    if (first == objects.size()) return out;  // met before: not walked again
+    out.owner = objects[first].owner;
+    const auto gates_layer = [&] {  // a layer whose kernels the chain checks
+      for (std::size_t i = first; i < objects.size(); ++i)
+        if (!objects[i].slots.empty() && objects[i].slots[0].what == "kernel") out.kernels.push_back(i);
+    };
+    if (auto* rnn = dynamic_cast<RecurrentLayer<T>*>(&layer)) {
+      gates_layer();
+      out.gives = rnn->options().units();
+    } else if (auto* dense = dynamic_cast<Dense<T>*>(&layer)) {
+      gates_layer();
+      out.gives = dense->options().units();
+    } else if (auto* bi = dynamic_cast<Bidirectional<T>*>(&layer)) {
+      gates_layer();
+      const std::size_t units = bi->forward_layer()->options().units();
+      const auto& mode = bi->merge_mode();
+      out.gives = !mode ? kUnknownFeatures : *mode == "concat" ? 2 * units : units;
+    } else if (auto* embedding = dynamic_cast<Embedding<T>*>(&layer)) {
+      out.gives = embedding->options().output_dim();
+    } else if (dynamic_cast<Dropout<T>*>(&layer) || dynamic_cast<Masking<T>*>(&layer)) {
+      out.gives = kKeepsFeatures;
+    }
+    return out;
+  }
+
   std::string where_;
   Layout<T> layout_;
   std::set<const Module<T>*> visited_;
 };
+
+// Whether the kernels about to be set chain within each Sequential: each
+// layer must take the features the layer before it gives. The model's own
+// shapes check a built layer; an unbuilt one takes its features from the
+// file, which could build a model that cannot run.
+template <typename T>
+void check_chains(const Layout<T>& layout, const std::vector<std::vector<Array<T>>>& staged,
+                  const std::string& where) {
+  for (const std::vector<ChainLayer>& chain : layout.chains) {
+    std::size_t features = kUnknownFeatures;
+    const ChainLayer* giver = nullptr;
+    for (const ChainLayer& layer : chain) {
+      for (std::size_t k : layer.kernels) {
+        const std::size_t takes = staged.at(k).at(0).shape().at(0);
+        if (features != kUnknownFeatures && takes != features) {
+          throw IoError(where + layout.file.objects[k].path + "/vars/0 is the kernel of " + layer.owner + ", " +
+                        shape_to_string(staged[k][0].shape()) + ": it takes " + std::to_string(takes) +
+                        " input features, but " + giver->owner + " before it gives " + std::to_string(features));
+        }
+      }
+      if (layer.gives != kKeepsFeatures) {
+        features = layer.gives;
+        giver = &layer;
+      }
+    }
+  }
+}
 
 // ---------------------------------------------------------------- save
 
@@ -757,6 +831,7 @@ void load_keras_weights(Module<T>& model, const std::string& path, const KerasLo
   const std::vector<std::vector<Array<T>>> staged =
       options.trusted() ? detail::read_keras_weights_file<T>(path, layout.file, max_free_bytes, where)
                         : read_out_of_process<T>(path, layout.file, max_free_bytes, options, where);
+  check_chains(layout, staged, where);
   // Every dataset is read and matches: only now does anything change.
   for (std::size_t i = 0; i < layout.file.objects.size(); ++i)
     if (!layout.file.objects[i].slots.empty()) layout.set[i](staged[i]);

@@ -9,6 +9,12 @@ keras_simple_rnn_notebook_empty_link.weights.h5
 keras_simple_rnn_notebook_repeated_link.weights.h5
     The same file with the root's link "vars" renamed "layers" in place
     (bytes 720-727), so the root lists "layers" twice.
+keras_embedding_rnn_dense_unchained.weights.h5
+    keras_embedding_rnn_dense.weights.h5 (Embedding 10 -> 4, SimpleRNN 3,
+    Dense 1) with a SimpleRNN kernel of shape (5, 3): a well-formed file
+    whose layers do not chain. Loaded into the unbuilt model, it built a
+    SimpleRNN for 5 features behind an Embedding that gives 4, and the model
+    could not run (fuzz_keras_weights_trusted's first finding).
 npz_bomb.npz
     One deflated entry "bomb" declaring float32 zeros of shape (33554432,):
     128 MiB of data in a file of about 130 KB, 1000-fold, as a zip bomb.
@@ -50,6 +56,24 @@ def repeated_link():
         assert list(f.keys()) == ["layers", "layers"], list(f.keys())
 
 
+def unchained():
+    source = os.path.join(here, "keras_embedding_rnn_dense.weights.h5")
+    target = os.path.join(here, "keras_embedding_rnn_dense_unchained.weights.h5")
+    with h5py.File(source, "r") as f, h5py.File(target, "w") as out:
+        def copy(name, item):
+            if isinstance(item, h5py.Dataset):
+                value = item[()]
+                if name == "layers/simple_rnn/cell/vars/0":
+                    assert value.shape == (4, 3), value.shape
+                    value = np.concatenate([value, value[:1]], axis=0)
+                out.create_dataset(name, data=value)
+            else:
+                out.require_group(name)
+        f.visititems(copy)
+    with h5py.File(target, "r") as f:
+        assert f["layers/simple_rnn/cell/vars/0"].shape == (5, 3)
+
+
 def npz_bomb():
     n = 1 << 25
     chunk = np.zeros(1 << 20, dtype=np.float32).tobytes()
@@ -66,4 +90,5 @@ def npz_bomb():
 
 empty_link()
 repeated_link()
+unchained()
 npz_bomb()
