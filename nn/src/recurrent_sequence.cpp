@@ -159,12 +159,23 @@ struct Frame {
   }
 };
 
+// Row (b, s) of a [B, held, width] buffer that holds `held` steps: all of
+// the sequence's, or one chunk's (step s in slot s % held).
+template <typename T>
+T* step_row(T* data, std::size_t held, std::size_t width, std::size_t b, std::size_t s) {
+  return data + (b * held + s % held) * width;
+}
+
 // What backward adds to besides the inputs' gradients.
 template <typename T>
 struct Gradients {
   T* dh = nullptr;   // dL/dh_s, [B, T, U]: slot s − 1 receives step s's share
-  T* dz = nullptr;   // dL/d(pre-activations), [B, T, G·U] (dh itself for SimpleRNN)
-  T* dzr = nullptr;  // GRU reset_after: dL/d(recurrent products), [B, T, G·U]
+  T* dz = nullptr;   // dL/d(pre-activations), [B, held, G·U] (dh itself for SimpleRNN)
+  T* dzr = nullptr;  // GRU reset_after: dL/d(recurrent products), [B, held, G·U]
+  std::size_t held = 0, width = 0;  // dz's and dzr's steps and row width
+  T* z(std::size_t b, std::size_t s) const { return step_row(dz, held, width, b, s); }
+  T* zr(std::size_t b, std::size_t s) const { return step_row(dzr, held, width, b, s); }
+  std::size_t z_ld() const { return held * width; }  // between batch rows
   T* dc = nullptr;   // LSTM: dL/dc_s of the step being processed, [B, U]
   T* dh0 = nullptr;  // the initial states' gradients, or null
   T* dc0 = nullptr;
@@ -211,10 +222,10 @@ struct SimpleRNNCellMath {
   template <typename T>
   static void backward(const CellSpec& cell, const Frame<T>& f, Gradients<T>& g, std::size_t s,
                        T* prev, std::size_t prev_ld) {
-    T* slot = g.dz + s * f.units;  // dz is dh: scaled in place
+    // dz is dh: scaled in place
     for (std::size_t b = 0; b < f.batch; ++b)
-      if (f.kept(b, s)) scale_by_derivative(cell.activation, f.h + b * f.row() + s * f.units, slot + b * f.row(), f.units);
-    if (prev) add_recurrent_share(f, slot, f.row(), f.recurrent_t, f.units, prev, prev_ld);
+      if (f.kept(b, s)) scale_by_derivative(cell.activation, f.h + b * f.row() + s * f.units, g.z(b, s), f.units);
+    if (prev) add_recurrent_share(f, g.z(0, s), g.z_ld(), f.recurrent_t, f.units, prev, prev_ld);
   }
 };
 
@@ -272,7 +283,7 @@ struct LSTMCellMath {
       if (fused) {
         lstm_backward_row(f.gates + b * f.grow() + s * f.width, c_prev ? c_prev + b * c_ld : nullptr,
                           f.c + b * f.row() + s * U, g.dh + b * f.row() + s * U, g.dc + b * U,
-                          g.dz + b * f.grow() + s * f.width, U);
+                          g.z(b, s), U);
         continue;
       }
       const T* z = f.gates + b * f.grow() + s * f.width;
@@ -284,7 +295,7 @@ struct LSTMCellMath {
       const T* cp = c_prev ? c_prev + b * c_ld : nullptr;
       const T* dh = g.dh + b * f.row() + s * U;
       T* dc = g.dc + b * U;
-      T* dz = g.dz + b * f.grow() + s * f.width;
+      T* dz = g.z(b, s);
       std::copy_n(c, U, phi_c);
       activate_in_place(cell.activation, phi_c, U);
       // dc_s = carried + dh ⊙ o ⊙ φ'(c_s); do = dh ⊙ φ(c_s).
@@ -302,7 +313,7 @@ struct LSTMCellMath {
       scale_by_derivative(cell.activation, gg, dz + 2 * U, U);
       scale_by_derivative(cell.recurrent_activation, o, dz + 3 * U, U);
     }
-    if (prev) add_recurrent_share(f, g.dz + s * f.width, f.grow(), f.recurrent_t, f.width, prev, prev_ld);
+    if (prev) add_recurrent_share(f, g.z(0, s), g.z_ld(), f.recurrent_t, f.width, prev, prev_ld);
   }
 };
 
@@ -379,16 +390,16 @@ struct GRUCellMath {
     const T* h_prev = f.prev(f.h, f.h0, s, h_ld);
     if (fused_row(cell)) {
       for (std::size_t b = 0; b < f.batch; ++b) {
-        T* dzr = g.dzr + b * f.grow() + s * W;
+        T* dzr = g.zr(b, s);
         if (!f.kept(b, s)) {
           std::fill_n(dzr, W, T(0));
           continue;
         }
         gru_backward_row(f.gates + b * f.grow() + s * W, f.extra + b * f.row() + s * U,
                          h_prev ? h_prev + b * h_ld : nullptr, g.dh + b * f.row() + s * U,
-                         g.dz + b * f.grow() + s * W, dzr, prev ? prev + b * prev_ld : nullptr, U);
+                         g.z(b, s), dzr, prev ? prev + b * prev_ld : nullptr, U);
       }
-      if (prev) add_recurrent_share(f, g.dzr + s * W, f.grow(), f.recurrent_t, W, prev, prev_ld);
+      if (prev) add_recurrent_share(f, g.zr(0, s), g.z_ld(), f.recurrent_t, W, prev, prev_ld);
       return;
     }
     // dL/dh_{s−1} through the carry u ⊙ h_{s−1}, and the gradients of ĥ and u.
@@ -397,7 +408,7 @@ struct GRUCellMath {
       const T* z = f.gates + b * f.grow() + s * W;
       const T* dh = g.dh + b * f.row() + s * U;
       const T* hp = h_prev ? h_prev + b * h_ld : nullptr;
-      T* dz = g.dz + b * f.grow() + s * W;
+      T* dz = g.z(b, s);
       for (std::size_t u = 0; u < U; ++u) {
         dz[u] = dh[u] * ((hp ? hp[u] : T(0)) - z[2 * U + u]);  // du
         dz[2 * U + u] = dh[u] * (T(1) - z[u]);                  // dĥ
@@ -413,8 +424,8 @@ struct GRUCellMath {
       // dq = dz_ĥ ⊙ (r_h + bias_h); the recurrent products' gradients are the
       // pre-activations' but for block ĥ, which q scales.
       for (std::size_t b = 0; b < f.batch; ++b) {
-        T* dz = g.dz + b * f.grow() + s * W;
-        T* dzr = g.dzr + b * f.grow() + s * W;
+        T* dz = g.z(b, s);
+        T* dzr = g.zr(b, s);
         if (!f.kept(b, s)) {
           std::fill_n(dzr, W, T(0));
           continue;
@@ -426,20 +437,20 @@ struct GRUCellMath {
         std::copy_n(dz, 2 * U, dzr);
         multiply_into(dz + 2 * U, z + U, dzr + 2 * U, U);
       }
-      if (prev) add_recurrent_share(f, g.dzr + s * W, f.grow(), f.recurrent_t, W, prev, prev_ld);
+      if (prev) add_recurrent_share(f, g.zr(0, s), g.z_ld(), f.recurrent_t, W, prev, prev_ld);
       return;
     }
     // reset_before: d(q ⊙ h_{s−1} ⊙ d) = dz_ĥ · recurrent_kernel_h^T, then
     // dq = that ⊙ h_{s−1} ⊙ d and dL/dh_{s−1} += that ⊙ q ⊙ d.
     T* dqh = f.scratch + f.batch * U;  // [B, U]; scratch's first B·U serve add_recurrent_share
     if (!in) {
-      for (std::size_t b = 0; b < f.batch; ++b) std::fill_n(g.dz + b * f.grow() + s * W + U, U, T(0));
+      for (std::size_t b = 0; b < f.batch; ++b) std::fill_n(g.z(b, s) + U, U, T(0));
       return;
     }
-    f.candidate_share(f.batch, U, U, g.dz + s * W + 2 * U, f.grow(), f.recurrent_t + 2 * U * U, U, T(0),
+    f.candidate_share(f.batch, U, U, g.z(0, s) + 2 * U, g.z_ld(), f.recurrent_t + 2 * U * U, U, T(0),
                       dqh, U);
     for (std::size_t b = 0; b < f.batch; ++b) {
-      T* dz = g.dz + b * f.grow() + s * W;
+      T* dz = g.z(b, s);
       if (!f.kept(b, s)) continue;
       const T* z = f.gates + b * f.grow() + s * W;
       const T* d = dqh + b * U;
@@ -451,7 +462,7 @@ struct GRUCellMath {
         for (std::size_t u = 0; u < U; ++u) pb[u] += d[u] * z[U + u] * (db ? db[u] : T(1));
       }
     }
-    if (prev) add_recurrent_share(f, g.dz + s * W, f.grow(), f.recurrent_t, 2 * U, prev, prev_ld);
+    if (prev) add_recurrent_share(f, g.z(0, s), g.z_ld(), f.recurrent_t, 2 * U, prev, prev_ld);
   }
 };
 
@@ -463,12 +474,13 @@ struct StepRange {
 };
 
 // dR[:, columns] += Σ_s in_s^T · grad_s over the steps of `range`, where
-// in_s is h_{s−1} (h_0 or zeros at s = 0) and grad [B, T, G·U] starts at
+// in_s is h_{s−1} (h_0 or zeros at s = 0) and grad [B, held, G·U] starts at
 // the block's first column.
 template <typename T>
-void add_shifted_products(const Frame<T>& f, const T* grad, std::size_t columns, T* dr, StepRange range) {
+void add_shifted_products(const Frame<T>& f, const T* grad, std::size_t held, std::size_t columns, T* dr,
+                          StepRange range) {
   const std::size_t rows = f.batch * f.steps;
-  if (range.whole(f.steps) && f.steps > 1) {
+  if (range.whole(f.steps) && f.steps > 1) {  // (then grad holds every step)
     // Over the flat [B·T, U] rows, row r pairs with r + 1: one product for
     // the whole batch. It also pairs each row's last step with the next
     // row's first; a second product takes those B − 1 terms back out.
@@ -481,16 +493,16 @@ void add_shifted_products(const Frame<T>& f, const T* grad, std::size_t columns,
     const std::size_t from = std::max<std::size_t>(range.first, 1);
     for (std::size_t b = 0; b < f.batch && range.last > from; ++b)
       gemm(true, false, f.units, columns, range.last - from, T(1), f.h + b * f.row() + (from - 1) * f.units,
-           f.units, grad + b * f.grow() + from * f.width, f.width, T(1), dr, f.width);
+           f.units, step_row(grad, held, f.width, b, from), f.width, T(1), dr, f.width);
   }
   if (f.h0 && range.first == 0)
-    gemm(true, false, f.units, columns, f.batch, T(1), f.h0, f.units, grad, f.grow(), T(1), dr, f.width);
+    gemm(true, false, f.units, columns, f.batch, T(1), f.h0, f.units, grad, held * f.width, T(1), dr, f.width);
 }
 
 // dR[:, columns] += Σ_s in_s^T · grad_s with in_s stored per step ([B, T, U]).
 template <typename T>
-void add_stored_products(const Frame<T>& f, const T* in, const T* grad, std::size_t columns, T* dr,
-                         StepRange range) {
+void add_stored_products(const Frame<T>& f, const T* in, const T* grad, std::size_t held, std::size_t columns,
+                         T* dr, StepRange range) {
   if (range.whole(f.steps)) {
     gemm(true, false, f.units, columns, f.batch * f.steps, T(1), in, f.units, grad, f.width, T(1), dr,
          f.width);
@@ -498,34 +510,34 @@ void add_stored_products(const Frame<T>& f, const T* in, const T* grad, std::siz
   }
   for (std::size_t b = 0; b < f.batch; ++b)
     gemm(true, false, f.units, columns, range.last - range.first, T(1), in + b * f.row() + range.first * f.units,
-         f.units, grad + b * f.grow() + range.first * f.width, f.width, T(1), dr, f.width);
+         f.units, step_row(grad, held, f.width, b, range.first), f.width, T(1), dr, f.width);
 }
 
-// Σ over the rows of `range` of a [B, T, columns] buffer (ld apart) into
-// out: 1^T · rows as products, not row additions (3.5% of a GRU train step
-// at workload M).
+// Σ over the rows of `range` of a [B, held, width] buffer into out: 1^T ·
+// rows as products, not row additions (3.5% of a GRU train step at
+// workload M).
 template <typename T>
-void add_row_sums(const Frame<T>& f, const T* rows, std::size_t columns, const T* ones, T* out, StepRange range) {
+void add_row_sums(const Frame<T>& f, const T* rows, std::size_t held, const T* ones, T* out, StepRange range) {
   if (range.whole(f.steps)) {
-    gemm(true, false, 1, columns, f.batch * f.steps, T(1), ones, 1, rows, f.width, T(1), out, columns);
+    gemm(true, false, 1, f.width, f.batch * f.steps, T(1), ones, 1, rows, f.width, T(1), out, f.width);
     return;
   }
   for (std::size_t b = 0; b < f.batch; ++b)
-    gemm(true, false, 1, columns, range.last - range.first, T(1), ones, 1, rows + b * f.grow() + range.first * f.width,
-         f.width, T(1), out, columns);
+    gemm(true, false, 1, f.width, range.last - range.first, T(1), ones, 1,
+         step_row(rows, held, f.width, b, range.first), f.width, T(1), out, f.width);
 }
 
 // dx[range] += dz · kernel^T and d kernel += x^T · dz over the steps of
-// `range`, with dz in x's time order.
+// `range`, with dz ([B, held, width]) in x's time order.
 template <typename T>
-void add_input_products(const Frame<T>& f, const T* dz, const Array<T>& x, const Array<T>& kernel, T* dx, T* dk,
-                        StepRange range) {
+void add_input_products(const Frame<T>& f, const T* dz, std::size_t held, const Array<T>& x,
+                        const Array<T>& kernel, T* dx, T* dk, StepRange range) {
   const std::size_t features = x.shape()[2];
   const bool whole = range.whole(f.steps);
   const std::size_t blocks = whole ? 1 : f.batch, rows = whole ? f.batch * f.steps : range.last - range.first;
   for (std::size_t b = 0; b < blocks; ++b) {
     const std::size_t x_at = whole ? 0 : (b * f.steps + range.first) * features;
-    const T* dz_rows = dz + (whole ? 0 : b * f.grow() + range.first * f.width);
+    const T* dz_rows = whole ? dz : step_row(dz, held, f.width, b, range.first);
     if (dx)  // all the range's timesteps at once
       gemm(false, true, rows, features, f.width, T(1), dz_rows, f.width, kernel.data(), f.width, T(1), dx + x_at,
            features);
@@ -538,13 +550,43 @@ void add_input_products(const Frame<T>& f, const T* dz, const Array<T>& x, const
 // Backward's weight-gradient products for long sequences with few rows in
 // flight run per chunk of steps, as soon as the chunk's gradients are
 // complete and still in cache, rather than over the whole sequence at the
-// end: with B = 1 and T = 20,000 an LSTM's [B, T, 4U] gradient buffer is 10
-// MB, and products over it at the end ran at memory speed (time per step
-// 1.5x T = 1,000's). A chunk holds about kChunkBytes of the gradient
-// buffer; below kMinChunkSteps steps per batch row the per-row products
-// would be too short, and the whole sequence is summed at the end as before.
+// end; the gated layers' gradient buffers then hold one chunk, not the
+// sequence. With B = 1 and T = 20,000 an LSTM's [B, T, 4U] gradient buffer
+// was 10 MB, read back at memory speed. A chunk holds about kChunkBytes of
+// the gradient buffer; below kMinChunkSteps steps per batch row the per-row
+// products would be too short, and the whole sequence is summed at the end.
 constexpr std::size_t kChunkBytes = std::size_t(256) << 10;
 constexpr std::size_t kMinChunkSteps = 64;
+
+// Backward walks time downwards, and every step reads rows the forward
+// pass wrote long before. With few rows in flight (the sequences that run
+// in chunks, below) a step's work is too short to hide the wait for them,
+// and the CPU's prefetcher does not fetch them ahead: the driver asks for
+// the rows of step s − kPrefetchSteps while it works on step s. With B = 1
+// and T = 20,000 the first load of each LSTM gate row had stalled backward's
+// pointwise kernel to 4x its time at T = 1,000. (Inlined by force: GCC
+// deletes a call to a function that does nothing but prefetch.)
+constexpr std::size_t kPrefetchSteps = 16;
+
+template <typename T>
+inline __attribute__((always_inline)) void prefetch_row(const T* row, std::size_t n) {
+  constexpr std::size_t per_line = 64 / sizeof(T);
+  for (std::size_t i = 0; i < n; i += per_line) __builtin_prefetch(row + i);
+}
+
+// The rows backward reads at step s, s ≥ 1: h_s, h_{s−1}, c_s, c_{s−1}, and
+// step s's rows of the other saved buffers.
+template <typename T>
+inline __attribute__((always_inline)) void prefetch_step(const Frame<T>& f, std::size_t s) {
+  for (std::size_t b = 0; b < f.batch; ++b) {
+    const std::size_t at = b * f.row() + s * f.units;
+    prefetch_row(f.h + at - f.units, 2 * f.units);
+    if (f.c) prefetch_row(f.c + at - f.units, 2 * f.units);
+    if (f.extra) prefetch_row(f.extra + at, f.units);
+    if (f.hin) prefetch_row(f.hin + at, f.units);
+    if (f.gates) prefetch_row(f.gates + b * f.grow() + s * f.width, f.width);
+  }
+}
 
 template <typename T>
 std::size_t chunk_steps(std::size_t batch, std::size_t steps, std::size_t width) {
@@ -651,17 +693,22 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
       }
     }
   }
+  // With go_backwards, x's products wait for the whole sequence, reversed.
+  const std::size_t chunk = chunk_steps<T>(f.batch, steps, f.width);
   Gradients<T> g;
   g.dh = dh.data();
+  g.width = f.width;
+  g.held = chunk < steps && !saved.go_backwards ? chunk : steps;
   Array<T> dz, dzr, dc;
   if (f.width == U) {
     g.dz = g.dh;
+    g.held = steps;
   } else {
-    dz = Array<T>::from_shape({f.batch, steps, f.width});
+    dz = Array<T>::from_shape({f.batch, g.held, f.width});
     g.dz = dz.data();
   }
   if (reset_after) {
-    dzr = Array<T>::from_shape({f.batch, steps, f.width});
+    dzr = Array<T>::from_shape({f.batch, g.held, f.width});
     g.dzr = dzr.data();
   }
   if (f.c) {
@@ -676,28 +723,26 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
   g.dh0 = h0 && h0->requires_grad() ? h0->grad_buffer().data() : nullptr;
 
   // The weight gradients' products, over one range of steps whose
-  // gradients are complete. x's products need dz in x's time order: with
-  // go_backwards they wait for the whole sequence, reversed.
+  // gradients are complete. x's products need dz in x's time order.
   T* dr = in[2].requires_grad() ? in[2].grad_buffer().data() : nullptr;
   T* db = saved.has_bias && in[3].requires_grad() ? in[3].grad_buffer().data() : nullptr;
   T* dx = in[0].requires_grad() ? in[0].grad_buffer().data() : nullptr;
   T* dk = in[1].requires_grad() ? in[1].grad_buffer().data() : nullptr;
-  const std::size_t chunk = chunk_steps<T>(f.batch, steps, f.width);
   const Array<T> ones = db ? xgrad::ones<T>({chunk < steps ? chunk : rows}) : Array<T>();
   const auto add_weight_products = [&](StepRange range) {
     if (dr) {
       const T* recurrent_grad = reset_after ? g.dzr : g.dz;
       const bool own_input = cell.kind == CellSpec::Kind::gru && !cell.reset_after;
       const std::size_t from_h = own_input ? 2 * U : f.width;
-      if (f.dropout) add_stored_products(f, f.hin, recurrent_grad, from_h, dr, range);
-      else add_shifted_products(f, recurrent_grad, from_h, dr, range);
-      if (own_input) add_stored_products(f, f.extra, g.dz + 2 * U, U, dr + 2 * U, range);
+      if (f.dropout) add_stored_products(f, f.hin, recurrent_grad, g.held, from_h, dr, range);
+      else add_shifted_products(f, recurrent_grad, g.held, from_h, dr, range);
+      if (own_input) add_stored_products(f, f.extra, g.dz + 2 * U, g.held, U, dr + 2 * U, range);
     }
     if (db) {
-      add_row_sums(f, g.dz, f.width, ones.data(), db, range);
-      if (reset_after) add_row_sums(f, g.dzr, f.width, ones.data(), db + f.width, range);
+      add_row_sums(f, g.dz, g.held, ones.data(), db, range);
+      if (reset_after) add_row_sums(f, g.dzr, g.held, ones.data(), db + f.width, range);
     }
-    if (!saved.go_backwards) add_input_products(f, g.dz, x, kernel, dx, dk, range);
+    if (!saved.go_backwards) add_input_products(f, g.dz, g.held, x, kernel, dx, dk, range);
   };
 
   // From the last step back: slot s of dh holds dL/dh_s once the later steps
@@ -714,9 +759,10 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
         if (f.kept(b, s)) continue;
         T* dhb = g.dh + b * f.row() + s * U;
         if (prev) add_into(prev + b * prev_ld, dhb, prev + b * prev_ld, U);
-        std::fill_n(g.dz + b * f.grow() + s * f.width, f.width, T(0));
+        std::fill_n(g.z(b, s), f.width, T(0));
       }
     }
+    if (chunk < steps && s > kPrefetchSteps) prefetch_step(f, s - kPrefetchSteps);
     Cell::backward(cell, f, g, s, prev, prev_ld);
     if (s % chunk == 0) {
       add_weight_products(StepRange{s, chunk_end});
@@ -729,7 +775,7 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
   }
   if (saved.go_backwards && (dx || dk)) {
     reverse_time(g.dz, f.batch, steps, f.width);  // back from processing order to x's time order
-    add_input_products(f, g.dz, x, kernel, dx, dk, StepRange{0, steps});
+    add_input_products(f, g.dz, g.held, x, kernel, dx, dk, StepRange{0, steps});
   }
 }
 
