@@ -210,18 +210,23 @@ TEST(GatedLayers, OtherActivationsFusedAgainstComposedAndGradcheck) {
   }
 }
 
-// Long sequences with few rows sum backward's weight gradients per chunk
-// of steps (recurrent_sequence.cpp, chunk_steps): about 100 steps at these
-// widths, so T = 250 makes three chunks, the first one shorter. Fused and
-// composed gradients must agree for every input: with a mask and initial
-// states, with go_backwards, and with SimpleRNN's recurrent dropout.
-TEST(RecurrentEngine, LongSequencesSumWeightGradientsInChunks) {
-  const std::size_t B = 2, T = 250, F = 3;
+// Backward sums the weight gradients per chunk of steps
+// (recurrent_sequence.cpp, chunk_steps): with B = 2 about 100 steps at
+// these widths, each batch row's a product, so T = 250 makes three chunks,
+// the first one shorter; with B = 64 every step, its products over the
+// batch. Fused and composed gradients must agree for every input: with a
+// mask and initial states, with go_backwards, and with SimpleRNN's
+// recurrent dropout.
+TEST(RecurrentEngine, WeightGradientsSummedPerChunkOrPerStep) {
+  const std::size_t F = 3;
   struct Long {
     std::string kind;
-    std::size_t units, gates;
+    std::size_t batch, steps, units, gates;
   };
-  for (const Long& l : {Long{"simple_rnn", 160, 1}, Long{"lstm", 40, 4}, Long{"gru", 54, 3}, Long{"gru_before", 54, 3}}) {
+  for (const Long& l : {Long{"simple_rnn", 2, 250, 160, 1}, Long{"lstm", 2, 250, 40, 4}, Long{"gru", 2, 250, 54, 3},
+                        Long{"gru_before", 2, 250, 54, 3}, Long{"simple_rnn", 64, 6, 40, 1}, Long{"lstm", 64, 6, 40, 4},
+                        Long{"gru", 64, 6, 40, 3}, Long{"gru_before", 64, 6, 40, 3}}) {
+    const std::size_t B = l.batch, T = l.steps;
     for (const std::string variant : {"mask_and_initial_states", "go_backwards", "recurrent_dropout"}) {
       const bool simple = l.kind == "simple_rnn", backwards = variant == "go_backwards";
       if (variant == "recurrent_dropout" && !simple) continue;  // gated layers' dropout is composed only
@@ -262,7 +267,8 @@ TEST(RecurrentEngine, LongSequencesSumWeightGradientsInChunks) {
       const auto g_composed = gradients(*composed_layer, false);
       const char* names[] = {"x", "kernel", "recurrent_kernel", "bias", "h0", "c0"};
       for (std::size_t i = 0; i < g_fused.size(); ++i)
-        EXPECT_LE(max_abs_diff(g_fused[i], g_composed[i]), 1e-11) << l.kind << " " << variant << ": gradient of " << names[i];
+        EXPECT_LE(max_abs_diff(g_fused[i], g_composed[i]), 1e-11)
+            << l.kind << " B " << B << " " << variant << ": gradient of " << names[i];
     }
   }
 }

@@ -473,6 +473,13 @@ struct StepRange {
   bool whole(std::size_t steps) const { return first == 0 && last == steps; }
 };
 
+// Whether a range's products run one per step over the batch (k = B), not
+// one per batch row over the steps (k = the range's length).
+template <typename T>
+bool per_step(const Frame<T>& f, StepRange range) {
+  return range.last - range.first < f.batch;
+}
+
 // dR[:, columns] += Σ_s in_s^T · grad_s over the steps of `range`, where
 // in_s is h_{s−1} (h_0 or zeros at s = 0) and grad [B, held, G·U] starts at
 // the block's first column.
@@ -491,9 +498,15 @@ void add_shifted_products(const Frame<T>& f, const T* grad, std::size_t held, st
            grad + f.grow(), f.grow(), T(1), dr, f.width);
   } else if (!range.whole(f.steps)) {
     const std::size_t from = std::max<std::size_t>(range.first, 1);
-    for (std::size_t b = 0; b < f.batch && range.last > from; ++b)
-      gemm(true, false, f.units, columns, range.last - from, T(1), f.h + b * f.row() + (from - 1) * f.units,
-           f.units, step_row(grad, held, f.width, b, from), f.width, T(1), dr, f.width);
+    if (per_step(f, range)) {
+      for (std::size_t s = from; s < range.last; ++s)
+        gemm(true, false, f.units, columns, f.batch, T(1), f.h + (s - 1) * f.units, f.row(),
+             step_row(grad, held, f.width, 0, s), held * f.width, T(1), dr, f.width);
+    } else {
+      for (std::size_t b = 0; b < f.batch && range.last > from; ++b)
+        gemm(true, false, f.units, columns, range.last - from, T(1), f.h + b * f.row() + (from - 1) * f.units,
+             f.units, step_row(grad, held, f.width, b, from), f.width, T(1), dr, f.width);
+    }
   }
   if (f.h0 && range.first == 0)
     gemm(true, false, f.units, columns, f.batch, T(1), f.h0, f.units, grad, held * f.width, T(1), dr, f.width);
@@ -506,6 +519,12 @@ void add_stored_products(const Frame<T>& f, const T* in, const T* grad, std::siz
   if (range.whole(f.steps)) {
     gemm(true, false, f.units, columns, f.batch * f.steps, T(1), in, f.units, grad, f.width, T(1), dr,
          f.width);
+    return;
+  }
+  if (per_step(f, range)) {
+    for (std::size_t s = range.first; s < range.last; ++s)
+      gemm(true, false, f.units, columns, f.batch, T(1), in + s * f.units, f.row(), step_row(grad, held, f.width, 0, s),
+           held * f.width, T(1), dr, f.width);
     return;
   }
   for (std::size_t b = 0; b < f.batch; ++b)
@@ -522,6 +541,12 @@ void add_row_sums(const Frame<T>& f, const T* rows, std::size_t held, const T* o
     gemm(true, false, 1, f.width, f.batch * f.steps, T(1), ones, 1, rows, f.width, T(1), out, f.width);
     return;
   }
+  if (per_step(f, range)) {
+    for (std::size_t s = range.first; s < range.last; ++s)
+      gemm(true, false, 1, f.width, f.batch, T(1), ones, 1, step_row(rows, held, f.width, 0, s), held * f.width,
+           T(1), out, f.width);
+    return;
+  }
   for (std::size_t b = 0; b < f.batch; ++b)
     gemm(true, false, 1, f.width, range.last - range.first, T(1), ones, 1,
          step_row(rows, held, f.width, b, range.first), f.width, T(1), out, f.width);
@@ -533,6 +558,19 @@ template <typename T>
 void add_input_products(const Frame<T>& f, const T* dz, std::size_t held, const Array<T>& x,
                         const Array<T>& kernel, T* dx, T* dk, StepRange range) {
   const std::size_t features = x.shape()[2];
+  if (!range.whole(f.steps) && per_step(f, range)) {
+    const std::size_t x_ld = f.steps * features;  // between batch rows of x and dx
+    for (std::size_t s = range.first; s < range.last; ++s) {
+      const T* dz_rows = step_row(dz, held, f.width, 0, s);
+      if (dx)
+        gemm(false, true, f.batch, features, f.width, T(1), dz_rows, held * f.width, kernel.data(), f.width, T(1),
+             dx + s * features, x_ld);
+      if (dk)
+        gemm(true, false, features, f.width, f.batch, T(1), x.data() + s * features, x_ld, dz_rows,
+             held * f.width, T(1), dk, f.width);
+    }
+    return;
+  }
   const bool whole = range.whole(f.steps);
   const std::size_t blocks = whole ? 1 : f.batch, rows = whole ? f.batch * f.steps : range.last - range.first;
   for (std::size_t b = 0; b < blocks; ++b) {
@@ -588,10 +626,21 @@ inline __attribute__((always_inline)) void prefetch_step(const Frame<T>& f, std:
   }
 }
 
+// The steps of one chunk: see above; 1 for a wide batch whose weight
+// gradients stay in cache (at most kStepProductsMaxBytes; an LSTM at
+// workload M: 384 KiB), which then takes each step's products over its B
+// rows right after the step (k = B, at least kMinStepProductRows), so the
+// gated layers' [B, T, G·U] gradient buffers (12.8 MB at M) are never
+// written out and read back; the sequence otherwise.
+constexpr std::size_t kMinStepProductRows = 64;
+constexpr std::size_t kStepProductsMaxBytes = std::size_t(512) << 10;
+
 template <typename T>
-std::size_t chunk_steps(std::size_t batch, std::size_t steps, std::size_t width) {
+std::size_t chunk_steps(std::size_t batch, std::size_t steps, std::size_t width, std::size_t inputs) {
   const std::size_t chunk = kChunkBytes / std::max<std::size_t>(1, batch * width * sizeof(T));
-  return chunk >= kMinChunkSteps && chunk < steps ? chunk : steps;
+  if (chunk >= kMinChunkSteps) return std::min(chunk, steps);
+  if (batch >= kMinStepProductRows && inputs * width * sizeof(T) <= kStepProductsMaxBytes) return 1;
+  return steps;
 }
 
 template <typename Cell, typename T>
@@ -694,7 +743,7 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
     }
   }
   // With go_backwards, x's products wait for the whole sequence, reversed.
-  const std::size_t chunk = chunk_steps<T>(f.batch, steps, f.width);
+  const std::size_t chunk = chunk_steps<T>(f.batch, steps, f.width, U + x.shape()[2]);
   Gradients<T> g;
   g.dh = dh.data();
   g.width = f.width;
@@ -728,7 +777,7 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
   T* db = saved.has_bias && in[3].requires_grad() ? in[3].grad_buffer().data() : nullptr;
   T* dx = in[0].requires_grad() ? in[0].grad_buffer().data() : nullptr;
   T* dk = in[1].requires_grad() ? in[1].grad_buffer().data() : nullptr;
-  const Array<T> ones = db ? xgrad::ones<T>({chunk < steps ? chunk : rows}) : Array<T>();
+  const Array<T> ones = db ? xgrad::ones<T>({chunk < steps ? std::max(chunk, f.batch) : rows}) : Array<T>();
   const auto add_weight_products = [&](StepRange range) {
     if (dr) {
       const T* recurrent_grad = reset_after ? g.dzr : g.dz;
@@ -762,7 +811,7 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
         std::fill_n(g.z(b, s), f.width, T(0));
       }
     }
-    if (chunk < steps && s > kPrefetchSteps) prefetch_step(f, s - kPrefetchSteps);
+    if (chunk >= kMinChunkSteps && chunk < steps && s > kPrefetchSteps) prefetch_step(f, s - kPrefetchSteps);
     Cell::backward(cell, f, g, s, prev, prev_ld);
     if (s % chunk == 0) {
       add_weight_products(StepRange{s, chunk_end});
