@@ -136,4 +136,17 @@ using Archs = xsimd::arch_list<xsimd::default_arch>;
   extern template void Backward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t, T, \
                                                                 T) const;
 
+// Every kernel of one instruction set: its explicit instantiations (each
+// activations_<arch>.cpp) and their extern declarations (activations.cpp).
+#define XGRAD_ALL_INSTANCES(Arch)                                   \
+  XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_KERNEL_INSTANCES, Arch)      \
+  XGRAD_FOR_EACH_BINARY(XGRAD_BINARY_INSTANCES_OF, Arch)            \
+  XGRAD_LSTM_INSTANCES(float, Arch) XGRAD_LSTM_INSTANCES(double, Arch) \
+  XGRAD_GRU_INSTANCES(float, Arch) XGRAD_GRU_INSTANCES(double, Arch)
+#define XGRAD_EXTERN_ALL_INSTANCES(Arch)                                          \
+  XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, Arch)             \
+  XGRAD_FOR_EACH_BINARY(XGRAD_EXTERN_BINARY_INSTANCES_OF, Arch)                   \
+  XGRAD_EXTERN_LSTM_INSTANCES(float, Arch) XGRAD_EXTERN_LSTM_INSTANCES(double, Arch) \
+  XGRAD_EXTERN_GRU_INSTANCES(float, Arch) XGRAD_EXTERN_GRU_INSTANCES(double, Arch)
+
 }  // namespace xgrad::kernels

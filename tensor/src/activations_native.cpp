@@ -6,11 +6,6 @@
 
 #if !XGRAD_X86_KERNELS
 namespace xgrad::kernels {
-XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_KERNEL_INSTANCES, xsimd::default_arch)
-XGRAD_FOR_EACH_BINARY(XGRAD_BINARY_INSTANCES_OF, xsimd::default_arch)
-XGRAD_LSTM_INSTANCES(float, xsimd::default_arch)
-XGRAD_LSTM_INSTANCES(double, xsimd::default_arch)
-XGRAD_GRU_INSTANCES(float, xsimd::default_arch)
-XGRAD_GRU_INSTANCES(double, xsimd::default_arch)
+XGRAD_ALL_INSTANCES(xsimd::default_arch)
 }  // namespace xgrad::kernels
 #endif
