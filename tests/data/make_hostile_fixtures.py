@@ -32,28 +32,28 @@ import numpy as np
 here = os.path.dirname(os.path.abspath(__file__))
 
 
-def empty_link():
+def patched_notebook(name, at, before, after, keys):
+    """The notebook's file with bytes at..at+len(before) replaced by after
+    (the root group's link names live at bytes 720-733: "vars", then
+    "layers"), written as name; h5py must then list keys at the root."""
     source = os.path.join(here, "keras_simple_rnn_notebook.weights.h5")
-    target = os.path.join(here, "keras_simple_rnn_notebook_empty_link.weights.h5")
+    target = os.path.join(here, name)
     data = bytearray(open(source, "rb").read())
-    assert data[728:734] == b"layers", data[720:740]
-    data[728] = 0
+    assert data[at:at + len(before)] == before, data[720:740]
+    data[at:at + len(after)] = after
     with open(target, "wb") as out:
         out.write(data)
     with h5py.File(target, "r") as f:
-        assert list(f.keys()) == ["", "vars"], list(f.keys())
+        assert list(f.keys()) == keys, list(f.keys())
+
+
+def empty_link():
+    patched_notebook("keras_simple_rnn_notebook_empty_link.weights.h5", 728, b"layers", b"\0", ["", "vars"])
 
 
 def repeated_link():
-    source = os.path.join(here, "keras_simple_rnn_notebook.weights.h5")
-    target = os.path.join(here, "keras_simple_rnn_notebook_repeated_link.weights.h5")
-    data = bytearray(open(source, "rb").read())
-    assert data[720:734] == b"vars\0\0\0\0layers", data[720:740]
-    data[720:728] = b"layers\0\0"
-    with open(target, "wb") as out:
-        out.write(data)
-    with h5py.File(target, "r") as f:
-        assert list(f.keys()) == ["layers", "layers"], list(f.keys())
+    patched_notebook("keras_simple_rnn_notebook_repeated_link.weights.h5", 720, b"vars\0\0\0\0layers",
+                     b"layers\0\0", ["layers", "layers"])
 
 
 def unchained():
