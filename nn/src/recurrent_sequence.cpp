@@ -480,6 +480,29 @@ bool per_step(const Frame<T>& f, StepRange range) {
   return range.last - range.first < f.batch;
 }
 
+// c[:, columns] += Σ over the (b, s) of `range` of a_{b,s}^T · grad_{b,s}
+// (ldc: the frame's width), where a_{b,s} is the m values at
+// a + b · a_ld + (s − shift) · m (a [B, T, m] buffer, a_ld = T · m; shift 1
+// pairs step s with the row of step s − 1) and grad_{b,s} is row (b, s) of a
+// [B, held, width] buffer. One product over the flat rows for the whole
+// sequence, else one per step over the batch (by_step: k = B) or one per
+// batch row over the range's steps.
+template <typename T>
+void add_row_products(const Frame<T>& f, const T* a, std::size_t m, std::size_t a_ld, std::size_t shift,
+                      const T* grad, std::size_t held, std::size_t columns, T* c, StepRange range, bool by_step) {
+  if (range.whole(f.steps) && shift == 0) {  // (then grad holds every step)
+    gemm(true, false, m, columns, f.batch * f.steps, T(1), a, m, grad, f.width, T(1), c, f.width);
+  } else if (by_step) {
+    for (std::size_t s = range.first; s < range.last; ++s)
+      gemm(true, false, m, columns, f.batch, T(1), a + (s - shift) * m, a_ld, step_row(grad, held, f.width, 0, s),
+           held * f.width, T(1), c, f.width);
+  } else {
+    for (std::size_t b = 0; b < f.batch && range.last > range.first; ++b)
+      gemm(true, false, m, columns, range.last - range.first, T(1), a + b * a_ld + (range.first - shift) * m, m,
+           step_row(grad, held, f.width, b, range.first), f.width, T(1), c, f.width);
+  }
+}
+
 // dR[:, columns] += Σ_s in_s^T · grad_s over the steps of `range`, where
 // in_s is h_{s−1} (h_0 or zeros at s = 0) and grad [B, held, G·U] starts at
 // the block's first column.
@@ -497,59 +520,11 @@ void add_shifted_products(const Frame<T>& f, const T* grad, std::size_t held, st
       gemm(true, false, f.units, columns, f.batch - 1, T(-1), f.h + (f.steps - 1) * f.units, f.row(),
            grad + f.grow(), f.grow(), T(1), dr, f.width);
   } else if (!range.whole(f.steps)) {
-    const std::size_t from = std::max<std::size_t>(range.first, 1);
-    if (per_step(f, range)) {
-      for (std::size_t s = from; s < range.last; ++s)
-        gemm(true, false, f.units, columns, f.batch, T(1), f.h + (s - 1) * f.units, f.row(),
-             step_row(grad, held, f.width, 0, s), held * f.width, T(1), dr, f.width);
-    } else {
-      for (std::size_t b = 0; b < f.batch && range.last > from; ++b)
-        gemm(true, false, f.units, columns, range.last - from, T(1), f.h + b * f.row() + (from - 1) * f.units,
-             f.units, step_row(grad, held, f.width, b, from), f.width, T(1), dr, f.width);
-    }
+    const StepRange after_first{std::max<std::size_t>(range.first, 1), range.last};
+    add_row_products(f, f.h, f.units, f.row(), 1, grad, held, columns, dr, after_first, per_step(f, range));
   }
   if (f.h0 && range.first == 0)
     gemm(true, false, f.units, columns, f.batch, T(1), f.h0, f.units, grad, held * f.width, T(1), dr, f.width);
-}
-
-// dR[:, columns] += Σ_s in_s^T · grad_s with in_s stored per step ([B, T, U]).
-template <typename T>
-void add_stored_products(const Frame<T>& f, const T* in, const T* grad, std::size_t held, std::size_t columns,
-                         T* dr, StepRange range) {
-  if (range.whole(f.steps)) {
-    gemm(true, false, f.units, columns, f.batch * f.steps, T(1), in, f.units, grad, f.width, T(1), dr,
-         f.width);
-    return;
-  }
-  if (per_step(f, range)) {
-    for (std::size_t s = range.first; s < range.last; ++s)
-      gemm(true, false, f.units, columns, f.batch, T(1), in + s * f.units, f.row(), step_row(grad, held, f.width, 0, s),
-           held * f.width, T(1), dr, f.width);
-    return;
-  }
-  for (std::size_t b = 0; b < f.batch; ++b)
-    gemm(true, false, f.units, columns, range.last - range.first, T(1), in + b * f.row() + range.first * f.units,
-         f.units, step_row(grad, held, f.width, b, range.first), f.width, T(1), dr, f.width);
-}
-
-// Σ over the rows of `range` of a [B, held, width] buffer into out: 1^T ·
-// rows as products, not row additions (3.5% of a GRU train step at
-// workload M).
-template <typename T>
-void add_row_sums(const Frame<T>& f, const T* rows, std::size_t held, const T* ones, T* out, StepRange range) {
-  if (range.whole(f.steps)) {
-    gemm(true, false, 1, f.width, f.batch * f.steps, T(1), ones, 1, rows, f.width, T(1), out, f.width);
-    return;
-  }
-  if (per_step(f, range)) {
-    for (std::size_t s = range.first; s < range.last; ++s)
-      gemm(true, false, 1, f.width, f.batch, T(1), ones, 1, step_row(rows, held, f.width, 0, s), held * f.width,
-           T(1), out, f.width);
-    return;
-  }
-  for (std::size_t b = 0; b < f.batch; ++b)
-    gemm(true, false, 1, f.width, range.last - range.first, T(1), ones, 1,
-         step_row(rows, held, f.width, b, range.first), f.width, T(1), out, f.width);
 }
 
 // dx[range] += dz · kernel^T and d kernel += x^T · dz over the steps of
@@ -557,32 +532,21 @@ void add_row_sums(const Frame<T>& f, const T* rows, std::size_t held, const T* o
 template <typename T>
 void add_input_products(const Frame<T>& f, const T* dz, std::size_t held, const Array<T>& x,
                         const Array<T>& kernel, T* dx, T* dk, StepRange range) {
-  const std::size_t features = x.shape()[2];
-  if (!range.whole(f.steps) && per_step(f, range)) {
-    const std::size_t x_ld = f.steps * features;  // between batch rows of x and dx
-    for (std::size_t s = range.first; s < range.last; ++s) {
-      const T* dz_rows = step_row(dz, held, f.width, 0, s);
-      if (dx)
-        gemm(false, true, f.batch, features, f.width, T(1), dz_rows, held * f.width, kernel.data(), f.width, T(1),
-             dx + s * features, x_ld);
-      if (dk)
-        gemm(true, false, features, f.width, f.batch, T(1), x.data() + s * features, x_ld, dz_rows,
-             held * f.width, T(1), dk, f.width);
-    }
+  const std::size_t features = x.shape()[2], x_ld = f.steps * features;  // between batch rows of x and dx
+  const bool whole = range.whole(f.steps), by_step = !whole && per_step(f, range);
+  if (dk) add_row_products(f, x.data(), features, x_ld, 0, dz, held, f.width, dk, range, by_step);
+  if (!dx) return;
+  if (by_step) {
+    for (std::size_t s = range.first; s < range.last; ++s)
+      gemm(false, true, f.batch, features, f.width, T(1), step_row(dz, held, f.width, 0, s), held * f.width,
+           kernel.data(), f.width, T(1), dx + s * features, x_ld);
     return;
   }
-  const bool whole = range.whole(f.steps);
+  // All the range's timesteps at once, per batch row (or all rows).
   const std::size_t blocks = whole ? 1 : f.batch, rows = whole ? f.batch * f.steps : range.last - range.first;
-  for (std::size_t b = 0; b < blocks; ++b) {
-    const std::size_t x_at = whole ? 0 : (b * f.steps + range.first) * features;
-    const T* dz_rows = whole ? dz : step_row(dz, held, f.width, b, range.first);
-    if (dx)  // all the range's timesteps at once
-      gemm(false, true, rows, features, f.width, T(1), dz_rows, f.width, kernel.data(), f.width, T(1), dx + x_at,
-           features);
-    if (dk)
-      gemm(true, false, features, f.width, rows, T(1), x.data() + x_at, features, dz_rows, f.width, T(1), dk,
-           f.width);
-  }
+  for (std::size_t b = 0; b < blocks; ++b)
+    gemm(false, true, rows, features, f.width, T(1), whole ? dz : step_row(dz, held, f.width, b, range.first),
+         f.width, kernel.data(), f.width, T(1), dx + (whole ? 0 : b * x_ld + range.first * features), features);
 }
 
 // Backward's weight-gradient products for long sequences with few rows in
@@ -777,19 +741,20 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
   T* db = saved.has_bias && in[3].requires_grad() ? in[3].grad_buffer().data() : nullptr;
   T* dx = in[0].requires_grad() ? in[0].grad_buffer().data() : nullptr;
   T* dk = in[1].requires_grad() ? in[1].grad_buffer().data() : nullptr;
-  const Array<T> ones = db ? xgrad::ones<T>({chunk < steps ? std::max(chunk, f.batch) : rows}) : Array<T>();
+  const Array<T> ones = db ? xgrad::ones<T>({rows}) : Array<T>();  // a [B, T, 1] buffer
   const auto add_weight_products = [&](StepRange range) {
+    const bool by_step = !range.whole(steps) && per_step(f, range);
     if (dr) {
       const T* recurrent_grad = reset_after ? g.dzr : g.dz;
       const bool own_input = cell.kind == CellSpec::Kind::gru && !cell.reset_after;
       const std::size_t from_h = own_input ? 2 * U : f.width;
-      if (f.dropout) add_stored_products(f, f.hin, recurrent_grad, g.held, from_h, dr, range);
+      if (f.dropout) add_row_products(f, f.hin, U, f.row(), 0, recurrent_grad, g.held, from_h, dr, range, by_step);
       else add_shifted_products(f, recurrent_grad, g.held, from_h, dr, range);
-      if (own_input) add_stored_products(f, f.extra, g.dz + 2 * U, g.held, U, dr + 2 * U, range);
+      if (own_input) add_row_products(f, f.extra, U, f.row(), 0, g.dz + 2 * U, g.held, U, dr + 2 * U, range, by_step);
     }
-    if (db) {
-      add_row_sums(f, g.dz, g.held, ones.data(), db, range);
-      if (reset_after) add_row_sums(f, g.dzr, g.held, ones.data(), db + f.width, range);
+    if (db) {  // 1^T · dz as products, not row additions (3.5% of a GRU train step at workload M)
+      add_row_products(f, ones.data(), 1, steps, 0, g.dz, g.held, f.width, db, range, by_step);
+      if (reset_after) add_row_products(f, ones.data(), 1, steps, 0, g.dzr, g.held, f.width, db + f.width, range, by_step);
     }
     if (!saved.go_backwards) add_input_products(f, g.dz, g.held, x, kernel, dx, dk, range);
   };
