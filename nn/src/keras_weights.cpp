@@ -300,18 +300,18 @@ class LayoutBuilder {
     const auto& objects = layout_.file.objects;
     if (first == objects.size()) return out;  // met before: not walked again
     out.owner = objects[first].owner;
-    const auto gates_layer = [&] {  // a layer whose kernels the chain checks
+    const auto add_kernels = [&] {  // the objects of this layer whose first slot is a kernel
       for (std::size_t i = first; i < objects.size(); ++i)
         if (!objects[i].slots.empty() && objects[i].slots[0].what == "kernel") out.kernels.push_back(i);
     };
     if (auto* rnn = dynamic_cast<RecurrentLayer<T>*>(&layer)) {
-      gates_layer();
+      add_kernels();
       out.gives = rnn->options().units();
     } else if (auto* dense = dynamic_cast<Dense<T>*>(&layer)) {
-      gates_layer();
+      add_kernels();
       out.gives = dense->options().units();
     } else if (auto* bi = dynamic_cast<Bidirectional<T>*>(&layer)) {
-      gates_layer();
+      add_kernels();
       const std::size_t units = bi->forward_layer()->options().units();
       const auto& mode = bi->merge_mode();
       out.gives = !mode ? kUnknownFeatures : *mode == "concat" ? 2 * units : units;
