@@ -16,34 +16,14 @@ namespace {
 
 template <typename T>
 void activate_in_place(Activation activation, T* values, std::size_t n) {
-  switch (activation) {
-    case Activation::linear: return;
-    case Activation::tanh: return tanh_in_place(values, n);
-    case Activation::relu: return relu_in_place(values, n);
-    case Activation::sigmoid: return sigmoid_in_place(values, n);
-    case Activation::hard_sigmoid: return hard_sigmoid_in_place(values, n);
-    case Activation::softsign: return softsign_in_place(values, n);
-    case Activation::elu: return elu_in_place(values, n);
-    case Activation::selu: return selu_in_place(values, n);
-    case Activation::exponential: return exp_in_place(values, n);
-  }
+  activate_rows(activation, values, 1, n, n);
 }
 
 // grad[i] *= activation'(pre-activation), written with the activation's
 // output y[i]: the engine keeps no pre-activations.
 template <typename T>
 void scale_by_derivative(Activation activation, const T* y, T* grad, std::size_t n) {
-  switch (activation) {
-    case Activation::linear: return;
-    case Activation::tanh: return tanh_backward(y, grad, n);
-    case Activation::relu: return relu_backward(y, grad, n);
-    case Activation::sigmoid: return sigmoid_backward(y, grad, n);
-    case Activation::hard_sigmoid: return hard_sigmoid_backward(y, grad, n);
-    case Activation::softsign: return softsign_backward(y, grad, n);
-    case Activation::elu: return elu_backward(y, grad, n);
-    case Activation::selu: return selu_backward(y, grad, n);
-    case Activation::exponential: return exp_backward(y, grad, n);
-  }
+  activation_backward_rows(activation, y, n, grad, n, 1, n);
 }
 
 // Reverses the T axis of a [B, T, width] buffer in place.
@@ -212,19 +192,20 @@ struct SimpleRNNCellMath {
       f.recurrent_product(f.batch, f.units, f.units, in, ld, f.recurrent, f.units, T(1), h, f.row());
     // The bias goes in here, to the slice the product has just written, while
     // it is in cache, rather than as one more pass over the whole buffer.
-    for (std::size_t b = 0; b < f.batch; ++b) {
-      T* hb = h + b * f.row();
-      if (f.bias) add_into(hb, f.bias, hb, f.units);
-      activate_in_place(cell.activation, hb, f.units);
-    }
+    activate_rows(cell.activation, h, f.batch, f.units, f.row(), f.bias);
   }
 
   template <typename T>
   static void backward(const CellSpec& cell, const Frame<T>& f, Gradients<T>& g, std::size_t s,
                        T* prev, std::size_t prev_ld) {
     // dz is dh: scaled in place
-    for (std::size_t b = 0; b < f.batch; ++b)
-      if (f.kept(b, s)) scale_by_derivative(cell.activation, f.h + b * f.row() + s * f.units, g.z(b, s), f.units);
+    const T* y = f.h + s * f.units;
+    if (!f.keep) {
+      activation_backward_rows(cell.activation, y, f.row(), g.z(0, s), g.z_ld(), f.batch, f.units);
+    } else {
+      for (std::size_t b = 0; b < f.batch; ++b)
+        if (f.kept(b, s)) scale_by_derivative(cell.activation, y + b * f.row(), g.z(b, s), f.units);
+    }
     if (prev) add_recurrent_share(f, g.z(0, s), g.z_ld(), f.recurrent_t, f.units, prev, prev_ld);
   }
 };

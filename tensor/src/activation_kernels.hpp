@@ -17,22 +17,33 @@ namespace xgrad::kernels {
 
 // scaled_elu is scale · (x > 0 ? x : alpha · (e^x − 1)): elu with scale 1,
 // and selu with its two constants.
-enum class Kernel { tanh, sigmoid, relu, hard_sigmoid, softsign, scaled_elu, exp };
+// identity is linear's: with a bias, the bias add alone.
+enum class Kernel { identity, tanh, sigmoid, relu, hard_sigmoid, softsign, scaled_elu, exp };
 
-// out[i] = f(in[i]) (out may be in); alpha and scale are scaled_elu's
-// (ignored by the others).
+// `count` rows of n elements each: row r of the input (or y) at in + r·in_ld,
+// of the output (or grad) at out + r·out_ld; `bias` (null: none) is added to
+// every input row before f. One call covers a step's rows of a [B, T, W]
+// buffer: a call per 32-float row spent more on the call than on the tanh.
+template <typename T>
+struct Rows {
+  std::size_t count = 1, in_ld = 0, out_ld = 0;
+  const T* bias = nullptr;
+};
+
+// out[i] = f(in[i] + bias[i]) row by row (out may be in); alpha and scale
+// are scaled_elu's (ignored by the others).
 template <Kernel K>
 struct Forward {
   template <class Arch, typename T>
-  void operator()(Arch, const T* in, T* out, std::size_t n, T alpha, T scale) const;
+  void operator()(Arch, const T* in, T* out, std::size_t n, const Rows<T>& rows, T alpha, T scale) const;
 };
 
-// grad[i] *= f'(x_i), from the output y[i] = f(x_i) (activations.hpp).
-//
+// grad[i] *= f'(x_i), from the output y[i] = f(x_i) (activations.hpp), row
+// by row (y's rows at in_ld, grad's at out_ld; no bias).
 template <Kernel K>
 struct Backward {
   template <class Arch, typename T>
-  void operator()(Arch, const T* y, T* grad, std::size_t n, T alpha, T scale) const;
+  void operator()(Arch, const T* y, T* grad, std::size_t n, const Rows<T>& rows, T alpha, T scale) const;
 };
 
 // out[i] = a[i] ∘ b[i] for + − ×: the ops' elementwise loops, and a layer's
@@ -107,6 +118,7 @@ using Archs = xsimd::arch_list<xsimd::default_arch>;
 // explicit instantiations (in activations_<arch>.cpp) and their extern
 // declarations (in activations.cpp).
 #define XGRAD_FOR_EACH_KERNEL_AND_TYPE(MACRO, Arch)                    \
+  MACRO(identity, float, Arch) MACRO(identity, double, Arch)           \
   MACRO(tanh, float, Arch) MACRO(tanh, double, Arch)                   \
   MACRO(sigmoid, float, Arch) MACRO(sigmoid, double, Arch)             \
   MACRO(relu, float, Arch) MACRO(relu, double, Arch)                   \
@@ -127,14 +139,16 @@ using Archs = xsimd::arch_list<xsimd::default_arch>;
   MACRO(multiply, float, Arch) MACRO(multiply, double, Arch)
 
 #define XGRAD_KERNEL_INSTANCES(K, T, Arch)                                                   \
-  template void Forward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t, T, T) const; \
-  template void Backward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t, T, \
+  template void Forward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t, const Rows<T>&, T, \
+                                                        T) const;                                      \
+  template void Backward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t, const Rows<T>&, T, \
                                                          T) const;
 
 #define XGRAD_EXTERN_KERNEL_INSTANCES(K, T, Arch)                                                   \
-  extern template void Forward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t, T, T) const; \
-  extern template void Backward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t, T, \
-                                                                T) const;
+  extern template void Forward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t,        \
+                                                               const Rows<T>&, T, T) const;         \
+  extern template void Backward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t,       \
+                                                                const Rows<T>&, T, T) const;
 
 // Every kernel of one instruction set: its explicit instantiations (each
 // activations_<arch>.cpp) and their extern declarations (activations.cpp).

@@ -17,36 +17,51 @@
 
 namespace xgrad::kernels {
 
-// out[i] = f(in[i]) for a batch function f; out may be in.
+// out[i] = f(in[i] + bias[i]) for a batch function f, row by row (Rows);
+// out may be in.
 template <class Arch, typename T, typename F>
-void transform(const T* in, T* out, std::size_t n, F f) {
+void transform(const T* in, T* out, std::size_t n, const Rows<T>& rows, F f) {
   using batch = xsimd::batch<T, Arch>;
   constexpr std::size_t width = batch::size;
-  std::size_t i = 0;
-  for (; i + width <= n; i += width) f(batch::load_unaligned(in + i)).store_unaligned(out + i);
-  if (i == n) return;
-  alignas(64) T tail[width] = {};  // zeros beyond n: every f is finite at 0
-  for (std::size_t j = 0; i + j < n; ++j) tail[j] = in[i + j];
-  f(batch::load_aligned(tail)).store_aligned(tail);
-  for (std::size_t j = 0; i + j < n; ++j) out[i + j] = tail[j];
+  const T* bias = rows.bias;
+  const auto input = [bias](const T* x, std::size_t i) {
+    const batch v = batch::load_unaligned(x + i);
+    return bias ? v + batch::load_unaligned(bias + i) : v;
+  };
+  for (std::size_t r = 0; r < rows.count; ++r) {
+    const T* x = in + r * rows.in_ld;
+    T* o = out + r * rows.out_ld;
+    std::size_t i = 0;
+    for (; i + width <= n; i += width) f(input(x, i)).store_unaligned(o + i);
+    if (i == n) continue;
+    alignas(64) T tail[width] = {};  // zeros beyond n: every f is finite at 0
+    for (std::size_t j = 0; i + j < n; ++j) tail[j] = bias ? x[i + j] + bias[i + j] : x[i + j];
+    f(batch::load_aligned(tail)).store_aligned(tail);
+    for (std::size_t j = 0; i + j < n; ++j) o[i + j] = tail[j];
+  }
 }
 
-// grad[i] = f(y[i], grad[i]).
+// grad[i] = f(y[i], grad[i]), row by row (y's rows at in_ld, grad's at
+// out_ld).
 template <class Arch, typename T, typename F>
-void transform_gradient(const T* y, T* grad, std::size_t n, F f) {
+void transform_gradient(const T* y_rows, T* grad_rows, std::size_t n, const Rows<T>& rows, F f) {
   using batch = xsimd::batch<T, Arch>;
   constexpr std::size_t width = batch::size;
-  std::size_t i = 0;
-  for (; i + width <= n; i += width)
-    f(batch::load_unaligned(y + i), batch::load_unaligned(grad + i)).store_unaligned(grad + i);
-  if (i == n) return;
-  alignas(64) T y_tail[width] = {}, grad_tail[width] = {};
-  for (std::size_t j = 0; i + j < n; ++j) {
-    y_tail[j] = y[i + j];
-    grad_tail[j] = grad[i + j];
+  for (std::size_t r = 0; r < rows.count; ++r) {
+    const T* y = y_rows + r * rows.in_ld;
+    T* grad = grad_rows + r * rows.out_ld;
+    std::size_t i = 0;
+    for (; i + width <= n; i += width)
+      f(batch::load_unaligned(y + i), batch::load_unaligned(grad + i)).store_unaligned(grad + i);
+    if (i == n) continue;
+    alignas(64) T y_tail[width] = {}, grad_tail[width] = {};
+    for (std::size_t j = 0; i + j < n; ++j) {
+      y_tail[j] = y[i + j];
+      grad_tail[j] = grad[i + j];
+    }
+    f(batch::load_aligned(y_tail), batch::load_aligned(grad_tail)).store_aligned(grad_tail);
+    for (std::size_t j = 0; i + j < n; ++j) grad[i + j] = grad_tail[j];
   }
-  f(batch::load_aligned(y_tail), batch::load_aligned(grad_tail)).store_aligned(grad_tail);
-  for (std::size_t j = 0; i + j < n; ++j) grad[i + j] = grad_tail[j];
 }
 
 // tanh for float: x · P(x²) / Q(x²) on [−9, 9], ±1 beyond, where the float
@@ -111,66 +126,72 @@ xsimd::batch<T, Arch> sigmoid_of(const xsimd::batch<T, Arch>& x) {
 
 template <Kernel K>
 template <class Arch, typename T>
-void Forward<K>::operator()(Arch, const T* in, T* out, std::size_t n, T alpha, T scale) const {
+void Forward<K>::operator()(Arch, const T* in, T* out, std::size_t n, const Rows<T>& rows, T alpha,
+                            T scale) const {
   using batch = xsimd::batch<T, Arch>;
   const batch zero(T(0)), one(T(1));
-  if constexpr (K == Kernel::tanh) {
-    transform<Arch>(in, out, n, [](const batch& x) { return tanh_of(x); });
+  if constexpr (K == Kernel::identity) {
+    transform<Arch>(in, out, n, rows, [](const batch& x) { return x; });
+  } else if constexpr (K == Kernel::tanh) {
+    transform<Arch>(in, out, n, rows, [](const batch& x) { return tanh_of(x); });
   } else if constexpr (K == Kernel::sigmoid) {
-    transform<Arch>(in, out, n, [](const batch& x) { return sigmoid_of(x); });
+    transform<Arch>(in, out, n, rows, [](const batch& x) { return sigmoid_of(x); });
   } else if constexpr (K == Kernel::relu) {
     // max and min return their second operand for NaN: NaN is put back, as
     // PyTorch's and TensorFlow's relu propagate it instead of hiding it.
-    transform<Arch>(in, out, n, [&](const batch& x) { return xsimd::select(xsimd::isnan(x), x, xsimd::max(x, zero)); });
+    transform<Arch>(in, out, n, rows, [&](const batch& x) { return xsimd::select(xsimd::isnan(x), x, xsimd::max(x, zero)); });
   } else if constexpr (K == Kernel::hard_sigmoid) {
     // relu6(x + 3) / 6; the division (not a product with 1/6) keeps it
     // bit-identical to Keras' formula.
     const batch three(T(3)), six(T(6));
-    transform<Arch>(in, out, n, [&](const batch& x) {
+    transform<Arch>(in, out, n, rows, [&](const batch& x) {
       return xsimd::select(xsimd::isnan(x), x, xsimd::min(xsimd::max(x + three, zero), six) / six);
     });
   } else if constexpr (K == Kernel::softsign) {
-    transform<Arch>(in, out, n, [&](const batch& x) { return x / (one + xsimd::abs(x)); });
+    transform<Arch>(in, out, n, rows, [&](const batch& x) { return x / (one + xsimd::abs(x)); });
   } else if constexpr (K == Kernel::scaled_elu) {
     // expm1 is exact near 0; its inf for a large positive x is not selected.
     const batch a(alpha), s(scale);
-    transform<Arch>(in, out, n, [&](const batch& x) {
+    transform<Arch>(in, out, n, rows, [&](const batch& x) {
       return s * xsimd::select(x > zero, x, a * xsimd::expm1(x));
     });
   } else if constexpr (K == Kernel::exp) {
-    transform<Arch>(in, out, n, [](const batch& x) { return xsimd::exp(x); });
+    transform<Arch>(in, out, n, rows, [](const batch& x) { return xsimd::exp(x); });
   }
 }
 
 template <Kernel K>
 template <class Arch, typename T>
-void Backward<K>::operator()(Arch, const T* y, T* grad, std::size_t n, T alpha, T scale) const {
+void Backward<K>::operator()(Arch, const T* y, T* grad, std::size_t n, const Rows<T>& rows, T alpha,
+                             T scale) const {
   using batch = xsimd::batch<T, Arch>;
   const batch zero(T(0)), one(T(1));
-  if constexpr (K == Kernel::tanh) {
-    transform_gradient<Arch>(y, grad, n, [&](const batch& v, const batch& g) { return g * (one - v * v); });
+  if constexpr (K == Kernel::identity) {
+    // f' = 1: nothing to scale
+  } else if constexpr (K == Kernel::tanh) {
+    transform_gradient<Arch>(y, grad, n, rows, [&](const batch& v, const batch& g) { return g * (one - v * v); });
   } else if constexpr (K == Kernel::sigmoid) {
-    transform_gradient<Arch>(y, grad, n, [&](const batch& v, const batch& g) { return g * v * (one - v); });
+    transform_gradient<Arch>(y, grad, n, rows, [&](const batch& v, const batch& g) { return g * v * (one - v); });
   } else if constexpr (K == Kernel::relu) {
-    transform_gradient<Arch>(y, grad, n,
+    transform_gradient<Arch>(y, grad, n, rows,
                              [&](const batch& v, const batch& g) { return xsimd::select(v > zero, g, zero); });
   } else if constexpr (K == Kernel::hard_sigmoid) {  // 1/6 strictly inside the ramp
     const batch six(T(6));
-    transform_gradient<Arch>(y, grad, n, [&](const batch& v, const batch& g) {
+    transform_gradient<Arch>(y, grad, n, rows, [&](const batch& v, const batch& g) {
       return xsimd::select(v > zero && v < one, g / six, zero);
     });
   } else if constexpr (K == Kernel::softsign) {  // 1 / (1 + |x|)² = (1 − |y|)²
-    transform_gradient<Arch>(y, grad, n, [&](const batch& v, const batch& g) {
+    transform_gradient<Arch>(y, grad, n, rows, [&](const batch& v, const batch& g) {
       const batch a = one - xsimd::abs(v);
       return g * (a * a);
     });
   } else if constexpr (K == Kernel::scaled_elu) {  // scale · alpha · e^x = y + scale · alpha below 0
     const batch s(scale), offset(scale * alpha);
-    transform_gradient<Arch>(y, grad, n, [&](const batch& v, const batch& g) {
+    transform_gradient<Arch>(y, grad, n, rows, [&](const batch& v, const batch& g) {
       return g * xsimd::select(v > zero, s, v + offset);
     });
   } else if constexpr (K == Kernel::exp) {
-    transform_gradient<Arch>(y, grad, n, [](const batch& v, const batch& g) { return g * v; });
+    transform_gradient<Arch>(y, grad, n, rows, [](const batch& v, const batch& g) { return g * v; });
   }
 }
 

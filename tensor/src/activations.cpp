@@ -20,16 +20,59 @@ namespace {
 using kernels::Kernel;
 
 // On the widest instruction set of this CPU, chosen once per kernel.
+// `rows` defaults to one contiguous row.
 template <Kernel K, typename T>
-void forward(const T* in, T* out, std::size_t n, T alpha = T(1), T scale = T(1)) {
+void forward(const T* in, T* out, std::size_t n, T alpha = T(1), T scale = T(1),
+             const kernels::Rows<T>& rows = {}) {
   static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::Forward<K>{});
-  dispatched(in, out, n, alpha, scale);
+  dispatched(in, out, n, rows, alpha, scale);
 }
 
 template <Kernel K, typename T>
-void backward(const T* y, T* grad, std::size_t n, T alpha = T(1), T scale = T(1)) {
+void backward(const T* y, T* grad, std::size_t n, T alpha = T(1), T scale = T(1),
+              const kernels::Rows<T>& rows = {}) {
   static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::Backward<K>{});
-  dispatched(y, grad, n, alpha, scale);
+  dispatched(y, grad, n, rows, alpha, scale);
+}
+
+template <typename T>
+void activate_rows_impl(Activation f, T* values, std::size_t rows, std::size_t n, std::size_t ld,
+                        const T* bias) {
+  const kernels::Rows<T> layout{rows, ld, ld, bias};
+  const T one(1);
+  switch (f) {
+    case Activation::linear:
+      if (bias) forward<Kernel::identity>(values, values, n, one, one, layout);
+      return;
+    case Activation::tanh: return forward<Kernel::tanh>(values, values, n, one, one, layout);
+    case Activation::relu: return forward<Kernel::relu>(values, values, n, one, one, layout);
+    case Activation::sigmoid: return forward<Kernel::sigmoid>(values, values, n, one, one, layout);
+    case Activation::hard_sigmoid: return forward<Kernel::hard_sigmoid>(values, values, n, one, one, layout);
+    case Activation::softsign: return forward<Kernel::softsign>(values, values, n, one, one, layout);
+    case Activation::elu: return forward<Kernel::scaled_elu>(values, values, n, one, one, layout);
+    case Activation::selu:
+      return forward<Kernel::scaled_elu>(values, values, n, T(selu_alpha), T(selu_scale), layout);
+    case Activation::exponential: return forward<Kernel::exp>(values, values, n, one, one, layout);
+  }
+}
+
+template <typename T>
+void activation_backward_rows_impl(Activation f, const T* y, std::size_t y_ld, T* grad, std::size_t grad_ld,
+                                   std::size_t rows, std::size_t n) {
+  const kernels::Rows<T> layout{rows, y_ld, grad_ld, nullptr};
+  const T one(1);
+  switch (f) {
+    case Activation::linear: return;
+    case Activation::tanh: return backward<Kernel::tanh>(y, grad, n, one, one, layout);
+    case Activation::relu: return backward<Kernel::relu>(y, grad, n, one, one, layout);
+    case Activation::sigmoid: return backward<Kernel::sigmoid>(y, grad, n, one, one, layout);
+    case Activation::hard_sigmoid: return backward<Kernel::hard_sigmoid>(y, grad, n, one, one, layout);
+    case Activation::softsign: return backward<Kernel::softsign>(y, grad, n, one, one, layout);
+    case Activation::elu: return backward<Kernel::scaled_elu>(y, grad, n, one, one, layout);
+    case Activation::selu:
+      return backward<Kernel::scaled_elu>(y, grad, n, T(selu_alpha), T(selu_scale), layout);
+    case Activation::exponential: return backward<Kernel::exp>(y, grad, n, one, one, layout);
+  }
 }
 
 template <kernels::BinaryOp Op, typename T>
@@ -39,6 +82,23 @@ void binary(const T* a, const T* b, T* out, std::size_t n) {
 }
 
 }  // namespace
+
+void activate_rows(Activation f, float* values, std::size_t rows, std::size_t n, std::size_t ld,
+                   const float* bias) {
+  activate_rows_impl(f, values, rows, n, ld, bias);
+}
+void activate_rows(Activation f, double* values, std::size_t rows, std::size_t n, std::size_t ld,
+                   const double* bias) {
+  activate_rows_impl(f, values, rows, n, ld, bias);
+}
+void activation_backward_rows(Activation f, const float* y, std::size_t y_ld, float* grad, std::size_t grad_ld,
+                              std::size_t rows, std::size_t n) {
+  activation_backward_rows_impl(f, y, y_ld, grad, grad_ld, rows, n);
+}
+void activation_backward_rows(Activation f, const double* y, std::size_t y_ld, double* grad,
+                              std::size_t grad_ld, std::size_t rows, std::size_t n) {
+  activation_backward_rows_impl(f, y, y_ld, grad, grad_ld, rows, n);
+}
 
 #define XGRAD_DEFINE_LSTM(T)                                                                     \
   void lstm_forward_row(T* gates, const T* bias, const T* c_prev, T* c, T* h, std::size_t units) { \

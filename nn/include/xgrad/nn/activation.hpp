@@ -15,10 +15,12 @@
 #include <string>
 
 #include "xgrad/autograd/variable.hpp"
+#include "xgrad/tensor/activations.hpp"
 
 namespace xgrad::nn {
 
-enum class Activation { linear, tanh, relu, sigmoid, hard_sigmoid, softsign, elu, selu, exponential };
+// Defined with the kernels, which take it too.
+using Activation = xgrad::Activation;
 
 // Keras' names above, case-sensitive as in Keras; "None" also means linear
 // (Keras' activation=None). Throws std::invalid_argument listing the known

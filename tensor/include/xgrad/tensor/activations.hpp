@@ -73,6 +73,19 @@ void selu_into(const double* x, double* out, std::size_t n);
 void exp_into(const float* x, float* out, std::size_t n);
 void exp_into(const double* x, double* out, std::size_t n);
 
+// The activations by Keras name (nn::Activation is this enum; linear is x,
+// elu has alpha 1).
+enum class Activation { linear, tanh, relu, sigmoid, hard_sigmoid, softsign, elu, selu, exponential };
+
+// A recurrent layer's pointwise step over `rows` rows of n elements, row r
+// at values + r·ld (a step's rows of a [B, T, W] buffer), in one call:
+// values = f(values + bias) (bias null: none). Every element gets the value
+// f's _in_place kernel gives it.
+void activate_rows(Activation f, float* values, std::size_t rows, std::size_t n, std::size_t ld,
+                   const float* bias = nullptr);
+void activate_rows(Activation f, double* values, std::size_t rows, std::size_t n, std::size_t ld,
+                   const double* bias = nullptr);
+
 // Backward kernels: grad[i] *= f'(x_i), written with the output y_i = f(x_i)
 // alone, so that a fused layer can keep outputs and no pre-activations:
 //   tanh          1 − y²
@@ -99,6 +112,13 @@ void selu_backward(const float* y, float* grad, std::size_t n);
 void selu_backward(const double* y, double* grad, std::size_t n);
 void exp_backward(const float* y, float* grad, std::size_t n);
 void exp_backward(const double* y, double* grad, std::size_t n);
+
+// The same row by row: grad *= f'(x) from y = f(x), row r of y at
+// y + r·y_ld and of grad at grad + r·grad_ld.
+void activation_backward_rows(Activation f, const float* y, std::size_t y_ld, float* grad, std::size_t grad_ld,
+                              std::size_t rows, std::size_t n);
+void activation_backward_rows(Activation f, const double* y, std::size_t y_ld, double* grad,
+                              std::size_t grad_ld, std::size_t rows, std::size_t n);
 
 // A new array of f(a): the forward pass of an elementwise op, e.g.
 // applied<T>(x, tanh_into).
