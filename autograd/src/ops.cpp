@@ -25,7 +25,8 @@ namespace {
 // [32, 32] arrays).
 template <typename T, typename General>
 Array<T> broadcast_elementwise(const Array<T>& a, const Array<T>& b, const char* op_name,
-                               void (*kernel)(const T*, const T*, T*, std::size_t),
+                               void (*kernel)(const T*, std::size_t, const T*, std::size_t, T*, std::size_t,
+                                              std::size_t),
                                General general) {
   const auto ends_with = [](const auto& whole, const auto& tail) {
     return tail.size() <= whole.size() &&
@@ -39,11 +40,10 @@ Array<T> broadcast_elementwise(const Array<T>& a, const Array<T>& b, const char*
   const Array<T>& whole = b_repeats ? a : b;
   const std::size_t n = (b_repeats ? b : a).size();
   Array<T> out = Array<T>::from_shape(whole.shape());
-  // One vectorised kernel call per repetition of the smaller operand.
-  for (std::size_t start = 0; n > 0 && start < out.size(); start += n) {
-    if (b_repeats) kernel(a.data() + start, b.data(), out.data() + start, n);
-    else kernel(a.data(), b.data() + start, out.data() + start, n);
-  }
+  // One vectorised kernel call, the smaller operand repeated row by row.
+  if (n == 0) return out;
+  const std::size_t rows = out.size() / n;
+  kernel(a.data(), b_repeats ? n : 0, b.data(), b_repeats ? 0 : n, out.data(), rows, n);
   return out;
 }
 
@@ -96,7 +96,7 @@ Variable<T> matmul(const Variable<T>& a, const Variable<T>& b) {
 template <typename T>
 Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
   return Variable<T>::from_op(
-      broadcast_elementwise<T>(a.value(), b.value(), "add", add_into,
+      broadcast_elementwise<T>(a.value(), b.value(), "add", add_rows,
                             [&] { return Array<T>(a.value() + b.value()); }),
       "add",
       [](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
@@ -124,7 +124,7 @@ Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
 template <typename T>
 Variable<T> sub(const Variable<T>& a, const Variable<T>& b) {
   return Variable<T>::from_op(
-      broadcast_elementwise<T>(a.value(), b.value(), "sub", subtract_into,
+      broadcast_elementwise<T>(a.value(), b.value(), "sub", subtract_rows,
                             [&] { return Array<T>(a.value() - b.value()); }),
       "sub",
       [](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
@@ -155,7 +155,7 @@ Variable<T> sub(const Variable<T>& a, const Variable<T>& b) {
 template <typename T>
 Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
   return Variable<T>::from_op(
-      broadcast_elementwise<T>(a.value(), b.value(), "mul", multiply_into,
+      broadcast_elementwise<T>(a.value(), b.value(), "mul", multiply_rows,
                             [&] { return Array<T>(a.value() * b.value()); }),
       "mul",
       [](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {

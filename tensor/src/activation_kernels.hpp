@@ -53,10 +53,20 @@ struct Backward {
 // the AVX-512 tanh made workload S's inference 1.6x slower).
 enum class BinaryOp { add, subtract, multiply };
 
+// Over `rows` rows of n: out[r·n + i] = a[r·a_ld + i] ∘ b[r·b_ld + i] (an ld
+// of 0 repeats one row: a broadcast operand).
 template <BinaryOp Op>
 struct Binary {
   template <class Arch, typename T>
-  void operator()(Arch, const T* a, const T* b, T* out, std::size_t n) const;
+  void operator()(Arch, const T* a, std::size_t a_ld, const T* b, std::size_t b_ld, T* out, std::size_t rows,
+                  std::size_t n) const;
+};
+
+// out[i] = Σ_r a[r·n + i], the rows added in order from zero (a bias's
+// gradient), each column accumulated in a register.
+struct SumRows {
+  template <class Arch, typename T>
+  void operator()(Arch, const T* a, std::size_t rows, std::size_t n, T* out) const;
 };
 
 // LSTM's pointwise step for one row of U units with Keras' default
@@ -82,6 +92,10 @@ struct GruBackward {
   void operator()(Arch, const T* gates, const T* recurrent_h, const T* h_prev, const T* dh, T* dz, T* dzr,
                   T* dh_prev, std::size_t units) const;
 };
+#define XGRAD_SUM_ROWS_INSTANCES(T, Arch) \
+  template void SumRows::operator()<Arch, T>(Arch, const T*, std::size_t, std::size_t, T*) const;
+#define XGRAD_EXTERN_SUM_ROWS_INSTANCES(T, Arch) \
+  extern template void SumRows::operator()<Arch, T>(Arch, const T*, std::size_t, std::size_t, T*) const;
 #define XGRAD_GRU_INSTANCES(T, Arch)                                                                     \
   template void GruForward::operator()<Arch, T>(Arch, T*, const T*, const T*, const T*, const T*, T*, T*,  \
                                                 std::size_t) const;                                       \
@@ -128,11 +142,12 @@ using Archs = xsimd::arch_list<xsimd::default_arch>;
   MACRO(exp, float, Arch) MACRO(exp, double, Arch)
 
 // The binary kernels, for every operation and element type.
-#define XGRAD_BINARY_INSTANCES_OF(Op, T, Arch) \
-  template void Binary<BinaryOp::Op>::operator()<Arch, T>(Arch, const T*, const T*, T*, std::size_t) const;
-#define XGRAD_EXTERN_BINARY_INSTANCES_OF(Op, T, Arch) \
-  extern template void Binary<BinaryOp::Op>::operator()<Arch, T>(Arch, const T*, const T*, T*,    \
-                                                                 std::size_t) const;
+#define XGRAD_BINARY_INSTANCES_OF(Op, T, Arch)                                                          \
+  template void Binary<BinaryOp::Op>::operator()<Arch, T>(Arch, const T*, std::size_t, const T*, std::size_t, \
+                                                          T*, std::size_t, std::size_t) const;
+#define XGRAD_EXTERN_BINARY_INSTANCES_OF(Op, T, Arch)                                                   \
+  extern template void Binary<BinaryOp::Op>::operator()<Arch, T>(Arch, const T*, std::size_t, const T*, \
+                                                                 std::size_t, T*, std::size_t, std::size_t) const;
 #define XGRAD_FOR_EACH_BINARY(MACRO, Arch)                                  \
   MACRO(add, float, Arch) MACRO(add, double, Arch)                          \
   MACRO(subtract, float, Arch) MACRO(subtract, double, Arch)                \
@@ -155,11 +170,13 @@ using Archs = xsimd::arch_list<xsimd::default_arch>;
 #define XGRAD_ALL_INSTANCES(Arch)                                   \
   XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_KERNEL_INSTANCES, Arch)      \
   XGRAD_FOR_EACH_BINARY(XGRAD_BINARY_INSTANCES_OF, Arch)            \
+  XGRAD_SUM_ROWS_INSTANCES(float, Arch) XGRAD_SUM_ROWS_INSTANCES(double, Arch) \
   XGRAD_LSTM_INSTANCES(float, Arch) XGRAD_LSTM_INSTANCES(double, Arch) \
   XGRAD_GRU_INSTANCES(float, Arch) XGRAD_GRU_INSTANCES(double, Arch)
 #define XGRAD_EXTERN_ALL_INSTANCES(Arch)                                          \
   XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, Arch)             \
   XGRAD_FOR_EACH_BINARY(XGRAD_EXTERN_BINARY_INSTANCES_OF, Arch)                   \
+  XGRAD_EXTERN_SUM_ROWS_INSTANCES(float, Arch) XGRAD_EXTERN_SUM_ROWS_INSTANCES(double, Arch) \
   XGRAD_EXTERN_LSTM_INSTANCES(float, Arch) XGRAD_EXTERN_LSTM_INSTANCES(double, Arch) \
   XGRAD_EXTERN_GRU_INSTANCES(float, Arch) XGRAD_EXTERN_GRU_INSTANCES(double, Arch)
 

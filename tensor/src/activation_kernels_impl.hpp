@@ -226,6 +226,22 @@ void store_lanes(const xsimd::batch<T, Arch>& v, T* p, std::size_t lanes) {
   for (std::size_t j = 0; j < lanes; ++j) p[j] = tail[j];
 }
 
+template <class Arch, typename T>
+void SumRows::operator()(Arch, const T* a, std::size_t rows, std::size_t n, T* out) const {
+  using batch = xsimd::batch<T, Arch>;
+  std::size_t i = 0;
+  for (; i + batch::size <= n; i += batch::size) {
+    batch total(T(0));
+    for (std::size_t r = 0; r < rows; ++r) total += batch::load_unaligned(a + r * n + i);
+    total.store_unaligned(out + i);
+  }
+  for (; i < n; ++i) {
+    T total(0);
+    for (std::size_t r = 0; r < rows; ++r) total += a[r * n + i];
+    out[i] = total;
+  }
+}
+
 // Gates i, f, g, o in blocks of U, z = gates + bias (null: none):
 // i, f, o = σ(z), g = tanh(z);
 // c = f ⊙ c_prev + i ⊙ g; h = o ⊙ tanh(c). The gates overwrite z.
@@ -335,17 +351,23 @@ void GruBackward::operator()(Arch, const T* gates, const T* recurrent_h, const T
 
 template <BinaryOp Op>
 template <class Arch, typename T>
-void Binary<Op>::operator()(Arch, const T* a, const T* b, T* out, std::size_t n) const {
+void Binary<Op>::operator()(Arch, const T* a_rows, std::size_t a_ld, const T* b_rows, std::size_t b_ld,
+                            T* out_rows, std::size_t rows, std::size_t n) const {
   using batch = xsimd::batch<T, Arch>;
   const auto apply = [](const auto& x, const auto& y) {
     if constexpr (Op == BinaryOp::add) return x + y;
     else if constexpr (Op == BinaryOp::subtract) return x - y;
     else return x * y;
   };
-  std::size_t i = 0;
-  for (; i + batch::size <= n; i += batch::size)
-    apply(batch::load_unaligned(a + i), batch::load_unaligned(b + i)).store_unaligned(out + i);
-  for (; i < n; ++i) out[i] = apply(a[i], b[i]);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* a = a_rows + r * a_ld;
+    const T* b = b_rows + r * b_ld;
+    T* out = out_rows + r * n;
+    std::size_t i = 0;
+    for (; i + batch::size <= n; i += batch::size)
+      apply(batch::load_unaligned(a + i), batch::load_unaligned(b + i)).store_unaligned(out + i);
+    for (; i < n; ++i) out[i] = apply(a[i], b[i]);
+  }
 }
 
 }  // namespace xgrad::kernels

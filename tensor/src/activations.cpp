@@ -76,9 +76,10 @@ void activation_backward_rows_impl(Activation f, const T* y, std::size_t y_ld, T
 }
 
 template <kernels::BinaryOp Op, typename T>
-void binary(const T* a, const T* b, T* out, std::size_t n) {
+void binary(const T* a, std::size_t a_ld, const T* b, std::size_t b_ld, T* out, std::size_t rows,
+            std::size_t n) {
   static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::Binary<Op>{});
-  dispatched(a, b, out, n);
+  dispatched(a, a_ld, b, b_ld, out, rows, n);
 }
 
 }  // namespace
@@ -98,6 +99,15 @@ void activation_backward_rows(Activation f, const float* y, std::size_t y_ld, fl
 void activation_backward_rows(Activation f, const double* y, std::size_t y_ld, double* grad,
                               std::size_t grad_ld, std::size_t rows, std::size_t n) {
   activation_backward_rows_impl(f, y, y_ld, grad, grad_ld, rows, n);
+}
+
+void sum_rows_into(const float* a, std::size_t rows, std::size_t n, float* out) {
+  static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::SumRows{});
+  dispatched(a, rows, n, out);
+}
+void sum_rows_into(const double* a, std::size_t rows, std::size_t n, double* out) {
+  static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::SumRows{});
+  dispatched(a, rows, n, out);
 }
 
 #define XGRAD_DEFINE_LSTM(T)                                                                     \
@@ -129,16 +139,24 @@ XGRAD_DEFINE_GRU(float)
 XGRAD_DEFINE_GRU(double)
 #undef XGRAD_DEFINE_GRU
 
-#define XGRAD_DEFINE_BINARY(name, Op)                                               \
-  void name(const float* a, const float* b, float* out, std::size_t n) {          \
-    binary<kernels::BinaryOp::Op>(a, b, out, n);                                  \
-  }                                                                               \
-  void name(const double* a, const double* b, double* out, std::size_t n) {       \
-    binary<kernels::BinaryOp::Op>(a, b, out, n);                                  \
+#define XGRAD_DEFINE_BINARY(name, Op)                                                               \
+  void name##_into(const float* a, const float* b, float* out, std::size_t n) {                     \
+    binary<kernels::BinaryOp::Op>(a, n, b, n, out, 1, n);                                           \
+  }                                                                                                 \
+  void name##_into(const double* a, const double* b, double* out, std::size_t n) {                  \
+    binary<kernels::BinaryOp::Op>(a, n, b, n, out, 1, n);                                           \
+  }                                                                                                 \
+  void name##_rows(const float* a, std::size_t a_ld, const float* b, std::size_t b_ld, float* out,  \
+                   std::size_t rows, std::size_t n) {                                               \
+    binary<kernels::BinaryOp::Op>(a, a_ld, b, b_ld, out, rows, n);                                  \
+  }                                                                                                 \
+  void name##_rows(const double* a, std::size_t a_ld, const double* b, std::size_t b_ld, double* out, \
+                   std::size_t rows, std::size_t n) {                                               \
+    binary<kernels::BinaryOp::Op>(a, a_ld, b, b_ld, out, rows, n);                                  \
   }
-XGRAD_DEFINE_BINARY(add_into, add)
-XGRAD_DEFINE_BINARY(subtract_into, subtract)
-XGRAD_DEFINE_BINARY(multiply_into, multiply)
+XGRAD_DEFINE_BINARY(add, add)
+XGRAD_DEFINE_BINARY(subtract, subtract)
+XGRAD_DEFINE_BINARY(multiply, multiply)
 #undef XGRAD_DEFINE_BINARY
 
 #define XGRAD_DEFINE_ACTIVATION(name, K)                                                          \

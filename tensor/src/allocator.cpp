@@ -256,6 +256,10 @@ ThreadCache::ThreadCache() {
 // can still be read then): blocks freed later, by the destructors of
 // objects that outlive it, bypass it.
 thread_local bool thread_cache_gone = false;
+// The live cache, or null: a trivially initialised pointer is one load, while
+// every use of the dynamically initialised `instance` below goes through a
+// call that checks its initialisation.
+thread_local ThreadCache* live_thread_cache = nullptr;
 
 ThreadCache::~ThreadCache() {
   {
@@ -265,12 +269,15 @@ ThreadCache::~ThreadCache() {
   }
   shrink_to(0);  // no other thread can reach it any more
   thread_cache_gone = true;
+  live_thread_cache = nullptr;
 }
 
 ThreadCache* thread_cache() {
+  if (live_thread_cache) return live_thread_cache;
   if (thread_cache_gone) return nullptr;
   thread_local ThreadCache instance;
-  return &instance;
+  live_thread_cache = &instance;
+  return live_thread_cache;
 }
 
 void* take_own(std::size_t size) {

@@ -131,10 +131,8 @@ Array<T> sum_to(const Array<T>& a, const Shape& shape) {
   if (axes.size() == lead) {
     // Only leading axes go (a bias's gradient): add up the rows of `shape`'s
     // size, without xtensor's general reducer.
-    Array<T> out(shape, T(0));
-    const std::size_t n = out.size();
-    for (std::size_t start = 0; start < a.size(); start += n)
-      add_into(out.data(), a.data() + start, out.data(), n);
+    Array<T> out = Array<T>::from_shape(shape);
+    sum_rows_into(a.data(), a.size() / out.size(), out.size(), out.data());
     return out;
   }
   Array<T> out = xt::sum(a, axes, xt::evaluation_strategy::immediate);

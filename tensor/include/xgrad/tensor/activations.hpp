@@ -33,6 +33,25 @@ void subtract_into(const float* a, const float* b, float* out, std::size_t n);
 void subtract_into(const double* a, const double* b, double* out, std::size_t n);
 void multiply_into(const float* a, const float* b, float* out, std::size_t n);
 void multiply_into(const double* a, const double* b, double* out, std::size_t n);
+// The same over `rows` rows of n in one call: out[r·n + i] = a[r·a_ld + i] ∘
+// b[r·b_ld + i], an ld of 0 repeating one row (a broadcast operand).
+void add_rows(const float* a, std::size_t a_ld, const float* b, std::size_t b_ld, float* out, std::size_t rows,
+              std::size_t n);
+void add_rows(const double* a, std::size_t a_ld, const double* b, std::size_t b_ld, double* out,
+              std::size_t rows, std::size_t n);
+void subtract_rows(const float* a, std::size_t a_ld, const float* b, std::size_t b_ld, float* out,
+                   std::size_t rows, std::size_t n);
+void subtract_rows(const double* a, std::size_t a_ld, const double* b, std::size_t b_ld, double* out,
+                   std::size_t rows, std::size_t n);
+void multiply_rows(const float* a, std::size_t a_ld, const float* b, std::size_t b_ld, float* out,
+                   std::size_t rows, std::size_t n);
+void multiply_rows(const double* a, std::size_t a_ld, const double* b, std::size_t b_ld, double* out,
+                   std::size_t rows, std::size_t n);
+
+// out[i] = Σ_r a[r·n + i] over `rows` contiguous rows of n (a bias's
+// gradient), added in row order from zero.
+void sum_rows_into(const float* a, std::size_t rows, std::size_t n, float* out);
+void sum_rows_into(const double* a, std::size_t rows, std::size_t n, double* out);
 
 void tanh_in_place(float* values, std::size_t n);
 void tanh_in_place(double* values, std::size_t n);
