@@ -104,15 +104,13 @@ Variable<T> log(const Variable<T>& a) {
 
 template <typename T>
 Variable<T> square(const Variable<T>& a) {
-  // Through the vector kernels: g ⊙ x doubled is g ⊙ 2x to the bit (doubling
-  // is exact).
+  // Through the vector kernels, one pass each way.
   Array<T> out = Array<T>::from_shape(a.value().shape());
   multiply_into(a.value().data(), a.value().data(), out.data(), out.size());
   return Variable<T>::from_op(
       std::move(out), "square",
       [](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-        multiply_into(g.data(), in[0].value().data(), g.data(), g.size());
-        add_into(g.data(), g.data(), g.data(), g.size());
+        doubled_product_into(g.data(), in[0].value().data(), g.data(), g.size());
         in[0].add_grad(std::move(g));
       },
       a);

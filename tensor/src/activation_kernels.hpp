@@ -51,7 +51,8 @@ struct Backward {
 // activations' vector width: narrower stores followed by a wider load of the
 // same bytes defeat store-to-load forwarding (a scalar/SSE bias add before
 // the AVX-512 tanh made workload S's inference 1.6x slower).
-enum class BinaryOp { add, subtract, multiply };
+// doubled_product is a · 2b (square's backward: g ⊙ 2x).
+enum class BinaryOp { add, subtract, multiply, doubled_product };
 
 // Over `rows` rows of n: out[r·n + i] = a[r·a_ld + i] ∘ b[r·b_ld + i] (an ld
 // of 0 repeats one row: a broadcast operand).
@@ -60,6 +61,13 @@ struct Binary {
   template <class Arch, typename T>
   void operator()(Arch, const T* a, std::size_t a_ld, const T* b, std::size_t b_ld, T* out, std::size_t rows,
                   std::size_t n) const;
+};
+
+// The sum of values[0 .. n), four vector accumulators side by side
+// (reductions.hpp: sum_of).
+struct Sum {
+  template <class Arch, typename T>
+  T operator()(Arch, const T* values, std::size_t n) const;
 };
 
 // out[i] = Σ_r a[r·n + i], the rows added in order from zero (a bias's
@@ -92,9 +100,11 @@ struct GruBackward {
   void operator()(Arch, const T* gates, const T* recurrent_h, const T* h_prev, const T* dh, T* dz, T* dzr,
                   T* dh_prev, std::size_t units) const;
 };
-#define XGRAD_SUM_ROWS_INSTANCES(T, Arch) \
+#define XGRAD_SUM_ROWS_INSTANCES(T, Arch)                                                      \
+  template T Sum::operator()<Arch, T>(Arch, const T*, std::size_t) const;                       \
   template void SumRows::operator()<Arch, T>(Arch, const T*, std::size_t, std::size_t, T*) const;
-#define XGRAD_EXTERN_SUM_ROWS_INSTANCES(T, Arch) \
+#define XGRAD_EXTERN_SUM_ROWS_INSTANCES(T, Arch)                                                       \
+  extern template T Sum::operator()<Arch, T>(Arch, const T*, std::size_t) const;                        \
   extern template void SumRows::operator()<Arch, T>(Arch, const T*, std::size_t, std::size_t, T*) const;
 #define XGRAD_GRU_INSTANCES(T, Arch)                                                                     \
   template void GruForward::operator()<Arch, T>(Arch, T*, const T*, const T*, const T*, const T*, T*, T*,  \
@@ -151,7 +161,8 @@ using Archs = xsimd::arch_list<xsimd::default_arch>;
 #define XGRAD_FOR_EACH_BINARY(MACRO, Arch)                                  \
   MACRO(add, float, Arch) MACRO(add, double, Arch)                          \
   MACRO(subtract, float, Arch) MACRO(subtract, double, Arch)                \
-  MACRO(multiply, float, Arch) MACRO(multiply, double, Arch)
+  MACRO(multiply, float, Arch) MACRO(multiply, double, Arch)                \
+  MACRO(doubled_product, float, Arch) MACRO(doubled_product, double, Arch)
 
 #define XGRAD_KERNEL_INSTANCES(K, T, Arch)                                                   \
   template void Forward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t, const Rows<T>&, T, \

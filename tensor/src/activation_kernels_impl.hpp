@@ -227,6 +227,29 @@ void store_lanes(const xsimd::batch<T, Arch>& v, T* p, std::size_t lanes) {
 }
 
 template <class Arch, typename T>
+T Sum::operator()(Arch, const T* values, std::size_t n) const {
+  using batch = xsimd::batch<T, Arch>;
+  constexpr std::size_t width = batch::size;
+  // Four independent accumulators hide the latency of the vector adds.
+  batch a0(T(0)), a1(T(0)), a2(T(0)), a3(T(0));
+  std::size_t i = 0;
+  for (; i + 4 * width <= n; i += 4 * width) {
+    a0 += batch::load_unaligned(values + i);
+    a1 += batch::load_unaligned(values + i + width);
+    a2 += batch::load_unaligned(values + i + 2 * width);
+    a3 += batch::load_unaligned(values + i + 3 * width);
+  }
+  for (; i + width <= n; i += width) a0 += batch::load_unaligned(values + i);
+  // The lanes added in order (xsimd's hadd for AVX-512 needs AVX-512DQ).
+  alignas(64) T lanes[width];
+  ((a0 + a1) + (a2 + a3)).store_aligned(lanes);
+  T total(0);
+  for (const T lane : lanes) total += lane;
+  for (; i < n; ++i) total += values[i];
+  return total;
+}
+
+template <class Arch, typename T>
 void SumRows::operator()(Arch, const T* a, std::size_t rows, std::size_t n, T* out) const {
   using batch = xsimd::batch<T, Arch>;
   std::size_t i = 0;
@@ -357,7 +380,8 @@ void Binary<Op>::operator()(Arch, const T* a_rows, std::size_t a_ld, const T* b_
   const auto apply = [](const auto& x, const auto& y) {
     if constexpr (Op == BinaryOp::add) return x + y;
     else if constexpr (Op == BinaryOp::subtract) return x - y;
-    else return x * y;
+    else if constexpr (Op == BinaryOp::multiply) return x * y;
+    else return x * (y + y);  // x · 2y, as square's backward wrote it
   };
   for (std::size_t r = 0; r < rows; ++r) {
     const T* a = a_rows + r * a_ld;

@@ -1,4 +1,5 @@
 #include "xgrad/tensor/activations.hpp"
+#include "xgrad/tensor/reductions.hpp"
 
 #include "activation_kernels.hpp"
 
@@ -101,6 +102,16 @@ void activation_backward_rows(Activation f, const double* y, std::size_t y_ld, d
   activation_backward_rows_impl(f, y, y_ld, grad, grad_ld, rows, n);
 }
 
+// reductions.hpp's, here with the other dispatched kernels.
+float sum_of(const float* values, std::size_t n) {
+  static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::Sum{});
+  return dispatched(values, n);
+}
+double sum_of(const double* values, std::size_t n) {
+  static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::Sum{});
+  return dispatched(values, n);
+}
+
 void sum_rows_into(const float* a, std::size_t rows, std::size_t n, float* out) {
   static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::SumRows{});
   dispatched(a, rows, n, out);
@@ -157,6 +168,7 @@ XGRAD_DEFINE_GRU(double)
 XGRAD_DEFINE_BINARY(add, add)
 XGRAD_DEFINE_BINARY(subtract, subtract)
 XGRAD_DEFINE_BINARY(multiply, multiply)
+XGRAD_DEFINE_BINARY(doubled_product, doubled_product)
 #undef XGRAD_DEFINE_BINARY
 
 #define XGRAD_DEFINE_ACTIVATION(name, K)                                                          \

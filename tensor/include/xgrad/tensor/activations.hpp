@@ -33,6 +33,9 @@ void subtract_into(const float* a, const float* b, float* out, std::size_t n);
 void subtract_into(const double* a, const double* b, double* out, std::size_t n);
 void multiply_into(const float* a, const float* b, float* out, std::size_t n);
 void multiply_into(const double* a, const double* b, double* out, std::size_t n);
+// out[i] = a[i] · 2b[i] (square's backward: g ⊙ 2x).
+void doubled_product_into(const float* a, const float* b, float* out, std::size_t n);
+void doubled_product_into(const double* a, const double* b, double* out, std::size_t n);
 // The same over `rows` rows of n in one call: out[r·n + i] = a[r·a_ld + i] ∘
 // b[r·b_ld + i], an ld of 0 repeating one row (a broadcast operand).
 void add_rows(const float* a, std::size_t a_ld, const float* b, std::size_t b_ld, float* out, std::size_t rows,

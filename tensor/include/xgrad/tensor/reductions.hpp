@@ -1,5 +1,6 @@
 #pragma once
-// Reductions over contiguous memory, vectorised with xsimd.
+// Reductions over contiguous memory, vectorised with xsimd on the widest
+// instruction set the CPU has (defined with the kernels, activations.cpp).
 
 #include <cstddef>
 
