@@ -64,14 +64,21 @@ void Module<T>::register_generator(const std::string& name, Generator& generator
 
 template <typename T>
 std::vector<Variable<T>> Module<T>::parameters() const {
+  // named_parameters()' order, without building the names (a train step
+  // asks for the parameters twice: the update and zero_grad).
   std::vector<Variable<T>> out;
-  for (auto& named : named_parameters()) out.push_back(named.second);
+  for (const auto& named : parameters_) out.push_back(named.second);
+  for (const auto& child : children_) {
+    std::vector<Variable<T>> more = child.second->parameters();
+    out.insert(out.end(), more.begin(), more.end());
+  }
   return out;
 }
 
 template <typename T>
 void Module<T>::zero_grad() {
-  for (auto& parameter : parameters()) parameter.zero_grad();
+  for (auto& named : parameters_) named.second.zero_grad();
+  for (const auto& child : children_) child.second->zero_grad();
 }
 
 template <typename T>
