@@ -123,18 +123,20 @@ RecurrentOutput<T> RecurrentLayer<T>::run(const Variable<T>& x, const RecurrentC
     recurrent_masks =
         draw_dropout_masks<T>(cell_, per_gate, {batch, units}, options.recurrent_dropout(), dropout_generator());
 
-  RecurrentOutput<T> result;
-  // The fused node takes one recurrent mask for every gate.
-  if (fused && input_masks.size() <= 1 && recurrent_masks.size() <= 1) {
+  // The fused node takes one recurrent mask for every gate. (The result is
+  // made once: a default RecurrentOutput's placeholder Variables each cost
+  // a node.)
+  const auto run_fused = [&] {
     // Input dropout as a plain mul before the node: x ⊙ d_x, d_x as [B, 1, F].
     const Variable<T> input =
         input_masks.empty() ? x : mul(x, Variable<T>(reshaped(input_masks[0], {batch, 1, features})));
     if (!recurrent_masks.empty()) args.recurrent_dropout_mask = recurrent_masks[0];
-    result = recurrent_sequence(input, this->kernel(), recurrent_kernel(),
-                                options.use_bias() ? std::optional(this->bias()) : std::nullopt, args);
-  } else {
-    result = run_composed(x, args, input_masks, recurrent_masks);
-  }
+    return recurrent_sequence(input, this->kernel(), recurrent_kernel(),
+                              options.use_bias() ? std::optional(this->bias()) : std::nullopt, args);
+  };
+  RecurrentOutput<T> result = fused && input_masks.size() <= 1 && recurrent_masks.size() <= 1
+                                  ? run_fused()
+                                  : run_composed(x, args, input_masks, recurrent_masks);
 
   if (options.stateful()) {
     states_.clear();

@@ -603,7 +603,7 @@ void forward_steps(const CellSpec& cell, Frame<T>& f) {
     Cell::forward(cell, f, s);
     if (!f.keep) continue;
     // A masked step keeps every state.
-    std::size_t c_ld;
+    std::size_t c_ld = 0;  // set by prev(); read only with c_prev
     const T* c_prev = f.c ? f.prev(f.c, f.c0, s, c_ld) : nullptr;
     for (std::size_t b = 0; b < f.batch; ++b) {
       if (f.kept(b, s)) continue;
@@ -854,36 +854,40 @@ RecurrentOutput<T> run_sequence(const Variable<T>& x, const Variable<T>& kernel,
     return sequence + b * steps * units + (steps - 1) * units;
   };
 
-  RecurrentOutput<T> result;
+  // The result, made once its output exists (a default RecurrentOutput's
+  // placeholder Variables each cost a node); state is h_T when asked for.
+  const auto result_of = [](Variable<T> output, std::vector<Variable<T>> states) {
+    Variable<T> state = states.empty() ? Variable<T>() : states[0];
+    return RecurrentOutput<T>{std::move(output), std::move(states), std::move(state)};
+  };
   // y_s = h_s without a mask: the states are the output, and h_T its last
   // step; with one state and no mask the node's value is h itself or h_T.
   if (!masked && (!args.return_state || state_count == 1)) {
     if (args.return_sequences) {
       saved->layout = Layout::sequence;
-      result.output = Variable<T>::from_op(
+      Variable<T> output = Variable<T>::from_op(
           std::move(h), std::move(inputs), "recurrent_sequence",
           [saved](Array<T>& g, const Array<T>& output, std::vector<Variable<T>>& in) {
             backward_through_time<Cell>(*saved, output, g, in);
           });
-      if (args.return_state) result.states = {select(result.output, 1, steps - 1)};
-    } else {
-      saved->layout = Layout::last;
-      Array<T> last = Array<T>::from_shape({batch, units});
-      for (std::size_t b = 0; b < batch; ++b) std::copy_n(last_step(h.data(), b), units, last.data() + b * units);
-      if (!recording) {
-        result.output = Variable<T>(std::move(last));
-      } else {
-        saved->h = std::move(h);
-        result.output = Variable<T>::from_op(
-            std::move(last), std::move(inputs), "recurrent_sequence",
-            [saved](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-              backward_through_time<Cell>(*saved, saved->h, g, in);
-            });
-      }
-      if (args.return_state) result.states = {result.output};
+      std::vector<Variable<T>> states;
+      if (args.return_state) states = {select(output, 1, steps - 1)};
+      return result_of(std::move(output), std::move(states));
     }
-    if (args.return_state) result.state = result.states[0];
-    return result;
+    saved->layout = Layout::last;
+    Array<T> last = Array<T>::from_shape({batch, units});
+    for (std::size_t b = 0; b < batch; ++b) std::copy_n(last_step(h.data(), b), units, last.data() + b * units);
+    const auto recorded = [&] {
+      saved->h = std::move(h);
+      return Variable<T>::from_op(std::move(last), std::move(inputs), "recurrent_sequence",
+                                  [saved](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+                                    backward_through_time<Cell>(*saved, saved->h, g, in);
+                                  });
+    };
+    Variable<T> output = recording ? recorded() : Variable<T>(std::move(last));
+    std::vector<Variable<T>> states;
+    if (args.return_state) states = {output};
+    return result_of(std::move(output), std::move(states));
   }
 
   // Otherwise the node holds the outputs y_s = o_s ⊙ h_s, then the final
@@ -913,14 +917,10 @@ RecurrentOutput<T> run_sequence(const Variable<T>& x, const Variable<T>& kernel,
       [saved](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         backward_through_time<Cell>(*saved, saved->h, g, in);
       });
-  if (!args.return_state) {
-    result.output = node;
-    return result;
-  }
-  result.output = args.return_sequences ? slice(node, 1, 0, steps) : select(node, 1, 0);
-  for (std::size_t k = 0; k < state_count; ++k) result.states.push_back(select(node, 1, out_steps + k));
-  result.state = result.states[0];
-  return result;
+  if (!args.return_state) return result_of(std::move(node), {});
+  std::vector<Variable<T>> states;
+  for (std::size_t k = 0; k < state_count; ++k) states.push_back(select(node, 1, out_steps + k));
+  return result_of(args.return_sequences ? slice(node, 1, 0, steps) : select(node, 1, 0), std::move(states));
 }
 
 }  // namespace
