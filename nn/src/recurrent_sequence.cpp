@@ -121,6 +121,14 @@ struct Frame {
   mutable StepProduct<T> candidate_product;   // GRU reset_before: (q ⊙ h_{s−1} ⊙ d) · recurrent_kernel_h
   mutable StepProduct<T> share_product;       // backward: dz_s · recurrent_kernel^T
   mutable StepProduct<T> candidate_share;     // GRU reset_before backward: dz_ĥ · recurrent_kernel_h^T
+  mutable StepProduct<T> input_product;       // forward, per-step projection: x_t · kernel
+  // The input and kernel when forward projects x step by step (null: the
+  // whole sequence was projected at once); x is read at time T − 1 − s
+  // with go_backwards.
+  const T* x = nullptr;
+  const T* kernel = nullptr;
+  std::size_t features = 0;
+  bool go_backwards = false;
 
   std::size_t row() const { return steps * units; }   // stride of [B, T, U]
   std::size_t grow() const { return steps * width; }  // stride of [B, T, G·U]
@@ -580,11 +588,18 @@ inline __attribute__((always_inline)) void prefetch_step(const Frame<T>& f, std:
 constexpr std::size_t kMinStepProductRows = 64;
 constexpr std::size_t kStepProductsMaxBytes = std::size_t(512) << 10;
 
+// Whether products [B, inputs]·[inputs, width] for each step, one after the
+// other, keep the [inputs, width] matrix in cache (and have rows enough).
+template <typename T>
+bool per_step_products(std::size_t batch, std::size_t width, std::size_t inputs) {
+  return batch >= kMinStepProductRows && inputs * width * sizeof(T) <= kStepProductsMaxBytes;
+}
+
 template <typename T>
 std::size_t chunk_steps(std::size_t batch, std::size_t steps, std::size_t width, std::size_t inputs) {
   const std::size_t chunk = kChunkBytes / std::max<std::size_t>(1, batch * width * sizeof(T));
   if (chunk >= kMinChunkSteps) return std::min(chunk, steps);
-  if (batch >= kMinStepProductRows && inputs * width * sizeof(T) <= kStepProductsMaxBytes) return 1;
+  if (per_step_products<T>(batch, width, inputs)) return 1;
   return steps;
 }
 
@@ -599,6 +614,12 @@ void forward_steps(const CellSpec& cell, Frame<T>& f) {
         multiply_into(h_prev + b * ld, f.dropout + b * f.units, hin + b * f.row(), f.units);
     } else if (f.dropout) {
       for (std::size_t b = 0; b < f.batch; ++b) std::fill_n(f.hin + b * f.row() + s * f.units, f.units, T(0));
+    }
+    if (f.x) {  // x_t · kernel into the step's slot, which the cell then works in
+      T* projected = f.gates ? f.gates + s * f.width : f.h + s * f.units;
+      const std::size_t t = f.go_backwards ? f.steps - 1 - s : s;
+      f.input_product(f.batch, f.width, f.features, f.x + t * f.features, f.steps * f.features, f.kernel, f.width,
+                      T(0), projected, f.steps * f.width);
     }
     Cell::forward(cell, f, s);
     if (!f.keep) continue;
@@ -802,7 +823,11 @@ RecurrentOutput<T> run_sequence(const Variable<T>& x, const Variable<T>& kernel,
   f.c0 = saved->initial_count > 1 ? args.initial_states[1].value().data() : nullptr;
 
   // The input projection of every timestep in one GEMM, into the buffer the
-  // steps then work in: h itself for SimpleRNN, the gate buffer otherwise.
+  // steps then work in: h itself for SimpleRNN, the gate buffer otherwise;
+  // for a wide batch whose kernel stays in cache, one product per step
+  // instead, right before the step's recurrent product adds to it: the
+  // step's rows are then still in cache for the cell (an LSTM at workload
+  // M: 2.5-3.5% of its train step, 1.3% for SimpleRNN).
   Array<T> h = Array<T>::from_shape({batch, steps, units});
   f.h = h.data();
   if (width != units) {
@@ -810,9 +835,16 @@ RecurrentOutput<T> run_sequence(const Variable<T>& x, const Variable<T>& kernel,
     f.gates = saved->gates.data();
   }
   T* projected = width == units ? f.h : f.gates;
-  gemm(false, false, batch * steps, width, features, T(1), x.value().data(), features,
-       kernel.value().data(), width, T(0), projected, width);
-  if (args.go_backwards) reverse_time(projected, batch, steps, width);
+  if (per_step_products<T>(batch, width, features)) {
+    f.x = x.value().data();
+    f.kernel = kernel.value().data();
+    f.features = features;
+    f.go_backwards = args.go_backwards;
+  } else {
+    gemm(false, false, batch * steps, width, features, T(1), x.value().data(), features,
+         kernel.value().data(), width, T(0), projected, width);
+    if (args.go_backwards) reverse_time(projected, batch, steps, width);
+  }
   if (cell.kind == CellSpec::Kind::lstm) {
     saved->c = Array<T>::from_shape({batch, steps, units});
     f.c = saved->c.data();
