@@ -242,7 +242,17 @@ Variable<T> mean(const Variable<T>& a) {
     throw std::invalid_argument("mean: the value of shape " + shape_to_string(a.shape()) +
                                 " has no elements");
   }
-  return scale(sum(a), T(1) / static_cast<T>(a.size()));
+  // One node, not sum then scale: the same products, sum · (1/n) and
+  // g · (1/n) filled, without the second node and its arrays.
+  const T inverse = T(1) / static_cast<T>(a.size());
+  Array<T> out = Array<T>::from_shape({});
+  out() = sum_of(a.value().data(), a.value().size()) * inverse;
+  return Variable<T>::from_op(
+      std::move(out), "mean",
+      [inverse](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        in[0].add_grad(Array<T>(in[0].value().shape(), g() * inverse));
+      },
+      a);
 }
 
 template <typename T>
