@@ -1,5 +1,6 @@
 #include "xgrad/autograd/variable.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <stdexcept>
 #include <string>
@@ -85,7 +86,8 @@ const Array<T>& Variable<T>::grad() const {
 
 template <typename T>
 void Variable<T>::zero_grad() {
-  node_->grad = Array<T>();
+  // The storage stays for grad_buffer() to reuse: a train step forgets its
+  // parameters' gradients and makes them again at once.
   node_->has_grad = false;
 }
 
@@ -125,7 +127,8 @@ void Variable<T>::add_grad(Array<T>&& g) {
 template <typename T>
 Array<T>& Variable<T>::grad_buffer() {
   if (!node_->has_grad) {
-    node_->grad = Array<T>(node_->value.shape(), T(0));
+    if (node_->grad.shape() == node_->value.shape()) std::fill_n(node_->grad.data(), node_->grad.size(), T(0));
+    else node_->grad = Array<T>(node_->value.shape(), T(0));
     node_->has_grad = true;
   }
   return node_->grad;

@@ -103,7 +103,8 @@ class Variable {
   bool has_grad() const { return node_->has_grad; }
   // The accumulated gradient; throws std::logic_error if there is none yet.
   const Array<T>& grad() const;
-  // Forgets the gradient (the next backward starts from zero).
+  // Forgets the gradient (the next backward starts from zero); its memory is
+  // kept for the next one.
   void zero_grad();
   // Adds `g` to the gradient; `g` must have exactly the value's shape.
   void add_grad(const Array<T>& g);
