@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -205,6 +206,52 @@ TEST_F(Add, BiasGradientIsTheColumnSum) {
   xgrad::sum(x + b).backward();
   EXPECT_EQ(b.grad(), (Array<double>{4, 4, 4}));
   EXPECT_EQ(x.grad(), xgrad::ones<double>({4, 3}));
+}
+
+TEST_F(Add, ATemporaryHoldsTheResultOnlyWhenNothingElseCanSeeIt) {
+  const V b(Array<double>{10, 20});
+  const Array<double> a_value{{1, 2}, {3, 4}};
+  {
+    // Under NoGradGuard a temporary a of the result's shape takes the sums.
+    xgrad::NoGradGuard no_grad;
+    V a(a_value);
+    const double* storage = a.value().data();
+    const V sum = std::move(a) + b;
+    EXPECT_EQ(sum.value().data(), storage);
+    EXPECT_EQ(sum.value(), (Array<double>{{11, 22}, {13, 24}}));
+    V c(a_value);
+    const double* c_storage = c.value().data();
+    EXPECT_EQ((std::move(c) - b).value().data(), c_storage);
+    V d(a_value);
+    EXPECT_EQ((std::move(d) * b).value(), (Array<double>{{10, 40}, {30, 80}}));
+  }
+  {
+    // Another handle on a: a keeps its value.
+    xgrad::NoGradGuard no_grad;
+    V a(a_value);
+    const V other = a;
+    const V sum = std::move(a) + b;
+    EXPECT_EQ(other.value(), a_value);
+    EXPECT_NE(sum.value().data(), other.value().data());
+    EXPECT_EQ(sum.value(), (Array<double>{{11, 22}, {13, 24}}));
+  }
+  {
+    // A value that requires a gradient, and a smaller first operand: new results.
+    xgrad::NoGradGuard no_grad;
+    V a(a_value, true);
+    const double* storage = a.value().data();
+    EXPECT_NE((std::move(a) + b).value().data(), storage);
+    V bias(Array<double>{10, 20});
+    EXPECT_EQ((std::move(bias) + V(a_value)).value(), (Array<double>{{11, 22}, {13, 24}}));
+  }
+  // Recording (b requires a gradient): a new node, and b's gradient.
+  const V bias = random_variable({2});
+  V a(a_value);
+  const double* storage = a.value().data();
+  const V sum = std::move(a) + bias;
+  EXPECT_NE(sum.value().data(), storage);
+  xgrad::sum(sum).backward();
+  EXPECT_EQ(bias.grad(), (Array<double>{2, 2}));
 }
 
 TEST_F(Add, ShapeErrorsNameOpAndShapes) {

@@ -121,6 +121,46 @@ Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
       a, b);
 }
 
+namespace {
+
+// out = a ∘ b in a's own storage, for add/sub/mul given a temporary a (see
+// ops.hpp); false, nothing done, when the op must make a new result.
+template <typename T>
+bool computed_in_place(Variable<T>& a, const Variable<T>& b,
+                       void (*kernel)(const T*, std::size_t, const T*, std::size_t, T*, std::size_t, std::size_t)) {
+  const auto& whole = a.shape();
+  const auto& part = b.shape();
+  const bool b_repeats = part.size() <= whole.size() &&
+                         std::equal(part.begin(), part.end(), whole.end() - static_cast<std::ptrdiff_t>(part.size()));
+  if (!b_repeats || !a.is_sole_plain_value() || (is_grad_enabled() && b.requires_grad()) ||
+      is_anomaly_detection_enabled())
+    return false;
+  const std::size_t n = b.size();
+  T* out = a.value().data();
+  if (n > 0) kernel(out, n, b.value().data(), 0, out, a.size() / n, n);
+  return true;
+}
+
+}  // namespace
+
+template <typename T>
+Variable<T> add(Variable<T>&& a, const Variable<T>& b) {
+  if (computed_in_place(a, b, add_rows)) return std::move(a);
+  return add(static_cast<const Variable<T>&>(a), b);
+}
+
+template <typename T>
+Variable<T> sub(Variable<T>&& a, const Variable<T>& b) {
+  if (computed_in_place(a, b, subtract_rows)) return std::move(a);
+  return sub(static_cast<const Variable<T>&>(a), b);
+}
+
+template <typename T>
+Variable<T> mul(Variable<T>&& a, const Variable<T>& b) {
+  if (computed_in_place(a, b, multiply_rows)) return std::move(a);
+  return mul(static_cast<const Variable<T>&>(a), b);
+}
+
 template <typename T>
 Variable<T> sub(const Variable<T>& a, const Variable<T>& b) {
   return Variable<T>::from_op(
@@ -323,6 +363,9 @@ Variable<T> stack(const std::vector<Variable<T>>& values, std::size_t axis) {
   template Variable<T> add(const Variable<T>&, const Variable<T>&);            \
   template Variable<T> sub(const Variable<T>&, const Variable<T>&);            \
   template Variable<T> mul(const Variable<T>&, const Variable<T>&);            \
+  template Variable<T> add(Variable<T>&&, const Variable<T>&);                 \
+  template Variable<T> sub(Variable<T>&&, const Variable<T>&);                 \
+  template Variable<T> mul(Variable<T>&&, const Variable<T>&);                 \
   template Variable<T> neg(const Variable<T>&);                                \
   template Variable<T> scale(const Variable<T>&, T);                           \
   template Variable<T> tanh(const Variable<T>&);                               \

@@ -8,6 +8,7 @@
 // backward sums the gradient back to each input's shape.
 
 #include <cstddef>
+#include <utility>
 #include <vector>
 
 #include "xgrad/autograd/variable.hpp"
@@ -25,6 +26,17 @@ template <typename T>
 Variable<T> sub(const Variable<T>& a, const Variable<T>& b);
 template <typename T>
 Variable<T> mul(const Variable<T>& a, const Variable<T>& b);
+// The same given a temporary: when nothing records the result and `a` is a
+// plain value that no other handle names, of the result's shape (b is [U]
+// added to [B, U], or a's shape), the result is computed in a's storage and
+// is a itself: a user's per-step loop (matmul(x, W) + matmul(h, U) + b)
+// allocates no array for its sums under NoGradGuard.
+template <typename T>
+Variable<T> add(Variable<T>&& a, const Variable<T>& b);
+template <typename T>
+Variable<T> sub(Variable<T>&& a, const Variable<T>& b);
+template <typename T>
+Variable<T> mul(Variable<T>&& a, const Variable<T>& b);
 template <typename T>
 Variable<T> neg(const Variable<T>& a);
 // a * factor for a constant factor.
@@ -68,6 +80,12 @@ Variable<T> operator-(const Variable<T>& a, const Variable<T>& b) { return sub(a
 template <typename T>
 Variable<T> operator*(const Variable<T>& a, const Variable<T>& b) { return mul(a, b); }
 template <typename T>
+Variable<T> operator+(Variable<T>&& a, const Variable<T>& b) { return add(std::move(a), b); }
+template <typename T>
+Variable<T> operator-(Variable<T>&& a, const Variable<T>& b) { return sub(std::move(a), b); }
+template <typename T>
+Variable<T> operator*(Variable<T>&& a, const Variable<T>& b) { return mul(std::move(a), b); }
+template <typename T>
 Variable<T> operator-(const Variable<T>& a) { return neg(a); }
 
 #define XGRAD_DECLARE_OPS(T)                                                          \
@@ -75,6 +93,9 @@ Variable<T> operator-(const Variable<T>& a) { return neg(a); }
   extern template Variable<T> add(const Variable<T>&, const Variable<T>&);            \
   extern template Variable<T> sub(const Variable<T>&, const Variable<T>&);            \
   extern template Variable<T> mul(const Variable<T>&, const Variable<T>&);            \
+  extern template Variable<T> add(Variable<T>&&, const Variable<T>&);                 \
+  extern template Variable<T> sub(Variable<T>&&, const Variable<T>&);                 \
+  extern template Variable<T> mul(Variable<T>&&, const Variable<T>&);                 \
   extern template Variable<T> neg(const Variable<T>&);                                \
   extern template Variable<T> scale(const Variable<T>&, T);                           \
   extern template Variable<T> tanh(const Variable<T>&);                               \

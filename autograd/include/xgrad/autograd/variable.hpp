@@ -122,6 +122,13 @@ class Variable {
   // A new leaf with a copy of the value, outside any graph.
   Variable detach() const;
 
+  // For op implementations: whether this handle alone names a plain value
+  // (no graph, no gradient), which an op may then overwrite and hand on as
+  // its result.
+  bool is_sole_plain_value() const {
+    return node_.use_count() == 1 && node_->op == nullptr && !node_->requires_grad && !node_->has_grad;
+  }
+
   // Whether two handles name the same node.
   bool same_node(const Variable& other) const { return node_ == other.node_; }
 
