@@ -123,7 +123,7 @@ Variable<T> abs(const Variable<T>& a) {
       [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         // sign(x), 0 at x = 0.
         Array<T> dx = map(in[0].value(), [](T x) { return T((x > T(0)) - (x < T(0))); });
-        dx *= g;
+        multiply_into(dx.data(), g.data(), dx.data(), dx.size());
         in[0].add_grad(std::move(dx));
       },
       a);
@@ -142,7 +142,7 @@ Variable<T> pow(const Variable<T>& a, typename Variable<T>::value_type exponent)
         }
         Array<T> dx =
             map(in[0].value(), [exponent](T x) { return exponent * std::pow(x, exponent - T(1)); });
-        dx *= g;
+        multiply_into(dx.data(), g.data(), dx.data(), dx.size());
         in[0].add_grad(std::move(dx));
       },
       a);

@@ -204,7 +204,7 @@ Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
         if (!in[1].requires_grad()) return;
         const Array<T>& a = in[0].value();
         if (shapes_equal(a.shape(), g.shape())) {
-          g *= a;  // in g's own storage: g is not read again
+          multiply_into(g.data(), a.data(), g.data(), g.size());  // in g's own storage: g is not read again
           add_consumed_grad(in[1], g);
         } else {
           in[1].add_grad(sum_to(Array<T>(g * a), to_shape(in[1].shape())));

@@ -8,6 +8,7 @@
 
 #include "anomaly_checks.hpp"
 #include "xgrad/autograd/anomaly.hpp"
+#include "xgrad/tensor/activations.hpp"
 
 namespace xgrad {
 
@@ -102,11 +103,21 @@ void check_grad_shape(const Array<T>& value, const Array<T>& g, const char* wher
 }
 }  // namespace
 
+namespace {
+// grad += g in grad's own storage: xtensor's += on a container evaluates
+// into a new array and swaps it in (an allocation and a copy per
+// accumulation, and a parameter accumulates once per timestep of a loop).
+template <typename T>
+void add_to_gradient(Array<T>& grad, const Array<T>& g) {
+  add_into(grad.data(), g.data(), grad.data(), grad.size());
+}
+}  // namespace
+
 template <typename T>
 void Variable<T>::add_grad(const Array<T>& g) {
   check_grad_shape(node_->value, g, "add_grad");
   if (node_->has_grad) {
-    node_->grad += g;
+    add_to_gradient(node_->grad, g);
   } else {
     node_->grad = g;
     node_->has_grad = true;
@@ -117,7 +128,7 @@ template <typename T>
 void Variable<T>::add_grad(Array<T>&& g) {
   check_grad_shape(node_->value, g, "add_grad");
   if (node_->has_grad) {
-    node_->grad += g;
+    add_to_gradient(node_->grad, g);
   } else {
     node_->grad = std::move(g);
     node_->has_grad = true;
