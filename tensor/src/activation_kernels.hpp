@@ -63,6 +63,12 @@ struct Binary {
                   std::size_t n) const;
 };
 
+// out[i] = value: a gradient broadcast from a scalar (sum's, mean's).
+struct Fill {
+  template <class Arch, typename T>
+  void operator()(Arch, T* out, std::size_t n, T value) const;
+};
+
 // The sum of values[0 .. n), four vector accumulators side by side
 // (reductions.hpp: sum_of).
 struct Sum {
@@ -101,9 +107,11 @@ struct GruBackward {
                   T* dh_prev, std::size_t units) const;
 };
 #define XGRAD_SUM_ROWS_INSTANCES(T, Arch)                                                      \
+  template void Fill::operator()<Arch, T>(Arch, T*, std::size_t, T) const;                      \
   template T Sum::operator()<Arch, T>(Arch, const T*, std::size_t) const;                       \
   template void SumRows::operator()<Arch, T>(Arch, const T*, std::size_t, std::size_t, T*) const;
 #define XGRAD_EXTERN_SUM_ROWS_INSTANCES(T, Arch)                                                       \
+  extern template void Fill::operator()<Arch, T>(Arch, T*, std::size_t, T) const;                       \
   extern template T Sum::operator()<Arch, T>(Arch, const T*, std::size_t) const;                        \
   extern template void SumRows::operator()<Arch, T>(Arch, const T*, std::size_t, std::size_t, T*) const;
 #define XGRAD_GRU_INSTANCES(T, Arch)                                                                     \

@@ -227,6 +227,15 @@ void store_lanes(const xsimd::batch<T, Arch>& v, T* p, std::size_t lanes) {
 }
 
 template <class Arch, typename T>
+void Fill::operator()(Arch, T* out, std::size_t n, T value) const {
+  using batch = xsimd::batch<T, Arch>;
+  const batch v(value);
+  std::size_t i = 0;
+  for (; i + batch::size <= n; i += batch::size) v.store_unaligned(out + i);
+  for (; i < n; ++i) out[i] = value;
+}
+
+template <class Arch, typename T>
 T Sum::operator()(Arch, const T* values, std::size_t n) const {
   using batch = xsimd::batch<T, Arch>;
   constexpr std::size_t width = batch::size;

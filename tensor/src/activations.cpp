@@ -102,6 +102,15 @@ void activation_backward_rows(Activation f, const double* y, std::size_t y_ld, d
   activation_backward_rows_impl(f, y, y_ld, grad, grad_ld, rows, n);
 }
 
+void fill_into(float* out, std::size_t n, float value) {
+  static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::Fill{});
+  dispatched(out, n, value);
+}
+void fill_into(double* out, std::size_t n, double value) {
+  static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::Fill{});
+  dispatched(out, n, value);
+}
+
 // reductions.hpp's, here with the other dispatched kernels.
 float sum_of(const float* values, std::size_t n) {
   static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::Sum{});

@@ -51,6 +51,11 @@ void multiply_rows(const float* a, std::size_t a_ld, const float* b, std::size_t
 void multiply_rows(const double* a, std::size_t a_ld, const double* b, std::size_t b_ld, double* out,
                    std::size_t rows, std::size_t n);
 
+// out[i] = value (xtensor's fill of an array of a shape and a value runs one
+// element at a time).
+void fill_into(float* out, std::size_t n, float value);
+void fill_into(double* out, std::size_t n, double value);
+
 // out[i] = Σ_r a[r·n + i] over `rows` contiguous rows of n (a bias's
 // gradient), added in row order from zero.
 void sum_rows_into(const float* a, std::size_t rows, std::size_t n, float* out);
