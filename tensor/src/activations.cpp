@@ -1,6 +1,8 @@
 #include "xgrad/tensor/activations.hpp"
 #include "xgrad/tensor/reductions.hpp"
 
+#include <type_traits>
+
 #include "activation_kernels.hpp"
 
 namespace xgrad {
@@ -36,44 +38,46 @@ void backward(const T* y, T* grad, std::size_t n, T alpha = T(1), T scale = T(1)
   dispatched(y, grad, n, rows, alpha, scale);
 }
 
+// Calls run(kernel, alpha, scale) with f's kernel (a std::integral_constant
+// of it) and constants; false, nothing called, for linear, which has none.
+template <typename T, typename Run>
+bool with_kernel(Activation f, Run run) {
+  const auto call = [&run](auto kernel, T alpha = T(1), T scale = T(1)) {
+    run(kernel, alpha, scale);
+    return true;
+  };
+  using K = Kernel;
+  switch (f) {
+    case Activation::linear: return false;
+    case Activation::tanh: return call(std::integral_constant<K, K::tanh>{});
+    case Activation::relu: return call(std::integral_constant<K, K::relu>{});
+    case Activation::sigmoid: return call(std::integral_constant<K, K::sigmoid>{});
+    case Activation::hard_sigmoid: return call(std::integral_constant<K, K::hard_sigmoid>{});
+    case Activation::softsign: return call(std::integral_constant<K, K::softsign>{});
+    case Activation::elu: return call(std::integral_constant<K, K::scaled_elu>{});
+    case Activation::selu: return call(std::integral_constant<K, K::scaled_elu>{}, T(selu_alpha), T(selu_scale));
+    case Activation::exponential: return call(std::integral_constant<K, K::exp>{});
+  }
+  return false;
+}
+
 template <typename T>
 void activate_rows_impl(Activation f, T* values, std::size_t rows, std::size_t n, std::size_t ld,
                         const T* bias) {
   const kernels::Rows<T> layout{rows, ld, ld, bias};
-  const T one(1);
-  switch (f) {
-    case Activation::linear:
-      if (bias) forward<Kernel::identity>(values, values, n, one, one, layout);
-      return;
-    case Activation::tanh: return forward<Kernel::tanh>(values, values, n, one, one, layout);
-    case Activation::relu: return forward<Kernel::relu>(values, values, n, one, one, layout);
-    case Activation::sigmoid: return forward<Kernel::sigmoid>(values, values, n, one, one, layout);
-    case Activation::hard_sigmoid: return forward<Kernel::hard_sigmoid>(values, values, n, one, one, layout);
-    case Activation::softsign: return forward<Kernel::softsign>(values, values, n, one, one, layout);
-    case Activation::elu: return forward<Kernel::scaled_elu>(values, values, n, one, one, layout);
-    case Activation::selu:
-      return forward<Kernel::scaled_elu>(values, values, n, T(selu_alpha), T(selu_scale), layout);
-    case Activation::exponential: return forward<Kernel::exp>(values, values, n, one, one, layout);
-  }
+  const bool activated = with_kernel<T>(f, [&](auto kernel, T alpha, T scale) {
+    forward<decltype(kernel)::value>(values, values, n, alpha, scale, layout);
+  });
+  if (!activated && bias) forward<Kernel::identity>(values, values, n, T(1), T(1), layout);
 }
 
 template <typename T>
 void activation_backward_rows_impl(Activation f, const T* y, std::size_t y_ld, T* grad, std::size_t grad_ld,
                                    std::size_t rows, std::size_t n) {
   const kernels::Rows<T> layout{rows, y_ld, grad_ld, nullptr};
-  const T one(1);
-  switch (f) {
-    case Activation::linear: return;
-    case Activation::tanh: return backward<Kernel::tanh>(y, grad, n, one, one, layout);
-    case Activation::relu: return backward<Kernel::relu>(y, grad, n, one, one, layout);
-    case Activation::sigmoid: return backward<Kernel::sigmoid>(y, grad, n, one, one, layout);
-    case Activation::hard_sigmoid: return backward<Kernel::hard_sigmoid>(y, grad, n, one, one, layout);
-    case Activation::softsign: return backward<Kernel::softsign>(y, grad, n, one, one, layout);
-    case Activation::elu: return backward<Kernel::scaled_elu>(y, grad, n, one, one, layout);
-    case Activation::selu:
-      return backward<Kernel::scaled_elu>(y, grad, n, T(selu_alpha), T(selu_scale), layout);
-    case Activation::exponential: return backward<Kernel::exp>(y, grad, n, one, one, layout);
-  }
+  with_kernel<T>(f, [&](auto kernel, T alpha, T scale) {
+    backward<decltype(kernel)::value>(y, grad, n, alpha, scale, layout);
+  });
 }
 
 template <kernels::BinaryOp Op, typename T>
