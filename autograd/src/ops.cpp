@@ -23,15 +23,21 @@ namespace {
 // and both shapes; the plain loops' shapes always broadcast, and are not
 // checked again (building the shapes to check took a tenth of an add of two
 // [32, 32] arrays).
+// A binary kernel over rows (activations.hpp: add_rows, ...).
+template <typename T>
+using RowsKernel = void (*)(const T*, std::size_t, const T*, std::size_t, T*, std::size_t, std::size_t);
+
+// Whether `tail` is the trailing part of `whole`: an operand of that shape
+// repeats over the other's leading axes.
+template <typename Whole, typename Tail>
+bool ends_with(const Whole& whole, const Tail& tail) {
+  return tail.size() <= whole.size() &&
+         std::equal(tail.begin(), tail.end(), whole.end() - static_cast<std::ptrdiff_t>(tail.size()));
+}
+
 template <typename T, typename General>
-Array<T> broadcast_elementwise(const Array<T>& a, const Array<T>& b, const char* op_name,
-                               void (*kernel)(const T*, std::size_t, const T*, std::size_t, T*, std::size_t,
-                                              std::size_t),
+Array<T> broadcast_elementwise(const Array<T>& a, const Array<T>& b, const char* op_name, RowsKernel<T> kernel,
                                General general) {
-  const auto ends_with = [](const auto& whole, const auto& tail) {
-    return tail.size() <= whole.size() &&
-           std::equal(tail.begin(), tail.end(), whole.end() - static_cast<std::ptrdiff_t>(tail.size()));
-  };
   const bool b_repeats = ends_with(a.shape(), b.shape());
   if (!b_repeats && !ends_with(b.shape(), a.shape())) {
     broadcast_shapes(to_shape(a.shape()), to_shape(b.shape()), op_name);
@@ -45,6 +51,19 @@ Array<T> broadcast_elementwise(const Array<T>& a, const Array<T>& b, const char*
   const std::size_t rows = out.size() / n;
   kernel(a.data(), b_repeats ? n : 0, b.data(), b_repeats ? 0 : n, out.data(), rows, n);
   return out;
+}
+
+// out = a ∘ b in a's own storage, for add/sub/mul given a temporary a (see
+// ops.hpp); false, nothing done, when the op must make a new result.
+template <typename T>
+bool computed_in_place(Variable<T>& a, const Variable<T>& b, RowsKernel<T> kernel) {
+  if (!ends_with(a.shape(), b.shape()) || !a.is_sole_plain_value() || (is_grad_enabled() && b.requires_grad()) ||
+      is_anomaly_detection_enabled())
+    return false;
+  const std::size_t n = b.size();
+  T* out = a.value().data();
+  if (n > 0) kernel(out, n, b.value().data(), 0, out, a.size() / n, n);
+  return true;
 }
 
 // Adds g summed down to v's shape to v's gradient: the gradient of an input
@@ -129,28 +148,6 @@ Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
       },
       a, b);
 }
-
-namespace {
-
-// out = a ∘ b in a's own storage, for add/sub/mul given a temporary a (see
-// ops.hpp); false, nothing done, when the op must make a new result.
-template <typename T>
-bool computed_in_place(Variable<T>& a, const Variable<T>& b,
-                       void (*kernel)(const T*, std::size_t, const T*, std::size_t, T*, std::size_t, std::size_t)) {
-  const auto& whole = a.shape();
-  const auto& part = b.shape();
-  const bool b_repeats = part.size() <= whole.size() &&
-                         std::equal(part.begin(), part.end(), whole.end() - static_cast<std::ptrdiff_t>(part.size()));
-  if (!b_repeats || !a.is_sole_plain_value() || (is_grad_enabled() && b.requires_grad()) ||
-      is_anomaly_detection_enabled())
-    return false;
-  const std::size_t n = b.size();
-  T* out = a.value().data();
-  if (n > 0) kernel(out, n, b.value().data(), 0, out, a.size() / n, n);
-  return true;
-}
-
-}  // namespace
 
 template <typename T>
 Variable<T> add(Variable<T>&& a, const Variable<T>& b) {

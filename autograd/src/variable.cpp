@@ -101,9 +101,7 @@ void check_grad_shape(const Array<T>& value, const Array<T>& g, const char* wher
                                 shape_to_string(value.shape()));
   }
 }
-}  // namespace
 
-namespace {
 // grad += g in grad's own storage: xtensor's += on a container evaluates
 // into a new array and swaps it in (an allocation and a copy per
 // accumulation, and a parameter accumulates once per timestep of a loop).
