@@ -106,33 +106,23 @@ struct GruBackward {
   void operator()(Arch, const T* gates, const T* recurrent_h, const T* h_prev, const T* dh, T* dz, T* dzr,
                   T* dh_prev, std::size_t units) const;
 };
-#define XGRAD_SUM_ROWS_INSTANCES(T, Arch)                                                      \
-  template void Fill::operator()<Arch, T>(Arch, T*, std::size_t, T) const;                      \
-  template T Sum::operator()<Arch, T>(Arch, const T*, std::size_t) const;                       \
-  template void SumRows::operator()<Arch, T>(Arch, const T*, std::size_t, std::size_t, T*) const;
-#define XGRAD_EXTERN_SUM_ROWS_INSTANCES(T, Arch)                                                       \
-  extern template void Fill::operator()<Arch, T>(Arch, T*, std::size_t, T) const;                       \
-  extern template T Sum::operator()<Arch, T>(Arch, const T*, std::size_t) const;                        \
-  extern template void SumRows::operator()<Arch, T>(Arch, const T*, std::size_t, std::size_t, T*) const;
-#define XGRAD_GRU_INSTANCES(T, Arch)                                                                     \
-  template void GruForward::operator()<Arch, T>(Arch, T*, const T*, const T*, const T*, const T*, T*, T*,  \
-                                                std::size_t) const;                                       \
-  template void GruBackward::operator()<Arch, T>(Arch, const T*, const T*, const T*, const T*, T*, T*,    \
-                                                 T*, std::size_t) const;
-#define XGRAD_EXTERN_GRU_INSTANCES(T, Arch)                                                             \
-  extern template void GruForward::operator()<Arch, T>(Arch, T*, const T*, const T*, const T*, const T*, T*, T*, \
-                                                       std::size_t) const;                              \
-  extern template void GruBackward::operator()<Arch, T>(Arch, const T*, const T*, const T*, const T*, T*, \
-                                                        T*, T*, std::size_t) const;
-
-#define XGRAD_LSTM_INSTANCES(T, Arch)                                                                \
-  template void LstmForward::operator()<Arch, T>(Arch, T*, const T*, const T*, T*, T*, std::size_t) const; \
-  template void LstmBackward::operator()<Arch, T>(Arch, const T*, const T*, const T*, const T*, T*, \
-                                                  T*, std::size_t) const;
-#define XGRAD_EXTERN_LSTM_INSTANCES(T, Arch)                                                            \
-  extern template void LstmForward::operator()<Arch, T>(Arch, T*, const T*, const T*, T*, T*, std::size_t) const; \
-  extern template void LstmBackward::operator()<Arch, T>(Arch, const T*, const T*, const T*, const T*,  \
-                                                         T*, T*, std::size_t) const;
+// The explicit instantiations below take PREFIX: nothing where they are
+// compiled (each activations_<arch>.cpp), `extern` for their declarations
+// (activations.cpp), so that each signature is written once.
+#define XGRAD_SUM_ROWS_INSTANCES(PREFIX, T, Arch)                                                         \
+  PREFIX template void Fill::operator()<Arch, T>(Arch, T*, std::size_t, T) const;                          \
+  PREFIX template T Sum::operator()<Arch, T>(Arch, const T*, std::size_t) const;                           \
+  PREFIX template void SumRows::operator()<Arch, T>(Arch, const T*, std::size_t, std::size_t, T*) const;
+#define XGRAD_GRU_INSTANCES(PREFIX, T, Arch)                                                              \
+  PREFIX template void GruForward::operator()<Arch, T>(Arch, T*, const T*, const T*, const T*, const T*, T*, \
+                                                       T*, std::size_t) const;                             \
+  PREFIX template void GruBackward::operator()<Arch, T>(Arch, const T*, const T*, const T*, const T*, T*, T*, \
+                                                        T*, std::size_t) const;
+#define XGRAD_LSTM_INSTANCES(PREFIX, T, Arch)                                                             \
+  PREFIX template void LstmForward::operator()<Arch, T>(Arch, T*, const T*, const T*, T*, T*, std::size_t)  \
+      const;                                                                                              \
+  PREFIX template void LstmBackward::operator()<Arch, T>(Arch, const T*, const T*, const T*, const T*, T*,  \
+                                                         T*, std::size_t) const;
 
 // The instruction sets compiled, widest first (xsimd::dispatch's order): on
 // x86-64 three, each file with its own flags (CMakeLists.txt sets them only
@@ -146,57 +136,43 @@ using Archs = xsimd::arch_list<xsimd::avx512f, xsimd::avx2, xsimd::sse2>;
 using Archs = xsimd::arch_list<xsimd::default_arch>;
 #endif
 
-// Applies MACRO(K, T, Arch) to every kernel and element type, for the
-// explicit instantiations (in activations_<arch>.cpp) and their extern
-// declarations (in activations.cpp).
-#define XGRAD_FOR_EACH_KERNEL_AND_TYPE(MACRO, Arch)                    \
-  MACRO(identity, float, Arch) MACRO(identity, double, Arch)           \
-  MACRO(tanh, float, Arch) MACRO(tanh, double, Arch)                   \
-  MACRO(sigmoid, float, Arch) MACRO(sigmoid, double, Arch)             \
-  MACRO(relu, float, Arch) MACRO(relu, double, Arch)                   \
-  MACRO(hard_sigmoid, float, Arch) MACRO(hard_sigmoid, double, Arch)   \
-  MACRO(softsign, float, Arch) MACRO(softsign, double, Arch)           \
-  MACRO(scaled_elu, float, Arch) MACRO(scaled_elu, double, Arch)       \
-  MACRO(exp, float, Arch) MACRO(exp, double, Arch)
+// Applies MACRO(PREFIX, K, T, Arch) to every kernel and element type.
+#define XGRAD_FOR_EACH_KERNEL_AND_TYPE(MACRO, PREFIX, Arch)                          \
+  MACRO(PREFIX, identity, float, Arch) MACRO(PREFIX, identity, double, Arch)         \
+  MACRO(PREFIX, tanh, float, Arch) MACRO(PREFIX, tanh, double, Arch)                 \
+  MACRO(PREFIX, sigmoid, float, Arch) MACRO(PREFIX, sigmoid, double, Arch)           \
+  MACRO(PREFIX, relu, float, Arch) MACRO(PREFIX, relu, double, Arch)                 \
+  MACRO(PREFIX, hard_sigmoid, float, Arch) MACRO(PREFIX, hard_sigmoid, double, Arch) \
+  MACRO(PREFIX, softsign, float, Arch) MACRO(PREFIX, softsign, double, Arch)         \
+  MACRO(PREFIX, scaled_elu, float, Arch) MACRO(PREFIX, scaled_elu, double, Arch)     \
+  MACRO(PREFIX, exp, float, Arch) MACRO(PREFIX, exp, double, Arch)
 
 // The binary kernels, for every operation and element type.
-#define XGRAD_BINARY_INSTANCES_OF(Op, T, Arch)                                                          \
-  template void Binary<BinaryOp::Op>::operator()<Arch, T>(Arch, const T*, std::size_t, const T*, std::size_t, \
-                                                          T*, std::size_t, std::size_t) const;
-#define XGRAD_EXTERN_BINARY_INSTANCES_OF(Op, T, Arch)                                                   \
-  extern template void Binary<BinaryOp::Op>::operator()<Arch, T>(Arch, const T*, std::size_t, const T*, \
+#define XGRAD_BINARY_INSTANCES_OF(PREFIX, Op, T, Arch)                                                  \
+  PREFIX template void Binary<BinaryOp::Op>::operator()<Arch, T>(Arch, const T*, std::size_t, const T*, \
                                                                  std::size_t, T*, std::size_t, std::size_t) const;
-#define XGRAD_FOR_EACH_BINARY(MACRO, Arch)                                  \
-  MACRO(add, float, Arch) MACRO(add, double, Arch)                          \
-  MACRO(subtract, float, Arch) MACRO(subtract, double, Arch)                \
-  MACRO(multiply, float, Arch) MACRO(multiply, double, Arch)                \
-  MACRO(doubled_product, float, Arch) MACRO(doubled_product, double, Arch)
+#define XGRAD_FOR_EACH_BINARY(MACRO, PREFIX, Arch)                                        \
+  MACRO(PREFIX, add, float, Arch) MACRO(PREFIX, add, double, Arch)                        \
+  MACRO(PREFIX, subtract, float, Arch) MACRO(PREFIX, subtract, double, Arch)              \
+  MACRO(PREFIX, multiply, float, Arch) MACRO(PREFIX, multiply, double, Arch)              \
+  MACRO(PREFIX, doubled_product, float, Arch) MACRO(PREFIX, doubled_product, double, Arch)
 
-#define XGRAD_KERNEL_INSTANCES(K, T, Arch)                                                   \
-  template void Forward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t, const Rows<T>&, T, \
-                                                        T) const;                                      \
-  template void Backward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t, const Rows<T>&, T, \
-                                                         T) const;
-
-#define XGRAD_EXTERN_KERNEL_INSTANCES(K, T, Arch)                                                   \
-  extern template void Forward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t,        \
+#define XGRAD_KERNEL_INSTANCES(PREFIX, K, T, Arch)                                                      \
+  PREFIX template void Forward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t,        \
                                                                const Rows<T>&, T, T) const;         \
-  extern template void Backward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t,       \
+  PREFIX template void Backward<Kernel::K>::operator()<Arch, T>(Arch, const T*, T*, std::size_t,       \
                                                                 const Rows<T>&, T, T) const;
 
-// Every kernel of one instruction set: its explicit instantiations (each
-// activations_<arch>.cpp) and their extern declarations (activations.cpp).
-#define XGRAD_ALL_INSTANCES(Arch)                                   \
-  XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_KERNEL_INSTANCES, Arch)      \
-  XGRAD_FOR_EACH_BINARY(XGRAD_BINARY_INSTANCES_OF, Arch)            \
-  XGRAD_SUM_ROWS_INSTANCES(float, Arch) XGRAD_SUM_ROWS_INSTANCES(double, Arch) \
-  XGRAD_LSTM_INSTANCES(float, Arch) XGRAD_LSTM_INSTANCES(double, Arch) \
-  XGRAD_GRU_INSTANCES(float, Arch) XGRAD_GRU_INSTANCES(double, Arch)
-#define XGRAD_EXTERN_ALL_INSTANCES(Arch)                                          \
-  XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_EXTERN_KERNEL_INSTANCES, Arch)             \
-  XGRAD_FOR_EACH_BINARY(XGRAD_EXTERN_BINARY_INSTANCES_OF, Arch)                   \
-  XGRAD_EXTERN_SUM_ROWS_INSTANCES(float, Arch) XGRAD_EXTERN_SUM_ROWS_INSTANCES(double, Arch) \
-  XGRAD_EXTERN_LSTM_INSTANCES(float, Arch) XGRAD_EXTERN_LSTM_INSTANCES(double, Arch) \
-  XGRAD_EXTERN_GRU_INSTANCES(float, Arch) XGRAD_EXTERN_GRU_INSTANCES(double, Arch)
+// Every kernel of one instruction set, with PREFIX (above).
+#define XGRAD_INSTANCES_WITH(PREFIX, Arch)                                                          \
+  XGRAD_FOR_EACH_KERNEL_AND_TYPE(XGRAD_KERNEL_INSTANCES, PREFIX, Arch)                              \
+  XGRAD_FOR_EACH_BINARY(XGRAD_BINARY_INSTANCES_OF, PREFIX, Arch)                                    \
+  XGRAD_SUM_ROWS_INSTANCES(PREFIX, float, Arch) XGRAD_SUM_ROWS_INSTANCES(PREFIX, double, Arch)      \
+  XGRAD_LSTM_INSTANCES(PREFIX, float, Arch) XGRAD_LSTM_INSTANCES(PREFIX, double, Arch)              \
+  XGRAD_GRU_INSTANCES(PREFIX, float, Arch) XGRAD_GRU_INSTANCES(PREFIX, double, Arch)
+// Their explicit instantiations (each activations_<arch>.cpp) and their
+// extern declarations (activations.cpp).
+#define XGRAD_ALL_INSTANCES(Arch) XGRAD_INSTANCES_WITH(, Arch)
+#define XGRAD_EXTERN_ALL_INSTANCES(Arch) XGRAD_INSTANCES_WITH(extern, Arch)
 
 }  // namespace xgrad::kernels
