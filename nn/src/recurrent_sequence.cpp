@@ -36,11 +36,16 @@ void reverse_time(T* data, std::size_t batch, std::size_t steps, std::size_t wid
   }
 }
 
-// The data of a buffer a call made, or null for one it did not (a default
-// Array is 0-D with one element, not empty).
+// A buffer a call may make. Not a default Array: that is 0-D with one
+// element, an allocation (six of them per call for Saved alone, 5% of
+// workload N's train step).
 template <typename T>
-T* data_or_null(const Array<T>& buffer) {
-  return buffer.dimension() > 0 ? const_cast<T*>(buffer.data()) : nullptr;
+using MaybeArray = std::optional<Array<T>>;
+
+// The data of a buffer a call made, or null for one it did not.
+template <typename T>
+T* data_or_null(const MaybeArray<T>& buffer) {
+  return buffer ? const_cast<T*>(buffer->data()) : nullptr;
 }
 
 // What the node's value holds, and so where backward finds each gradient.
@@ -63,12 +68,12 @@ struct Saved {
   // keep[b * T + s]: m of row b at processing step s; visible: whether y_s
   // shows h_s. Both empty without a mask.
   std::vector<unsigned char> keep, visible;
-  Array<T> dropout;  // d [B, U]; empty without recurrent dropout
-  Array<T> h;        // h_1 .. h_T [B, T, U]; empty when the node's value is it
-  Array<T> gates;    // [B, T, G·U] gate values after their activations (LSTM, GRU)
-  Array<T> c;        // LSTM: c_1 .. c_T [B, T, U]
-  Array<T> extra;    // GRU: per step, reset_after r_h + bias_h, else q ⊙ h_{s−1} ⊙ d
-  Array<T> hin;      // with recurrent dropout: h_{s−1} ⊙ d [B, T, U]
+  MaybeArray<T> dropout;  // d [B, U]; none without recurrent dropout
+  MaybeArray<T> h;        // h_1 .. h_T [B, T, U]; none when the node's value is it
+  MaybeArray<T> gates;    // [B, T, G·U] gate values after their activations (LSTM, GRU)
+  MaybeArray<T> c;        // LSTM: c_1 .. c_T [B, T, U]
+  MaybeArray<T> extra;    // GRU: per step, reset_after r_h + bias_h, else q ⊙ h_{s−1} ⊙ d
+  MaybeArray<T> hin;      // with recurrent dropout: h_{s−1} ⊙ d [B, T, U]
 };
 
 // One per-step product site of the engine, C = A·B + beta·C: the kernel of
@@ -714,26 +719,26 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
   g.dh = dh.data();
   g.width = f.width;
   g.held = chunk < steps && !saved.go_backwards ? chunk : steps;
-  Array<T> dz, dzr, dc;
+  MaybeArray<T> dz, dzr, dc;
   if (f.width == U) {
     g.dz = g.dh;
     g.held = steps;
   } else {
     dz = Array<T>::from_shape({f.batch, g.held, f.width});
-    g.dz = dz.data();
+    g.dz = dz->data();
   }
   if (reset_after) {
     dzr = Array<T>::from_shape({f.batch, g.held, f.width});
-    g.dzr = dzr.data();
+    g.dzr = dzr->data();
   }
   if (f.c) {
     dc = Array<T>::from_shape({f.batch, U});
     for (std::size_t b = 0; b < f.batch; ++b) {
-      T* dst = dc.data() + b * U;
+      T* dst = dc->data() + b * U;
       if (with_states) std::copy_n(grad.data() + b * g_row + states_at + U, U, dst);
       else std::fill_n(dst, U, T(0));
     }
-    g.dc = dc.data();
+    g.dc = dc->data();
   }
   g.dh0 = h0 && h0->requires_grad() ? h0->grad_buffer().data() : nullptr;
 
@@ -743,7 +748,7 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
   T* db = saved.has_bias && in[3].requires_grad() ? in[3].grad_buffer().data() : nullptr;
   T* dx = in[0].requires_grad() ? in[0].grad_buffer().data() : nullptr;
   T* dk = in[1].requires_grad() ? in[1].grad_buffer().data() : nullptr;
-  const Array<T> ones = db ? xgrad::ones<T>({rows}) : Array<T>();  // a [B, T, 1] buffer
+  const MaybeArray<T> ones = db ? MaybeArray<T>(xgrad::ones<T>({rows})) : std::nullopt;  // a [B, T, 1] buffer
   const auto add_weight_products = [&](StepRange range) {
     const bool by_step = !range.whole(steps) && per_step(f, range);
     if (dr) {
@@ -755,8 +760,8 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
       if (own_input) add_row_products(f, f.extra, U, f.row(), 0, g.dz + 2 * U, g.held, U, dr + 2 * U, range, by_step);
     }
     if (db) {  // 1^T · dz as products, not row additions (3.5% of a GRU train step at workload M)
-      add_row_products(f, ones.data(), 1, steps, 0, g.dz, g.held, f.width, db, range, by_step);
-      if (reset_after) add_row_products(f, ones.data(), 1, steps, 0, g.dzr, g.held, f.width, db + f.width, range, by_step);
+      add_row_products(f, ones->data(), 1, steps, 0, g.dz, g.held, f.width, db, range, by_step);
+      if (reset_after) add_row_products(f, ones->data(), 1, steps, 0, g.dzr, g.held, f.width, db + f.width, range, by_step);
     }
     if (!saved.go_backwards) add_input_products(f, g.dz, g.held, x, kernel, dx, dk, range);
   };
@@ -832,7 +837,7 @@ RecurrentOutput<T> run_sequence(const Variable<T>& x, const Variable<T>& kernel,
   f.h = h.data();
   if (width != units) {
     saved->gates = Array<T>::from_shape({batch, steps, width});
-    f.gates = saved->gates.data();
+    f.gates = saved->gates->data();
   }
   T* projected = width == units ? f.h : f.gates;
   if (per_step_products<T>(batch, width, features)) {
@@ -847,17 +852,17 @@ RecurrentOutput<T> run_sequence(const Variable<T>& x, const Variable<T>& kernel,
   }
   if (cell.kind == CellSpec::Kind::lstm) {
     saved->c = Array<T>::from_shape({batch, steps, units});
-    f.c = saved->c.data();
+    f.c = saved->c->data();
   }
   if (cell.kind == CellSpec::Kind::gru) {
     saved->extra = Array<T>::from_shape({batch, steps, units});
-    f.extra = saved->extra.data();
+    f.extra = saved->extra->data();
   }
   if (args.recurrent_dropout_mask) {
     saved->dropout = *args.recurrent_dropout_mask;
-    f.dropout = saved->dropout.data();
+    f.dropout = saved->dropout->data();
     saved->hin = Array<T>::from_shape({batch, steps, units});
-    f.hin = saved->hin.data();
+    f.hin = saved->hin->data();
   }
   const bool masked = args.mask.has_value();
   if (masked) {
@@ -887,9 +892,10 @@ RecurrentOutput<T> run_sequence(const Variable<T>& x, const Variable<T>& kernel,
   };
 
   // The result, made once its output exists (a default RecurrentOutput's
-  // placeholder Variables each cost a node); state is h_T when asked for.
+  // placeholder Variables each cost a node); state is h_T when asked for,
+  // else another handle to the output.
   const auto result_of = [](Variable<T> output, std::vector<Variable<T>> states) {
-    Variable<T> state = states.empty() ? Variable<T>() : states[0];
+    Variable<T> state = states.empty() ? output : states[0];
     return RecurrentOutput<T>{std::move(output), std::move(states), std::move(state)};
   };
   // y_s = h_s without a mask: the states are the output, and h_T its last
@@ -913,7 +919,7 @@ RecurrentOutput<T> run_sequence(const Variable<T>& x, const Variable<T>& kernel,
       saved->h = std::move(h);
       return Variable<T>::from_op(std::move(last), std::move(inputs), "recurrent_sequence",
                                   [saved](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-                                    backward_through_time<Cell>(*saved, saved->h, g, in);
+                                    backward_through_time<Cell>(*saved, *saved->h, g, in);
                                   });
     };
     Variable<T> output = recording ? recorded() : Variable<T>(std::move(last));
@@ -947,7 +953,7 @@ RecurrentOutput<T> run_sequence(const Variable<T>& x, const Variable<T>& kernel,
   Variable<T> node = Variable<T>::from_op(
       std::move(packed), std::move(inputs), "recurrent_sequence",
       [saved](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-        backward_through_time<Cell>(*saved, saved->h, g, in);
+        backward_through_time<Cell>(*saved, *saved->h, g, in);
       });
   if (!args.return_state) return result_of(std::move(node), {});
   std::vector<Variable<T>> states;

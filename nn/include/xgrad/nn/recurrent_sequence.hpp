@@ -76,7 +76,7 @@ template <typename T>
 struct RecurrentOutput {
   Variable<T> output;               // [B, T, U] or [B, U]
   std::vector<Variable<T>> states;  // each [B, U]; empty unless asked for
-  Variable<T> state;                // h_T [B, U]
+  Variable<T> state;                // h_T [B, U]; the output unless states were asked for
 };
 
 // Everything but the weights. Input dropout is not here: it is a plain
