@@ -82,7 +82,7 @@ const Array<T>& Variable<T>::grad() const {
                            " value has no gradient (no backward() reached it since the last "
                            "zero_grad(), or it does not require a gradient)");
   }
-  return node_->grad;
+  return *node_->grad;
 }
 
 template <typename T>
@@ -115,7 +115,7 @@ template <typename T>
 void Variable<T>::add_grad(const Array<T>& g) {
   check_grad_shape(node_->value, g, "add_grad");
   if (node_->has_grad) {
-    add_to_gradient(node_->grad, g);
+    add_to_gradient(*node_->grad, g);
   } else {
     node_->grad = g;
     node_->has_grad = true;
@@ -126,7 +126,7 @@ template <typename T>
 void Variable<T>::add_grad(Array<T>&& g) {
   check_grad_shape(node_->value, g, "add_grad");
   if (node_->has_grad) {
-    add_to_gradient(node_->grad, g);
+    add_to_gradient(*node_->grad, g);
   } else {
     node_->grad = std::move(g);
     node_->has_grad = true;
@@ -136,11 +136,12 @@ void Variable<T>::add_grad(Array<T>&& g) {
 template <typename T>
 Array<T>& Variable<T>::grad_buffer() {
   if (!node_->has_grad) {
-    if (node_->grad.shape() == node_->value.shape()) std::fill_n(node_->grad.data(), node_->grad.size(), T(0));
-    else node_->grad = Array<T>(node_->value.shape(), T(0));
+    std::optional<Array<T>>& grad = node_->grad;
+    if (grad && grad->shape() == node_->value.shape()) std::fill_n(grad->data(), grad->size(), T(0));
+    else grad.emplace(node_->value.shape(), T(0));
     node_->has_grad = true;
   }
-  return node_->grad;
+  return *node_->grad;
 }
 
 template <typename T>
@@ -199,19 +200,18 @@ void Variable<T>::backward(const Array<T>& grad_output, bool retain_graph) {
   if (check) {
     detail::check_gradient_before_backward(grad_output, false);
     for (const auto& node : order)
-      if (node->op == nullptr && node->has_grad) detail::check_gradient_before_backward(node->grad, true);
+      if (node->op == nullptr && node->has_grad) detail::check_gradient_before_backward(*node->grad, true);
   }
   add_grad(grad_output);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     detail::Node<T>* node = it->get();
     if (node->op == nullptr) continue;  // a leaf keeps its gradient
     if (node->has_grad) {
-      node->grad_fn(node->grad, node->value, node->inputs);
+      node->grad_fn(*node->grad, node->value, node->inputs);
       if (check) detail::check_input_gradients(node->op, node->layer, node->value, node->inputs);
     }
-    // Gradients of intermediate values are not kept (as in PyTorch); one
-    // the op took over (moved from) holds no memory already.
-    if (node->grad.data() != nullptr) node->grad = Array<T>();
+    // Gradients of intermediate values are not kept (as in PyTorch).
+    node->grad.reset();
     node->has_grad = false;
     if (!retain_graph) {
       node->inputs.clear();

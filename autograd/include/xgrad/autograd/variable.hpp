@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "xgrad/autograd/anomaly.hpp"
@@ -35,9 +36,10 @@ namespace detail {
 template <typename T>
 struct Node {
   Array<T> value;
-  // Meaningful only with has_grad. Default-constructed (0-D, one element, a
-  // block of the thread's own cache): cheaper to make than an empty shape.
-  Array<T> grad;
+  // Meaningful only with has_grad; kept after zero_grad() for grad_buffer()
+  // to reuse. Optional: a default Array is 0-D with one element, an
+  // allocation for every node, and most nodes never get a gradient.
+  std::optional<Array<T>> grad;
   bool has_grad = false;
   bool requires_grad = false;
   bool graph_freed = false;     // backward() released this op's inputs
