@@ -91,19 +91,19 @@ void LayerWeights<T>::build_for(std::size_t features) {
 }
 
 template <typename T>
-void LayerWeights<T>::check_built(const std::string& what) const {
+void LayerWeights<T>::check_built(std::string_view what) const {
   if (!built()) {
-    throw std::logic_error(description_ + ": " + what + " does not exist before the " + noun_ +
+    throw std::logic_error(description_ + ": " + std::string(what) + " does not exist before the " + noun_ +
                            " is built; call " + build_call_ + " or run it on an input first");
   }
 }
 
 template <typename T>
-Variable<T> LayerWeights<T>::weight(const std::string& name) const {
+Variable<T> LayerWeights<T>::weight(std::string_view name) const {
   check_built(name);
   for (std::size_t i = 0; i < specs_.size(); ++i)
     if (specs_[i].name == name) return values_[i];
-  throw std::logic_error(description_ + ": has no " + name);
+  throw std::logic_error(description_ + ": has no " + std::string(name));
 }
 
 template <typename T>

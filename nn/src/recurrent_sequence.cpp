@@ -883,7 +883,9 @@ RecurrentOutput<T> run_sequence(const Variable<T>& x, const Variable<T>& kernel,
   f.scratch = scratch.data();
   forward_steps<Cell>(cell, f);
 
-  std::vector<Variable<T>> inputs{x, kernel, recurrent_kernel};
+  std::vector<Variable<T>> inputs;
+  inputs.reserve(4 + args.initial_states.size());  // one allocation, not two
+  inputs.insert(inputs.end(), {x, kernel, recurrent_kernel});
   if (bias) inputs.push_back(*bias);
   for (const auto& state : args.initial_states) inputs.push_back(state);
   const bool recording = any_requires_grad(inputs);

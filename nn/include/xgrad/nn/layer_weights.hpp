@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "xgrad/nn/constraints.hpp"
@@ -130,9 +131,11 @@ class LayerWeights : public Module<T> {
   // Creates the weights for F features, or checks F if already built.
   void build_for(std::size_t features);
   // Throws std::logic_error naming `what` before build.
-  void check_built(const std::string& what) const;
+  void check_built(std::string_view what) const;
   // The weight of that name, after check_built(name).
-  Variable<T> weight(const std::string& name) const;
+  // (A view: kernel() and recurrent_kernel() run at every call, and
+  // "recurrent_kernel" is one character too long for a string without an allocation.)
+  Variable<T> weight(std::string_view name) const;
 
  private:
   Shape shape_of(const WeightSpec& spec, std::size_t features) const;
