@@ -682,9 +682,10 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
   f.recurrent = recurrent_kernel.data();
   // R^T once, so that each step's product is a plain A·B: OpenBLAS 0.3.21
   // runs small A·B^T products 2-3x slower.
-  const Array<T> recurrent_t = transposed(recurrent_kernel);
+  const memory::Buffer<T> recurrent_t(recurrent_kernel.size());
+  transpose_matrix(recurrent_kernel.data(), U, f.width, f.width, recurrent_t.data(), U);
   f.recurrent_t = recurrent_t.data();
-  Array<T> scratch = Array<T>::from_shape({f.batch, std::max<std::size_t>(f.width, 2 * U)});
+  const memory::Buffer<T> scratch(f.batch * std::max<std::size_t>(f.width, 2 * U));
   f.scratch = scratch.data();
 
   const unsigned char* visible = saved.visible.empty() ? nullptr : saved.visible.data();
@@ -719,26 +720,26 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
   g.dh = dh.data();
   g.width = f.width;
   g.held = chunk < steps && !saved.go_backwards ? chunk : steps;
-  MaybeArray<T> dz, dzr, dc;
+  memory::Buffer<T> dz, dzr, dc;
   if (f.width == U) {
     g.dz = g.dh;
     g.held = steps;
   } else {
-    dz = Array<T>::from_shape({f.batch, g.held, f.width});
-    g.dz = dz->data();
+    dz = memory::Buffer<T>(f.batch * g.held * f.width);
+    g.dz = dz.data();
   }
   if (reset_after) {
-    dzr = Array<T>::from_shape({f.batch, g.held, f.width});
-    g.dzr = dzr->data();
+    dzr = memory::Buffer<T>(f.batch * g.held * f.width);
+    g.dzr = dzr.data();
   }
   if (f.c) {
-    dc = Array<T>::from_shape({f.batch, U});
+    dc = memory::Buffer<T>(f.batch * U);
     for (std::size_t b = 0; b < f.batch; ++b) {
-      T* dst = dc->data() + b * U;
+      T* dst = dc.data() + b * U;
       if (with_states) std::copy_n(grad.data() + b * g_row + states_at + U, U, dst);
       else std::fill_n(dst, U, T(0));
     }
-    g.dc = dc->data();
+    g.dc = dc.data();
   }
   g.dh0 = h0 && h0->requires_grad() ? h0->grad_buffer().data() : nullptr;
 
@@ -748,7 +749,8 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
   T* db = saved.has_bias && in[3].requires_grad() ? in[3].grad_buffer().data() : nullptr;
   T* dx = in[0].requires_grad() ? in[0].grad_buffer().data() : nullptr;
   T* dk = in[1].requires_grad() ? in[1].grad_buffer().data() : nullptr;
-  const MaybeArray<T> ones = db ? MaybeArray<T>(xgrad::ones<T>({rows})) : std::nullopt;  // a [B, T, 1] buffer
+  const memory::Buffer<T> ones(db ? rows : 0);  // a [B, T, 1] buffer
+  if (db) fill_into(ones.data(), rows, T(1));
   const auto add_weight_products = [&](StepRange range) {
     const bool by_step = !range.whole(steps) && per_step(f, range);
     if (dr) {
@@ -760,8 +762,8 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
       if (own_input) add_row_products(f, f.extra, U, f.row(), 0, g.dz + 2 * U, g.held, U, dr + 2 * U, range, by_step);
     }
     if (db) {  // 1^T · dz as products, not row additions (3.5% of a GRU train step at workload M)
-      add_row_products(f, ones->data(), 1, steps, 0, g.dz, g.held, f.width, db, range, by_step);
-      if (reset_after) add_row_products(f, ones->data(), 1, steps, 0, g.dzr, g.held, f.width, db + f.width, range, by_step);
+      add_row_products(f, ones.data(), 1, steps, 0, g.dz, g.held, f.width, db, range, by_step);
+      if (reset_after) add_row_products(f, ones.data(), 1, steps, 0, g.dzr, g.held, f.width, db + f.width, range, by_step);
     }
     if (!saved.go_backwards) add_input_products(f, g.dz, g.held, x, kernel, dx, dk, range);
   };
@@ -879,7 +881,7 @@ RecurrentOutput<T> run_sequence(const Variable<T>& x, const Variable<T>& kernel,
     }
     f.keep = saved->keep.data();
   }
-  Array<T> scratch = Array<T>::from_shape({batch, width});
+  const memory::Buffer<T> scratch(batch * width);
   f.scratch = scratch.data();
   forward_steps<Cell>(cell, f);
 

@@ -25,6 +25,7 @@
 #include <limits>
 #include <memory>
 #include <new>
+#include <utility>
 
 namespace xgrad {
 
@@ -76,6 +77,38 @@ template <typename T, typename U>
 bool operator!=(const CachingAllocator<T>&, const CachingAllocator<U>&) noexcept {
   return false;
 }
+
+// n values, uninitialised, from the same caches: an op's scratch that is
+// no Array. Making an Array computes its shape, strides and backstrides
+// (about 300 instructions), a tenth of a small recurrent node's work when it
+// needs four such buffers.
+template <typename T>
+class Buffer {
+ public:
+  Buffer() noexcept = default;
+  explicit Buffer(std::size_t n) : data_(n ? CachingAllocator<T>().allocate(n) : nullptr), size_(n) {}
+  Buffer(Buffer&& other) noexcept : data_(other.data_), size_(other.size_) {
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
+  Buffer& operator=(Buffer&& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(size_, other.size_);
+    return *this;
+  }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() {
+    if (data_) CachingAllocator<T>().deallocate(data_, size_);
+  }
+
+  T* data() const noexcept { return data_; }  // null when empty
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  T* data_ = nullptr;
+  std::size_t size_ = 0;
+};
 
 }  // namespace memory
 
