@@ -330,6 +330,44 @@ TEST(Memory, BackwardFreesTheGraphUnlessRetained) {
   EXPECT_EQ(x.grad(), (Array<double>{4.0, 8.0}));
 }
 
+// backward() keeps its walk's lists between calls: a gradient function that
+// runs a backward() of its own must get lists of its own, and neither walk
+// may lose nodes of the other.
+TEST(Backward, AGradientFunctionMayRunABackwardOfItsOwn) {
+  const V x(Array<double>{1.0, 2.0}, true);
+  const V w(Array<double>{3.0, -1.0}, true);
+  const V inner_result = V::from_op(
+      x.value(), {x}, "runs_a_backward",
+      [w](const Array<double>& g, const Array<double>&, std::vector<V>& in) {
+        V(w).zero_grad();
+        xgrad::sum(w * w).backward();  // d/dw = 2w, through a second walk
+        in[0].add_grad(g);
+      });
+  V y = xgrad::sum(inner_result * x);  // d/dx = 2x
+  y.backward();
+  EXPECT_EQ(x.grad(), (Array<double>{2.0, 4.0}));
+  EXPECT_EQ(w.grad(), (Array<double>{6.0, -2.0}));
+  // And the next walk works from the kept lists again.
+  V(x).zero_grad();
+  xgrad::sum(x * x * x).backward();
+  EXPECT_EQ(x.grad(), (Array<double>{3.0, 12.0}));
+}
+
+TEST(Memory, AThrowingGradientFunctionLeavesNoNodeHeld) {
+  auto sentinel = std::make_shared<int>(0);
+  const std::weak_ptr<int> watch = sentinel;
+  const V x(Array<double>{1.0, 2.0}, true);
+  {
+    const V throwing = V::from_op(
+        x.value(), {tracked_identity(x, sentinel)}, "throws",
+        [](const Array<double>&, const Array<double>&, std::vector<V>&) { throw std::runtime_error("boom"); });
+    V y = xgrad::sum(throwing);
+    sentinel.reset();
+    EXPECT_THROW(y.backward(), std::runtime_error);
+  }
+  EXPECT_TRUE(watch.expired());  // not even in the walk's lists, kept for the next backward()
+}
+
 TEST(Memory, NoNodeIsRecordedWithoutAnInputRequiringGrad) {
   auto sentinel = std::make_shared<int>(0);
   const std::weak_ptr<int> watch = sentinel;

@@ -155,6 +155,47 @@ void Variable<T>::backward(bool retain_graph) {
   backward(Array<T>(node_->value.shape(), T(1)), retain_graph);
 }
 
+namespace {
+// backward()'s walk: the nodes in post-order and the depth-first stack.
+// Owning handles: freeing an op's inputs must not destroy a node that is
+// still to be visited. Kept per thread and emptied after each walk, so that
+// a train step does not allocate them again (two of workload N's ten heap
+// allocations per step); a backward() run from inside another (a gradient
+// function's own) makes its own.
+template <typename T>
+struct WalkLists {
+  struct Lists {
+    std::vector<std::shared_ptr<detail::Node<T>>> order;
+    std::vector<std::pair<std::shared_ptr<detail::Node<T>>, std::size_t>> stack;
+  } lists;
+  bool in_use = false;
+};
+
+template <typename T>
+WalkLists<T>& walk_lists() {
+  thread_local WalkLists<T> kept;
+  thread_local std::vector<std::unique_ptr<WalkLists<T>>> nested;  // one per depth beyond the first
+  if (!kept.in_use) return kept;
+  for (auto& lists : nested)
+    if (!lists->in_use) return *lists;
+  nested.push_back(std::make_unique<WalkLists<T>>());
+  return *nested.back();
+}
+
+// Marks the lists in use for one walk; empties them (releasing every node
+// handle) when the walk ends, by return or by exception.
+template <typename T>
+struct ReleaseWalkLists {
+  WalkLists<T>& lists;
+  explicit ReleaseWalkLists(WalkLists<T>& l) : lists(l) { lists.in_use = true; }
+  ~ReleaseWalkLists() {
+    lists.lists.order.clear();
+    lists.lists.stack.clear();
+    lists.in_use = false;
+  }
+};
+}  // namespace
+
 template <typename T>
 void Variable<T>::backward(const Array<T>& grad_output, bool retain_graph) {
   if (!node_->requires_grad) {
@@ -167,14 +208,9 @@ void Variable<T>::backward(const Array<T>& grad_output, bool retain_graph) {
   // Iterative depth-first walk: post-order gives the inputs before their
   // users, so the reversed order visits each node after all its users.
   const std::uint64_t mark = ++next_visit_mark;
-  // Owning handles: freeing an op's inputs below must not destroy a node
-  // that is still to be visited.
-  std::vector<std::shared_ptr<detail::Node<T>>> order;
-  std::vector<std::pair<std::shared_ptr<detail::Node<T>>, std::size_t>> stack;
-  // Room for a small graph at once: growing from empty reallocated them
-  // four times in each backward of workload N's train step.
-  order.reserve(16);
-  stack.reserve(16);
+  WalkLists<T>& lists = walk_lists<T>();
+  const ReleaseWalkLists<T> release{lists};
+  auto& [order, stack] = lists.lists;
   stack.emplace_back(node_, 0);
   node_->visit_mark = mark;
   while (!stack.empty()) {

@@ -126,11 +126,11 @@ RecurrentOutput<T> RecurrentLayer<T>::run(const Variable<T>& x, const RecurrentC
   // The fused node takes one recurrent mask for every gate. (The result is
   // made once: a default RecurrentOutput's placeholder Variables each cost
   // a node.)
-  const Shape input_mask_shape{batch, 1, features};  // a lambda cannot capture a structured binding (C++17)
   const auto run_fused = [&] {
     // Input dropout as a plain mul before the node: x ⊙ d_x, d_x as [B, 1, F].
+    // (The shape is made here, when needed: a Shape is a heap allocation.)
     const Variable<T> input =
-        input_masks.empty() ? x : mul(x, Variable<T>(reshaped(input_masks[0], input_mask_shape)));
+        input_masks.empty() ? x : mul(x, Variable<T>(reshaped(input_masks[0], Shape{x.shape()[0], 1, features})));
     if (!recurrent_masks.empty()) args.recurrent_dropout_mask = recurrent_masks[0];
     return recurrent_sequence(input, this->kernel(), recurrent_kernel(),
                               options.use_bias() ? std::optional(this->bias()) : std::nullopt, args);
