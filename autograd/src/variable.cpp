@@ -198,6 +198,11 @@ struct ReleaseWalkLists {
 
 template <typename T>
 void Variable<T>::backward(const Array<T>& grad_output, bool retain_graph) {
+  backward(Array<T>(grad_output), retain_graph);
+}
+
+template <typename T>
+void Variable<T>::backward(Array<T>&& grad_output, bool retain_graph) {
   if (!node_->requires_grad) {
     throw std::logic_error(
         "backward: this value does not require a gradient: none of the values it was computed "
@@ -238,7 +243,7 @@ void Variable<T>::backward(const Array<T>& grad_output, bool retain_graph) {
     for (const auto& node : order)
       if (node->op == nullptr && node->has_grad) detail::check_gradient_before_backward(*node->grad, true);
   }
-  add_grad(grad_output);
+  add_grad(std::move(grad_output));
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     detail::Node<T>* node = it->get();
     if (node->op == nullptr) continue;  // a leaf keeps its gradient

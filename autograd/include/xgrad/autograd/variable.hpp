@@ -118,8 +118,10 @@ class Variable {
 
   // Back-propagates from a single-element value (a loss).
   void backward(bool retain_graph = false);
-  // Back-propagates `grad_output`, which must have the value's shape.
+  // Back-propagates `grad_output`, which must have the value's shape (taken
+  // over when given as a temporary, copied otherwise).
   void backward(const Array<T>& grad_output, bool retain_graph = false);
+  void backward(Array<T>&& grad_output, bool retain_graph = false);
 
   // A new leaf with a copy of the value, outside any graph.
   Variable detach() const;
