@@ -748,6 +748,18 @@ TEST(ActivationKernels, EveryActivationPropagatesNaN) {
   std::vector<double> elu{std::nan("")};
   xgrad::elu_in_place(elu.data(), 1);
   EXPECT_TRUE(std::isnan(elu[0]));
+  // float's tanh is its own rational function, which carries NaN through
+  // the order of its min operands rather than a select: every position of
+  // a full batch (of any width up to 16) and of the tail, either sign.
+  for (const float nan : {std::nanf(""), -std::nanf("")}) {
+    for (std::size_t at = 0; at < 35; ++at) {
+      std::vector<float> values(35, 0.5f);
+      values[at] = nan;
+      xgrad::tanh_in_place(values.data(), values.size());
+      EXPECT_TRUE(std::isnan(values[at])) << "float tanh at " << at;
+      EXPECT_FALSE(std::isnan(values[(at + 1) % 35])) << "float tanh";
+    }
+  }
 }
 
 // xsimd's exp converts x·log2(e) to an integer: undefined behaviour for

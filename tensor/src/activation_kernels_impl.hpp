@@ -75,11 +75,19 @@ void transform_gradient(const T* y_rows, T* grad_rows, std::size_t n, const Rows
 // (92% exact, 0.03% at 3 ulp or more), 6 ulp without FMA (the SSE2 kernel);
 // test_tensor's FloatTanh checks the bound on a sample of the floats, on the
 // instruction set the CPU runs.
+//
+// It works on |x| and puts the sign back (the function is odd, and every
+// step is exact under a change of sign: the same floats as on x itself).
+// NaN needs no select: min(a, b) returns b when either is NaN on x86 (and
+// NaN on Arm), so min(9, |x|) and min(1, y) carry it through, and the
+// arithmetic in between keeps its payload. Two bound operations and the
+// NaN select fewer: 16 operations per vector instead of 19, on a kernel
+// bound by them.
 template <class Arch>
 xsimd::batch<float, Arch> rational_tanh(const xsimd::batch<float, Arch>& input) {
   using batch = xsimd::batch<float, Arch>;
   const batch limit(9.0f), one(1.0f);
-  const batch x = xsimd::clip(input, -limit, limit);
+  const batch x = xsimd::min(limit, xsimd::abs(input));
   const batch t = x * x;
   batch p(-1.224645559e-11f);
   p = xsimd::fma(t, p, batch(3.064282339e-08f));
@@ -92,8 +100,7 @@ xsimd::batch<float, Arch> rational_tanh(const xsimd::batch<float, Arch>& input) 
   q = xsimd::fma(t, q, batch(2.725018002e-02f));
   q = xsimd::fma(t, q, batch(4.701419473e-01f));
   q = xsimd::fma(t, q, one);
-  const batch y = xsimd::clip(x * p / q, -one, one);
-  return xsimd::select(xsimd::isnan(input), input, y);  // clip would turn NaN into a bound
+  return xsimd::min(one, x * p / q) | xsimd::bitofsign(input);
 }
 
 // xsimd's exp (inside its tanh too) converts x·log2(e) to an integer:
