@@ -330,6 +330,58 @@ TEST(Memory, BackwardFreesTheGraphUnlessRetained) {
   EXPECT_EQ(x.grad(), (Array<double>{4.0, 8.0}));
 }
 
+// A sum or a mean hands its input one value for every element
+// (add_uniform_grad): what reads the gradient sees it written out, and what
+// accumulates adds to it.
+TEST(Backward, AMeanGivesALeafItsGradientInEveryElement) {
+  const V x(Array<double>{1.0, -2.0, 4.0, 0.5}, true);
+  xgrad::mean(x).backward();
+  EXPECT_EQ(x.grad(), (Array<double>{0.25, 0.25, 0.25, 0.25}));
+  V(x).grad_buffer()(1) = 7.0;  // the written-out array is the gradient itself
+  EXPECT_EQ(x.grad()(1), 7.0);
+  V(x).zero_grad();
+  EXPECT_EQ(V(x).grad_buffer(), (Array<double>{0.0, 0.0, 0.0, 0.0}));
+}
+
+TEST(Backward, UniformAndArrayGradientsAccumulateInAnyOrder) {
+  const V x(Array<double>{1.0, -2.0, 4.0, 0.5}, true);
+  // sum then mean (uniform + uniform), then x·x (an array onto them)...
+  (xgrad::sum(x) + xgrad::mean(x) + xgrad::sum(x * x)).backward();
+  EXPECT_EQ(x.grad(), (Array<double>{3.25, -2.75, 9.25, 2.25}));
+  // ...and a uniform onto an array.
+  V(x).zero_grad();
+  V(x).add_grad(Array<double>{1.0, 2.0, 3.0, 4.0});
+  xgrad::mean(x).backward();
+  EXPECT_EQ(x.grad(), (Array<double>{1.25, 2.25, 3.25, 4.25}));
+  // Through an op that takes no uniform gradient (tanh): written out first.
+  V(x).zero_grad();
+  xgrad::sum(xgrad::tanh(x)).backward();
+  for (std::size_t i = 0; i < 4; ++i) {
+    const double t = std::tanh(x.value()(i));
+    EXPECT_NEAR(x.grad()(i), 1.0 - t * t, 1e-15);
+  }
+}
+
+// square under a mean takes the value, not an array of it: the same floats
+// as square's backward from that array.
+TEST(Backward, SquareUnderAMeanGivesTheFloatsOfAWrittenGradient) {
+  // 37 values: whole vectors of every width and a tail.
+  Array<float> values = Array<float>::from_shape({37});
+  for (std::size_t i = 0; i < 37; ++i) values(i) = 0.37f * static_cast<float>(i) - 5.1f;
+  const Variable<float> x(values, true);
+  xgrad::mean(xgrad::square(x)).backward();
+  const Array<float> uniform = x.grad();
+  Variable<float>(x).zero_grad();
+  xgrad::square(x).backward(Array<float>(x.shape(), 1.0f / 37.0f));
+  EXPECT_EQ(uniform, x.grad());
+  // Kept graphs take it twice.
+  Variable<float>(x).zero_grad();
+  Variable<float> loss = xgrad::mean(xgrad::square(x));
+  loss.backward(/*retain_graph=*/true);
+  loss.backward();
+  for (std::size_t i = 0; i < 37; ++i) EXPECT_EQ(x.grad()(i), uniform(i) + uniform(i));
+}
+
 // backward() keeps its walk's lists between calls: a gradient function that
 // runs a backward() of its own must get lists of its own, and neither walk
 // may lose nodes of the other.

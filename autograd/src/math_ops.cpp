@@ -107,13 +107,22 @@ Variable<T> square(const Variable<T>& a) {
   // Through the vector kernels, one pass each way.
   Array<T> out = Array<T>::from_shape(a.value().shape());
   multiply_into(a.value().data(), a.value().data(), out.data(), out.size());
-  return Variable<T>::from_op(
+  Variable<T> result = Variable<T>::from_op(
       std::move(out), "square",
       [](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         doubled_product_into(g.data(), in[0].value().data(), g.data(), g.size());
         in[0].add_grad(std::move(g));
       },
       a);
+  // Under a mean or a sum (a loss): g · 2x from g itself, not from an array
+  // of g written first. The same floats: c · (x + x) either way.
+  result.set_uniform_grad_fn([](T g, const Array<T>&, std::vector<Variable<T>>& in) {
+    const Array<T>& x = in[0].value();
+    Array<T> dx = Array<T>::from_shape(x.shape());
+    doubled_product_into(g, x.data(), dx.data(), dx.size());
+    in[0].add_grad(std::move(dx));
+  });
+  return result;
 }
 
 template <typename T>

@@ -75,15 +75,6 @@ void add_consumed_grad(Variable<T>& v, Array<T>& g) {
   else v.add_grad(sum_to(g, to_shape(v.shape())));
 }
 
-// An array of a's shape filled with `value`: a scalar's gradient spread
-// over its input.
-template <typename T>
-Array<T> filled_like(const Array<T>& a, T value) {
-  Array<T> out = Array<T>::from_shape(a.shape());
-  fill_into(out.data(), out.size(), value);
-  return out;
-}
-
 }  // namespace
 
 template <typename T>
@@ -277,7 +268,7 @@ Variable<T> sum(const Variable<T>& a) {
   return Variable<T>::from_op(
       std::move(out), "sum",
       [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-        in[0].add_grad(filled_like(in[0].value(), g()));
+        in[0].add_uniform_grad(g());
       },
       a);
 }
@@ -296,7 +287,7 @@ Variable<T> mean(const Variable<T>& a) {
   return Variable<T>::from_op(
       std::move(out), "mean",
       [inverse](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-        in[0].add_grad(filled_like(in[0].value(), g() * inverse));
+        in[0].add_uniform_grad(g() * inverse);
       },
       a);
 }

@@ -82,7 +82,31 @@ const Array<T>& Variable<T>::grad() const {
                            " value has no gradient (no backward() reached it since the last "
                            "zero_grad(), or it does not require a gradient)");
   }
+  write_uniform_grad(*node_);
   return *node_->grad;
+}
+
+template <typename T>
+void Variable<T>::write_uniform_grad(detail::Node<T>& node) {
+  if (!node.has_grad || !node.grad_is_uniform) return;
+  if (!node.grad || node.grad->shape() != node.value.shape()) node.grad = Array<T>::from_shape(node.value.shape());
+  fill_into(node.grad->data(), node.grad->size(), node.uniform_grad);
+  node.grad_is_uniform = false;
+}
+
+template <typename T>
+void Variable<T>::add_uniform_grad(T value) {
+  detail::Node<T>& node = *node_;
+  if (!node.has_grad) {
+    node.has_grad = true;
+    node.grad_is_uniform = true;
+    node.uniform_grad = value;
+  } else if (node.grad_is_uniform) {
+    node.uniform_grad += value;
+  } else {
+    T* g = node.grad->data();
+    for (std::size_t i = 0, n = node.grad->size(); i < n; ++i) g[i] += value;
+  }
 }
 
 template <typename T>
@@ -90,6 +114,7 @@ void Variable<T>::zero_grad() {
   // The storage stays for grad_buffer() to reuse: a train step forgets its
   // parameters' gradients and makes them again at once.
   node_->has_grad = false;
+  node_->grad_is_uniform = false;
 }
 
 namespace {
@@ -114,6 +139,7 @@ void add_to_gradient(Array<T>& grad, const Array<T>& g) {
 template <typename T>
 void Variable<T>::add_grad(const Array<T>& g) {
   check_grad_shape(node_->value, g, "add_grad");
+  write_uniform_grad(*node_);
   if (node_->has_grad) {
     add_to_gradient(*node_->grad, g);
   } else {
@@ -125,6 +151,7 @@ void Variable<T>::add_grad(const Array<T>& g) {
 template <typename T>
 void Variable<T>::add_grad(Array<T>&& g) {
   check_grad_shape(node_->value, g, "add_grad");
+  write_uniform_grad(*node_);
   if (node_->has_grad) {
     add_to_gradient(*node_->grad, g);
   } else {
@@ -135,6 +162,7 @@ void Variable<T>::add_grad(Array<T>&& g) {
 
 template <typename T>
 Array<T>& Variable<T>::grad_buffer() {
+  write_uniform_grad(*node_);
   if (!node_->has_grad) {
     std::optional<Array<T>>& grad = node_->grad;
     if (grad && grad->shape() == node_->value.shape()) std::fill_n(grad->data(), grad->size(), T(0));
@@ -241,19 +269,28 @@ void Variable<T>::backward(Array<T>&& grad_output, bool retain_graph) {
   if (check) {
     detail::check_gradient_before_backward(grad_output, false);
     for (const auto& node : order)
-      if (node->op == nullptr && node->has_grad) detail::check_gradient_before_backward(*node->grad, true);
+      if (node->op == nullptr && node->has_grad) {
+        write_uniform_grad(*node);
+        detail::check_gradient_before_backward(*node->grad, true);
+      }
   }
   add_grad(std::move(grad_output));
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     detail::Node<T>* node = it->get();
     if (node->op == nullptr) continue;  // a leaf keeps its gradient
     if (node->has_grad) {
-      node->grad_fn(*node->grad, node->value, node->inputs);
+      if (node->grad_is_uniform && node->uniform_grad_fn) {
+        node->uniform_grad_fn(node->uniform_grad, node->value, node->inputs);
+      } else {
+        write_uniform_grad(*node);
+        node->grad_fn(*node->grad, node->value, node->inputs);
+      }
       if (check) detail::check_input_gradients(node->op, node->layer, node->value, node->inputs);
     }
     // Gradients of intermediate values are not kept (as in PyTorch).
     node->grad.reset();
     node->has_grad = false;
+    node->grad_is_uniform = false;
     if (!retain_graph) {
       node->inputs.clear();
       node->grad_fn = nullptr;

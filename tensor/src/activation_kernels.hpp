@@ -69,6 +69,13 @@ struct Fill {
   void operator()(Arch, T* out, std::size_t n, T value) const;
 };
 
+// out[i] = value · (b[i] + b[i]): square's gradient when the gradient it
+// receives is one value everywhere (Binary<doubled_product> with a filled).
+struct ScaledDouble {
+  template <class Arch, typename T>
+  void operator()(Arch, T value, const T* b, T* out, std::size_t n) const;
+};
+
 // The sum of values[0 .. n), four vector accumulators side by side
 // (reductions.hpp: sum_of).
 struct Sum {
@@ -111,6 +118,7 @@ struct GruBackward {
 // (activations.cpp), so that each signature is written once.
 #define XGRAD_SUM_ROWS_INSTANCES(PREFIX, T, Arch)                                                         \
   PREFIX template void Fill::operator()<Arch, T>(Arch, T*, std::size_t, T) const;                          \
+  PREFIX template void ScaledDouble::operator()<Arch, T>(Arch, T, const T*, T*, std::size_t) const;        \
   PREFIX template T Sum::operator()<Arch, T>(Arch, const T*, std::size_t) const;                           \
   PREFIX template void SumRows::operator()<Arch, T>(Arch, const T*, std::size_t, std::size_t, T*) const;
 #define XGRAD_GRU_INSTANCES(PREFIX, T, Arch)                                                              \

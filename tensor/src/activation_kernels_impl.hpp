@@ -243,6 +243,18 @@ void Fill::operator()(Arch, T* out, std::size_t n, T value) const {
 }
 
 template <class Arch, typename T>
+void ScaledDouble::operator()(Arch, T value, const T* b, T* out, std::size_t n) const {
+  using batch = xsimd::batch<T, Arch>;
+  const batch v(value);
+  std::size_t i = 0;
+  for (; i + batch::size <= n; i += batch::size) {
+    const batch x = batch::load_unaligned(b + i);
+    (v * (x + x)).store_unaligned(out + i);
+  }
+  for (; i < n; ++i) out[i] = value * (b[i] + b[i]);
+}
+
+template <class Arch, typename T>
 T Sum::operator()(Arch, const T* values, std::size_t n) const {
   using batch = xsimd::batch<T, Arch>;
   constexpr std::size_t width = batch::size;

@@ -115,6 +115,15 @@ void fill_into(double* out, std::size_t n, double value) {
   dispatched(out, n, value);
 }
 
+void doubled_product_into(float a, const float* b, float* out, std::size_t n) {
+  static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::ScaledDouble{});
+  dispatched(a, b, out, n);
+}
+void doubled_product_into(double a, const double* b, double* out, std::size_t n) {
+  static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::ScaledDouble{});
+  dispatched(a, b, out, n);
+}
+
 // reductions.hpp's, here with the other dispatched kernels.
 float sum_of(const float* values, std::size_t n) {
   static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::Sum{});

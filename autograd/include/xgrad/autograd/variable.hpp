@@ -31,6 +31,13 @@ template <typename T>
 using GradFn =
     std::function<void(Array<T>& grad, const Array<T>& output, std::vector<Variable<T>>& inputs)>;
 
+// The same for a gradient that is one value in every element (what a sum or
+// a mean hands its input), given as that value: an op that has one sends it
+// on without the array ever being written (square under a mean: one pass
+// instead of a fill and a pass over the filled array).
+template <typename T>
+using UniformGradFn = void (*)(T grad, const Array<T>& output, std::vector<Variable<T>>& inputs);
+
 namespace detail {
 
 template <typename T>
@@ -41,6 +48,10 @@ struct Node {
   // allocation for every node, and most nodes never get a gradient.
   std::optional<Array<T>> grad;
   bool has_grad = false;
+  // With has_grad: the gradient is uniform_grad in every element, not (yet)
+  // written into `grad` (add_uniform_grad).
+  bool grad_is_uniform = false;
+  T uniform_grad = T(0);
   bool requires_grad = false;
   bool graph_freed = false;     // backward() released this op's inputs
   const char* op = nullptr;     // the op that made this value; nullptr for a leaf
@@ -48,6 +59,7 @@ struct Node {
   const char* layer = nullptr;
   std::vector<Variable<T>> inputs;
   GradFn<T> grad_fn;
+  UniformGradFn<T> uniform_grad_fn = nullptr;  // null: the array is written, then grad_fn runs
   std::uint64_t visit_mark = 0;  // used by backward()'s graph walk
 
   explicit Node(Array<T>&& v) : value(std::move(v)) {}
@@ -111,6 +123,9 @@ class Variable {
   // Adds `g` to the gradient; `g` must have exactly the value's shape.
   void add_grad(const Array<T>& g);
   void add_grad(Array<T>&& g);
+  // Adds `value` to every element of the gradient (a sum's or mean's),
+  // without writing an array while nothing reads it.
+  void add_uniform_grad(T value);
   // The gradient buffer, created as zeros of the value's shape if absent: ops
   // whose backward touches only part of an input (a timestep) add into it in
   // place instead of building a full-size zero array each time.
@@ -141,6 +156,11 @@ class Variable {
   // value otherwise.
   static Variable from_op(Array<T> value, std::vector<Variable<T>> inputs, const char* op,
                           GradFn<T> grad_fn);
+  // For op implementations: how a recorded result takes a uniform gradient
+  // (UniformGradFn); nothing for a result that records nothing.
+  void set_uniform_grad_fn(UniformGradFn<T> fn) {
+    if (node_->op) node_->uniform_grad_fn = fn;
+  }
   // The same for an op of fixed inputs, given last: the inputs vector and
   // the backward function are made only when the result is recorded, so an
   // op on constants or under NoGradGuard allocates nothing but its value.
@@ -165,6 +185,9 @@ class Variable {
   // ns (three shape vectors), and an op-by-op model makes hundreds of nodes
   // per step.
   static std::shared_ptr<detail::Node<T>> make_node(Array<T>&& value);
+  // Writes a uniform gradient into the array (grad, grad_buffer and the
+  // accumulating add_grad read it).
+  static void write_uniform_grad(detail::Node<T>& node);
   explicit Variable(std::shared_ptr<detail::Node<T>> node) : node_(std::move(node)) {}
 
   std::shared_ptr<detail::Node<T>> node_;

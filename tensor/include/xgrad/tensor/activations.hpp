@@ -36,6 +36,9 @@ void multiply_into(const double* a, const double* b, double* out, std::size_t n)
 // out[i] = a[i] · 2b[i] (square's backward: g ⊙ 2x).
 void doubled_product_into(const float* a, const float* b, float* out, std::size_t n);
 void doubled_product_into(const double* a, const double* b, double* out, std::size_t n);
+// The same with one value a in place of every a[i]: out[i] = a · (b[i] + b[i]).
+void doubled_product_into(float a, const float* b, float* out, std::size_t n);
+void doubled_product_into(double a, const double* b, double* out, std::size_t n);
 // The same over `rows` rows of n in one call: out[r·n + i] = a[r·a_ld + i] ∘
 // b[r·b_ld + i], an ld of 0 repeating one row (a broadcast operand).
 void add_rows(const float* a, std::size_t a_ld, const float* b, std::size_t b_ld, float* out, std::size_t rows,
