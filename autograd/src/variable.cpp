@@ -1,6 +1,5 @@
 #include "xgrad/autograd/variable.hpp"
 
-#include <algorithm>
 #include <atomic>
 #include <stdexcept>
 #include <string>
@@ -86,11 +85,20 @@ const Array<T>& Variable<T>::grad() const {
   return *node_->grad;
 }
 
+namespace {
+// The node's gradient array with `value` in every element, in the storage it
+// already has when that fits (zero_grad() keeps it for this).
+template <typename T>
+void fill_gradient(detail::Node<T>& node, T value) {
+  if (!node.grad || node.grad->shape() != node.value.shape()) node.grad = Array<T>::from_shape(node.value.shape());
+  fill_into(node.grad->data(), node.grad->size(), value);
+}
+}  // namespace
+
 template <typename T>
 void Variable<T>::write_uniform_grad(detail::Node<T>& node) {
   if (!node.has_grad || !node.grad_is_uniform) return;
-  if (!node.grad || node.grad->shape() != node.value.shape()) node.grad = Array<T>::from_shape(node.value.shape());
-  fill_into(node.grad->data(), node.grad->size(), node.uniform_grad);
+  fill_gradient(node, node.uniform_grad);
   node.grad_is_uniform = false;
 }
 
@@ -164,9 +172,7 @@ template <typename T>
 Array<T>& Variable<T>::grad_buffer() {
   write_uniform_grad(*node_);
   if (!node_->has_grad) {
-    std::optional<Array<T>>& grad = node_->grad;
-    if (grad && grad->shape() == node_->value.shape()) std::fill_n(grad->data(), grad->size(), T(0));
-    else grad.emplace(node_->value.shape(), T(0));
+    fill_gradient(*node_, T(0));
     node_->has_grad = true;
   }
   return *node_->grad;
@@ -192,10 +198,8 @@ namespace {
 // function's own) makes its own.
 template <typename T>
 struct WalkLists {
-  struct Lists {
-    std::vector<std::shared_ptr<detail::Node<T>>> order;
-    std::vector<std::pair<std::shared_ptr<detail::Node<T>>, std::size_t>> stack;
-  } lists;
+  std::vector<std::shared_ptr<detail::Node<T>>> order;
+  std::vector<std::pair<std::shared_ptr<detail::Node<T>>, std::size_t>> stack;
   bool in_use = false;
 };
 
@@ -217,8 +221,8 @@ struct ReleaseWalkLists {
   WalkLists<T>& lists;
   explicit ReleaseWalkLists(WalkLists<T>& l) : lists(l) { lists.in_use = true; }
   ~ReleaseWalkLists() {
-    lists.lists.order.clear();
-    lists.lists.stack.clear();
+    lists.order.clear();
+    lists.stack.clear();
     lists.in_use = false;
   }
 };
@@ -243,7 +247,8 @@ void Variable<T>::backward(Array<T>&& grad_output, bool retain_graph) {
   const std::uint64_t mark = ++next_visit_mark;
   WalkLists<T>& lists = walk_lists<T>();
   const ReleaseWalkLists<T> release{lists};
-  auto& [order, stack] = lists.lists;
+  auto& order = lists.order;
+  auto& stack = lists.stack;
   stack.emplace_back(node_, 0);
   node_->visit_mark = mark;
   while (!stack.empty()) {

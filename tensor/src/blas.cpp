@@ -206,10 +206,9 @@ SmallKernel<T> dispatch_small(bool transpose_a, std::size_t m, std::size_t n, st
 // gemm()'s and GemmKernel's kernels, per thread (no lock): the recurrent
 // engine makes its GemmKernels anew at every call, and their lookups in
 // LIBXSMM's registry were 5% of workload N's train step (callgrind). 64
-// slots addressed by a hash of
-// the shape, a new shape replacing the slot's old one. LIBXSMM keeps every
-// kernel it generated, so a replaced shape costs a registry lookup (about
-// 20 ns measured), not a new kernel.
+// slots addressed by a hash of the shape, a new shape replacing the slot's
+// old one. LIBXSMM keeps every kernel it generated, so a replaced shape
+// costs a registry lookup (about 20 ns measured), not a new kernel.
 template <typename T>
 class SmallKernelCache {
  public:
