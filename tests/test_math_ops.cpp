@@ -193,6 +193,16 @@ TEST(Square, Gradcheck) {
                    {random_input({3, 2}, 15)});
 }
 
+// Under a sum or a mean, square takes the gradient as one value
+// (Variable::add_uniform_grad): 37 elements reach the vector kernel's body
+// and its tail.
+TEST(Square, GradcheckUnderASumAndAMean) {
+  expect_gradcheck([](const Inputs& in) { return xgrad::sum(xgrad::square(in[0])); },
+                   {random_input({37}, 16)});
+  expect_gradcheck([](const Inputs& in) { return xgrad::mean(xgrad::square(in[0])); },
+                   {random_input({37}, 17)});
+}
+
 TEST(Pow, Forward) {
   // np.array([1., 4., 9.]) ** 0.5, np.array([-2., 3.]) ** 3.0, np.array([2., 4.]) ** -1.0
   expect_array_near(xgrad::pow(V(Array<double>{1., 4., 9.}), 0.5).value(),
