@@ -110,9 +110,10 @@ std::vector<GatedCase> all_cases() {
 
 class GatedCombinations : public testing::TestWithParam<GatedCase> {};
 
-TEST_P(GatedCombinations, ReferenceFusedComposedAndGradcheck) {
-  const GatedCase& c = GetParam();
-  const std::size_t B = 3, T = 4, F = 3, U = 2;
+// One case at batch size B: against the plain loop, fused against composed
+// (values and gradients), and with central differences when asked.
+void check_case(const GatedCase& c, std::size_t B, bool with_gradcheck) {
+  const std::size_t T = 4, F = 3, U = 2;
   Draw draw(1234);
   auto layer = make_layer(c.kind, U, c.sequences, c.backwards, c.mask == 2);
   set_random_weights(*layer, c.kind, F, U, draw);
@@ -158,6 +159,7 @@ TEST_P(GatedCombinations, ReferenceFusedComposedAndGradcheck) {
   for (std::size_t i = 0; i < wrt.size(); ++i)
     EXPECT_LE(max_abs_diff(g_fused[i], g_composed[i]), 1e-12) << "gradient of " << names[i];
 
+  if (!with_gradcheck) return;
   // Central differences, with respect to each input on its own.
   for (std::size_t i = 0; i < wrt.size(); ++i) {
     const auto f = [&](const std::vector<V>&) {
@@ -173,6 +175,12 @@ TEST_P(GatedCombinations, ReferenceFusedComposedAndGradcheck) {
   };
   EXPECT_TRUE(gradcheck_passes(composed_loss, wrt)) << "composed";
 }
+
+TEST_P(GatedCombinations, ReferenceFusedComposedAndGradcheck) { check_case(GetParam(), 3, true); }
+
+// 64 rows project their inputs step by step, and the saved gates, c and
+// extra are then laid out [T, B, ·] (recurrent_sequence.cpp, lay_out_saved).
+TEST_P(GatedCombinations, StepMajorSavedBuffersAgainstReferenceAndComposed) { check_case(GetParam(), 64, false); }
 
 INSTANTIATE_TEST_SUITE_P(AllOptions, GatedCombinations, testing::ValuesIn(all_cases()), case_name);
 
