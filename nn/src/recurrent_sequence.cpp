@@ -875,9 +875,11 @@ RecurrentOutput<T> run_sequence(const Variable<T>& x, const Variable<T>& kernel,
   // M: 2.5-3.5% of its train step, 1.3% for SimpleRNN).
   Array<T> h = Array<T>::from_shape({batch, steps, units});
   f.h = h.data();
-  // The saved buffers by step when the steps project their own inputs, but
-  // for reset_before GRU's extra, an operand of products over batch rows.
-  saved->gates_by_step = per_step_products<T>(batch, width, features);
+  // The gated layers' saved buffers by step when the steps project their
+  // own inputs, but for reset_before GRU's extra, an operand of products
+  // over batch rows.
+  const bool project_by_step = per_step_products<T>(batch, width, features);
+  saved->gates_by_step = project_by_step && width != units;
   saved->units_by_step =
       saved->gates_by_step && !(cell.kind == CellSpec::Kind::gru && !cell.reset_after);
   f.lay_out_saved(saved->gates_by_step, saved->units_by_step);
@@ -889,7 +891,7 @@ RecurrentOutput<T> run_sequence(const Variable<T>& x, const Variable<T>& kernel,
     f.gates = saved->gates->data();
   }
   T* projected = width == units ? f.h : f.gates;
-  if (saved->gates_by_step) {
+  if (project_by_step) {
     f.x = x.value().data();
     f.kernel = kernel.value().data();
     f.features = features;
