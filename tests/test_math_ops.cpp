@@ -18,6 +18,7 @@
 #include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
 #include "xgrad/autograd/variable.hpp"
+#include "xgrad/tensor/reductions.hpp"
 #include "xgrad/tensor/tensor.hpp"
 
 namespace {
@@ -201,6 +202,34 @@ TEST(Square, GradcheckUnderASumAndAMean) {
                    {random_input({37}, 16)});
   expect_gradcheck([](const Inputs& in) { return xgrad::mean(xgrad::square(in[0])); },
                    {random_input({37}, 17)});
+}
+
+// square sums its squares in the squaring pass (Variable::value_sum), and
+// a sum or mean of it takes that sum: the float sum_of gives for its value,
+// in the vector body and the tail alike.
+template <typename T>
+void expect_sums_of_squares_as_sum_of(std::size_t n) {
+  xgrad::manual_seed(40 + n);
+  const Variable<T> x(xgrad::uniform<T>({n}, T(-2), T(2)));
+  const Variable<T> squares = xgrad::square(x);
+  const T expected = xgrad::sum_of(squares.value().data(), n);
+  EXPECT_EQ(xgrad::sum(squares).item(), expected) << n << " elements";
+  EXPECT_EQ(xgrad::mean(squares).item(), expected * (T(1) / static_cast<T>(n))) << n << " elements";
+  for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(squares.value()(i), x.value()(i) * x.value()(i)) << i;
+}
+
+TEST(Square, SumsOfSquaresAreSumOfs) {
+  for (std::size_t n : {1u, 15u, 37u, 1000u, 51200u}) {
+    expect_sums_of_squares_as_sum_of<float>(n);
+    expect_sums_of_squares_as_sum_of<double>(n);
+  }
+}
+
+TEST(Square, AChangedValueIsSummedAgain) {
+  Variable<float> squares = xgrad::square(Variable<float>(Array<float>{1.f, 2.f, 3.f}));
+  squares.value()(0) = 10.f;  // the mutable value() forgets the squares' sum
+  EXPECT_EQ(xgrad::sum(squares).item(), 23.f);
+  EXPECT_EQ(xgrad::mean(squares).item(), 23.f * (1.f / 3.f));
 }
 
 TEST(Pow, Forward) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "xgrad/tensor/activations.hpp"
+#include "xgrad/tensor/reductions.hpp"
 
 namespace xgrad {
 
@@ -104,9 +105,10 @@ Variable<T> log(const Variable<T>& a) {
 
 template <typename T>
 Variable<T> square(const Variable<T>& a) {
-  // Through the vector kernels, one pass each way.
+  // Through the vector kernels, one pass each way; the forward pass also
+  // sums the squares, for the mean or sum of a loss to take.
   Array<T> out = Array<T>::from_shape(a.value().shape());
-  multiply_into(a.value().data(), a.value().data(), out.data(), out.size());
+  const T squares_sum = square_into_summed(a.value().data(), out.data(), out.size());
   Variable<T> result = Variable<T>::from_op(
       std::move(out), "square",
       [](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
@@ -122,6 +124,7 @@ Variable<T> square(const Variable<T>& a) {
     doubled_product_into(g, x.data(), dx.data(), dx.size());
     in[0].add_grad(std::move(dx));
   });
+  result.set_value_sum(squares_sum);
   return result;
 }
 

@@ -75,6 +75,13 @@ void add_consumed_grad(Variable<T>& v, Array<T>& g) {
   else v.add_grad(sum_to(g, to_shape(v.shape())));
 }
 
+// The sum of a's elements: the one its op made, else a pass over them.
+template <typename T>
+T sum_of_value(const Variable<T>& a) {
+  if (const std::optional<T> known = a.value_sum()) return *known;
+  return sum_of(a.value().data(), a.value().size());
+}
+
 }  // namespace
 
 template <typename T>
@@ -264,7 +271,7 @@ Variable<T> sigmoid(const Variable<T>& a) {
 template <typename T>
 Variable<T> sum(const Variable<T>& a) {
   Array<T> out = Array<T>::from_shape({});
-  out() = sum_of(a.value().data(), a.value().size());
+  out() = sum_of_value(a);
   return Variable<T>::from_op(
       std::move(out), "sum",
       [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
@@ -283,7 +290,7 @@ Variable<T> mean(const Variable<T>& a) {
   // g · (1/n) filled, without the second node and its arrays.
   const T inverse = T(1) / static_cast<T>(a.size());
   Array<T> out = Array<T>::from_shape({});
-  out() = sum_of(a.value().data(), a.value().size()) * inverse;
+  out() = sum_of_value(a) * inverse;
   return Variable<T>::from_op(
       std::move(out), "mean",
       [inverse](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {

@@ -83,6 +83,13 @@ struct Sum {
   T operator()(Arch, const T* values, std::size_t n) const;
 };
 
+// out = x ⊙ x, returning the sum of out as Sum adds it (reductions.hpp:
+// square_into_summed).
+struct SquareSum {
+  template <class Arch, typename T>
+  T operator()(Arch, const T* x, T* out, std::size_t n) const;
+};
+
 // out[i] = Σ_r a[r·n + i], the rows added in order from zero (a bias's
 // gradient), each column accumulated in a register.
 struct SumRows {
@@ -120,6 +127,7 @@ struct GruBackward {
   PREFIX template void Fill::operator()<Arch, T>(Arch, T*, std::size_t, T) const;                          \
   PREFIX template void ScaledDouble::operator()<Arch, T>(Arch, T, const T*, T*, std::size_t) const;        \
   PREFIX template T Sum::operator()<Arch, T>(Arch, const T*, std::size_t) const;                           \
+  PREFIX template T SquareSum::operator()<Arch, T>(Arch, const T*, T*, std::size_t) const;                 \
   PREFIX template void SumRows::operator()<Arch, T>(Arch, const T*, std::size_t, std::size_t, T*) const;
 #define XGRAD_GRU_INSTANCES(PREFIX, T, Arch)                                                              \
   PREFIX template void GruForward::operator()<Arch, T>(Arch, T*, const T*, const T*, const T*, const T*, T*, \

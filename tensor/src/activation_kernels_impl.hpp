@@ -300,27 +300,56 @@ void ScaledDouble::operator()(Arch, T value, const T* b, T* out, std::size_t n) 
   for (; i < n; ++i) out[i] = value * (b[i] + b[i]);
 }
 
-template <class Arch, typename T>
-T Sum::operator()(Arch, const T* values, std::size_t n) const {
+// The sum of batch_at(i) for i = 0, width, 2·width, ... then of
+// scalar_at(i) for the tail: four independent accumulators (hiding the
+// latency of the vector adds), their lanes added in order (xsimd's hadd
+// for AVX-512 needs AVX-512DQ). Sum and SquareSum add alike, so a sum of
+// squares made while squaring is the float a Sum of the squares gives.
+template <class Arch, typename T, typename BatchAt, typename ScalarAt>
+T sum_in_order(std::size_t n, BatchAt batch_at, ScalarAt scalar_at) {
   using batch = xsimd::batch<T, Arch>;
   constexpr std::size_t width = batch::size;
-  // Four independent accumulators hide the latency of the vector adds.
   batch a0(T(0)), a1(T(0)), a2(T(0)), a3(T(0));
   std::size_t i = 0;
   for (; i + 4 * width <= n; i += 4 * width) {
-    a0 += batch::load_unaligned(values + i);
-    a1 += batch::load_unaligned(values + i + width);
-    a2 += batch::load_unaligned(values + i + 2 * width);
-    a3 += batch::load_unaligned(values + i + 3 * width);
+    a0 += batch_at(i);
+    a1 += batch_at(i + width);
+    a2 += batch_at(i + 2 * width);
+    a3 += batch_at(i + 3 * width);
   }
-  for (; i + width <= n; i += width) a0 += batch::load_unaligned(values + i);
-  // The lanes added in order (xsimd's hadd for AVX-512 needs AVX-512DQ).
+  for (; i + width <= n; i += width) a0 += batch_at(i);
   alignas(64) T lanes[width];
   ((a0 + a1) + (a2 + a3)).store_aligned(lanes);
   T total(0);
   for (const T lane : lanes) total += lane;
-  for (; i < n; ++i) total += values[i];
+  for (; i < n; ++i) total += scalar_at(i);
   return total;
+}
+
+template <class Arch, typename T>
+T Sum::operator()(Arch, const T* values, std::size_t n) const {
+  using batch = xsimd::batch<T, Arch>;
+  return sum_in_order<Arch, T>(
+      n, [&](std::size_t i) { return batch::load_unaligned(values + i); }, [&](std::size_t i) { return values[i]; });
+}
+
+template <class Arch, typename T>
+T SquareSum::operator()(Arch, const T* x, T* out, std::size_t n) const {
+  using batch = xsimd::batch<T, Arch>;
+  // Each square is stored before it is added, so the compiler cannot fuse
+  // the product into the sum's addition (an FMA would round differently).
+  return sum_in_order<Arch, T>(
+      n,
+      [&](std::size_t i) {
+        const batch v = batch::load_unaligned(x + i);
+        const batch square = v * v;
+        square.store_unaligned(out + i);
+        return square;
+      },
+      [&](std::size_t i) {
+        out[i] = x[i] * x[i];
+        return out[i];
+      });
 }
 
 template <class Arch, typename T>

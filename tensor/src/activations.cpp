@@ -134,6 +134,15 @@ double sum_of(const double* values, std::size_t n) {
   return dispatched(values, n);
 }
 
+float square_into_summed(const float* x, float* out, std::size_t n) {
+  static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::SquareSum{});
+  return dispatched(x, out, n);
+}
+double square_into_summed(const double* x, double* out, std::size_t n) {
+  static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::SquareSum{});
+  return dispatched(x, out, n);
+}
+
 void sum_rows_into(const float* a, std::size_t rows, std::size_t n, float* out) {
   static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::SumRows{});
   dispatched(a, rows, n, out);

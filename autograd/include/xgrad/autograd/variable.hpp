@@ -52,6 +52,10 @@ struct Node {
   // written into `grad` (add_uniform_grad).
   bool grad_is_uniform = false;
   T uniform_grad = T(0);
+  // The sum of value's elements when the op that made it had it from the
+  // same pass (square): a sum or mean reads it instead of the array. The
+  // mutable value() forgets it.
+  std::optional<T> value_sum;
   bool requires_grad = false;
   bool graph_freed = false;     // backward() released this op's inputs
   const char* op = nullptr;     // the op that made this value; nullptr for a leaf
@@ -98,7 +102,10 @@ class Variable {
   const Array<T>& value() const { return node_->value; }
   // Mutable access, for optimizers and initialisation; changing a value that
   // an unfinished graph still uses changes the gradients it will compute.
-  Array<T>& value() { return node_->value; }
+  Array<T>& value() {
+    node_->value_sum.reset();
+    return node_->value;
+  }
   const auto& shape() const { return node_->value.shape(); }
   std::size_t dimension() const { return node_->value.dimension(); }
   std::size_t size() const { return node_->value.size(); }
@@ -156,6 +163,10 @@ class Variable {
   // value otherwise.
   static Variable from_op(Array<T> value, std::vector<Variable<T>> inputs, const char* op,
                           GradFn<T> grad_fn);
+  // For op implementations: the sum of the value's elements, when the op
+  // that made it had it (or nothing); and how an op gives it.
+  std::optional<T> value_sum() const { return node_->value_sum; }
+  void set_value_sum(T sum) { node_->value_sum = sum; }
   // For op implementations: how a recorded result takes a uniform gradient
   // (UniformGradFn); nothing for a result that records nothing.
   void set_uniform_grad_fn(UniformGradFn<T> fn) {

@@ -12,4 +12,9 @@ namespace xgrad {
 float sum_of(const float* values, std::size_t n);
 double sum_of(const double* values, std::size_t n);
 
+// out[i] = x[i] · x[i], returning sum_of(out, n): the same float, made in
+// the squaring pass.
+float square_into_summed(const float* x, float* out, std::size_t n);
+double square_into_summed(const double* x, double* out, std::size_t n);
+
 }  // namespace xgrad
