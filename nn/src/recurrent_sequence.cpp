@@ -74,7 +74,10 @@ struct Saved {
   MaybeArray<T> gates;    // [·, ·, G·U] gate values after their activations (LSTM, GRU)
   MaybeArray<T> c;        // LSTM: c_1 .. c_T [·, ·, U]
   MaybeArray<T> extra;    // GRU: per step, reset_after r_h + bias_h, else q ⊙ h_{s−1} ⊙ d [·, ·, U]
-  bool gates_by_step = false, units_by_step = false;  // [T, B, ·]: the gates; c or extra
+  bool gates_by_step = false;  // the gates as [T, B, ·]
+  // c or extra as [T, B, ·]: with the gates, but for reset_before GRU's
+  // extra, an operand of products over batch rows.
+  bool units_by_step() const { return gates_by_step && !(cell.kind == CellSpec::Kind::gru && !cell.reset_after); }
   MaybeArray<T> hin;      // with recurrent dropout: h_{s−1} ⊙ d [B, T, U]
 };
 
@@ -664,7 +667,7 @@ void forward_steps(const CellSpec& cell, Frame<T>& f) {
     Cell::forward(cell, f, s);
     if (!f.keep) continue;
     // A masked step keeps every state.
-    std::size_t c_ld = 0;  // set by prev(); read only with c_prev
+    std::size_t c_ld = 0;  // set by c_before(); read only with c_prev
     const T* c_prev = f.c ? f.c_before(s, c_ld) : nullptr;
     for (std::size_t b = 0; b < f.batch; ++b) {
       if (f.kept(b, s)) continue;
@@ -707,7 +710,7 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
   Variable<T>* c0 = saved.initial_count > 1 ? &in[first_initial + 1] : nullptr;
   f.h = const_cast<T*>(h.data());
   f.gates = data_or_null(saved.gates);
-  f.lay_out_saved(saved.gates_by_step, saved.units_by_step);
+  f.lay_out_saved(saved.gates_by_step, saved.units_by_step());
   f.c = data_or_null(saved.c);
   f.extra = data_or_null(saved.extra);
   f.hin = data_or_null(saved.hin);
@@ -876,13 +879,10 @@ RecurrentOutput<T> run_sequence(const Variable<T>& x, const Variable<T>& kernel,
   Array<T> h = Array<T>::from_shape({batch, steps, units});
   f.h = h.data();
   // The gated layers' saved buffers by step when the steps project their
-  // own inputs, but for reset_before GRU's extra, an operand of products
-  // over batch rows.
+  // own inputs (Saved::units_by_step for c and extra).
   const bool project_by_step = per_step_products<T>(batch, width, features);
   saved->gates_by_step = project_by_step && width != units;
-  saved->units_by_step =
-      saved->gates_by_step && !(cell.kind == CellSpec::Kind::gru && !cell.reset_after);
-  f.lay_out_saved(saved->gates_by_step, saved->units_by_step);
+  f.lay_out_saved(saved->gates_by_step, saved->units_by_step());
   const auto shaped = [&](bool by_step, std::size_t columns) -> Shape {
     return by_step ? Shape{steps, batch, columns} : Shape{batch, steps, columns};
   };
@@ -902,11 +902,11 @@ RecurrentOutput<T> run_sequence(const Variable<T>& x, const Variable<T>& kernel,
     if (args.go_backwards) reverse_time(projected, batch, steps, width);
   }
   if (cell.kind == CellSpec::Kind::lstm) {
-    saved->c = Array<T>::from_shape(shaped(saved->units_by_step, units));
+    saved->c = Array<T>::from_shape(shaped(saved->units_by_step(), units));
     f.c = saved->c->data();
   }
   if (cell.kind == CellSpec::Kind::gru) {
-    saved->extra = Array<T>::from_shape(shaped(saved->units_by_step, units));
+    saved->extra = Array<T>::from_shape(shaped(saved->units_by_step(), units));
     f.extra = saved->extra->data();
   }
   if (args.recurrent_dropout_mask) {
