@@ -122,7 +122,8 @@ TEST_F(MemoryCache, StepSizedArraysAreCachedIn512ByteClasses) {
 }
 
 TEST_F(MemoryCache, LargeBlocksAreAlignedForAVX512) {
-  Array<double> a = Array<double>::from_shape({kLarge});
+  const xgrad::Shape shape{kLarge};
+  Array<double> a = Array<double>::from_shape(shape);
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(a.data()) % 64, 0u);
 }
 

@@ -471,7 +471,9 @@ void expect_pieces_agree(T tolerance) {
         const std::string what = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) +
                                  (ta ? " A^T" : " A") + " beta " + std::to_string(beta);
         EXPECT_LE(worst, tolerance) << what;  // NaN fails this too
-        if (beta == T(0)) EXPECT_EQ(nan_padding, m * pad) << what;
+        if (beta == T(0)) {
+          EXPECT_EQ(nan_padding, m * pad) << what;
+        }
         EXPECT_EQ(written_padding, 0u) << what;
       }
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
@@ -487,7 +488,11 @@ void Trainer<T>::agree_on_resume(const std::optional<TrainingProgress>& resumed)
   const double values[3] = {resumed ? 1.0 : 0.0, resumed ? static_cast<double>(resumed->epoch) : 0.0,
                             resumed ? static_cast<double>(resumed->batch) : 0.0};
   std::vector<double> moments;
-  for (const double value : values) moments.insert(moments.end(), {value, value * value});
+  moments.reserve(2 * std::size(values));
+  for (const double value : values) {
+    moments.push_back(value);
+    moments.push_back(value * value);
+  }
   replicas_->average(moments);
   for (std::size_t i = 0; i < moments.size(); i += 2) {
     if (moments[i + 1] != moments[i] * moments[i]) {

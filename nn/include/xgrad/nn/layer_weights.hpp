@@ -45,7 +45,7 @@ struct WeightSpec {
   // A column block drawn as ones whatever the initializer (LSTM's
   // unit_forget_bias: the forget gate's bias), as Keras draws
   // initializer(U), ones(U), initializer(the rest).
-  std::optional<std::size_t> ones_block;
+  std::optional<std::size_t> ones_block = std::nullopt;
 };
 
 // Declares the options of one weight in an options struct SELF:
