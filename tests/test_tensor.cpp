@@ -662,6 +662,29 @@ TEST(BinaryKernels, MatchAPlainLoopAtEveryLengthAndTail) {
   }
 }
 
+// copy_rows writes each row's n elements and nothing between the rows: rows
+// around the vector widths (a row shorter than a batch, whole batches, a
+// tail the last batch overlaps), from and into strided rows.
+template <typename T>
+void expect_rows_copied(std::size_t n) {
+  const std::size_t rows = 3, in_ld = n + 5, out_ld = n + 2;
+  std::vector<T> in(rows * in_ld);
+  for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<T>(i) + T(0.5);
+  const T untouched = T(-7);
+  std::vector<T> out(rows * out_ld, untouched), expected = out;
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t i = 0; i < n; ++i) expected[r * out_ld + i] = in[r * in_ld + i];
+  xgrad::copy_rows(in.data(), in_ld, out.data(), out_ld, rows, n);
+  EXPECT_EQ(out, expected) << "n = " << n;
+}
+
+TEST(CopyRows, CopiesEachRowAndNothingBetweenAtEveryLengthAndTail) {
+  for (std::size_t n : {0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100}) {
+    expect_rows_copied<float>(n);
+    expect_rows_copied<double>(n);
+  }
+}
+
 // ---------------------------------------------------------------- float tanh
 
 // Floats of one sign, ordered by value, as integers: their difference counts

@@ -33,21 +33,8 @@ std::size_t normalize_axis(std::ptrdiff_t axis, const ShapeLike& shape, const ch
   return static_cast<std::size_t>(axis < 0 ? axis + ndim : axis);
 }
 
-// A row-major array seen as [outer, extent, inner] around one axis: element
-// (o, k, i) sits at (o * extent + k) * inner + i. Every axis op below walks
-// the raw data this way instead of building strided views.
-struct AxisSplit {
-  std::size_t outer = 1, extent = 0, inner = 1;
-};
-
-template <typename ShapeLike>
-AxisSplit split_at(const ShapeLike& shape, std::size_t axis) {
-  AxisSplit s;
-  for (std::size_t d = 0; d < axis; ++d) s.outer *= shape[d];
-  s.extent = shape[axis];
-  for (std::size_t d = axis + 1; d < shape.size(); ++d) s.inner *= shape[d];
-  return s;
-}
+// Every axis op below walks the raw data as [outer, extent, inner]
+// (shape.hpp: split_at) instead of building strided views.
 
 // Calls f(base) for every lane along the split axis: the elements
 // base + k * s.inner for k < s.extent.
@@ -278,11 +265,8 @@ Variable<T> concat(const std::vector<Variable<T>>& values, std::ptrdiff_t axis) 
   std::vector<std::size_t> runs;
   for (const auto& v : values) runs.push_back(v.shape()[ax] * out_split.inner);
   const std::size_t out_run = out_split.extent * out_split.inner;
-  for (std::size_t v = 0, offset = 0; v < values.size(); offset += runs[v], ++v) {
-    const T* src = values[v].value().data();
-    for (std::size_t p = 0; p < out_split.outer; ++p)
-      std::copy(src + p * runs[v], src + (p + 1) * runs[v], out.data() + p * out_run + offset);
-  }
+  for (std::size_t v = 0, offset = 0; v < values.size(); offset += runs[v], ++v)
+    copy_rows(values[v].value().data(), runs[v], out.data() + offset, out_run, out_split.outer, runs[v]);
   return Variable<T>::from_op(
       std::move(out), values, "concat",
       [runs, out_split, out_run](const Array<T>& g, const Array<T>&,
@@ -317,9 +301,7 @@ Variable<T> slice(const Variable<T>& a, std::ptrdiff_t axis, std::size_t start, 
   const std::size_t run = (stop - start) * s.inner;
   const std::size_t in_run = s.extent * s.inner;
   const std::size_t skip = start * s.inner;
-  const T* x = a.value().data();
-  for (std::size_t p = 0; p < s.outer; ++p)
-    std::copy(x + p * in_run + skip, x + p * in_run + skip + run, out.data() + p * run);
+  copy_rows(a.value().data() + skip, in_run, out.data(), run, s.outer, run);
   return Variable<T>::from_op(
       std::move(out), "slice",
       [outer = s.outer, run, in_run, skip](const Array<T>& g, const Array<T>&,

@@ -83,6 +83,15 @@ struct Sum {
   T operator()(Arch, const T* values, std::size_t n) const;
 };
 
+// Row r of out (at out + r·out_ld) = row r of in (at in + r·in_ld), n
+// elements each: a slice of a timestep taken out of, or put into, a
+// [B, T, ...] array. At the kernels' vector width, as the next op reads it.
+struct CopyRows {
+  template <class Arch, typename T>
+  void operator()(Arch, const T* in, std::size_t in_ld, T* out, std::size_t out_ld, std::size_t rows,
+                  std::size_t n) const;
+};
+
 // out = x ⊙ x, returning the sum of out as Sum adds it (reductions.hpp:
 // square_into_summed).
 struct SquareSum {
@@ -125,6 +134,8 @@ struct GruBackward {
 // (activations.cpp), so that each signature is written once.
 #define XGRAD_SUM_ROWS_INSTANCES(PREFIX, T, Arch)                                                         \
   PREFIX template void Fill::operator()<Arch, T>(Arch, T*, std::size_t, T) const;                          \
+  PREFIX template void CopyRows::operator()<Arch, T>(Arch, const T*, std::size_t, T*, std::size_t,         \
+                                                     std::size_t, std::size_t) const;                      \
   PREFIX template void ScaledDouble::operator()<Arch, T>(Arch, T, const T*, T*, std::size_t) const;        \
   PREFIX template T Sum::operator()<Arch, T>(Arch, const T*, std::size_t) const;                           \
   PREFIX template T SquareSum::operator()<Arch, T>(Arch, const T*, T*, std::size_t) const;                 \

@@ -288,6 +288,24 @@ void Fill::operator()(Arch, T* out, std::size_t n, T value) const {
   for (; i < n; ++i) out[i] = value;
 }
 
+// A row shorter than a batch is copied element by element; a longer one
+// ends with a batch that overlaps the one before (in and out never overlap).
+template <class Arch, typename T>
+void CopyRows::operator()(Arch, const T* in, std::size_t in_ld, T* out, std::size_t out_ld, std::size_t rows,
+                          std::size_t n) const {
+  using batch = xsimd::batch<T, Arch>;
+  constexpr std::size_t width = batch::size;
+  for (std::size_t r = 0; r < rows; ++r, in += in_ld, out += out_ld) {
+    if (n < width) {
+      for (std::size_t i = 0; i < n; ++i) out[i] = in[i];
+      continue;
+    }
+    std::size_t i = 0;
+    for (; i + width <= n; i += width) batch::load_unaligned(in + i).store_unaligned(out + i);
+    if (i < n) batch::load_unaligned(in + n - width).store_unaligned(out + n - width);
+  }
+}
+
 template <class Arch, typename T>
 void ScaledDouble::operator()(Arch, T value, const T* b, T* out, std::size_t n) const {
   using batch = xsimd::batch<T, Arch>;

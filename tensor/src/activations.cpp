@@ -115,6 +115,17 @@ void fill_into(double* out, std::size_t n, double value) {
   dispatched(out, n, value);
 }
 
+void copy_rows(const float* in, std::size_t in_ld, float* out, std::size_t out_ld, std::size_t rows,
+               std::size_t n) {
+  static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::CopyRows{});
+  dispatched(in, in_ld, out, out_ld, rows, n);
+}
+void copy_rows(const double* in, std::size_t in_ld, double* out, std::size_t out_ld, std::size_t rows,
+               std::size_t n) {
+  static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::CopyRows{});
+  dispatched(in, in_ld, out, out_ld, rows, n);
+}
+
 void doubled_product_into(float a, const float* b, float* out, std::size_t n) {
   static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::ScaledDouble{});
   dispatched(a, b, out, n);

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 
-#include <xsimd/xsimd.hpp>
 #include <xtensor/xreducer.hpp>
 
 #include "xgrad/tensor/activations.hpp"
@@ -38,59 +37,33 @@ Array<T> transposed(const Array<T>& a) {
   return out;
 }
 
-namespace {
-
-// dst[i] = src[i] for a run of a slice. std::copy_n calls memmove, whose
-// per-call cost dominated the 32- to 128-byte runs of an RNN timestep's
-// slice (thousands per train step); xsimd's loads and stores stay inline.
-template <typename T>
-void copy_run(const T* src, std::size_t n, T* dst) {
-  using batch = xsimd::batch<T>;
-  std::size_t i = 0;
-  for (; i + batch::size <= n; i += batch::size) batch::load_unaligned(src + i).store_unaligned(dst + i);
-  for (; i < n; ++i) dst[i] = src[i];
-}
-
-// Calls f(offset in the whole, offset in the slice, length) for each
-// contiguous run of the slice at `index` along `axis`.
-template <typename F>
-void for_each_slice_run(const xt::svector<std::size_t, 4>& whole_shape, std::size_t axis,
-                        std::size_t index, F f) {
-  std::size_t outer = 1, inner = 1;
-  for (std::size_t d = 0; d < axis; ++d) outer *= whole_shape[d];
-  for (std::size_t d = axis + 1; d < whole_shape.size(); ++d) inner *= whole_shape[d];
-  const std::size_t count = whole_shape[axis];
-  for (std::size_t o = 0; o < outer; ++o) f((o * count + index) * inner, o * inner, inner);
-}
-
-}  // namespace
-
+// The runs are copied in one call of the vector kernels (copy_rows): a copy
+// at a narrower width than the next op's loads of it stalls those loads,
+// and memmove's per-call cost dominated the 32- to 128-byte runs of an RNN
+// timestep's slice.
 template <typename T>
 Array<T> slice_of(const Array<T>& a, std::size_t axis, std::size_t index) {
   Shape shape(a.shape().begin(), a.shape().end());
   shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(axis));
   Array<T> out = Array<T>::from_shape(shape);
-  for_each_slice_run(a.shape(), axis, index, [&](std::size_t whole, std::size_t part, std::size_t n) {
-    copy_run(a.data() + whole, n, out.data() + part);
-  });
+  const AxisSplit s = split_at(a.shape(), axis);
+  copy_rows(a.data() + index * s.inner, s.extent * s.inner, out.data(), s.inner, s.outer, s.inner);
   return out;
 }
 
 template <typename T>
 void slice_into(Array<T>& target, std::size_t axis, std::size_t index, const Array<T>& slice) {
-  for_each_slice_run(target.shape(), axis, index,
-                     [&](std::size_t whole, std::size_t part, std::size_t n) {
-                       copy_run(slice.data() + part, n, target.data() + whole);
-                     });
+  const AxisSplit s = split_at(target.shape(), axis);
+  copy_rows(slice.data(), s.inner, target.data() + index * s.inner, s.extent * s.inner, s.outer, s.inner);
 }
 
 template <typename T>
 void slice_add_into(Array<T>& target, std::size_t axis, std::size_t index, const Array<T>& slice) {
-  for_each_slice_run(target.shape(), axis, index,
-                     [&](std::size_t whole, std::size_t part, std::size_t n) {
-                       T* dst = target.data() + whole;
-                       add_into(dst, slice.data() + part, dst, n);
-                     });
+  const AxisSplit s = split_at(target.shape(), axis);
+  for (std::size_t o = 0; o < s.outer; ++o) {
+    T* dst = target.data() + (o * s.extent + index) * s.inner;
+    add_into(dst, slice.data() + o * s.inner, dst, s.inner);
+  }
 }
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {

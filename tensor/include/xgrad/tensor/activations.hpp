@@ -54,6 +54,14 @@ void multiply_rows(const float* a, std::size_t a_ld, const float* b, std::size_t
 void multiply_rows(const double* a, std::size_t a_ld, const double* b, std::size_t b_ld, double* out,
                    std::size_t rows, std::size_t n);
 
+// Row r of out (at out + r·out_ld) = row r of in (at in + r·in_ld), n
+// elements each, at the kernels' vector width (the next op's loads of the
+// same bytes then wait on no narrower stores). in and out must not overlap.
+void copy_rows(const float* in, std::size_t in_ld, float* out, std::size_t out_ld, std::size_t rows,
+               std::size_t n);
+void copy_rows(const double* in, std::size_t in_ld, double* out, std::size_t out_ld, std::size_t rows,
+               std::size_t n);
+
 // out[i] = value (xtensor's fill of an array of a shape and a value runs one
 // element at a time).
 void fill_into(float* out, std::size_t n, float value);

@@ -46,4 +46,21 @@ std::size_t element_count(const ShapeLike& shape) {
   return n;
 }
 
+// A row-major array seen as [outer, extent, inner] around one axis: element
+// (o, k, i) sits at (o * extent + k) * inner + i. The axis ops and the
+// timestep slices walk the raw data this way instead of building strided
+// views.
+struct AxisSplit {
+  std::size_t outer = 1, extent = 0, inner = 1;
+};
+
+template <typename ShapeLike>
+AxisSplit split_at(const ShapeLike& shape, std::size_t axis) {
+  AxisSplit s;
+  for (std::size_t d = 0; d < axis; ++d) s.outer *= shape[d];
+  s.extent = shape[axis];
+  for (std::size_t d = axis + 1; d < shape.size(); ++d) s.inner *= shape[d];
+  return s;
+}
+
 }  // namespace xgrad
