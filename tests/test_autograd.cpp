@@ -487,6 +487,21 @@ TEST(LongChain, UnusedLongGraphIsDestroyedWithoutOverflow) {
   EXPECT_FALSE(x0.has_grad());
 }
 
+TEST(LongChain, UnusedLongGraphOfNodesNamingTheirInputTwiceIsDestroyedWithoutOverflow) {
+  // x * x holds the previous node twice: it dies only when both are
+  // dropped, which the unwinding must see as one node dying, not none.
+  auto sentinel = std::make_shared<int>(0);
+  const std::weak_ptr<int> watch = sentinel;
+  const V x0(Array<double>{1.0}, true);
+  {
+    V x = tracked_identity(x0, sentinel);
+    sentinel.reset();
+    for (std::size_t n = 0; n < kLongChain; ++n) x = x * x;
+    EXPECT_EQ(x.value(), (Array<double>{1.0}));
+  }
+  EXPECT_TRUE(watch.expired());
+}
+
 TEST(LongChain, RnnLikeChainOf100000Steps) {
   // h_t = tanh(h_{t-1} · W + X[:, t, :]) for T = 100,000 with small sizes:
   // every step reuses W and writes into one slice of X's gradient.
