@@ -604,25 +604,27 @@ inline __attribute__((always_inline)) void prefetch_row(const T* row, std::size_
   for (std::size_t i = 0; i < n; i += per_line) __builtin_prefetch(row + i);
 }
 
-// Step s's rows of the gated layers' saved buffers: the gates, c and extra
-// rows that the pointwise backward kernel reads.
+// The rows of the gated layers' saved buffers that the pointwise backward
+// kernel reads at step s, s ≥ 1: the gates, c_s, c_{s−1} and extra.
 template <typename T>
 inline __attribute__((always_inline)) void prefetch_gated_rows(const Frame<T>& f, std::size_t s) {
   for (std::size_t b = 0; b < f.batch; ++b) {
     if (f.gates) prefetch_row(f.gate_row(b, s), f.width);
-    if (f.c) prefetch_row(f.c_row(b, s), f.units);
+    if (f.c) {
+      prefetch_row(f.c_row(b, s), f.units);
+      prefetch_row(f.c_row(b, s - 1), f.units);
+    }
     if (f.extra) prefetch_row(f.extra_row(b, s), f.units);
   }
 }
 
-// The rows backward reads at step s, s ≥ 1: h_s, h_{s−1}, c_{s−1}, and
-// step s's rows of the other saved buffers.
+// The rows backward reads at step s, s ≥ 1: h_s, h_{s−1}, and step s's
+// rows of the other saved buffers.
 template <typename T>
 inline __attribute__((always_inline)) void prefetch_step(const Frame<T>& f, std::size_t s) {
   for (std::size_t b = 0; b < f.batch; ++b) {
     const std::size_t at = b * f.row() + s * f.units;
     prefetch_row(f.h + at - f.units, 2 * f.units);
-    if (f.c) prefetch_row(f.c_row(b, s - 1), f.units);
     if (f.hin) prefetch_row(f.hin + at, f.units);
   }
   prefetch_gated_rows(f, s);
@@ -837,7 +839,7 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
     // all at once before step s's weight products, arrive while those run
     // (LSTM M: the pointwise backward kernel 6.2% -> 2.9% of the train
     // step; a third before each group of products gained nothing).
-    if (chunk == 1 && s > 0 && f.gates) prefetch_gated_rows(f, s - 1);
+    if (chunk == 1 && s > 1 && f.gates) prefetch_gated_rows(f, s - 1);
     if (s % chunk == 0) {
       add_weight_products(StepRange{s, chunk_end});
       chunk_end = s;
