@@ -168,9 +168,11 @@ xsimd::batch<T, Arch> tanh_of(const xsimd::batch<T, Arch>& x) {
 
 // sigmoid of a batch. e^-|x| never overflows: 1 / (1 + e) for x >= 0,
 // e / (1 + e) below, as one division of the lane's numerator (the two
-// divisions selected after were half of sigmoid's time in perf).
+// divisions selected after were half of sigmoid's time in perf). Inlined
+// by force: GCC called it from the gated kernels, three times per batch,
+// each call spilling x and loading its ten constants again.
 template <class Arch, typename T>
-xsimd::batch<T, Arch> sigmoid_of(const xsimd::batch<T, Arch>& x) {
+inline __attribute__((always_inline)) xsimd::batch<T, Arch> sigmoid_of(const xsimd::batch<T, Arch>& x) {
   using batch = xsimd::batch<T, Arch>;
   const batch zero(T(0)), one(T(1));
   const batch e = xsimd::exp(-xsimd::abs(clip_for_exp(x, T(800))));
