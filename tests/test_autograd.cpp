@@ -382,6 +382,42 @@ TEST(Backward, SquareUnderAMeanGivesTheFloatsOfAWrittenGradient) {
   for (std::size_t i = 0; i < 37; ++i) EXPECT_EQ(x.grad()(i), uniform(i) + uniform(i));
 }
 
+// With nothing left to read x² (the graph freed, no Variable holding it),
+// square's backward writes 2x·g into x²'s own storage; held or kept for a
+// second backward, x² stays as it was.
+TEST(Backward, SquareUnderAMeanReusesItsSquaresOnlyWhenNothingReadsThem) {
+  const Array<double> values{1.0, -2.0, 4.0, 0.5};
+  const Array<double> expected{0.5, -1.0, 2.0, 0.25};  // 2x / 4, exact
+  const double* squares_storage = nullptr;
+  {
+    const V x(values, true);
+    V loss = [&] {
+      const V squares = xgrad::square(x);
+      squares_storage = squares.value().data();
+      return xgrad::mean(squares);
+    }();
+    loss.backward();
+    EXPECT_EQ(x.grad(), expected);
+    EXPECT_EQ(x.grad().data(), squares_storage);  // the gradient took x²'s storage
+  }
+  {
+    const V x(values, true);
+    const V squares = xgrad::square(x);
+    xgrad::mean(squares).backward();
+    EXPECT_EQ(x.grad(), expected);
+    EXPECT_EQ(squares.value(), (Array<double>{1.0, 4.0, 16.0, 0.25}));
+    EXPECT_NE(x.grad().data(), squares.value().data());
+  }
+  {
+    const V x(values, true);
+    V loss = xgrad::mean(xgrad::square(x));
+    loss.backward(/*retain_graph=*/true);
+    EXPECT_EQ(x.grad(), expected);
+    loss.backward();
+    EXPECT_EQ(x.grad(), Array<double>(expected + expected));
+  }
+}
+
 // backward() keeps its walk's lists between calls: a gradient function that
 // runs a backward() of its own must get lists of its own, and neither walk
 // may lose nodes of the other.

@@ -285,7 +285,11 @@ void Variable<T>::backward(Array<T>&& grad_output, bool retain_graph) {
     if (node->op == nullptr) continue;  // a leaf keeps its gradient
     if (node->has_grad) {
       if (node->grad_is_uniform && node->uniform_grad_fn) {
-        node->uniform_grad_fn(node->uniform_grad, node->value, node->inputs);
+        // The walk's order holds the only reference: no Variable and no
+        // other graph can read the value after this (anomaly checks read its
+        // shape for their message).
+        const bool output_is_free = !retain_graph && !check && it->use_count() == 1;
+        node->uniform_grad_fn(node->uniform_grad, node->value, output_is_free, node->inputs);
       } else {
         write_uniform_grad(*node);
         node->grad_fn(*node->grad, node->value, node->inputs);

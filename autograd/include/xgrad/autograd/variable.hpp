@@ -34,9 +34,13 @@ using GradFn =
 // The same for a gradient that is one value in every element (what a sum or
 // a mean hands its input), given as that value: an op that has one sends it
 // on without the array ever being written (square under a mean: one pass
-// instead of a fill and a pass over the filled array).
+// instead of a fill and a pass over the filled array). output_is_free: the
+// graph is being freed and nothing holds the result any more, so nothing
+// reads output after this call and the op may take its storage for an
+// input's gradient (memory written in the forward pass, still in cache).
 template <typename T>
-using UniformGradFn = void (*)(T grad, const Array<T>& output, std::vector<Variable<T>>& inputs);
+using UniformGradFn = void (*)(T grad, Array<T>& output, bool output_is_free,
+                               std::vector<Variable<T>>& inputs);
 
 namespace detail {
 
