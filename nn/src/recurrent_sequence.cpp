@@ -598,23 +598,25 @@ constexpr std::size_t kMinChunkSteps = 64;
 // deletes a call to a function that does nothing but prefetch.)
 constexpr std::size_t kPrefetchSteps = 16;
 
-template <typename T>
+// Locality is __builtin_prefetch's: 3 into every cache level, 2 into all
+// but the first.
+template <int Locality = 3, typename T>
 inline __attribute__((always_inline)) void prefetch_row(const T* row, std::size_t n) {
   constexpr std::size_t per_line = 64 / sizeof(T);
-  for (std::size_t i = 0; i < n; i += per_line) __builtin_prefetch(row + i);
+  for (std::size_t i = 0; i < n; i += per_line) __builtin_prefetch(row + i, 0, Locality);
 }
 
 // The rows of the gated layers' saved buffers that the pointwise backward
 // kernel reads at step s, s ≥ 1: the gates, c_s, c_{s−1} and extra.
-template <typename T>
+template <int Locality = 3, typename T>
 inline __attribute__((always_inline)) void prefetch_gated_rows(const Frame<T>& f, std::size_t s) {
   for (std::size_t b = 0; b < f.batch; ++b) {
-    if (f.gates) prefetch_row(f.gate_row(b, s), f.width);
+    if (f.gates) prefetch_row<Locality>(f.gate_row(b, s), f.width);
     if (f.c) {
-      prefetch_row(f.c_row(b, s), f.units);
-      prefetch_row(f.c_row(b, s - 1), f.units);
+      prefetch_row<Locality>(f.c_row(b, s), f.units);
+      prefetch_row<Locality>(f.c_row(b, s - 1), f.units);
     }
-    if (f.extra) prefetch_row(f.extra_row(b, s), f.units);
+    if (f.extra) prefetch_row<Locality>(f.extra_row(b, s), f.units);
   }
 }
 
@@ -835,13 +837,23 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
     }
     if (chunk >= kMinChunkSteps && chunk < steps && s > kPrefetchSteps) prefetch_step(f, s - kPrefetchSteps);
     Cell::backward(cell, f, g, s, prev, prev_ld);
-    // One step per chunk (a wide batch): step s − 1's gated rows, asked for
-    // all at once before step s's weight products, arrive while those run
-    // (LSTM M: the pointwise backward kernel 6.2% -> 2.9% of the train
-    // step; a third before each group of products gained nothing). Not for
-    // GRU, whose kernel waits on h and dh rows instead: the request cost
-    // more than it saved there (GRU M 0.945 against 0.942 without).
-    if (chunk == 1 && s > 1 && f.c) prefetch_gated_rows(f, s - 1);
+    // One step per chunk (a wide batch): the rows step s − 1 reads that the
+    // forward pass wrote long before, asked for all at once before step s's
+    // weight products, arrive while those run. Its gated rows (LSTM M: the
+    // pointwise backward kernel 6.2% -> 2.9% of the train step), and the
+    // rows of h_{s−2} and dL/dh_{s−2}, B rows T·U apart, which the
+    // prefetcher does not follow (GRU M: the kernel had waited on them).
+    // GRU's and the batch-major rows into the second-level cache only: the
+    // first cannot hold them beside the products' (GRU M 0.931 -> 0.921);
+    // LSTM's gated rows into the first (LSTM M 0.896, against 0.906 not).
+    if (chunk == 1 && s > 1) {
+      if (f.c) prefetch_gated_rows(f, s - 1);
+      else prefetch_gated_rows<2>(f, s - 1);
+      for (std::size_t b = 0; b < f.batch; ++b) {
+        prefetch_row<2>(f.h + b * f.row() + (s - 2) * U, U);
+        prefetch_row<2>(g.dh + b * f.row() + (s - 2) * U, U);
+      }
+    }
     if (s % chunk == 0) {
       add_weight_products(StepRange{s, chunk_end});
       chunk_end = s;
