@@ -599,11 +599,11 @@ constexpr std::size_t kMinChunkSteps = 64;
 constexpr std::size_t kPrefetchSteps = 16;
 
 // Locality is __builtin_prefetch's: 3 into every cache level, 2 into all
-// but the first.
-template <int Locality = 3, typename T>
+// but the first; Write asks for the lines to be written.
+template <int Locality = 3, bool Write = false, typename T>
 inline __attribute__((always_inline)) void prefetch_row(const T* row, std::size_t n) {
   constexpr std::size_t per_line = 64 / sizeof(T);
-  for (std::size_t i = 0; i < n; i += per_line) __builtin_prefetch(row + i, 0, Locality);
+  for (std::size_t i = 0; i < n; i += per_line) __builtin_prefetch(row + i, Write ? 1 : 0, Locality);
 }
 
 // The rows of the gated layers' saved buffers that the pointwise backward
@@ -668,6 +668,12 @@ void forward_steps(const CellSpec& cell, Frame<T>& f) {
     } else if (f.dropout) {
       for (std::size_t b = 0; b < f.batch; ++b) std::fill_n(f.hin + b * f.row() + s * f.units, f.units, T(0));
     }
+    // With per-step products (a wide batch), step s + 1's rows of h, B rows
+    // T·U apart that the prefetcher does not follow, asked for while step s
+    // runs (GRU M: 0.926 -> 0.920 of the limit; no change for SimpleRNN and
+    // LSTM).
+    if (f.x && s + 1 < f.steps)
+      for (std::size_t b = 0; b < f.batch; ++b) prefetch_row<2, true>(f.h + b * f.row() + (s + 1) * f.units, f.units);
     if (f.x) {  // x_t · kernel into the step's slot, which the cell then works in
       T* projected = f.gates ? f.gate_row(0, s) : f.h + s * f.units;
       const std::size_t projected_ld = f.gates ? f.gate_batch_stride : f.row();
