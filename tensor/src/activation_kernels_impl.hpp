@@ -468,12 +468,13 @@ void GruForward::operator()(Arch, T* gates, const T* recurrent, const T* bias, c
   });
 }
 
-// From the gates, r_h, h_prev (null: zeros) and dh = dL/dh: dz, the
-// gradients of the input projections' pre-activations [3U], dzr, those of
-// the recurrent products [3U], and dh_prev += dh ⊙ u (unless null).
+// From the gates, r_h, h_prev (null: zeros) and dh = dL/dh: dzr, the
+// gradients of the recurrent products [3U], d_candidate, that of the
+// candidate's input projection [U] (the update's and reset's are dzr's
+// first 2U), and dh_prev += dh ⊙ u (unless null).
 template <class Arch, typename T>
-void GruBackward::operator()(Arch, const T* gates, const T* recurrent_h, const T* h_prev, const T* dh, T* dz,
-                             T* dzr, T* dh_prev, std::size_t units) const {
+void GruBackward::operator()(Arch, const T* gates, const T* recurrent_h, const T* h_prev, const T* dh,
+                             T* d_candidate_out, T* dzr, T* dh_prev, std::size_t units) const {
   using batch = xsimd::batch<T, Arch>;
   const batch one(T(1));
   over_batches<Arch, T>(units, [&](std::size_t u, std::size_t lanes) {
@@ -485,9 +486,7 @@ void GruBackward::operator()(Arch, const T* gates, const T* recurrent_h, const T
     const batch d_candidate = dh_u * (one - update) * (one - candidate * candidate);
     const batch d_update = dh_u * (previous - candidate) * (update * (one - update));
     const batch d_reset = d_candidate * load_lanes<Arch>(recurrent_h + u, lanes) * (reset * (one - reset));
-    store_lanes(d_update, dz + u, lanes);
-    store_lanes(d_reset, dz + units + u, lanes);
-    store_lanes(d_candidate, dz + 2 * units + u, lanes);
+    store_lanes(d_candidate, d_candidate_out + u, lanes);
     store_lanes(d_update, dzr + u, lanes);
     store_lanes(d_reset, dzr + units + u, lanes);
     store_lanes(d_candidate * reset, dzr + 2 * units + u, lanes);

@@ -198,12 +198,14 @@ void gru_forward_row(float* gates, const float* recurrent, const float* bias, co
 void gru_forward_row(double* gates, const double* recurrent, const double* bias,
                      const double* recurrent_bias, const double* h_prev, double* recurrent_h, double* h,
                      std::size_t units);
-// Its backward from dh = dL/dh: dz [3U] for the projections' pre-activations,
-// dzr [3U] for the recurrent products', and dh_prev += dh ⊙ u (unless null).
+// Its backward from dh = dL/dh: dzr [3U], the gradients of the recurrent
+// products' pre-activations; d_candidate [U], that of the candidate's input
+// projection (the projections' update and reset gradients equal dzr's first
+// 2U, written there once); and dh_prev += dh ⊙ u (unless null).
 void gru_backward_row(const float* gates, const float* recurrent_h, const float* h_prev, const float* dh,
-                      float* dz, float* dzr, float* dh_prev, std::size_t units);
+                      float* d_candidate, float* dzr, float* dh_prev, std::size_t units);
 void gru_backward_row(const double* gates, const double* recurrent_h, const double* h_prev,
-                      const double* dh, double* dz, double* dzr, double* dh_prev, std::size_t units);
+                      const double* dh, double* d_candidate, double* dzr, double* dh_prev, std::size_t units);
 
 // It hands g on as an rvalue reference, not as a new array: moving an
 // xtensor array costs tens of nanoseconds, per op.
