@@ -435,8 +435,8 @@ struct GRUCellMath {
     const T* h_prev = f.prev(f.h, f.h0, s, h_ld);
     if (fused_row(cell)) {
       for (std::size_t b = 0; b < f.batch; ++b) {
-        // Row b + 2's rows into L1 (the driver asked for the step's into
-        // L2): GRU M 0.922 -> 0.912 of the limit.
+        // The rows of row b + kPrefetchRows into L1 (the driver asked for
+        // the step's into L2): GRU M 0.922 -> 0.912 of the limit.
         if (const std::size_t a = b + kPrefetchRows; a < f.batch) {
           prefetch_row(f.gate_row(a, s), W);
           prefetch_row(f.extra_row(a, s), U);
@@ -698,8 +698,10 @@ void forward_steps(const CellSpec& cell, Frame<T>& f) {
     // T·U apart that the prefetcher does not follow, asked for while step s
     // runs (GRU M: 0.926 -> 0.920 of the limit; no change for SimpleRNN and
     // LSTM).
-    if (f.x && s + 1 < f.steps)
-      for (std::size_t b = 0; b < f.batch; ++b) prefetch_row<2, true>(f.h + b * f.row() + (s + 1) * f.units, f.units);
+    if (f.x && s + 1 < f.steps) {
+      for (std::size_t b = 0; b < f.batch; ++b)
+        prefetch_row<2, true>(f.h + b * f.row() + (s + 1) * f.units, f.units);
+    }
     if (f.x) {  // x_t · kernel into the step's slot, which the cell then works in
       T* projected = f.gates ? f.gate_row(0, s) : f.h + s * f.units;
       const std::size_t projected_ld = f.gates ? f.gate_batch_stride : f.row();
@@ -880,7 +882,8 @@ void backward_through_time(const Saved<T>& saved, const Array<T>& h, Array<T>& g
     // prefetcher does not follow (GRU M: the kernel had waited on them).
     // GRU's and the batch-major rows into the second-level cache only: the
     // first cannot hold them beside the products' (GRU M 0.931 -> 0.921);
-    // LSTM's gated rows into the first (LSTM M 0.896, against 0.906 not).
+    // LSTM's gated rows into the first too (LSTM M 0.896, against 0.906 into
+    // the second alone).
     if (chunk == 1 && s > 1) {
       if (f.c) prefetch_gated_rows(f, s - 1);
       else prefetch_gated_rows<2>(f, s - 1);

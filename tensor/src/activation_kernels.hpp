@@ -126,8 +126,8 @@ struct GruForward {
 };
 struct GruBackward {
   template <class Arch, typename T>
-  void operator()(Arch, const T* gates, const T* recurrent_h, const T* h_prev, const T* dh, T* d_candidate, T* dzr,
-                  T* dh_prev, std::size_t units) const;
+  void operator()(Arch, const T* gates, const T* recurrent_h, const T* h_prev, const T* dh, T* d_candidate,
+                  T* dzr, T* dh_prev, std::size_t units) const;
 };
 // The explicit instantiations below take PREFIX: nothing where they are
 // compiled (each activations_<arch>.cpp), `extern` for their declarations

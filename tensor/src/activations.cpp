@@ -183,8 +183,8 @@ XGRAD_DEFINE_LSTM(double)
     static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::GruForward{});                \
     dispatched(gates, recurrent, bias, recurrent_bias, h_prev, recurrent_h, h, units);              \
   }                                                                                                 \
-  void gru_backward_row(const T* gates, const T* recurrent_h, const T* h_prev, const T* dh,          \
-                        T* d_candidate, T* dzr, T* dh_prev, std::size_t units) {                      \
+  void gru_backward_row(const T* gates, const T* recurrent_h, const T* h_prev, const T* dh,         \
+                        T* d_candidate, T* dzr, T* dh_prev, std::size_t units) {                    \
     static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::GruBackward{});               \
     dispatched(gates, recurrent_h, h_prev, dh, d_candidate, dzr, dh_prev, units);                   \
   }
