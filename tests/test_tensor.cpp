@@ -662,26 +662,36 @@ TEST(BinaryKernels, MatchAPlainLoopAtEveryLengthAndTail) {
   }
 }
 
-// copy_rows writes each row's n elements and nothing between the rows: rows
-// around the vector widths (a row shorter than a batch, whole batches, a
-// tail the last batch overlaps), from and into strided rows.
+// copy_rows writes each row's n elements and nothing between the rows, and
+// add_rows_into adds them the same way: rows around the vector widths (a
+// row shorter than a batch, whole batches, a tail the last batch overlaps),
+// from and into strided rows.
 template <typename T>
-void expect_rows_copied(std::size_t n) {
+void expect_rows_copied_and_added(std::size_t n) {
   const std::size_t rows = 3, in_ld = n + 5, out_ld = n + 2;
   std::vector<T> in(rows * in_ld);
   for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<T>(i) + T(0.5);
   const T untouched = T(-7);
-  std::vector<T> out(rows * out_ld, untouched), expected = out;
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t i = 0; i < n; ++i) expected[r * out_ld + i] = in[r * in_ld + i];
-  xgrad::copy_rows(in.data(), in_ld, out.data(), out_ld, rows, n);
-  EXPECT_EQ(out, expected) << "n = " << n;
+  std::vector<T> copied(rows * out_ld, untouched), expected_copy = copied;
+  std::vector<T> added(rows * out_ld);
+  for (std::size_t i = 0; i < added.size(); ++i) added[i] = T(0.25) * static_cast<T>(i);
+  std::vector<T> expected_sum = added;
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t i = 0; i < n; ++i) {
+      expected_copy[r * out_ld + i] = in[r * in_ld + i];
+      expected_sum[r * out_ld + i] += in[r * in_ld + i];
+    }
+  }
+  xgrad::copy_rows(in.data(), in_ld, copied.data(), out_ld, rows, n);
+  EXPECT_EQ(copied, expected_copy) << "copy_rows, n = " << n;
+  xgrad::add_rows_into(in.data(), in_ld, added.data(), out_ld, rows, n);
+  EXPECT_EQ(added, expected_sum) << "add_rows_into, n = " << n;
 }
 
-TEST(CopyRows, CopiesEachRowAndNothingBetweenAtEveryLengthAndTail) {
+TEST(CopyRows, CopiesOrAddsEachRowAndNothingBetweenAtEveryLengthAndTail) {
   for (std::size_t n : {0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100}) {
-    expect_rows_copied<float>(n);
-    expect_rows_copied<double>(n);
+    expect_rows_copied_and_added<float>(n);
+    expect_rows_copied_and_added<double>(n);
   }
 }
 

@@ -275,13 +275,8 @@ Variable<T> concat(const std::vector<Variable<T>>& values, std::ptrdiff_t axis) 
       [runs, out_split, out_run](const Array<T>& g, const Array<T>&,
                                  std::vector<Variable<T>>& in) {
         for (std::size_t v = 0, offset = 0; v < in.size(); offset += runs[v], ++v) {
-          if (!in[v].requires_grad()) continue;
-          T* dx = in[v].grad_buffer().data();
-          for (std::size_t p = 0; p < out_split.outer; ++p) {
-            const T* src = g.data() + p * out_run + offset;
-            T* dst = dx + p * runs[v];
-            add_into(dst, src, dst, runs[v]);
-          }
+          if (in[v].requires_grad())
+            add_rows_into(g.data() + offset, out_run, in[v].grad_buffer().data(), runs[v], out_split.outer, runs[v]);
         }
       });
 }
@@ -309,12 +304,7 @@ Variable<T> slice(const Variable<T>& a, std::ptrdiff_t axis, std::size_t start, 
       std::move(out), "slice",
       [outer = s.outer, run, in_run, skip](const Array<T>& g, const Array<T>&,
                                            std::vector<Variable<T>>& in) {
-        T* dx = in[0].grad_buffer().data();
-        for (std::size_t p = 0; p < outer; ++p) {
-          const T* src = g.data() + p * run;
-          T* dst = dx + p * in_run + skip;
-          add_into(dst, src, dst, run);
-        }
+        add_rows_into(g.data(), run, in[0].grad_buffer().data() + skip, in_run, outer, run);
       },
       a);
 }

@@ -54,13 +54,13 @@ struct Backward {
 // doubled_product is a · 2b (square's backward: g ⊙ 2x).
 enum class BinaryOp { add, subtract, multiply, doubled_product };
 
-// Over `rows` rows of n: out[r·n + i] = a[r·a_ld + i] ∘ b[r·b_ld + i] (an ld
-// of 0 repeats one row: a broadcast operand).
+// Over `rows` rows of n: out[r·out_ld + i] = a[r·a_ld + i] ∘ b[r·b_ld + i]
+// (an ld of 0 repeats one row: a broadcast operand).
 template <BinaryOp Op>
 struct Binary {
   template <class Arch, typename T>
-  void operator()(Arch, const T* a, std::size_t a_ld, const T* b, std::size_t b_ld, T* out, std::size_t rows,
-                  std::size_t n) const;
+  void operator()(Arch, const T* a, std::size_t a_ld, const T* b, std::size_t b_ld, T* out, std::size_t out_ld,
+                  std::size_t rows, std::size_t n) const;
 };
 
 // out[i] = value: a gradient broadcast from a scalar (sum's, mean's).
@@ -177,7 +177,8 @@ using Archs = xsimd::arch_list<xsimd::default_arch>;
 // The binary kernels, for every operation and element type.
 #define XGRAD_BINARY_INSTANCES_OF(PREFIX, Op, T, Arch)                                                  \
   PREFIX template void Binary<BinaryOp::Op>::operator()<Arch, T>(Arch, const T*, std::size_t, const T*, \
-                                                                 std::size_t, T*, std::size_t, std::size_t) const;
+                                                                 std::size_t, T*, std::size_t, std::size_t, \
+                                                                 std::size_t) const;
 #define XGRAD_FOR_EACH_BINARY(MACRO, PREFIX, Arch)                                        \
   MACRO(PREFIX, add, float, Arch) MACRO(PREFIX, add, double, Arch)                        \
   MACRO(PREFIX, subtract, float, Arch) MACRO(PREFIX, subtract, double, Arch)              \

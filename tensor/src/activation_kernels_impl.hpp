@@ -497,7 +497,7 @@ void GruBackward::operator()(Arch, const T* gates, const T* recurrent_h, const T
 template <BinaryOp Op>
 template <class Arch, typename T>
 void Binary<Op>::operator()(Arch, const T* a_rows, std::size_t a_ld, const T* b_rows, std::size_t b_ld,
-                            T* out_rows, std::size_t rows, std::size_t n) const {
+                            T* out_rows, std::size_t out_ld, std::size_t rows, std::size_t n) const {
   using batch = xsimd::batch<T, Arch>;
   const auto apply = [](const auto& x, const auto& y) {
     if constexpr (Op == BinaryOp::add) return x + y;
@@ -508,7 +508,7 @@ void Binary<Op>::operator()(Arch, const T* a_rows, std::size_t a_ld, const T* b_
   for (std::size_t r = 0; r < rows; ++r) {
     const T* a = a_rows + r * a_ld;
     const T* b = b_rows + r * b_ld;
-    T* out = out_rows + r * n;
+    T* out = out_rows + r * out_ld;
     std::size_t i = 0;
     for (; i + batch::size <= n; i += batch::size)
       apply(batch::load_unaligned(a + i), batch::load_unaligned(b + i)).store_unaligned(out + i);

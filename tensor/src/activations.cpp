@@ -81,10 +81,10 @@ void activation_backward_rows_impl(Activation f, const T* y, std::size_t y_ld, T
 }
 
 template <kernels::BinaryOp Op, typename T>
-void binary(const T* a, std::size_t a_ld, const T* b, std::size_t b_ld, T* out, std::size_t rows,
-            std::size_t n) {
+void binary(const T* a, std::size_t a_ld, const T* b, std::size_t b_ld, T* out, std::size_t out_ld,
+            std::size_t rows, std::size_t n) {
   static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::Binary<Op>{});
-  dispatched(a, a_ld, b, b_ld, out, rows, n);
+  dispatched(a, a_ld, b, b_ld, out, out_ld, rows, n);
 }
 
 }  // namespace
@@ -113,6 +113,15 @@ void fill_into(float* out, std::size_t n, float value) {
 void fill_into(double* out, std::size_t n, double value) {
   static auto dispatched = xsimd::dispatch<kernels::Archs>(kernels::Fill{});
   dispatched(out, n, value);
+}
+
+void add_rows_into(const float* in, std::size_t in_ld, float* out, std::size_t out_ld, std::size_t rows,
+                   std::size_t n) {
+  binary<kernels::BinaryOp::add>(out, out_ld, in, in_ld, out, out_ld, rows, n);
+}
+void add_rows_into(const double* in, std::size_t in_ld, double* out, std::size_t out_ld, std::size_t rows,
+                   std::size_t n) {
+  binary<kernels::BinaryOp::add>(out, out_ld, in, in_ld, out, out_ld, rows, n);
 }
 
 void copy_rows(const float* in, std::size_t in_ld, float* out, std::size_t out_ld, std::size_t rows,
@@ -194,18 +203,18 @@ XGRAD_DEFINE_GRU(double)
 
 #define XGRAD_DEFINE_BINARY(name, Op)                                                               \
   void name##_into(const float* a, const float* b, float* out, std::size_t n) {                     \
-    binary<kernels::BinaryOp::Op>(a, n, b, n, out, 1, n);                                           \
+    binary<kernels::BinaryOp::Op>(a, n, b, n, out, n, 1, n);                                        \
   }                                                                                                 \
   void name##_into(const double* a, const double* b, double* out, std::size_t n) {                  \
-    binary<kernels::BinaryOp::Op>(a, n, b, n, out, 1, n);                                           \
+    binary<kernels::BinaryOp::Op>(a, n, b, n, out, n, 1, n);                                        \
   }                                                                                                 \
   void name##_rows(const float* a, std::size_t a_ld, const float* b, std::size_t b_ld, float* out,  \
                    std::size_t rows, std::size_t n) {                                               \
-    binary<kernels::BinaryOp::Op>(a, a_ld, b, b_ld, out, rows, n);                                  \
+    binary<kernels::BinaryOp::Op>(a, a_ld, b, b_ld, out, n, rows, n);                               \
   }                                                                                                 \
   void name##_rows(const double* a, std::size_t a_ld, const double* b, std::size_t b_ld, double* out, \
                    std::size_t rows, std::size_t n) {                                               \
-    binary<kernels::BinaryOp::Op>(a, a_ld, b, b_ld, out, rows, n);                                  \
+    binary<kernels::BinaryOp::Op>(a, a_ld, b, b_ld, out, n, rows, n);                               \
   }
 XGRAD_DEFINE_BINARY(add, add)
 XGRAD_DEFINE_BINARY(subtract, subtract)

@@ -60,10 +60,7 @@ void slice_into(Array<T>& target, std::size_t axis, std::size_t index, const Arr
 template <typename T>
 void slice_add_into(Array<T>& target, std::size_t axis, std::size_t index, const Array<T>& slice) {
   const AxisSplit s = split_at(target.shape(), axis);
-  for (std::size_t o = 0; o < s.outer; ++o) {
-    T* dst = target.data() + (o * s.extent + index) * s.inner;
-    add_into(dst, slice.data() + o * s.inner, dst, s.inner);
-  }
+  add_rows_into(slice.data(), s.inner, target.data() + index * s.inner, s.extent * s.inner, s.outer, s.inner);
 }
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {

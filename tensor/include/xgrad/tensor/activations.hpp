@@ -61,6 +61,12 @@ void copy_rows(const float* in, std::size_t in_ld, float* out, std::size_t out_l
                std::size_t n);
 void copy_rows(const double* in, std::size_t in_ld, double* out, std::size_t out_ld, std::size_t rows,
                std::size_t n);
+// The same adding: row r of out += row r of in (a slice's gradient into its
+// place in the whole). in and out must not overlap.
+void add_rows_into(const float* in, std::size_t in_ld, float* out, std::size_t out_ld, std::size_t rows,
+                   std::size_t n);
+void add_rows_into(const double* in, std::size_t in_ld, double* out, std::size_t out_ld, std::size_t rows,
+                   std::size_t n);
 
 // out[i] = value (xtensor's fill of an array of a shape and a value runs one
 // element at a time).
