@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 #include <xtensor/xarray.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor-blas/xlinalg.hpp>
 
 #include "test_helpers.hpp"
 #include "xgrad/autograd/gradcheck.hpp"
@@ -244,14 +246,77 @@ TEST_F(Add, ATemporaryHoldsTheResultOnlyWhenNothingElseCanSeeIt) {
     V bias(Array<double>{10, 20});
     EXPECT_EQ((std::move(bias) + V(a_value)).value(), (Array<double>{{11, 22}, {13, 24}}));
   }
-  // Recording (b requires a gradient): a new node, and b's gradient.
+  // Recording (b requires a gradient): a new node in a's storage, a kept in
+  // the graph with its shape, and b's gradient.
   const V bias = random_variable({2});
   V a(a_value);
   const double* storage = a.value().data();
   const V sum = std::move(a) + bias;
-  EXPECT_NE(sum.value().data(), storage);
+  EXPECT_EQ(sum.value().data(), storage);
+  EXPECT_STREQ(sum.op_name(), "add");
+  EXPECT_EQ(sum.value(), a_value + bias.value());
   xgrad::sum(sum).backward();
   EXPECT_EQ(bias.grad(), (Array<double>{2, 2}));
+}
+
+TEST_F(Add, ARecordedTemporaryLendsItsStorageOnlyWhenNothingReadsItAgain) {
+  const V x = random_variable({3, 2}), w = random_variable({2, 4}), h = random_variable({3, 4}),
+          r = random_variable({4, 4}), bias = random_variable({4});
+  {
+    // The user's per-step loop: the sums and the tanh in the first product's storage.
+    V product = xgrad::matmul(x, w);
+    const double* storage = product.value().data();
+    const V y = xgrad::tanh(std::move(product) + xgrad::matmul(h, r) + bias);
+    EXPECT_EQ(y.value().data(), storage);
+    const Array<double> expected = xt::tanh(xt::linalg::dot(x.value(), w.value()) +
+                                            xt::linalg::dot(h.value(), r.value()) + bias.value());
+    EXPECT_TRUE(xt::allclose(y.value(), expected));
+  }
+  {
+    // Another handle names the product: it keeps its value.
+    V product = xgrad::matmul(x, w);
+    const V kept = product;
+    const Array<double> before = kept.value();
+    const V sum = std::move(product) + bias;
+    EXPECT_NE(sum.value().data(), kept.value().data());
+    EXPECT_EQ(kept.value(), before);
+  }
+  {
+    // tanh's backward reads its output, mul's backward its inputs, and a
+    // leaf that requires a gradient is the user's: new arrays.
+    V t = xgrad::tanh(x);
+    const double* t_storage = t.value().data();
+    EXPECT_NE((std::move(t) + xgrad::tanh(x)).value().data(), t_storage);
+    V p = xgrad::matmul(x, w);
+    const double* p_storage = p.value().data();
+    EXPECT_NE((std::move(p) * h).value().data(), p_storage);
+    V leaf = random_variable({3, 4});
+    const double* leaf_storage = leaf.value().data();
+    EXPECT_NE((std::move(leaf) + bias).value().data(), leaf_storage);
+  }
+  {
+    // Under DetectAnomaly, whose messages read values: a new array.
+    xgrad::DetectAnomaly detect;
+    V product = xgrad::matmul(x, w);
+    const double* storage = product.value().data();
+    EXPECT_NE((std::move(product) + bias).value().data(), storage);
+  }
+}
+
+TEST_F(Add, GradientsThroughTakenStorageMatchCentralDifferences) {
+  // Every op given a temporary it may take: add, sub, tanh, sigmoid, relu
+  // (its input kept above 0, away from its kink) and mul, whose backward
+  // reads the temporary's value.
+  const auto f = [](const Inputs& v) {
+    const V z = xgrad::matmul(v[0], v[1]) + xgrad::matmul(v[2], v[3]) + v[4];
+    return xgrad::tanh(xgrad::sigmoid(xgrad::matmul(v[0], v[1]) - v[4]) * z) + xgrad::relu(z + v[4]);
+  };
+  EXPECT_TRUE(gradcheck_passes(f, {random_variable({3, 2}), random_variable({2, 4}), random_variable({3, 4}),
+                                   random_variable({4, 4}), random_variable({4}, 5.0, 6.0)}));
+  const auto g = [](const Inputs& v) {
+    return xgrad::tanh(xgrad::mul(xgrad::matmul(v[0], v[1]), v[2]) - xgrad::matmul(v[0], v[1]));
+  };
+  EXPECT_TRUE(gradcheck_passes(g, {random_variable({3, 2}), random_variable({2, 4}), random_variable({3, 4})}));
 }
 
 TEST_F(Add, ShapeErrorsNameOpAndShapes) {

@@ -104,7 +104,8 @@ void check_forward_result(const char* op, const char* layer, const Array<T>& res
 }
 
 template <typename T>
-void check_input_gradients(const char* op, const char* layer, const Array<T>& output,
+void check_input_gradients(const char* op, const char* layer,
+                           const typename Array<T>::shape_type& output_shape,
                            const std::vector<Variable<T>>& inputs) {
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const Variable<T>& input = inputs[i];
@@ -112,7 +113,7 @@ void check_input_gradients(const char* op, const char* layer, const Array<T>& ou
     const std::size_t bad = first_non_finite(input.grad());
     if (bad == kAllFinite) continue;
     throw NonFiniteError("DetectAnomaly: the backward of " + op_and_layer(op, layer) +
-                         " (output of shape " + shape_to_string(output.shape()) + ") made " +
+                         " (output of shape " + shape_to_string(output_shape) + ") made " +
                          found_in(input.grad(), bad,
                                   "the gradient of its input " + std::to_string(i)));
   }
@@ -132,7 +133,8 @@ void check_gradient_before_backward(const Array<T>& grad, bool leaf) {
 #define XGRAD_INSTANTIATE_ANOMALY_CHECKS(T)                                                   \
   template void check_forward_result(const char*, const char*, const Array<T>&,              \
                                      const std::vector<Variable<T>>&);                       \
-  template void check_input_gradients(const char*, const char*, const Array<T>&,             \
+  template void check_input_gradients(const char*, const char*,                             \
+                                      const typename Array<T>::shape_type&,                  \
                                       const std::vector<Variable<T>>&);                      \
   template void check_gradient_before_backward(const Array<T>&, bool);
 XGRAD_INSTANTIATE_ANOMALY_CHECKS(float)

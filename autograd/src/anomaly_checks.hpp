@@ -16,10 +16,11 @@ void check_forward_result(const char* op, const char* layer, const Array<T>& res
                           const std::vector<Variable<T>>& inputs);
 
 // The gradients of `inputs` right after the backward of `op`, whose output
-// has shape `output`: the earlier backward steps were checked, so a
-// non-finite one was made by this op.
+// has the shape `output_shape`: the earlier backward steps were checked, so
+// a non-finite one was made by this op.
 template <typename T>
-void check_input_gradients(const char* op, const char* layer, const Array<T>& output,
+void check_input_gradients(const char* op, const char* layer,
+                           const typename Array<T>::shape_type& output_shape,
                            const std::vector<Variable<T>>& inputs);
 
 // Before a backward pass: the gradient it starts from (`leaf` false), or one a

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -53,26 +54,66 @@ Array<T> broadcast_elementwise(const Array<T>& a, const Array<T>& b, const char*
   return out;
 }
 
-// out = a ∘ b in a's own storage, for add/sub/mul given a temporary a (see
-// ops.hpp); false, nothing done, when the op must make a new result.
 template <typename T>
-bool computed_in_place(Variable<T>& a, const Variable<T>& b, RowsKernel<T> kernel) {
-  if (!ends_with(a.shape(), b.shape()) || !a.is_sole_plain_value() || (is_grad_enabled() && b.requires_grad()) ||
-      is_anomaly_detection_enabled())
-    return false;
+using BackwardFn = void (*)(Array<T>&, const Array<T>&, std::vector<Variable<T>>&);
+
+// out = a ∘ b in a's own storage, for add/sub/mul given a temporary a of the
+// result's shape (see ops.hpp); nothing, no work done, when the op must make
+// a new array. The result is `a` itself when it is a plain value and nothing
+// is recorded. Else, given `backward` (which must not read a's value), it
+// takes a's storage (Variable::take_value) and is recorded with a and b.
+template <typename T>
+std::optional<Variable<T>> computed_in_place(Variable<T>& a, const Variable<T>& b, RowsKernel<T> kernel,
+                                             const char* op, BackwardFn<T> backward) {
+  if (!ends_with(a.shape(), b.shape()) || !a.value_can_be_taken()) return std::nullopt;
+  const bool plain_result = a.is_sole_plain_value() && !(is_grad_enabled() && b.requires_grad());
+  if (!plain_result && !backward) return std::nullopt;
   const std::size_t n = b.size();
   T* out = a.value().data();
   if (n > 0) kernel(out, n, b.value().data(), 0, out, a.size() / n, n);
-  return true;
+  if (plain_result) return std::move(a);
+  Variable<T> result = Variable<T>::from_op(a.take_value(), op, backward, a, b);
+  result.set_output_unread();
+  return result;
 }
 
-// Adds g summed down to v's shape to v's gradient: the gradient of an input
-// broadcast to g's shape. g's own storage goes over when nothing is to be
-// summed (g is the op's to consume).
+// f(a) in a's own storage, for an activation given a temporary a (see
+// ops.hpp); nothing, no work done, when the op must make a new array. Its
+// backward reads its output, not a's value.
+template <typename T>
+std::optional<Variable<T>> activated_in_place(Variable<T>& a, void (*in_place)(T*, std::size_t), const char* op,
+                                              BackwardFn<T> backward) {
+  if (!a.value_can_be_taken()) return std::nullopt;
+  in_place(a.value().data(), a.size());
+  if (a.is_sole_plain_value()) return std::move(a);  // nothing to record: a needs no gradient
+  return Variable<T>::from_op(a.take_value(), op, backward, a);
+}
+
+// Adds g summed down to v's shape (smaller than g's) to v's gradient: the
+// gradient of an input broadcast to g's shape. A bias (v's shape g's
+// trailing shape) that already holds a gradient takes the sums of g's rows
+// through a scratch row, with no array made: it does so at every timestep of
+// a user's loop. The sums and their addition are sum_to's.
+template <typename T>
+void add_summed_grad(Variable<T>& v, const Array<T>& g) {
+  const std::size_t n = v.size();
+  if (n == 0 || !v.has_grad() || !ends_with(g.shape(), v.shape())) {
+    v.add_grad(sum_to(g, to_shape(v.shape())));
+    return;
+  }
+  thread_local std::vector<T> row;
+  row.resize(n);
+  sum_rows_into(g.data(), g.size() / n, n, row.data());
+  T* grad = v.grad_buffer().data();
+  add_into(grad, row.data(), grad, n);
+}
+
+// The same for a gradient g the op is done with: g's own storage goes over
+// when nothing is to be summed.
 template <typename T>
 void add_consumed_grad(Variable<T>& v, Array<T>& g) {
   if (shapes_equal(g.shape(), v.shape())) v.add_grad(std::move(g));
-  else v.add_grad(sum_to(g, to_shape(v.shape())));
+  else add_summed_grad(v, g);
 }
 
 // The sum of a's elements: the one its op made, else a pass over them.
@@ -82,11 +123,73 @@ T sum_of_value(const Variable<T>& a) {
   return sum_of(a.value().data(), a.value().size());
 }
 
+// add's backward, which reads no input's value: an add given a temporary
+// may take its storage.
+template <typename T>
+void add_backward(Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+  // Both inputs get g summed to their shapes. The one served second may
+  // take g's storage: serve first the one that cannot (a broadcast
+  // input, whose gradient is a reduction), or else one that reads g
+  // without a copy when it already holds a gradient.
+  const bool first_reads = !shapes_equal(g.shape(), in[0].shape()) ||
+                           shapes_equal(g.shape(), in[1].shape());
+  Variable<T>& reads = in[first_reads ? 0 : 1];
+  Variable<T>& takes = in[first_reads ? 1 : 0];
+  if (!takes.requires_grad()) {
+    if (reads.requires_grad()) add_consumed_grad(reads, g);
+    return;
+  }
+  if (reads.requires_grad()) {
+    if (shapes_equal(g.shape(), reads.shape())) reads.add_grad(g);  // copies only if it has none
+    else add_summed_grad(reads, g);
+  }
+  add_consumed_grad(takes, g);
+}
+
+// sub's backward, which reads no input's value either.
+template <typename T>
+void sub_backward(Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+  // a gets g, b gets −g, both summed to their shapes, with no negated
+  // copy of g: subtracted from a gradient b already holds, or g
+  // negated in its own storage once a has read it.
+  Variable<T>& a = in[0];
+  Variable<T>& b = in[1];
+  if (b.requires_grad() && b.has_grad() && shapes_equal(g.shape(), b.shape())) {
+    T* db = b.grad_buffer().data();
+    subtract_into(db, g.data(), db, g.size());
+    if (a.requires_grad()) add_consumed_grad(a, g);
+    return;
+  }
+  if (a.requires_grad()) {
+    if (!b.requires_grad()) return add_consumed_grad(a, g);
+    if (shapes_equal(g.shape(), a.shape())) a.add_grad(g);  // copies only if it has none
+    else add_summed_grad(a, g);
+  }
+  if (!b.requires_grad()) return;
+  T* values = g.data();
+  for (std::size_t i = 0; i < g.size(); ++i) values[i] = -values[i];
+  add_consumed_grad(b, g);
+}
+
+// The activations' backward passes: g ⊙ f'(x) from their output y.
+template <typename T>
+void tanh_gradient(Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+  in[0].add_grad(backward_applied<T>(g, y, tanh_backward));
+}
+template <typename T>
+void relu_gradient(Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+  in[0].add_grad(backward_applied<T>(g, y, relu_backward));
+}
+template <typename T>
+void sigmoid_gradient(Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+  in[0].add_grad(backward_applied<T>(g, y, sigmoid_backward));
+}
+
 }  // namespace
 
 template <typename T>
 Variable<T> matmul(const Variable<T>& a, const Variable<T>& b) {
-  return Variable<T>::from_op(
+  Variable<T> result = Variable<T>::from_op(
       matmul(a.value(), b.value()), "matmul",  // the array matmul checks the shapes
       [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         const Array<T>& av = in[0].value();
@@ -117,88 +220,52 @@ Variable<T> matmul(const Variable<T>& a, const Variable<T>& b) {
         }
       },
       a, b);
+  result.set_output_unread();
+  return result;
 }
 
 template <typename T>
 Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
-  return Variable<T>::from_op(
+  Variable<T> result = Variable<T>::from_op(
       broadcast_elementwise<T>(a.value(), b.value(), "add", add_rows,
-                            [&] { return Array<T>(a.value() + b.value()); }),
-      "add",
-      [](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-        // Both inputs get g summed to their shapes. The one served second may
-        // take g's storage: serve first the one that cannot (a broadcast
-        // input, whose gradient is a reduction), or else one that reads g
-        // without a copy when it already holds a gradient.
-        const bool first_reads = !shapes_equal(g.shape(), in[0].shape()) ||
-                                 shapes_equal(g.shape(), in[1].shape());
-        Variable<T>& reads = in[first_reads ? 0 : 1];
-        Variable<T>& takes = in[first_reads ? 1 : 0];
-        if (!takes.requires_grad()) {
-          if (reads.requires_grad()) add_consumed_grad(reads, g);
-          return;
-        }
-        if (reads.requires_grad()) {
-          if (shapes_equal(g.shape(), reads.shape())) reads.add_grad(g);  // copies only if it has none
-          else reads.add_grad(sum_to(g, to_shape(reads.shape())));
-        }
-        add_consumed_grad(takes, g);
-      },
-      a, b);
+                               [&] { return Array<T>(a.value() + b.value()); }),
+      "add", add_backward<T>, a, b);
+  result.set_output_unread();
+  return result;
 }
 
 template <typename T>
 Variable<T> add(Variable<T>&& a, const Variable<T>& b) {
-  if (computed_in_place(a, b, add_rows)) return std::move(a);
+  if (auto result = computed_in_place(a, b, add_rows, "add", add_backward<T>)) return std::move(*result);
   return add(static_cast<const Variable<T>&>(a), b);
 }
 
 template <typename T>
 Variable<T> sub(Variable<T>&& a, const Variable<T>& b) {
-  if (computed_in_place(a, b, subtract_rows)) return std::move(a);
+  if (auto result = computed_in_place(a, b, subtract_rows, "sub", sub_backward<T>)) return std::move(*result);
   return sub(static_cast<const Variable<T>&>(a), b);
 }
 
 template <typename T>
 Variable<T> mul(Variable<T>&& a, const Variable<T>& b) {
-  if (computed_in_place(a, b, multiply_rows)) return std::move(a);
+  // mul's backward reads a's value: only a plain result is computed in place.
+  if (auto result = computed_in_place<T>(a, b, multiply_rows, "mul", nullptr)) return std::move(*result);
   return mul(static_cast<const Variable<T>&>(a), b);
 }
 
 template <typename T>
 Variable<T> sub(const Variable<T>& a, const Variable<T>& b) {
-  return Variable<T>::from_op(
+  Variable<T> result = Variable<T>::from_op(
       broadcast_elementwise<T>(a.value(), b.value(), "sub", subtract_rows,
-                            [&] { return Array<T>(a.value() - b.value()); }),
-      "sub",
-      [](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-        // a gets g, b gets −g, both summed to their shapes, with no negated
-        // copy of g: subtracted from a gradient b already holds, or g
-        // negated in its own storage once a has read it.
-        Variable<T>& a = in[0];
-        Variable<T>& b = in[1];
-        if (b.requires_grad() && b.has_grad() && shapes_equal(g.shape(), b.shape())) {
-          T* db = b.grad_buffer().data();
-          subtract_into(db, g.data(), db, g.size());
-          if (a.requires_grad()) add_consumed_grad(a, g);
-          return;
-        }
-        if (a.requires_grad()) {
-          if (!b.requires_grad()) return add_consumed_grad(a, g);
-          if (shapes_equal(g.shape(), a.shape())) a.add_grad(g);  // copies only if it has none
-          else a.add_grad(sum_to(g, to_shape(a.shape())));
-        }
-        if (!b.requires_grad()) return;
-        T* values = g.data();
-        for (std::size_t i = 0; i < g.size(); ++i) values[i] = -values[i];
-        add_consumed_grad(b, g);
-      },
-      a, b);
+                               [&] { return Array<T>(a.value() - b.value()); }),
+      "sub", sub_backward<T>, a, b);
+  result.set_output_unread();
+  return result;
 }
 
 template <typename T>
 Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
-  return Variable<T>::from_op(
+  Variable<T> result = Variable<T>::from_op(
       broadcast_elementwise<T>(a.value(), b.value(), "mul", multiply_rows,
                             [&] { return Array<T>(a.value() * b.value()); }),
       "mul",
@@ -215,6 +282,8 @@ Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
         }
       },
       a, b);
+  result.set_output_unread();  // it reads its inputs' values, not its own
+  return result;
 }
 
 template <typename T>
@@ -240,32 +309,35 @@ Variable<T> scale(const Variable<T>& a, typename Variable<T>::value_type factor)
 
 template <typename T>
 Variable<T> tanh(const Variable<T>& a) {
-  return Variable<T>::from_op(
-      applied<T>(a.value(), tanh_into), "tanh",
-      [](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
-        in[0].add_grad(backward_applied<T>(g, y, tanh_backward));
-      },
-      a);
+  return Variable<T>::from_op(applied<T>(a.value(), tanh_into), "tanh", tanh_gradient<T>, a);
+}
+
+template <typename T>
+Variable<T> tanh(Variable<T>&& a) {
+  if (auto result = activated_in_place<T>(a, tanh_in_place, "tanh", tanh_gradient<T>)) return std::move(*result);
+  return tanh(static_cast<const Variable<T>&>(a));
 }
 
 template <typename T>
 Variable<T> relu(const Variable<T>& a) {
-  return Variable<T>::from_op(
-      applied<T>(a.value(), relu_into), "relu",
-      [](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
-        in[0].add_grad(backward_applied<T>(g, y, relu_backward));
-      },
-      a);
+  return Variable<T>::from_op(applied<T>(a.value(), relu_into), "relu", relu_gradient<T>, a);
+}
+
+template <typename T>
+Variable<T> relu(Variable<T>&& a) {
+  if (auto result = activated_in_place<T>(a, relu_in_place, "relu", relu_gradient<T>)) return std::move(*result);
+  return relu(static_cast<const Variable<T>&>(a));
 }
 
 template <typename T>
 Variable<T> sigmoid(const Variable<T>& a) {
-  return Variable<T>::from_op(
-      applied<T>(a.value(), sigmoid_into), "sigmoid",
-      [](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
-        in[0].add_grad(backward_applied<T>(g, y, sigmoid_backward));
-      },
-      a);
+  return Variable<T>::from_op(applied<T>(a.value(), sigmoid_into), "sigmoid", sigmoid_gradient<T>, a);
+}
+
+template <typename T>
+Variable<T> sigmoid(Variable<T>&& a) {
+  if (auto result = activated_in_place<T>(a, sigmoid_in_place, "sigmoid", sigmoid_gradient<T>)) return std::move(*result);
+  return sigmoid(static_cast<const Variable<T>&>(a));
 }
 
 template <typename T>
@@ -375,6 +447,9 @@ Variable<T> stack(const std::vector<Variable<T>>& values, std::size_t axis) {
   template Variable<T> tanh(const Variable<T>&);                               \
   template Variable<T> relu(const Variable<T>&);                               \
   template Variable<T> sigmoid(const Variable<T>&);                            \
+  template Variable<T> tanh(Variable<T>&&);                                    \
+  template Variable<T> relu(Variable<T>&&);                                    \
+  template Variable<T> sigmoid(Variable<T>&&);                                 \
   template Variable<T> sum(const Variable<T>&);                                \
   template Variable<T> mean(const Variable<T>&);                               \
   template Variable<T> reshape(const Variable<T>&, const Shape&);              \

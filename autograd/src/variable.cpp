@@ -90,7 +90,8 @@ namespace {
 // already has when that fits (zero_grad() keeps it for this).
 template <typename T>
 void fill_gradient(detail::Node<T>& node, T value) {
-  if (!node.grad || node.grad->shape() != node.value.shape()) node.grad = Array<T>::from_shape(node.value.shape());
+  const auto& shape = node.value_taken ? node.taken_shape : node.value.shape();
+  if (!node.grad || node.grad->shape() != shape) node.grad = Array<T>::from_shape(shape);
   fill_into(node.grad->data(), node.grad->size(), value);
 }
 }  // namespace
@@ -127,11 +128,11 @@ void Variable<T>::zero_grad() {
 
 namespace {
 template <typename T>
-void check_grad_shape(const Array<T>& value, const Array<T>& g, const char* where) {
-  if (g.shape() != value.shape()) {
+void check_grad_shape(const typename Array<T>::shape_type& shape, const Array<T>& g, const char* where) {
+  if (g.shape() != shape) {
     throw std::invalid_argument(std::string(where) + ": gradient of shape " +
                                 shape_to_string(g.shape()) + " for a value of shape " +
-                                shape_to_string(value.shape()));
+                                shape_to_string(shape));
   }
 }
 
@@ -146,7 +147,7 @@ void add_to_gradient(Array<T>& grad, const Array<T>& g) {
 
 template <typename T>
 void Variable<T>::add_grad(const Array<T>& g) {
-  check_grad_shape(node_->value, g, "add_grad");
+  check_grad_shape<T>(shape(), g, "add_grad");
   write_uniform_grad(*node_);
   if (node_->has_grad) {
     add_to_gradient(*node_->grad, g);
@@ -158,7 +159,7 @@ void Variable<T>::add_grad(const Array<T>& g) {
 
 template <typename T>
 void Variable<T>::add_grad(Array<T>&& g) {
-  check_grad_shape(node_->value, g, "add_grad");
+  check_grad_shape<T>(shape(), g, "add_grad");
   write_uniform_grad(*node_);
   if (node_->has_grad) {
     add_to_gradient(*node_->grad, g);
@@ -186,7 +187,7 @@ void Variable<T>::backward(bool retain_graph) {
         "; only a single-element value (a loss) has an implied gradient of 1. Reduce it "
         "(sum, mean) or pass backward(grad_output)");
   }
-  backward(Array<T>(node_->value.shape(), T(1)), retain_graph);
+  backward(Array<T>(shape(), T(1)), retain_graph);
 }
 
 namespace {
@@ -240,7 +241,7 @@ void Variable<T>::backward(Array<T>&& grad_output, bool retain_graph) {
         "backward: this value does not require a gradient: none of the values it was computed "
         "from has requires_grad set, or it was computed under NoGradGuard");
   }
-  check_grad_shape(node_->value, grad_output, "backward");
+  check_grad_shape<T>(shape(), grad_output, "backward");
 
   // Iterative depth-first walk: post-order gives the inputs before their
   // users, so the reversed order visits each node after all its users.
@@ -294,7 +295,10 @@ void Variable<T>::backward(Array<T>&& grad_output, bool retain_graph) {
         write_uniform_grad(*node);
         node->grad_fn(*node->grad, node->value, node->inputs);
       }
-      if (check) detail::check_input_gradients(node->op, node->layer, node->value, node->inputs);
+      if (check) {
+        const auto& shape = node->value_taken ? node->taken_shape : node->value.shape();
+        detail::check_input_gradients(node->op, node->layer, shape, node->inputs);
+      }
     }
     // Gradients of intermediate values are not kept (as in PyTorch).
     node->grad.reset();
@@ -307,6 +311,15 @@ void Variable<T>::backward(Array<T>&& grad_output, bool retain_graph) {
       it->reset();  // its users are done with it: free it now, not at the end
     }
   }
+}
+
+template <typename T>
+Array<T> Variable<T>::take_value() {
+  detail::Node<T>& node = *node_;
+  node.taken_shape = node.value.shape();
+  node.value_taken = true;
+  node.value_sum.reset();
+  return std::move(node.value);
 }
 
 template <typename T>

@@ -407,7 +407,7 @@ Array<T> matmul(const Array<T>& a, const Array<T>& b) {
   }
   const std::size_t k = b.shape()[0];
   const std::size_t n = b.shape()[1];
-  Shape out_shape = to_shape(a.shape());
+  typename Array<T>::shape_type out_shape = a.shape();  // held inline: no heap allocation per product
   out_shape.back() = n;
   const std::size_t m = element_count(out_shape) / (n == 0 ? 1 : n);
   // beta = 0 makes the product write every element without reading it (and

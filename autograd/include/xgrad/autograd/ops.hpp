@@ -26,11 +26,14 @@ template <typename T>
 Variable<T> sub(const Variable<T>& a, const Variable<T>& b);
 template <typename T>
 Variable<T> mul(const Variable<T>& a, const Variable<T>& b);
-// The same given a temporary: when nothing records the result and `a` is a
-// plain value that no other handle names, of the result's shape (b is [U]
-// added to [B, U], or a's shape), the result is computed in a's storage and
-// is a itself: a user's per-step loop (matmul(x, W) + matmul(h, U) + b)
-// allocates no array for its sums under NoGradGuard.
+// The same given a temporary `a` of the result's shape (b is [U] added to
+// [B, U], or a's shape) that no other handle names: the result is computed
+// in a's storage when nothing reads a's value again (Variable::
+// value_can_be_taken): a plain value, or the result of matmul, add, sub or
+// mul. A user's per-step loop (tanh(matmul(x, W) + matmul(h, U) + b))
+// allocates no array for its sums, and none for the tanh, in training as
+// under NoGradGuard, and its sums' memory is still in cache. mul computes in
+// place only a result that records nothing (its backward reads a).
 template <typename T>
 Variable<T> add(Variable<T>&& a, const Variable<T>& b);
 template <typename T>
@@ -49,6 +52,13 @@ template <typename T>
 Variable<T> relu(const Variable<T>& a);
 template <typename T>
 Variable<T> sigmoid(const Variable<T>& a);
+// The same in a temporary's storage, as add given a temporary.
+template <typename T>
+Variable<T> tanh(Variable<T>&& a);
+template <typename T>
+Variable<T> relu(Variable<T>&& a);
+template <typename T>
+Variable<T> sigmoid(Variable<T>&& a);
 
 // Sum and mean of all elements: a 0-D value.
 template <typename T>
@@ -101,6 +111,9 @@ Variable<T> operator-(const Variable<T>& a) { return neg(a); }
   extern template Variable<T> tanh(const Variable<T>&);                               \
   extern template Variable<T> relu(const Variable<T>&);                               \
   extern template Variable<T> sigmoid(const Variable<T>&);                            \
+  extern template Variable<T> tanh(Variable<T>&&);                                    \
+  extern template Variable<T> relu(Variable<T>&&);                                    \
+  extern template Variable<T> sigmoid(Variable<T>&&);                                 \
   extern template Variable<T> sum(const Variable<T>&);                                \
   extern template Variable<T> mean(const Variable<T>&);                               \
   extern template Variable<T> reshape(const Variable<T>&, const Shape&);              \

@@ -68,6 +68,15 @@ struct Node {
   std::vector<Variable<T>> inputs;
   GradFn<T> grad_fn;
   UniformGradFn<T> uniform_grad_fn = nullptr;  // null: the array is written, then grad_fn runs
+  // The op's backward reads neither this value nor nothing else of it but its
+  // shape (Variable::set_output_unread): an op given the node as a temporary
+  // may take the storage for its own result.
+  bool output_unread = false;
+  // The value's storage went to a later op's result (Variable::take_value);
+  // `value` is then moved-from and the node keeps its shape here, which its
+  // gradient and its user's backward still read.
+  bool value_taken = false;
+  typename Array<T>::shape_type taken_shape;
   std::uint64_t visit_mark = 0;  // used by backward()'s graph walk
 
   explicit Node(Array<T>&& v) : value(std::move(v)) {}
@@ -110,9 +119,11 @@ class Variable {
     node_->value_sum.reset();
     return node_->value;
   }
-  const auto& shape() const { return node_->value.shape(); }
-  std::size_t dimension() const { return node_->value.dimension(); }
-  std::size_t size() const { return node_->value.size(); }
+  const typename Array<T>::shape_type& shape() const {
+    return node_->value_taken ? node_->taken_shape : node_->value.shape();
+  }
+  std::size_t dimension() const { return shape().size(); }
+  std::size_t size() const { return node_->value_taken ? element_count(shape()) : node_->value.size(); }
   // The one element of a one-element value (a 0-D loss, a [1] or [1, 1]
   // array), as PyTorch's tensor.item(). Throws std::invalid_argument naming
   // the shape when the value does not hold exactly one element.
@@ -157,6 +168,30 @@ class Variable {
   // its result.
   bool is_sole_plain_value() const {
     return node_.use_count() == 1 && node_->op == nullptr && !node_->requires_grad && !node_->has_grad;
+  }
+
+  // For op implementations, given this handle as a temporary: whether the op
+  // may compute its result in the value's storage and take it (take_value).
+  // So when no other handle names the node and nothing will read the value
+  // again: a plain value (is_sole_plain_value), or the result of an op whose
+  // backward reads no more of it than its shape (set_output_unread) and that
+  // has no gradient yet. Never under DetectAnomaly, whose messages read
+  // values. The op taking it must not read this value in its own backward.
+  bool value_can_be_taken() const {
+    const detail::Node<T>& node = *node_;
+    return node_.use_count() == 1 && !node.value_taken && !node.has_grad && !is_anomaly_detection_enabled() &&
+           (node.op ? node.output_unread : !node.requires_grad);
+  }
+  // Moves the value out (value_can_be_taken). The node keeps its shape and
+  // its place in the graph, so a result recorded with it as an input sends
+  // the gradient on through it.
+  Array<T> take_value();
+  // For op implementations: this recorded result's backward reads no more
+  // of its value than its shape, so an op given it as a temporary may take
+  // its storage. Nothing for a result that records nothing (a plain value
+  // may be taken anyway).
+  void set_output_unread() {
+    if (node_->op) node_->output_unread = true;
   }
 
   // Whether two handles name the same node.
