@@ -46,38 +46,42 @@ namespace detail {
 
 template <typename T>
 struct Node {
+  // First the fields backward()'s walk reads of every node, in one cache
+  // line: the walk visits hundreds of nodes per step of an op-by-op model,
+  // made in the forward pass and no longer in the nearest caches, and its
+  // time went into loading requires_grad and visit_mark from two other lines.
+  std::vector<Variable<T>> inputs;
+  std::uint64_t visit_mark = 0;  // used by backward()'s graph walk
+  const char* op = nullptr;      // the op that made this value; nullptr for a leaf
+  bool requires_grad = false;
+  bool graph_freed = false;  // backward() released this op's inputs
+  bool has_grad = false;
+  // With has_grad: the gradient is uniform_grad in every element, not (yet)
+  // written into `grad` (add_uniform_grad).
+  bool grad_is_uniform = false;
+  // The op's backward reads no more of this value than its shape
+  // (Variable::set_output_unread): an op given the node as a temporary may
+  // take the storage for its own result.
+  bool output_unread = false;
+  // The value's storage went to a later op's result (Variable::take_value);
+  // `value` is then moved-from and the node keeps its shape in taken_shape,
+  // which its gradient and its user's backward still read.
+  bool value_taken = false;
+  T uniform_grad = T(0);
+  UniformGradFn<T> uniform_grad_fn = nullptr;  // null: the array is written, then grad_fn runs
+  GradFn<T> grad_fn;
+  // The layer path the op ran in, recorded only under DetectAnomaly (anomaly.hpp).
+  const char* layer = nullptr;
   Array<T> value;
   // Meaningful only with has_grad; kept after zero_grad() for grad_buffer()
   // to reuse. Optional: a default Array is 0-D with one element, an
   // allocation for every node, and most nodes never get a gradient.
   std::optional<Array<T>> grad;
-  bool has_grad = false;
-  // With has_grad: the gradient is uniform_grad in every element, not (yet)
-  // written into `grad` (add_uniform_grad).
-  bool grad_is_uniform = false;
-  T uniform_grad = T(0);
   // The sum of value's elements when the op that made it had it from the
   // same pass (square): a sum or mean reads it instead of the array. The
   // mutable value() forgets it.
   std::optional<T> value_sum;
-  bool requires_grad = false;
-  bool graph_freed = false;     // backward() released this op's inputs
-  const char* op = nullptr;     // the op that made this value; nullptr for a leaf
-  // The layer path the op ran in, recorded only under DetectAnomaly (anomaly.hpp).
-  const char* layer = nullptr;
-  std::vector<Variable<T>> inputs;
-  GradFn<T> grad_fn;
-  UniformGradFn<T> uniform_grad_fn = nullptr;  // null: the array is written, then grad_fn runs
-  // The op's backward reads neither this value nor nothing else of it but its
-  // shape (Variable::set_output_unread): an op given the node as a temporary
-  // may take the storage for its own result.
-  bool output_unread = false;
-  // The value's storage went to a later op's result (Variable::take_value);
-  // `value` is then moved-from and the node keeps its shape here, which its
-  // gradient and its user's backward still read.
-  bool value_taken = false;
   typename Array<T>::shape_type taken_shape;
-  std::uint64_t visit_mark = 0;  // used by backward()'s graph walk
 
   explicit Node(Array<T>&& v) : value(std::move(v)) {}
   Node(const Node&) = delete;
