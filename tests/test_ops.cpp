@@ -113,6 +113,32 @@ TEST_F(Matmul, GradcheckWithOneConstantInputAndWithASharedInput) {
   EXPECT_TRUE(gradcheck_passes(reuse_b, {random_variable({3, 3}), random_variable({3, 3})}));
 }
 
+TEST_F(Matmul, WeightsTransposedOncePerPassMatchCentralDifferences) {
+  // A loop's products by the same weights, with 8 rows or more (gemm then
+  // transposes B first and the backward keeps B^T for the pass); three
+  // weight matrices in turn, more than the two kept.
+  const auto loop = [](const Inputs& v) {
+    V h = v[0];
+    for (int step = 0; step < 3; ++step)
+      h = xgrad::tanh(xgrad::matmul(xgrad::matmul(xgrad::matmul(h, v[1]), v[2]), v[3]));
+    return h;
+  };
+  EXPECT_TRUE(gradcheck_passes(loop, {random_variable({8, 4}), random_variable({4, 5}), random_variable({5, 5}),
+                                      random_variable({5, 4})}));
+}
+
+TEST_F(Matmul, WeightsChangedBetweenPassesAreTransposedAgain) {
+  // dx = g · W^T with g all ones: the row sums of W, from each pass's W.
+  V x = random_variable({8, 3});
+  V w(Array<double>{{1, 2}, {3, 4}, {5, 6}}, true);
+  xgrad::sum(xgrad::matmul(x, w)).backward();
+  EXPECT_EQ(x.grad(), xt::broadcast(Array<double>{3, 7, 11}, {8, 3}));
+  x.zero_grad();
+  w.value() = Array<double>{{-1, 0}, {2, 2}, {0, 10}};
+  xgrad::sum(xgrad::matmul(x, w)).backward();
+  EXPECT_EQ(x.grad(), xt::broadcast(Array<double>{-1, 4, 10}, {8, 3}));
+}
+
 TEST_F(Matmul, ForwardValueAndOpName) {
   // Hand computation: [[1,2,3],[4,5,6]] · [[7,8],[9,10],[11,12]] = [[58,64],[139,154]].
   const V a(Array<double>{{1, 2, 3}, {4, 5, 6}}, true);

@@ -502,6 +502,15 @@ TEST(Gemm, SmallMatrixShapeRule) {
   xgrad::set_num_threads(before);
 }
 
+// The small A·B^T products gemm runs as A·(B^T) (blas.cpp: OpenBLAS is 3x
+// slower on them), the rule matmul's backward follows to keep B^T.
+TEST(Gemm, TransposesBFirstForSmallProductsWithRowsEnough) {
+  EXPECT_TRUE(xgrad::gemm_transposes_b_first(32, 32, 32));    // S's recurrent step, backward
+  EXPECT_TRUE(xgrad::gemm_transposes_b_first(8, 4, 4));
+  EXPECT_FALSE(xgrad::gemm_transposes_b_first(7, 32, 32));    // too few rows to pay for the copy
+  EXPECT_FALSE(xgrad::gemm_transposes_b_first(1024, 1024, 1024));  // OpenBLAS's own transpose
+}
+
 // An empty sum (k = 0) is C = beta · C, and BLAS is not called: OpenBLAS
 // rejects lda = 0 (it wants at least max(1, k)) with a message and leaves C
 // as it was.

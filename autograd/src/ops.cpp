@@ -185,6 +185,35 @@ void sigmoid_gradient(Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& 
   in[0].add_grad(backward_applied<T>(g, y, sigmoid_backward));
 }
 
+// B^T of a matmul's second input [K, N], as [N, K] rows, made once per
+// backward() pass: a loop multiplies by the same weights at every step, and
+// each step's backward would transpose them again. Two kept per thread (a
+// loop's input and recurrent weights), keyed by the node's value, which
+// lives and does not change during the pass. Null outside a pass.
+template <typename T>
+const T* transposed_in_pass(const Variable<T>& b) {
+  struct Kept {
+    const Array<T>* value = nullptr;
+    std::uint64_t pass = 0;
+    std::vector<T> transposed;
+  };
+  thread_local Kept kept[2];
+  thread_local std::size_t next = 0;
+  const std::uint64_t pass = detail::backward_pass_number();
+  if (pass == 0) return nullptr;  // not in a pass: nothing says the value stays
+  const Array<T>& value = b.value();
+  for (const Kept& k : kept)
+    if (k.pass == pass && k.value == &value) return k.transposed.data();
+  Kept& k = kept[next];
+  next = (next + 1) % 2;
+  const std::size_t rows = value.shape()[0], cols = value.shape()[1];
+  k.transposed.resize(value.size());
+  transpose_matrix(value.data(), rows, cols, cols, k.transposed.data(), rows);
+  k.value = &value;
+  k.pass = pass;
+  return k.transposed.data();
+}
+
 }  // namespace
 
 template <typename T>
@@ -209,8 +238,10 @@ Variable<T> matmul(const Variable<T>& a, const Variable<T>& b) {
           v.add_grad(std::move(fresh));
         };
         if (in[0].requires_grad()) {  // dA[m, k] = g[m, n] · B^T
+          const T* bt = gemm_transposes_b_first(m, k, n) ? transposed_in_pass(in[1]) : nullptr;
           add_product_to_grad(in[0], n, [&](T beta, T* da) {
-            gemm(false, true, m, k, n, T(1), g.data(), n, bv.data(), n, beta, da, k);
+            if (bt) gemm(false, false, m, k, n, T(1), g.data(), n, bt, k, beta, da, k);
+            else gemm(false, true, m, k, n, T(1), g.data(), n, bv.data(), n, beta, da, k);
           });
         }
         if (in[1].requires_grad()) {  // dB[k, n] = A^T · g, over all leading rows of A at once

@@ -17,7 +17,21 @@ thread_local bool grad_enabled = true;
 thread_local bool anomaly_detection = false;
 // Atomic so that backward() on separate graphs in separate threads is safe.
 std::atomic<std::uint64_t> next_visit_mark{0};
+// The visit mark of the backward() pass running on this thread.
+thread_local std::uint64_t running_pass = 0;
+
+// Sets running_pass for one pass, and back to the enclosing pass's (a
+// backward() run from a gradient function) when it ends.
+struct RunningPass {
+  std::uint64_t previous;
+  explicit RunningPass(std::uint64_t mark) : previous(running_pass) { running_pass = mark; }
+  ~RunningPass() { running_pass = previous; }
+  RunningPass(const RunningPass&) = delete;
+  RunningPass& operator=(const RunningPass&) = delete;
+};
 }  // namespace
+
+std::uint64_t detail::backward_pass_number() { return running_pass; }
 
 bool is_grad_enabled() { return grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(grad_enabled) { grad_enabled = false; }
@@ -246,6 +260,7 @@ void Variable<T>::backward(Array<T>&& grad_output, bool retain_graph) {
   // Iterative depth-first walk: post-order gives the inputs before their
   // users, so the reversed order visits each node after all its users.
   const std::uint64_t mark = ++next_visit_mark;
+  const RunningPass running{mark};
   WalkLists<T>& lists = walk_lists<T>();
   const ReleaseWalkLists<T> release{lists};
   auto& order = lists.order;

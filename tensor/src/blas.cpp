@@ -306,6 +306,10 @@ void gemm_with(bool allow_small, bool transpose_a, bool transpose_b, std::size_t
 }
 }  // namespace
 
+bool gemm_transposes_b_first(std::size_t m, std::size_t n, std::size_t k) {
+  return transpose_b_first(false, true, m, n, k);
+}
+
 std::string blas_core() { return openblas_get_corename(); }
 
 std::string blas_core_warning(const std::string& core, bool cpu_has_avx2, bool cpu_has_avx512) {

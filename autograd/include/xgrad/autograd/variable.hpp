@@ -93,6 +93,14 @@ struct Node {
 
 }  // namespace detail
 
+namespace detail {
+// The number of the backward() pass running on this thread, 0 outside one;
+// each pass has its own. Values do not change during a pass, so a gradient
+// function may keep what it derives from an input's value (matmul keeps
+// B^T) while the number stays the same.
+std::uint64_t backward_pass_number();
+}  // namespace detail
+
 // While one of these lives, ops record nothing (inference, optimizer updates).
 class NoGradGuard {
  public:

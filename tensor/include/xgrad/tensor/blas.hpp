@@ -29,6 +29,12 @@ void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std:
           double alpha, const double* a, std::size_t lda, const double* b, std::size_t ldb,
           double beta, double* c, std::size_t ldc);
 
+// Whether gemm computes a product A·B^T of these sizes (m rows of A, n of
+// B, k terms) as A·(B^T), with B^T copied first: then a caller that
+// multiplies by one B^T many times may keep the copy and pass it untransposed,
+// with the same result to the bit.
+bool gemm_transposes_b_first(std::size_t m, std::size_t n, std::size_t k);
+
 // The same product through OpenBLAS alone, never LIBXSMM: for comparisons
 // (xgrad_bench's gemm_limit) and tests.
 void gemm_openblas(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
