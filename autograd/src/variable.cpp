@@ -33,6 +33,59 @@ struct RunningPass {
 
 std::uint64_t detail::backward_pass_number() { return running_pass; }
 
+namespace {
+// Lists of at most this many inputs are kept (an op's few, not a stack's
+// hundreds), at most kKeptInputLists of them per thread.
+constexpr std::size_t kKeptInputListMaxCapacity = 8;
+constexpr std::size_t kKeptInputLists = 4096;
+
+template <typename T>
+struct KeptInputLists {
+  std::vector<std::vector<Variable<T>>> lists;
+  KeptInputLists();
+  ~KeptInputLists();
+};
+// Set when the thread's kept lists are destroyed: a node freed later in the
+// thread's exit (a thread_local Variable) frees its list itself. A trivially
+// destructible flag, readable until the thread's storage goes.
+template <typename T>
+thread_local bool kept_input_lists_gone = false;
+
+template <typename T>
+KeptInputLists<T>::KeptInputLists() {
+  lists.reserve(kKeptInputLists);
+}
+template <typename T>
+KeptInputLists<T>::~KeptInputLists() {
+  kept_input_lists_gone<T> = true;
+}
+
+template <typename T>
+KeptInputLists<T>* kept_input_lists() noexcept {
+  if (kept_input_lists_gone<T>) return nullptr;
+  thread_local KeptInputLists<T> kept;
+  return &kept;
+}
+}  // namespace
+
+template <typename T>
+std::vector<Variable<T>> detail::reused_input_list() noexcept {
+  KeptInputLists<T>* kept = kept_input_lists<T>();
+  if (!kept || kept->lists.empty()) return {};
+  std::vector<Variable<T>> list = std::move(kept->lists.back());
+  kept->lists.pop_back();
+  return list;
+}
+
+template <typename T>
+void detail::keep_input_list(std::vector<Variable<T>>& list) noexcept {
+  if (list.capacity() == 0 || list.capacity() > kKeptInputListMaxCapacity) return;
+  KeptInputLists<T>* kept = kept_input_lists<T>();
+  if (!kept || kept->lists.size() == kKeptInputLists) return;
+  list.clear();
+  kept->lists.push_back(std::move(list));  // within the reserved room: no allocation
+}
+
 bool is_grad_enabled() { return grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(grad_enabled) { grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { grad_enabled = previous_; }
@@ -49,13 +102,13 @@ Node<T>::~Node() {
   // unwinds in this loop instead of in nested destructors.
   std::vector<std::shared_ptr<Node<T>>> pending;
   for (auto& input : inputs) pending.push_back(std::move(input.node_));
-  inputs.clear();
+  keep_input_list(inputs);
   while (!pending.empty()) {
     std::shared_ptr<Node<T>> node = std::move(pending.back());
     pending.pop_back();
     if (node && node.use_count() == 1) {
       for (auto& input : node->inputs) pending.push_back(std::move(input.node_));
-      node->inputs.clear();
+      keep_input_list(node->inputs);
     }
   }
 }
@@ -321,6 +374,7 @@ void Variable<T>::backward(Array<T>&& grad_output, bool retain_graph) {
     node->grad_is_uniform = false;
     if (!retain_graph) {
       node->inputs.clear();
+      detail::keep_input_list(node->inputs);
       node->grad_fn = nullptr;
       node->graph_freed = true;
       it->reset();  // its users are done with it: free it now, not at the end
@@ -372,6 +426,10 @@ Variable<T> Variable<T>::from_op(Array<T> value, std::vector<Variable<T>> inputs
   return result;
 }
 
+template std::vector<Variable<float>> detail::reused_input_list<float>() noexcept;
+template std::vector<Variable<double>> detail::reused_input_list<double>() noexcept;
+template void detail::keep_input_list<float>(std::vector<Variable<float>>&) noexcept;
+template void detail::keep_input_list<double>(std::vector<Variable<double>>&) noexcept;
 template class Variable<float>;
 template class Variable<double>;
 template struct detail::Node<float>;

@@ -94,6 +94,16 @@ struct Node {
 }  // namespace detail
 
 namespace detail {
+// The input lists of released nodes, emptied and kept with their memory for
+// the next recorded results: an op-by-op model frees and makes hundreds per
+// step, each a heap allocation and a free otherwise. reused_input_list
+// gives an empty list, with room when one was kept; keep_input_list takes
+// an emptied list's memory (leaving it without) when there is room to keep.
+template <typename T>
+std::vector<Variable<T>> reused_input_list() noexcept;
+template <typename T>
+void keep_input_list(std::vector<Variable<T>>& list) noexcept;
+
 // The number of the backward() pass running on this thread, 0 outside one;
 // each pass has its own. Values do not change during a pass, so a gradient
 // function may keep what it derives from an input's value (matmul keeps
@@ -236,6 +246,7 @@ class Variable {
     if ((inputs.requires_grad() || ...) && is_grad_enabled()) {
       result.node_->requires_grad = true;
       result.node_->op = op;
+      result.node_->inputs = detail::reused_input_list<T>();
       result.node_->inputs = {inputs...};
       result.node_->grad_fn = std::forward<F>(grad_fn);
     }
