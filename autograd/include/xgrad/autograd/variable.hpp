@@ -91,14 +91,12 @@ struct Node {
   ~Node();
 };
 
-}  // namespace detail
-
-namespace detail {
 // The input lists of released nodes, emptied and kept with their memory for
 // the next recorded results: an op-by-op model frees and makes hundreds per
 // step, each a heap allocation and a free otherwise. reused_input_list
-// gives an empty list, with room when one was kept; keep_input_list takes
-// an emptied list's memory (leaving it without) when there is room to keep.
+// gives an empty list, with room when one was kept; keep_input_list
+// empties a list and takes its memory (leaving it without) when there is
+// room to keep it.
 template <typename T>
 std::vector<Variable<T>> reused_input_list() noexcept;
 template <typename T>
