@@ -1,6 +1,7 @@
 // Random generators and threads: every thread has its own xgrad::generator(),
 // so threads never race on it, and two threads that each seed and train
-// their own model reproduce their solo runs bit for bit. Small and with one
+// their own model (or run their own op-by-op loop, whose graphs keep state
+// per thread) reproduce their solo runs bit for bit. Small and with one
 // OpenBLAS thread, so that the ThreadSanitizer build runs it quickly and sees
 // only xgrad's own threads.
 
@@ -12,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "xgrad/autograd/math_ops.hpp"
+#include "xgrad/autograd/ops.hpp"
 #include "xgrad/nn/data.hpp"
 #include "xgrad/nn/dense.hpp"
 #include "xgrad/nn/dropout.hpp"
@@ -139,6 +142,45 @@ TEST_F(ThreadsTraining, TwoThreadsTrainingTheirOwnSeededModelsMatchTheirSoloRuns
   for (int repeat = 0; repeat < kRepeats; ++repeat) {
     std::vector<Array<float>> trained[2];
     in_two_threads([&](int i) { trained[i] = train_seeded_model(static_cast<std::uint64_t>(i + 1)); });
+    EXPECT_TRUE(same_bits(trained[0], solo[0])) << "repeat " << repeat;
+    EXPECT_TRUE(same_bits(trained[1], solo[1])) << "repeat " << repeat;
+  }
+}
+
+// A user's per-step loop (matmul, add, tanh in taken storage; input lists
+// kept per thread; the weights' transposes kept per backward pass), trained
+// for a few steps with plain SGD: the gradients and weights of its seed.
+std::vector<Array<float>> train_per_step_loop(std::uint64_t seed) {
+  xgrad::manual_seed(seed);
+  xgrad::Variable<float> w(xgrad::uniform<float>({4, 8}, -0.5f, 0.5f), true);
+  xgrad::Variable<float> r(xgrad::uniform<float>({8, 8}, -0.5f, 0.5f), true);
+  xgrad::Variable<float> b(xgrad::uniform<float>({8}, -0.5f, 0.5f), true);
+  const Array<float> x = xgrad::uniform<float>({16, 6, 4}, -1.f, 1.f);
+  std::vector<Array<float>> out;
+  for (int step = 0; step < 20; ++step) {
+    xgrad::Variable<float> h(xgrad::zeros<float>({16, 8}));
+    std::vector<xgrad::Variable<float>> states;
+    for (std::size_t t = 0; t < 6; ++t) {
+      h = xgrad::tanh(xgrad::matmul(xgrad::select(xgrad::Variable<float>(x), 1, t), w) + xgrad::matmul(h, r) + b);
+      states.push_back(h);
+      std::this_thread::yield();
+    }
+    xgrad::mean(xgrad::square(xgrad::stack(states, 1))).backward();
+    for (auto* p : {&w, &r, &b}) {
+      out.push_back(p->grad());
+      p->value() -= 0.1f * p->grad();
+      p->zero_grad();
+    }
+  }
+  return out;
+}
+
+TEST_F(ThreadsTraining, TwoThreadsRunningPerStepLoopsMatchTheirSoloRuns) {
+  const std::vector<Array<float>> solo[2] = {train_per_step_loop(1), train_per_step_loop(2)};
+  ASSERT_FALSE(same_bits(solo[0], solo[1]));
+  for (int repeat = 0; repeat < kRepeats; ++repeat) {
+    std::vector<Array<float>> trained[2];
+    in_two_threads([&](int i) { trained[i] = train_per_step_loop(static_cast<std::uint64_t>(i + 1)); });
     EXPECT_TRUE(same_bits(trained[0], solo[0])) << "repeat " << repeat;
     EXPECT_TRUE(same_bits(trained[1], solo[1])) << "repeat " << repeat;
   }
