@@ -77,18 +77,6 @@ std::optional<Variable<T>> computed_in_place(Variable<T>& a, const Variable<T>& 
   return result;
 }
 
-// f(a) in a's own storage, for an activation given a temporary a (see
-// ops.hpp); nothing, no work done, when the op must make a new array. Its
-// backward reads its output, not a's value.
-template <typename T>
-std::optional<Variable<T>> activated_in_place(Variable<T>& a, void (*in_place)(T*, std::size_t), const char* op,
-                                              BackwardFn<T> backward) {
-  if (!a.value_can_be_taken()) return std::nullopt;
-  in_place(a.value().data(), a.size());
-  if (a.is_sole_plain_value()) return std::move(a);  // nothing to record: a needs no gradient
-  return Variable<T>::from_op(a.take_value(), op, backward, a);
-}
-
 // Adds g summed down to v's shape (smaller than g's) to v's gradient: the
 // gradient of an input broadcast to g's shape. A bias (v's shape g's
 // trailing shape) that already holds a gradient takes the sums of g's rows
@@ -171,18 +159,29 @@ void sub_backward(Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
   add_consumed_grad(b, g);
 }
 
-// The activations' backward passes: g ⊙ f'(x) from their output y.
+// An elementwise activation f: its backward pass, g ⊙ f'(x) from its output
+// y (Derivative: tanh_backward, ...), and the op, into a new array
+// (`into`) or, given a temporary a, in a's own storage (`in_place`; see
+// ops.hpp), which its backward does not read.
 template <typename T>
-void tanh_gradient(Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
-  in[0].add_grad(backward_applied<T>(g, y, tanh_backward));
+using Elementwise = void (*)(const T*, T*, std::size_t);
+
+template <typename T, Elementwise<T> Derivative>
+void activation_gradient(Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+  in[0].add_grad(backward_applied<T>(g, y, Derivative));
 }
-template <typename T>
-void relu_gradient(Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
-  in[0].add_grad(backward_applied<T>(g, y, relu_backward));
+
+template <typename T, Elementwise<T> Derivative>
+Variable<T> activated(const Variable<T>& a, Elementwise<T> into, const char* op) {
+  return Variable<T>::from_op(applied<T>(a.value(), into), op, activation_gradient<T, Derivative>, a);
 }
-template <typename T>
-void sigmoid_gradient(Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
-  in[0].add_grad(backward_applied<T>(g, y, sigmoid_backward));
+
+template <typename T, Elementwise<T> Derivative>
+Variable<T> activated(Variable<T>&& a, void (*in_place)(T*, std::size_t), Elementwise<T> into, const char* op) {
+  if (!a.value_can_be_taken()) return activated<T, Derivative>(static_cast<const Variable<T>&>(a), into, op);
+  in_place(a.value().data(), a.size());
+  if (a.is_sole_plain_value()) return std::move(a);  // nothing to record: a needs no gradient
+  return Variable<T>::from_op(a.take_value(), op, activation_gradient<T, Derivative>, a);
 }
 
 // B^T of a matmul's second input [K, N], as [N, K] rows, made once per
@@ -340,35 +339,32 @@ Variable<T> scale(const Variable<T>& a, typename Variable<T>::value_type factor)
 
 template <typename T>
 Variable<T> tanh(const Variable<T>& a) {
-  return Variable<T>::from_op(applied<T>(a.value(), tanh_into), "tanh", tanh_gradient<T>, a);
+  return activated<T, tanh_backward>(a, tanh_into, "tanh");
 }
 
 template <typename T>
 Variable<T> tanh(Variable<T>&& a) {
-  if (auto result = activated_in_place<T>(a, tanh_in_place, "tanh", tanh_gradient<T>)) return std::move(*result);
-  return tanh(static_cast<const Variable<T>&>(a));
+  return activated<T, tanh_backward>(std::move(a), tanh_in_place, tanh_into, "tanh");
 }
 
 template <typename T>
 Variable<T> relu(const Variable<T>& a) {
-  return Variable<T>::from_op(applied<T>(a.value(), relu_into), "relu", relu_gradient<T>, a);
+  return activated<T, relu_backward>(a, relu_into, "relu");
 }
 
 template <typename T>
 Variable<T> relu(Variable<T>&& a) {
-  if (auto result = activated_in_place<T>(a, relu_in_place, "relu", relu_gradient<T>)) return std::move(*result);
-  return relu(static_cast<const Variable<T>&>(a));
+  return activated<T, relu_backward>(std::move(a), relu_in_place, relu_into, "relu");
 }
 
 template <typename T>
 Variable<T> sigmoid(const Variable<T>& a) {
-  return Variable<T>::from_op(applied<T>(a.value(), sigmoid_into), "sigmoid", sigmoid_gradient<T>, a);
+  return activated<T, sigmoid_backward>(a, sigmoid_into, "sigmoid");
 }
 
 template <typename T>
 Variable<T> sigmoid(Variable<T>&& a) {
-  if (auto result = activated_in_place<T>(a, sigmoid_in_place, "sigmoid", sigmoid_gradient<T>)) return std::move(*result);
-  return sigmoid(static_cast<const Variable<T>&>(a));
+  return activated<T, sigmoid_backward>(std::move(a), sigmoid_in_place, sigmoid_into, "sigmoid");
 }
 
 template <typename T>

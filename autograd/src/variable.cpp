@@ -79,10 +79,10 @@ std::vector<Variable<T>> detail::reused_input_list() noexcept {
 
 template <typename T>
 void detail::keep_input_list(std::vector<Variable<T>>& list) noexcept {
+  list.clear();
   if (list.capacity() == 0 || list.capacity() > kKeptInputListMaxCapacity) return;
   KeptInputLists<T>* kept = kept_input_lists<T>();
   if (!kept || kept->lists.size() == kKeptInputLists) return;
-  list.clear();
   kept->lists.push_back(std::move(list));  // within the reserved room: no allocation
 }
 
@@ -157,7 +157,7 @@ namespace {
 // already has when that fits (zero_grad() keeps it for this).
 template <typename T>
 void fill_gradient(detail::Node<T>& node, T value) {
-  const auto& shape = node.value_taken ? node.taken_shape : node.value.shape();
+  const auto& shape = node.shape();
   if (!node.grad || node.grad->shape() != shape) node.grad = Array<T>::from_shape(shape);
   fill_into(node.grad->data(), node.grad->size(), value);
 }
@@ -363,18 +363,14 @@ void Variable<T>::backward(Array<T>&& grad_output, bool retain_graph) {
         write_uniform_grad(*node);
         node->grad_fn(*node->grad, node->value, node->inputs);
       }
-      if (check) {
-        const auto& shape = node->value_taken ? node->taken_shape : node->value.shape();
-        detail::check_input_gradients(node->op, node->layer, shape, node->inputs);
-      }
+      if (check) detail::check_input_gradients(node->op, node->layer, node->shape(), node->inputs);
     }
     // Gradients of intermediate values are not kept (as in PyTorch).
     node->grad.reset();
     node->has_grad = false;
     node->grad_is_uniform = false;
     if (!retain_graph) {
-      node->inputs.clear();
-      detail::keep_input_list(node->inputs);
+      detail::keep_input_list(node->inputs);  // empties it
       node->grad_fn = nullptr;
       node->graph_freed = true;
       it->reset();  // its users are done with it: free it now, not at the end

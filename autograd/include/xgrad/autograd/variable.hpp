@@ -84,6 +84,8 @@ struct Node {
   typename Array<T>::shape_type taken_shape;
 
   explicit Node(Array<T>&& v) : value(std::move(v)) {}
+  // The value's shape, also once its storage was taken.
+  const typename Array<T>::shape_type& shape() const { return value_taken ? taken_shape : value.shape(); }
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
   // Releases the chain of inputs without recursion, so a graph of 100,000
@@ -139,9 +141,7 @@ class Variable {
     node_->value_sum.reset();
     return node_->value;
   }
-  const typename Array<T>::shape_type& shape() const {
-    return node_->value_taken ? node_->taken_shape : node_->value.shape();
-  }
+  const typename Array<T>::shape_type& shape() const { return node_->shape(); }
   std::size_t dimension() const { return shape().size(); }
   std::size_t size() const { return node_->value_taken ? element_count(shape()) : node_->value.size(); }
   // The one element of a one-element value (a 0-D loss, a [1] or [1, 1]
