@@ -136,15 +136,21 @@ std::vector<Array<float>> train_seeded_model(std::uint64_t seed) {
   return weights;
 }
 
-TEST_F(ThreadsTraining, TwoThreadsTrainingTheirOwnSeededModelsMatchTheirSoloRuns) {
-  const std::vector<Array<float>> solo[2] = {train_seeded_model(1), train_seeded_model(2)};
+// train(1) and train(2) alone, then kRepeats times at once in two threads:
+// each thread's run gives its solo run's floats bit for bit.
+void expect_two_threads_match_solo(std::vector<Array<float>> (*train)(std::uint64_t)) {
+  const std::vector<Array<float>> solo[2] = {train(1), train(2)};
   ASSERT_FALSE(same_bits(solo[0], solo[1]));
   for (int repeat = 0; repeat < kRepeats; ++repeat) {
     std::vector<Array<float>> trained[2];
-    in_two_threads([&](int i) { trained[i] = train_seeded_model(static_cast<std::uint64_t>(i + 1)); });
+    in_two_threads([&](int i) { trained[i] = train(static_cast<std::uint64_t>(i + 1)); });
     EXPECT_TRUE(same_bits(trained[0], solo[0])) << "repeat " << repeat;
     EXPECT_TRUE(same_bits(trained[1], solo[1])) << "repeat " << repeat;
   }
+}
+
+TEST_F(ThreadsTraining, TwoThreadsTrainingTheirOwnSeededModelsMatchTheirSoloRuns) {
+  expect_two_threads_match_solo(train_seeded_model);
 }
 
 // A user's per-step loop (matmul, add, tanh in taken storage; input lists
@@ -155,13 +161,13 @@ std::vector<Array<float>> train_per_step_loop(std::uint64_t seed) {
   xgrad::Variable<float> w(xgrad::uniform<float>({4, 8}, -0.5f, 0.5f), true);
   xgrad::Variable<float> r(xgrad::uniform<float>({8, 8}, -0.5f, 0.5f), true);
   xgrad::Variable<float> b(xgrad::uniform<float>({8}, -0.5f, 0.5f), true);
-  const Array<float> x = xgrad::uniform<float>({16, 6, 4}, -1.f, 1.f);
+  const xgrad::Variable<float> x(xgrad::uniform<float>({16, 6, 4}, -1.f, 1.f));
   std::vector<Array<float>> out;
   for (int step = 0; step < 20; ++step) {
     xgrad::Variable<float> h(xgrad::zeros<float>({16, 8}));
     std::vector<xgrad::Variable<float>> states;
     for (std::size_t t = 0; t < 6; ++t) {
-      h = xgrad::tanh(xgrad::matmul(xgrad::select(xgrad::Variable<float>(x), 1, t), w) + xgrad::matmul(h, r) + b);
+      h = xgrad::tanh(xgrad::matmul(xgrad::select(x, 1, t), w) + xgrad::matmul(h, r) + b);
       states.push_back(h);
       std::this_thread::yield();
     }
@@ -176,14 +182,7 @@ std::vector<Array<float>> train_per_step_loop(std::uint64_t seed) {
 }
 
 TEST_F(ThreadsTraining, TwoThreadsRunningPerStepLoopsMatchTheirSoloRuns) {
-  const std::vector<Array<float>> solo[2] = {train_per_step_loop(1), train_per_step_loop(2)};
-  ASSERT_FALSE(same_bits(solo[0], solo[1]));
-  for (int repeat = 0; repeat < kRepeats; ++repeat) {
-    std::vector<Array<float>> trained[2];
-    in_two_threads([&](int i) { trained[i] = train_per_step_loop(static_cast<std::uint64_t>(i + 1)); });
-    EXPECT_TRUE(same_bits(trained[0], solo[0])) << "repeat " << repeat;
-    EXPECT_TRUE(same_bits(trained[1], solo[1])) << "repeat " << repeat;
-  }
+  expect_two_threads_match_solo(train_per_step_loop);
 }
 
 // Per-model generators: weights drawn under a GeneratorGuard of the model's
