@@ -63,4 +63,27 @@ TEST(GraphAllocations, AWarmedUpOpByOpTrainStepMakesNoHeapAllocation) {
   EXPECT_EQ(new_calls, 0u);
 }
 
+// A graph recorded and dropped without backward() (an evaluation run
+// without NoGradGuard) frees its nodes without a heap allocation either:
+// a node whose inputs live on elsewhere (weights, the input) has no chain
+// to unwind.
+TEST(GraphAllocations, ARecordedResultDroppedWithoutBackwardFreesWithoutHeapAllocation) {
+  xgrad::manual_seed(4);
+  Variable<float> w(xgrad::uniform<float>({8, 16}, -0.5f, 0.5f), true);
+  const Variable<float> x(xgrad::uniform<float>({4, 8}, -1.0f, 1.0f));
+  const auto forward = [&] {
+    for (int t = 0; t < 5; ++t) {
+      Variable<float> y = xgrad::matmul(x, w);
+      EXPECT_TRUE(y.requires_grad());
+    }
+  };
+  forward();
+  forward();
+  counting = true;
+  new_calls = 0;
+  forward();
+  counting = false;
+  EXPECT_EQ(new_calls, 0u);
+}
+
 }  // namespace

@@ -99,17 +99,20 @@ namespace detail {
 template <typename T>
 Node<T>::~Node() {
   // Take over the inputs of every node that dies with this one, so the chain
-  // unwinds in this loop instead of in nested destructors.
+  // unwinds in this loop instead of in nested destructors. An input held
+  // elsewhere too is only let go: a graph whose inputs live on (weights, the
+  // data) then makes no list at all.
   std::vector<std::shared_ptr<Node<T>>> pending;
-  for (auto& input : inputs) pending.push_back(std::move(input.node_));
-  keep_input_list(inputs);
+  const auto take_dying = [&pending](std::vector<Variable<T>>& list) {
+    for (auto& input : list)
+      if (input.node_.use_count() == 1) pending.push_back(std::move(input.node_));
+    keep_input_list(list);
+  };
+  take_dying(inputs);
   while (!pending.empty()) {
     std::shared_ptr<Node<T>> node = std::move(pending.back());
     pending.pop_back();
-    if (node && node.use_count() == 1) {
-      for (auto& input : node->inputs) pending.push_back(std::move(input.node_));
-      keep_input_list(node->inputs);
-    }
+    take_dying(node->inputs);
   }
 }
 
