@@ -766,11 +766,13 @@ TEST(SimpleRNNKerasDropout, IdentityOutsideTraining) {
             plain.forward_composed(x).value());
   dropping.eval();
   EXPECT_EQ(dropping(x).value(), expected);
-  // In eval mode training(true) does not turn dropout back on: it applies
-  // when is_training() and the call's training is not false.
-  EXPECT_EQ(dropping(x, Call().training(true)).value(), expected);
+  // The call's training, when given, decides, as Keras' `training=True`
+  // does: in eval mode it turns dropout on, in train mode false turns it off.
+  EXPECT_NE(dropping(x, Call().training(true)).value(), expected);
+  EXPECT_NE(dropping.forward_composed(x, Call().training(true)).value(), plain.forward_composed(x).value());
   dropping.train();
   EXPECT_NE(dropping(x, Call().training(true)).value(), expected);
+  EXPECT_EQ(dropping(x, Call().training(false)).value(), expected);
 }
 
 TEST(SimpleRNNKerasDropout, SeedMakesMasksReproducible) {
@@ -1171,6 +1173,8 @@ TEST(SimpleRNNKerasCell, DropoutMasksKeptUntilReset) {
   EXPECT_EQ(plain, xgrad::full<double>({8, 3}, 3.0));
   cell.eval();
   EXPECT_EQ(cell(x, h).value(), plain);
+  // An explicit training = true drops in eval mode too (Keras' call argument).
+  EXPECT_NE(cell(x, h, true).value(), plain);
   // A seeded cell draws what a seeded layer draws.
   xgrad::Generator g(4);
   const DrawnMasks m = masks_for(g, 8, 2, 3, 0.5, 0.5);

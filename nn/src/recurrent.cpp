@@ -114,7 +114,9 @@ RecurrentOutput<T> RecurrentLayer<T>::run(const Variable<T>& x, const RecurrentC
   // The masks for the whole sequence, as Keras' RNN prepares them before its
   // loop: one for the inputs and one for the state, or, for a gated cell
   // with recurrent dropout (Keras' implementation 1), one of each per gate.
-  const bool training = this->is_training() && call.training().value_or(true);
+  // The call's training, when given, decides (Keras: `training=True` drops
+  // whatever mode the layer is in); without it, the layer's mode.
+  const bool training = call.training().value_or(this->is_training());
   const bool per_gate = options.recurrent_dropout() > 0.0;
   std::vector<Array<T>> input_masks, recurrent_masks;
   if (training && options.dropout() > 0.0)

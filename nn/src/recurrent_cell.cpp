@@ -177,7 +177,7 @@ std::vector<Variable<T>> RecurrentCell<T>::step(const Variable<T>& x, const std:
                                 " of shape " + shape_to_string(state_shape) + " for a step of shape " +
                                 shape_to_string(x.shape()) + ", got " + shapes);
   }
-  const bool dropping = this->is_training() && training.value_or(true);
+  const bool dropping = training.value_or(this->is_training());  // as RecurrentLayer::run decides
   std::vector<Array<T>> input_masks;
   if (dropping && dropout_ > 0.0) input_masks = masks_for(input_masks_, {batch, features}, dropout_);
   std::vector<Array<T>> recurrent_masks;

@@ -179,7 +179,8 @@ struct RecurrentCall {
 
   // [B, T]: true where a timestep is used, false where it is skipped.
   XGRAD_ARG(std::optional<xt::xarray<bool>>, mask);
-  // Dropout applies when the layer is_training() and this is not false.
+  // Whether dropout applies: given, it decides, as Keras' `training` call
+  // argument does; not given, the layer's is_training() does.
   XGRAD_ARG(std::optional<bool>, training);
 
  private:

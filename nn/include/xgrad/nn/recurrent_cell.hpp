@@ -87,9 +87,9 @@ class RecurrentCell : public LayerWeights<T> {
                 std::optional<std::uint64_t> seed, bool use_bias);
 
   // (x [B, F], S states [B, U]) -> the S new states, built from primitive ops
-  // so every input gets its gradient. Dropout applies when is_training() and
-  // `training` is not false. Throws std::invalid_argument naming the cell and
-  // the shapes when they do not fit.
+  // so every input gets its gradient. Dropout applies as `training` says,
+  // or, without it, when is_training(). Throws std::invalid_argument naming
+  // the cell and the shapes when they do not fit.
   std::vector<Variable<T>> step(const Variable<T>& x, const std::vector<Variable<T>>& states,
                                 std::optional<bool> training);
 
@@ -110,9 +110,9 @@ template <typename T = float>
 class OneStateCell : public RecurrentCell<T> {
  public:
   // (x_t [B, F], h [B, U]) -> h' [B, U], built from primitive ops so every
-  // input gets its gradient. Dropout applies when is_training() and
-  // `training` is not false. Throws std::invalid_argument naming the cell
-  // and the shapes when they do not fit.
+  // input gets its gradient. Dropout applies as `training` says, or,
+  // without it, when is_training(). Throws std::invalid_argument naming the
+  // cell and the shapes when they do not fit.
   Variable<T> forward(const Variable<T>& x, const Variable<T>& state,
                       std::optional<bool> training = std::nullopt) {
     return this->step(x, {state}, training)[0];
