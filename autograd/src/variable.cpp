@@ -101,11 +101,14 @@ Node<T>::~Node() {
   // Take over the inputs of every node that dies with this one, so the chain
   // unwinds in this loop instead of in nested destructors. An input held
   // elsewhere too is only let go: a graph whose inputs live on (weights, the
-  // data) then makes no list at all.
+  // data) then makes no list at all. One by one, so that an input named
+  // twice (x + x) is let go once and taken over at its last naming.
   std::vector<std::shared_ptr<Node<T>>> pending;
   const auto take_dying = [&pending](std::vector<Variable<T>>& list) {
-    for (auto& input : list)
-      if (input.node_.use_count() == 1) pending.push_back(std::move(input.node_));
+    for (auto& input : list) {
+      std::shared_ptr<Node<T>> node = std::move(input.node_);
+      if (node.use_count() == 1) pending.push_back(std::move(node));
+    }
     keep_input_list(list);
   };
   take_dying(inputs);
