@@ -109,6 +109,26 @@ TEST(Fit, GivesTheLossesAndWeightsOfTheHandWrittenLoop) {
   EXPECT_EQ(model->bias().value(), by_hand->bias().value());
 }
 
+// Targets [N] for a Dense(1) output [N, 1], the usual regression setup:
+// Keras' losses and metrics squeeze the trailing axis, and the run is the
+// one targets [N, 1] give, bit for bit.
+TEST(Fit, TargetsWithoutTheTrailingAxisOfOneGiveTheSameRun) {
+  const Array<float> x = counting(100, -50.0f) / 25.0f;
+  const Array<float> y = 3.0f * x + 1.0f;
+  const auto run = [&](const Array<float>& targets, nn::Dense<float>& model) {
+    nn::Adam<float> optimizer(model.parameters(), nn::AdamOptions().learning_rate(0.05));
+    nn::Trainer<float> trainer(model, optimizer, "mse", {nn::make_metric("mae")});
+    xgrad::manual_seed(7);
+    return trainer.fit(x, targets, nn::FitOptions().epochs(2).verbose(0).validation_split(0.2));
+  };
+  auto with_axis = line(0.5f, 0.0f), without = line(0.5f, 0.0f);
+  const nn::History expected = run(y, *with_axis);
+  const nn::History got = run(xgrad::reshaped(y, {100}), *without);
+  for (const char* key : {"loss", "mae", "val_loss", "val_mae"}) EXPECT_EQ(got.values(key), expected.values(key)) << key;
+  EXPECT_EQ(without->kernel().value(), with_axis->kernel().value());
+  EXPECT_EQ(without->bias().value(), with_axis->bias().value());
+}
+
 // Keras' validation_split takes the LAST fraction before shuffling: of 10
 // samples x = 0..9 with y = 0 and y_pred = x (learning rate 0, so nothing
 // changes), training sees 0..7, MSE (0 + 1 + 4 + ... + 49) / 8 = 140/8 =

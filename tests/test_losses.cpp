@@ -148,10 +148,41 @@ TEST(BinaryCrossentropy, StableForHugeLogits) {
 }
 
 TEST(BinaryCrossentropy, ShapeMismatchThrows) {
-  const V x(xgrad::zeros<double>({4, 1}));
+  const V x(xgrad::zeros<double>({4, 2}));
   EXPECT_TRUE(throws_with<std::invalid_argument>(
       [&] { xgrad::nn::binary_crossentropy_from_logits(x, V(xgrad::zeros<double>({4}))); },
-      {"binary_crossentropy_from_logits", "(4, 1)", "(4,)"}));
+      {"binary_crossentropy_from_logits", "(4, 2)", "(4,)"}));
+  // Only one trailing axis of 1 is squeezed, as Keras' losses do.
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { xgrad::nn::binary_crossentropy_from_logits(V(xgrad::zeros<double>({4, 1, 1})), V(xgrad::zeros<double>({4}))); },
+      {"binary_crossentropy_from_logits", "(4, 1, 1)", "(4,)"}));
+}
+
+// Keras' losses squeeze a trailing axis of 1 before comparing (its
+// squeeze_or_expand_to_same_rank): targets [N] against a Dense(1) output
+// [N, 1] give the loss and gradients of targets [N, 1], in either order.
+TEST(Losses, ATrailingAxisOfOneIsSqueezedAsKerasDoes) {
+  const Array<double> pred = xgrad::test::seeded_random_variable({5, 1}, 11, -2.0, 2.0).value();
+  const Array<double> target = xgrad::test::seeded_random_variable({5, 1}, 12, 0.0, 1.0).value();
+  const Array<double> flat = xgrad::reshaped(target, {5});
+  for (const auto& loss : {xgrad::nn::mean_squared_error<double>, xgrad::nn::binary_crossentropy_from_logits<double>}) {
+    V same(pred, true), squeezed(pred, true);
+    V expected = loss(same, V(target));
+    V got = loss(squeezed, V(flat));
+    EXPECT_EQ(got.value()(), expected.value()());
+    expected.backward();
+    got.backward();
+    EXPECT_EQ(squeezed.grad(), same.grad());  // [5, 1], as the predictions
+    // The targets with the axis, the predictions without it.
+    V flat_pred(xgrad::reshaped(pred, {5}), true);
+    V other = loss(flat_pred, V(target));
+    EXPECT_EQ(other.value()(), expected.value()());
+    other.backward();
+    EXPECT_EQ(flat_pred.grad(), xgrad::reshaped(same.grad(), {5}));
+    EXPECT_TRUE(gradcheck_passes_nonempty([&](const Inputs& in) { return loss(in[0], in[1]); },
+                                          {seeded_random_variable({3, 1}, 13, -2.0, 2.0),
+                                           seeded_random_variable({3}, 14, 0.1, 0.9)}));
+  }
 }
 
 // ---------------------------------------------------------------- sparse_categorical_crossentropy

@@ -9,19 +9,26 @@
 #include "xgrad/autograd/anomaly.hpp"
 #include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
+#include "same_rank.hpp"
 
 namespace xgrad::nn {
 
 namespace {
 
-template <typename A, typename B>
-void check_same_shape(const A& a, const B& b, const char* loss, const char* a_name,
-                      const char* b_name) {
-  if (!shapes_equal(a, b)) {
-    throw std::invalid_argument(std::string(loss) + ": " + a_name + " has shape " +
-                                shape_to_string(a) + " but " + b_name + " has shape " +
-                                shape_to_string(b) + "; they must be equal");
+// a and b in the shape they are compared in (same_rank.hpp: a [N] target
+// against [N, 1] predictions is compared as [N]); throws naming both shapes
+// when they do not fit.
+template <typename T>
+std::pair<Variable<T>, Variable<T>> in_same_rank(const Variable<T>& a, const Variable<T>& b, const char* loss,
+                                                 const char* a_name, const char* b_name) {
+  const Shape a_shape = to_shape(a.shape()), b_shape = to_shape(b.shape());
+  const std::optional<Shape> common = detail::same_rank_shape(a_shape, b_shape);
+  if (!common) {
+    throw std::invalid_argument(std::string(loss) + ": " + a_name + " has shape " + shape_to_string(a_shape) +
+                                " but " + b_name + " has shape " + shape_to_string(b_shape) +
+                                "; they must be equal (or differ by a trailing axis of 1)");
   }
+  return {a_shape == *common ? a : xgrad::reshape(a, *common), b_shape == *common ? b : xgrad::reshape(b, *common)};
 }
 
 // A loss is a mean: over no elements it has no value. Named here, before the
@@ -95,19 +102,19 @@ Variable<T> pick_labels(const Variable<T>& values, std::vector<std::size_t> labe
 template <typename T>
 Variable<T> mean_squared_error(const Variable<T>& y_pred, const Variable<T>& y_true) {
   const char* loss = "mean_squared_error";
-  check_same_shape(y_pred.shape(), y_true.shape(), loss, "y_pred", "y_true");
-  check_not_empty(y_pred.shape(), loss, "y_pred");
   const LayerScope scope(loss);  // names its ops for DetectAnomaly
-  return xgrad::mean(xgrad::square(xgrad::sub(y_pred, y_true)));
+  const auto [pred, target] = in_same_rank(y_pred, y_true, loss, "y_pred", "y_true");
+  check_not_empty(pred.shape(), loss, "y_pred");
+  return xgrad::mean(xgrad::square(xgrad::sub(pred, target)));
 }
 
 template <typename T>
 Variable<T> binary_crossentropy_from_logits(const Variable<T>& logits, const Variable<T>& targets) {
   const char* loss = "binary_crossentropy_from_logits";
-  check_same_shape(logits.shape(), targets.shape(), loss, "logits", "targets");
-  check_not_empty(logits.shape(), loss, "logits");
   const LayerScope scope(loss);
-  return xgrad::mean(sigmoid_crossentropy(logits, targets));
+  const auto [x, z] = in_same_rank(logits, targets, loss, "logits", "targets");
+  check_not_empty(x.shape(), loss, "logits");
+  return xgrad::mean(sigmoid_crossentropy(x, z));
 }
 
 template <typename T>

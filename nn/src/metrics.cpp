@@ -6,6 +6,8 @@
 
 #include <xtensor/xmath.hpp>
 
+#include "same_rank.hpp"
+
 namespace xgrad::nn {
 
 namespace {
@@ -15,18 +17,11 @@ std::string shapes_of(const char* metric, const Shape& y_true, const Shape& y_pr
          " and y_pred of shape " + shape_to_string(y_pred);
 }
 
-// Keras' squeeze_or_expand_to_same_rank: the shape both are compared in.
-// Equal shapes, or one shape with an extra trailing 1; throws otherwise.
+// The shape both are compared in (same_rank.hpp); throws otherwise.
 template <typename T>
 Shape common_shape(const char* metric, const Array<T>& y_true, const Array<T>& y_pred) {
   const Shape a = to_shape(y_true.shape()), b = to_shape(y_pred.shape());
-  if (a == b) return a;
-  const Shape& longer = a.size() > b.size() ? a : b;
-  const Shape& shorter = a.size() > b.size() ? b : a;
-  if (longer.size() == shorter.size() + 1 && longer.back() == 1 &&
-      std::equal(shorter.begin(), shorter.end(), longer.begin())) {
-    return shorter;
-  }
+  if (const std::optional<Shape> common = detail::same_rank_shape(a, b)) return *common;
   throw std::invalid_argument(shapes_of(metric, a, b) +
                               ": they must have the same shape (or differ by a trailing axis of 1)");
 }

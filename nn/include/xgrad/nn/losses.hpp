@@ -2,7 +2,10 @@
 // Losses by Keras name, with Keras' default "sum_over_batch_size" reduction:
 // each returns a 0-D Variable, the mean of the per-element (or per-sample)
 // losses. Dimension letters: N samples, B batch, T timesteps, C classes.
-// Shapes that do not fit throw std::invalid_argument naming both shapes.
+// Predictions and targets fit when their shapes are equal or one has an
+// extra trailing axis of 1 (targets [N] for a Dense(1) output [N, 1]), as
+// Keras' losses squeeze it first; shapes that do not fit throw
+// std::invalid_argument naming both shapes.
 // Every loss is stable for extreme logits (±1e4 give a finite loss and a
 // finite gradient).
 
@@ -15,12 +18,12 @@
 
 namespace xgrad::nn {
 
-// mean((y_pred - y_true)^2) over every element; both of the same shape.
+// mean((y_pred - y_true)^2) over every element.
 template <typename T>
 Variable<T> mean_squared_error(const Variable<T>& y_pred, const Variable<T>& y_true);
 
 // Keras' binary_crossentropy(from_logits=True): for logits x and targets z in
-// [0, 1] of the same shape, the mean over every element of
+// [0, 1] (shapes as above), the mean over every element of
 //   max(x, 0) - x * z + log(1 + exp(-|x|)),
 // which equals -z log(sigmoid(x)) - (1 - z) log(1 - sigmoid(x)) without
 // overflow. Gradient: (sigmoid(x) - z) / size for x, -x / size for z.
