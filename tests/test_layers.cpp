@@ -355,6 +355,58 @@ TEST(Sequential, BuildDoesNotRecordAGraph) {
   EXPECT_TRUE(xgrad::is_grad_enabled());
 }
 
+// Keras' build makes the weights and nothing else. A stateful layer keeps
+// no state from build's call on zeros (with a bias, those states are not
+// zeros) and no batch size: build({-1, ...}) used to fix it at 1, so the
+// first real batch threw.
+TEST(Sequential, BuildLeavesAStatefulLayerAsIfNeverCalled) {
+  const auto make = [] {
+    auto rnn = std::make_shared<nn::SimpleRNN<double>>(
+        nn::SimpleRNNOptions(2).stateful(true).bias_initializer("ones"));
+    return std::make_shared<nn::Sequential<double>>(std::initializer_list<nn::Sequential<double>::AnyLayer>{rnn});
+  };
+  xgrad::manual_seed(8);
+  auto built = make();
+  built->build({-1, 5, 3});
+  auto rnn = built->at<nn::SimpleRNN<double>>(0);
+  EXPECT_TRUE(rnn->states().empty());
+  xgrad::manual_seed(8);
+  auto lazy = make();
+  const Variable<double> x(xgrad::uniform<double>({4, 5, 3}, -1.0, 1.0));
+  const Array<double> expected = (*lazy)(x).value();
+  rnn->set_weights(lazy->at<nn::SimpleRNN<double>>(0)->weights());
+  EXPECT_EQ((*built)(x).value(), expected);  // batch 4, from zeros
+  // States set before build are there after it, their batch size with them.
+  rnn->reset_state(xgrad::full<double>({4, 2}, 0.5));
+  built->build({-1, 5, 3});
+  EXPECT_EQ(rnn->states().at(0), xgrad::full<double>({4, 2}, 0.5));
+}
+
+// build's call runs in inference mode: no dropout mask drawn (the global
+// generator gives what it gives without the Dropout layer), the modes and a
+// layer's activity penalties as they were.
+TEST(Sequential, BuildDrawsNoDropoutMaskAndRestoresModesAndPenalties) {
+  const auto next_draw = [](bool with_dropout) {
+    xgrad::manual_seed(9);
+    auto rnn = std::make_shared<nn::SimpleRNN<double>>(
+        nn::SimpleRNNOptions(2).bias_initializer("ones").activity_regularizer(nn::regularizers::l2(1.0)));
+    nn::Sequential<double> model({rnn});
+    if (with_dropout) model.add(std::make_shared<nn::Dropout<double>>(nn::DropoutOptions(0.5)));
+    model.build({-1, 4, 3});
+    EXPECT_TRUE(model.is_training());
+    EXPECT_TRUE(rnn->is_training());
+    EXPECT_EQ(model.losses().size(), 0u);  // build made no call's penalties
+    return xgrad::uniform<double>({4}, 0.0, 1.0);
+  };
+  EXPECT_EQ(next_draw(true), next_draw(false));
+  nn::Sequential<double> model({std::make_shared<nn::Dense<double>>(nn::DenseOptions(2)),
+                                std::make_shared<nn::Dense<double>>(nn::DenseOptions(1))});
+  model.at<nn::Dense<double>>(1)->eval();
+  model.build({-1, 3});
+  EXPECT_TRUE(model.at<nn::Dense<double>>(0)->is_training());
+  EXPECT_FALSE(model.at<nn::Dense<double>>(1)->is_training());
+}
+
 // Two SimpleRNNs (the first returning sequences) then a Dense.
 std::shared_ptr<nn::Sequential<double>> stacked_rnns() {
   auto first = std::make_shared<nn::SimpleRNN<double>>(nn::SimpleRNNOptions(3).return_sequences(true));

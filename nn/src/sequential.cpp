@@ -1,7 +1,10 @@
 #include "xgrad/nn/sequential.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 namespace xgrad::nn {
 
@@ -86,8 +89,42 @@ void Sequential<T>::build(const std::vector<std::ptrdiff_t>& input_shape) {
   if (shape.empty()) {
     throw std::invalid_argument(describe() + ": build expects an input shape, got ()");
   }
+  // Keras' build makes the weights and leaves nothing else behind. The call
+  // that finds the shapes runs in inference mode (no dropout mask drawn, no
+  // generator moved), stateful layers run it from zeros without fixing
+  // their batch size, and afterwards every module has its mode, kept states
+  // and activity penalties back.
+  struct Kept {
+    Module<T>* module;
+    bool training;
+    std::vector<Variable<T>> activity_losses;
+    RecurrentLayer<T>* recurrent;
+    std::vector<Array<T>> states;
+  };
+  std::vector<Kept> kept;  // in pre-order: putting the modes back parent first restores each
+  const std::function<void(Module<T>&)> take = [&](Module<T>& module) {
+    auto* recurrent = dynamic_cast<RecurrentLayer<T>*>(&module);
+    kept.push_back(Kept{&module, module.is_training(), module.activity_losses_, recurrent,
+                        recurrent ? std::exchange(recurrent->states_, {}) : std::vector<Array<T>>()});
+    for (const auto& child : module.named_children()) take(*child.second);
+  };
+  take(*this);
+  const auto put_back = [&kept] {
+    for (Kept& k : kept) {
+      k.module->train(k.training);
+      k.module->activity_losses_ = std::move(k.activity_losses);
+      if (k.recurrent) k.recurrent->states_ = std::move(k.states);
+    }
+  };
+  this->eval();
   NoGradGuard no_grad;
-  forward(Variable<T>(zeros<T>(shape)));
+  try {
+    forward(Variable<T>(zeros<T>(shape)));
+  } catch (...) {
+    put_back();
+    throw;
+  }
+  put_back();
 }
 
 template <typename T>

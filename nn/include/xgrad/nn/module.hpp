@@ -113,6 +113,11 @@ class Module {
   void set_activity_losses(std::vector<Variable<T>> losses) { activity_losses_ = std::move(losses); }
 
  private:
+  // Sequential::build puts back the activity penalties its shape-finding
+  // call left.
+  template <typename>
+  friend class Sequential;
+
   struct ParameterRules {
     std::optional<Regularizer> regularizer;
     std::optional<Constraint> constraint;

@@ -264,6 +264,10 @@ class RecurrentLayer : public LayerWeights<T> {
   CellSpec cell_;
   std::vector<Array<T>> states_;  // stateful only
   Generator own_generator_;       // used only with a seed
+
+  // Sequential::build takes the kept states out around its shape-finding call.
+  template <typename>
+  friend class Sequential;
 };
 
 extern template class RecurrentLayer<float>;

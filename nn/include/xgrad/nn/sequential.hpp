@@ -186,8 +186,12 @@ class Sequential : public Module<T> {
 
   // Builds every layer by running the model once, without recording a graph,
   // on zeros of `input_shape` with each -1 (None) taken as 1: for [B, T, F]
-  // inputs, build({-1, -1, F}) or build({-1, T, F}). Throws for an empty
-  // shape or an entry that is 0 or below -1.
+  // inputs, build({-1, -1, F}) or build({-1, T, F}). As Keras' build, it
+  // leaves nothing but the weights: that call runs in inference mode (no
+  // dropout mask drawn), and every layer's mode, a stateful layer's states
+  // and batch size (none before its first call) and the activity penalties
+  // are as they were. Throws for an empty shape or an entry that is 0 or
+  // below -1.
   void build(const std::vector<std::ptrdiff_t>& input_shape);
 
   std::size_t size() const { return layers_.size(); }
