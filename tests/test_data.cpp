@@ -265,6 +265,11 @@ TEST(DataLoader, ShardsComposeWithTheSeedAndAGivenOrder) {
     EXPECT_TRUE(throws_with<std::invalid_argument>(
         [&] { loader.epoch(std::vector<std::size_t>{0, 1, 2}); }, {"3 samples", "10 samples"}));
     EXPECT_THROW(loader.epoch(std::vector<std::size_t>(n, n)), std::invalid_argument);
+    // N indices, each < N, but one twice (and so one left out).
+    std::vector<std::size_t> repeated = orders[rank];
+    repeated[7] = repeated[2];
+    EXPECT_TRUE(throws_with<std::invalid_argument>(
+        [&] { loader.epoch(repeated); }, {"sample " + std::to_string(repeated[2]), "twice", "position 7"}));
   }
   EXPECT_EQ(orders[0], orders[1]);
   std::vector<std::size_t> both = parts[0];

@@ -92,6 +92,18 @@ typename DataLoader<X, Y>::Epoch DataLoader<X, Y>::epoch(const std::vector<std::
                                 " samples is not an order of the loader's " + std::to_string(samples_) +
                                 " samples (each < " + std::to_string(samples_) + ")");
   }
+  // Each sample once, as every epoch visits them: a repeat would leave
+  // another sample out without a word.
+  std::vector<bool> seen(samples_, false);
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    if (seen[order[k]]) {
+      throw std::invalid_argument("DataLoader::epoch: sample " + std::to_string(order[k]) +
+                                  " is named twice in the order (again at position " + std::to_string(k) +
+                                  "); an epoch visits each of the " + std::to_string(samples_) +
+                                  " samples once");
+    }
+    seen[order[k]] = true;
+  }
   if (shard_count_ == 1) return Epoch(this, order);
   std::vector<std::size_t> part(shard_size());
   for (std::size_t k = 0; k < part.size(); ++k) part[k] = order[shard_rank_ + k * shard_count_];

@@ -126,7 +126,8 @@ class DataLoader {
   std::vector<std::size_t> next_order() const;
   // An epoch in a given order of all N samples, such as a saved run's
   // (next_order() of that epoch); when sharded, this replica's part of it.
-  // Throws std::invalid_argument unless `order` holds N samples, each < N.
+  // Throws std::invalid_argument unless `order` holds each of the N samples
+  // once.
   Epoch epoch(const std::vector<std::size_t>& order) const;
 
   // The batch of the given samples, in that order. Throws std::out_of_range
