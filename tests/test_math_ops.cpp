@@ -152,6 +152,36 @@ TEST(Exp, Forward) {
                     Array<double>{0.3678794411714424, 1., 7.38905609893065}, 1e-15);
 }
 
+// Near the ends of the range e^x is finite or subnormal, not inf or 0
+// (xsimd's exp alone saturates from about 88.38 and −87.3 in float).
+// NumPy 1.24: np.exp(np.float32([88.7, -88, -103, 89])) -> [3.325977e+38,
+// 6.054601e-39, 1e-45, inf]; np.exp([709.5, -708.5, -745.]) ->
+// [1.3549863193146328e+308, 2.006132305331306e-308, 5e-324].
+TEST(Exp, FiniteAndSubnormalResultsNearTheEndsOfTheRange) {
+  // Eight values and a long row, so that both the full batches and the
+  // tail take the edges.
+  const Array<float> edges{88.7f, -88.0f, -103.0f, 89.0f, 1.0f, 88.7f, -88.0f, 0.0f};
+  Array<float> row = Array<float>::from_shape({37});
+  for (std::size_t i = 0; i < row.size(); ++i) row(i) = edges(i % edges.size());
+  const Array<float> got = xgrad::exp(Variable<float>(row)).value();
+  for (std::size_t i = 0; i < row.size(); ++i) {
+    const float expected = std::exp(row(i));
+    if (std::isinf(expected)) EXPECT_TRUE(std::isinf(got(i))) << i;
+    else EXPECT_FLOAT_EQ(got(i), expected) << i;
+  }
+  EXPECT_FLOAT_EQ(got(0), 3.325977e+38f);
+  EXPECT_FLOAT_EQ(got(1), 6.054601e-39f);
+  EXPECT_EQ(got(2), 1e-45f);
+  const Array<double> wide = xgrad::exp(V(Array<double>{709.5, -708.5, -745.0})).value();
+  EXPECT_DOUBLE_EQ(wide(0), 1.3549863193146328e+308);
+  EXPECT_DOUBLE_EQ(wide(1), 2.006132305331306e-308);
+  EXPECT_EQ(wide(2), 5e-324);
+  // The gradient there is e^x too, finite.
+  V x(Array<double>{709.5}, true);
+  xgrad::exp(x).backward();
+  EXPECT_DOUBLE_EQ(x.grad()(0), 1.3549863193146328e+308);
+}
+
 TEST(Exp, Gradcheck) {
   expect_gradcheck([](const Inputs& in) { return xgrad::exp(in[0]); },
                    {random_input({2, 3}, 12)});

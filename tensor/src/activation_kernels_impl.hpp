@@ -11,6 +11,8 @@
 //
 // The formulas are Keras 3's (activations.hpp lists them).
 
+#include <cmath>
+#include <limits>
 #include <type_traits>
 
 #include "activation_kernels.hpp"
@@ -159,6 +161,24 @@ xsimd::batch<T, Arch> clip_for_exp(const xsimd::batch<T, Arch>& x, T limit) {
   return xsimd::select(xsimd::isnan(x), batch(T(0)), xsimd::clip(x, batch(-limit), batch(limit)));
 }
 
+// e^x of a batch. xsimd's exp saturates early: inf from x ≈ 88.38 (float;
+// 709.44 for double) where e^x is finite up to 88.72 (709.78), and 0 where
+// e^x is subnormal (below about −87.3 and −708.4). Lanes it gave as inf or 0
+// for a finite x are taken from std::exp, as NumPy gives them.
+template <class Arch, typename T>
+xsimd::batch<T, Arch> exp_of(const xsimd::batch<T, Arch>& x) {
+  using batch = xsimd::batch<T, Arch>;
+  const batch y = xsimd::exp(x);
+  const auto saturated = ((y == batch(T(0))) | (y == batch(std::numeric_limits<T>::infinity()))) & xsimd::isfinite(x);
+  if (!xsimd::any(saturated)) return y;
+  alignas(64) T xs[batch::size], ys[batch::size];
+  x.store_aligned(xs);
+  y.store_aligned(ys);
+  for (std::size_t i = 0; i < batch::size; ++i)
+    if (ys[i] == T(0) || std::isinf(ys[i])) ys[i] = std::exp(xs[i]);
+  return batch::load_aligned(ys);
+}
+
 // tanh of a batch: the rational function for float, xsimd's for double.
 template <class Arch, typename T>
 xsimd::batch<T, Arch> tanh_of(const xsimd::batch<T, Arch>& x) {
@@ -211,7 +231,7 @@ void Forward<K>::operator()(Arch, const T* in, T* out, std::size_t n, const Rows
       return s * xsimd::select(x > zero, x, a * xsimd::expm1(x));
     });
   } else if constexpr (K == Kernel::exp) {
-    transform<Arch>(in, out, n, rows, [](const batch& x) { return xsimd::exp(x); });
+    transform<Arch>(in, out, n, rows, [](const batch& x) { return exp_of(x); });
   }
 }
 
