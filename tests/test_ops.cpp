@@ -329,6 +329,27 @@ TEST_F(Add, ARecordedTemporaryLendsItsStorageOnlyWhenNothingReadsItAgain) {
   }
 }
 
+// A handle to a value whose storage a later op took (std::move of a named
+// result) no longer reads it: its value throws, so an op on it throws
+// instead of reading an empty array; its shape and the gradient through
+// the graph are kept.
+TEST_F(Add, AValueWhoseStorageWasTakenThrowsWhenRead) {
+  V x = random_variable({2, 3}), w = random_variable({3, 2}), bias = random_variable({2});
+  V product = xgrad::matmul(x, w);
+  V sum = std::move(product) + bias;
+  EXPECT_TRUE(throws_with<std::logic_error>([&] { (void)product.value(); },
+                                            {"(2, 2)", "matmul", "temporary", "std::move"}));
+  EXPECT_THROW((void)(product * bias), std::logic_error);
+  EXPECT_THROW(product.value().fill(0.0), std::logic_error);
+  EXPECT_EQ(Shape(product.shape().begin(), product.shape().end()), (Shape{2, 2}));
+  EXPECT_EQ(product.size(), 4u);
+  xgrad::sum(sum).backward();
+  const Array<double> through_taken = w.grad();
+  w.zero_grad();
+  xgrad::sum(xgrad::matmul(x, w) + bias).backward();  // no storage taken: the same gradient
+  EXPECT_EQ(through_taken, w.grad());
+}
+
 TEST_F(Add, GradientsThroughTakenStorageMatchCentralDifferences) {
   // Every op given a temporary it may take: add, sub, tanh, sigmoid, relu
   // (its input kept above 0, away from its kink) and mul, whose backward

@@ -385,6 +385,15 @@ void Variable<T>::backward(Array<T>&& grad_output, bool retain_graph) {
 }
 
 template <typename T>
+void Variable<T>::throw_value_taken() const {
+  throw std::logic_error("value: this " + shape_to_string(shape()) + " value" +
+                         (node_->op ? std::string(" made by ") + node_->op : std::string()) +
+                         " was given to a later op as a temporary (an unnamed result or std::move), and that "
+                         "op's result took its storage: it can no longer be read; name it and pass it "
+                         "without std::move to keep it");
+}
+
+template <typename T>
 Array<T> Variable<T>::take_value() {
   detail::Node<T>& node = *node_;
   node.taken_shape = node.value.shape();

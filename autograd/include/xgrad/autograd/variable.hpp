@@ -134,10 +134,17 @@ class Variable {
   Variable();
   explicit Variable(Array<T> value, bool requires_grad = false);
 
-  const Array<T>& value() const { return node_->value; }
+  // Throws std::logic_error for a value whose storage a later op took: one
+  // given to add, sub, mul or an activation as a temporary (an unnamed result
+  // or std::move(v)) while recording, that nothing else named.
+  const Array<T>& value() const {
+    if (node_->value_taken) throw_value_taken();
+    return node_->value;
+  }
   // Mutable access, for optimizers and initialisation; changing a value that
   // an unfinished graph still uses changes the gradients it will compute.
   Array<T>& value() {
+    if (node_->value_taken) throw_value_taken();
     node_->value_sum.reset();
     return node_->value;
   }
@@ -259,6 +266,7 @@ class Variable {
   // Writes a uniform gradient into the array (grad, grad_buffer and the
   // accumulating add_grad read it).
   static void write_uniform_grad(detail::Node<T>& node);
+  [[noreturn]] void throw_value_taken() const;
   explicit Variable(std::shared_ptr<detail::Node<T>> node) : node_(std::move(node)) {}
 
   std::shared_ptr<detail::Node<T>> node_;
