@@ -771,6 +771,10 @@ TEST(Elu, ForwardAndGradcheck) {
                      {away_from_kinks(shape, seed++)});
     expect_gradcheck([](const Inputs& in) { return xgrad::elu(in[0], 0.3); },
                      {away_from_kinks(shape, seed++)});
+    // A negative alpha (Keras takes any): below 0 the output is then
+    // positive, and only the input says which side of the kink it came from.
+    expect_gradcheck([](const Inputs& in) { return xgrad::elu(in[0], -0.7); },
+                     {away_from_kinks(shape, seed++)});
   }
 }
 

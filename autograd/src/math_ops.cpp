@@ -174,6 +174,18 @@ template <typename T>
 Variable<T> elu(const Variable<T>& a, typename Variable<T>::value_type alpha) {
   Array<T> out = Array<T>::from_shape(a.shape());
   elu_into(a.value().data(), out.data(), out.size(), alpha);
+  if (alpha < 0) {
+    // Below 0 the output alpha (e^x − 1) is then positive: the side of the
+    // kink comes from the input, the slope alpha e^x = y + alpha below it.
+    return Variable<T>::from_op(
+        std::move(out), "elu",
+        [alpha](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+          const T* x = in[0].value().data();
+          for (std::size_t i = 0; i < g.size(); ++i) g.data()[i] *= x[i] > T(0) ? T(1) : y.data()[i] + alpha;
+          in[0].add_grad(std::move(g));
+        },
+        a);
+  }
   return Variable<T>::from_op(
       std::move(out), "elu",
       [alpha](Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
