@@ -60,7 +60,8 @@ Variable<T> relu(Variable<T>&& a);
 template <typename T>
 Variable<T> sigmoid(Variable<T>&& a);
 
-// Sum and mean of all elements: a 0-D value.
+// Sum and mean of all elements: a 0-D value. The mean of an empty value
+// throws std::invalid_argument naming its shape (NumPy and PyTorch give NaN).
 template <typename T>
 Variable<T> sum(const Variable<T>& a);
 template <typename T>
