@@ -124,6 +124,29 @@ TEST(Dense, WithoutBias) {
   EXPECT_EQ(dense.weights().size(), 1u);
 }
 
+// Keras' Dense(kernel_initializer=, bias_initializer=, kernel_regularizer=,
+// bias_regularizer=, kernel_constraint=, bias_constraint=), by name or value.
+TEST(Dense, InitializersRegularizersAndConstraints) {
+  EXPECT_FALSE(nn::DenseOptions(2).kernel_regularizer().has_value());  // Keras: None
+  nn::Dense<double> dense(nn::DenseOptions(2)
+                              .kernel_initializer("ones")
+                              .bias_initializer(nn::init::constant(0.5))
+                              .kernel_regularizer(nn::regularizers::l2(0.25))
+                              .bias_regularizer("l1")
+                              .kernel_constraint("non_neg"));
+  dense.build({-1, 3});
+  EXPECT_EQ(dense.kernel().value(), xgrad::ones<double>({3, 2}));
+  EXPECT_EQ(dense.bias().value(), xgrad::full<double>({2}, 0.5));
+  // l2(0.25): 0.25 · Σ k² = 0.25 · 6; Keras' "l1" is l1(0.01): 0.01 · Σ |b| = 0.01 · 1.
+  ASSERT_EQ(dense.losses().size(), 2u);
+  EXPECT_DOUBLE_EQ(dense.losses()[0].value()(), 1.5);
+  EXPECT_DOUBLE_EQ(dense.losses()[1].value()(), 0.01);
+  dense.set_weights({Array<double>{{1.0, -2.0}, {-0.5, 3.0}, {0.0, 1.0}}, xgrad::zeros<double>({2})});
+  dense.apply_constraints();
+  EXPECT_EQ(dense.kernel().value(), (Array<double>{{1.0, 0.0}, {0.0, 3.0}, {0.0, 1.0}}));
+  EXPECT_THROW(nn::DenseOptions(2).kernel_regularizer("l3"), std::invalid_argument);
+}
+
 TEST(Dense, BuildErrors) {
   EXPECT_TRUE(throws_with<std::invalid_argument>([] { nn::Dense<double>(nn::DenseOptions(0)); },
                                                  {"Dense 'dense'", "units"}));

@@ -9,11 +9,15 @@
 namespace xgrad::nn {
 
 namespace {
-// kernel [F, U] glorot_uniform, then bias [U] zeros with use_bias.
+// kernel [F, U], then bias [U] with use_bias, drawn in that order as Keras
+// draws them.
 std::vector<WeightSpec> dense_weight_specs(const DenseOptions& options) {
-  std::vector<WeightSpec> specs{
-      {"kernel", WeightSpec::Rows::features, init::glorot_uniform(), {}, {}}};
-  if (options.use_bias()) specs.push_back({"bias", WeightSpec::Rows::none, init::zeros(), {}, {}});
+  std::vector<WeightSpec> specs{{"kernel", WeightSpec::Rows::features, options.kernel_initializer(),
+                                 options.kernel_regularizer(), options.kernel_constraint()}};
+  if (options.use_bias()) {
+    specs.push_back({"bias", WeightSpec::Rows::none, options.bias_initializer(), options.bias_regularizer(),
+                     options.bias_constraint()});
+  }
   return specs;
 }
 }  // namespace

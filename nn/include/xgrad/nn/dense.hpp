@@ -4,8 +4,8 @@
 // Dimension letters: B batch, T timesteps, F input features, U units.
 //
 //   input   x       [B, F], or [B, T, F] (any rank >= 2: [..., F])
-//   kernel          [F, U]    glorot_uniform
-//   bias            [U]       zeros (only with use_bias)
+//   kernel          [F, U]    kernel_initializer (glorot_uniform)
+//   bias            [U]       bias_initializer (zeros), only with use_bias
 //
 //   y = activation(x · kernel + bias)
 //
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "xgrad/nn/activation.hpp"
+#include "xgrad/nn/initializers.hpp"
 #include "xgrad/nn/layer_weights.hpp"
 #include "xgrad/nn/options.hpp"
 
@@ -33,6 +34,12 @@ struct DenseOptions {
   XGRAD_ARG(Activation, activation) = Activation::linear;     // Keras: None (no activation)
   XGRAD_ARG(bool, use_bias) = true;                           // Keras: True
   XGRAD_ARG(std::string, name) = "dense";                     // Keras' default layer name
+  // kernel_initializer (Keras: "glorot_uniform"), bias_initializer
+  // ("zeros"); the *_regularizer (their penalties join losses()) and
+  // *_constraint (applied by apply_constraints()) of each (Keras: None).
+  // By value or by Keras name.
+  XGRAD_WEIGHT_ARGS(DenseOptions, kernel, init::glorot_uniform());
+  XGRAD_WEIGHT_ARGS(DenseOptions, bias, init::zeros());
 
  public:
   // The activation by its Keras name: "linear", "tanh", "relu", "sigmoid".
