@@ -597,6 +597,27 @@ TEST(Summary, KerasTableWithShapesAndCounts) {
   EXPECT_NE(nn::summary(probe).find(" probe (Probe)"), std::string::npos);
 }
 
+// Built with a None time axis, a sequence-returning layer's output has a
+// None time axis in the table, as Keras prints it, also after a call on 7
+// steps; a fixed axis keeps its extent, and a stateful layer builds too.
+TEST(Summary, AnAxisBuiltAsNoneIsWrittenNone) {
+  nn::Sequential<float> model;
+  model.add(std::make_shared<nn::SimpleRNN<float>>(nn::SimpleRNNOptions(32).return_sequences(true).stateful(true)));
+  model.add(std::make_shared<nn::Dense<float>>(nn::DenseOptions(1)));
+  model.build({-1, -1, 1});
+  const std::string table = nn::summary(model);
+  EXPECT_NE(table.find(" simple_rnn (SimpleRNN)      (None, None, 32)          1,088\n"), std::string::npos) << table;
+  EXPECT_NE(table.find(" dense (Dense)               (None, None, 1)           33\n"), std::string::npos) << table;
+  EXPECT_TRUE(model.at<nn::SimpleRNN<float>>(0)->states().empty());
+  model(Variable<float>(xgrad::zeros<float>({4, 7, 1})));
+  EXPECT_NE(nn::summary(model).find("(None, None, 32)"), std::string::npos);
+  nn::Sequential<float> fixed;
+  fixed.add(std::make_shared<nn::SimpleRNN<float>>(nn::SimpleRNNOptions(3).return_sequences(true)));
+  fixed.build({-1, 5, 2});
+  EXPECT_NE(nn::summary(fixed).find("(None, 5, 3)"), std::string::npos) << nn::summary(fixed);
+  EXPECT_EQ(fixed.none_axes(), (std::vector<std::vector<bool>>{{true, false, false}}));
+}
+
 // ------------------------------------------------------------ replicas
 
 // This process as replica `rank` of `world` whose other replicas hold the

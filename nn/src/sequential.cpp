@@ -86,6 +86,9 @@ void Sequential<T>::build(const std::vector<std::ptrdiff_t>& input_shape) {
     }
     shape.push_back(extent == -1 ? 1 : static_cast<std::size_t>(extent));
   }
+  Shape wider = shape;  // each None as 2: the output axes that change with it are None
+  for (std::size_t i = 0; i < input_shape.size(); ++i)
+    if (input_shape[i] == -1) wider[i] = 2;
   if (shape.empty()) {
     throw std::invalid_argument(describe() + ": build expects an input shape, got ()");
   }
@@ -119,7 +122,20 @@ void Sequential<T>::build(const std::vector<std::ptrdiff_t>& input_shape) {
   this->eval();
   NoGradGuard no_grad;
   try {
+    std::vector<Shape> with_twos;
+    if (wider != shape) {
+      forward(Variable<T>(zeros<T>(wider)));
+      with_twos = output_shapes_;
+      for (Kept& k : kept)
+        if (k.recurrent) k.recurrent->states_.clear();  // the next call's batch may differ
+    }
     forward(Variable<T>(zeros<T>(shape)));
+    none_axes_.assign(output_shapes_.size(), {});
+    for (std::size_t i = 0; i < output_shapes_.size(); ++i) {
+      none_axes_[i].assign(output_shapes_[i].size(), false);
+      for (std::size_t axis = 0; i < with_twos.size() && axis < output_shapes_[i].size(); ++axis)
+        none_axes_[i][axis] = axis >= with_twos[i].size() || with_twos[i][axis] != output_shapes_[i][axis];
+    }
   } catch (...) {
     put_back();
     throw;

@@ -33,10 +33,13 @@ std::string memory_size(double bytes) {
 }
 
 // "(None, 20, 32)": the batch axis as None.
-std::string keras_shape(const Shape& shape) {
+// `none`: the axes besides the batch to write None (empty: none).
+std::string keras_shape(const Shape& shape, const std::vector<bool>& none) {
   std::string out = "(";
-  for (std::size_t i = 0; i < shape.size(); ++i)
-    out += (i ? ", " : "") + (i == 0 ? std::string("None") : std::to_string(shape[i]));
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    const bool unknown = i == 0 || (i < none.size() && none[i]);
+    out += (i ? ", " : "") + (unknown ? std::string("None") : std::to_string(shape[i]));
+  }
   return out + (shape.size() == 1 ? ",)" : ")");
 }
 
@@ -60,7 +63,8 @@ std::string summary(const Module<T>& model) {
     const auto& [name, child] = children[i];
     std::string shape = "?";
     if (sequential && i < sequential->output_shapes().size())
-      shape = keras_shape(sequential->output_shapes()[i]);
+      shape = keras_shape(sequential->output_shapes()[i],
+                          i < sequential->none_axes().size() ? sequential->none_axes()[i] : std::vector<bool>());
     rows.push_back({name + " (" + child->class_name() + ")", shape, child->count_params()});
   }
   if (children.empty())

@@ -190,8 +190,9 @@ class Sequential : public Module<T> {
   // leaves nothing but the weights: that call runs in inference mode (no
   // dropout mask drawn), and every layer's mode, a stateful layer's states
   // and batch size (none before its first call) and the activity penalties
-  // are as they were. Throws for an empty shape or an entry that is 0 or
-  // below -1.
+  // are as they were. With a -1 in the shape it runs twice more, with 2 for
+  // each -1, to find which output axes follow it (none_axes). Throws for an
+  // empty shape or an entry that is 0 or below -1.
   void build(const std::vector<std::ptrdiff_t>& input_shape);
 
   std::size_t size() const { return layers_.size(); }
@@ -212,6 +213,10 @@ class Sequential : public Module<T> {
   // one), with that call's batch size and timesteps; empty before the first
   // call. nn::summary shows them.
   const std::vector<Shape>& output_shapes() const { return output_shapes_; }
+  // For each layer, which axes of its output follow an axis build() was
+  // given as -1 (None): summary() writes them None, as Keras writes a
+  // symbolic axis. Empty until build().
+  const std::vector<std::vector<bool>>& none_axes() const { return none_axes_; }
 
  private:
   void add_layer(AnyLayer layer);
@@ -222,6 +227,7 @@ class Sequential : public Module<T> {
   std::vector<AnyLayer> layers_;
   std::vector<std::string> names_;
   std::vector<Shape> output_shapes_;
+  std::vector<std::vector<bool>> none_axes_;
 };
 
 extern template class Sequential<float>;

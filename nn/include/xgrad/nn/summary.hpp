@@ -19,8 +19,9 @@
 // named_parameters()), or one row for the model itself when it has no
 // children. The type is Module::class_name(). Output Shape: for a
 // Sequential, each layer's output in the model's last call (Sequential::
-// output_shapes: build() or a batch), the batch axis written None, as Keras
-// writes it; "?" before the first call and for other modules, whose layers'
+// output_shapes: build() or a batch), the batch axis and the axes that
+// follow one build() was given as None (Sequential::none_axes) written
+// None, as Keras writes them; "?" before the first call and for other modules, whose layers'
 // outputs are not recorded. Param # counts each row's parameters; the totals
 // count every parameter of the model, with their size in bytes (sizeof(T)
 // each; 1 KB = 1024 bytes, as Keras). Every parameter trains (requires a
