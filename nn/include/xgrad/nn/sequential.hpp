@@ -190,8 +190,8 @@ class Sequential : public Module<T> {
   // leaves nothing but the weights: that call runs in inference mode (no
   // dropout mask drawn), and every layer's mode, a stateful layer's states
   // and batch size (none before its first call) and the activity penalties
-  // are as they were. With a -1 in the shape it runs twice more, with 2 for
-  // each -1, to find which output axes follow it (none_axes). Throws for an
+  // are as they were. With a -1 in the shape it first runs once with 2 for
+  // each -1, to find which output axes follow one (none_axes). Throws for an
   // empty shape or an entry that is 0 or below -1.
   void build(const std::vector<std::ptrdiff_t>& input_shape);
 
