@@ -86,12 +86,12 @@ void Sequential<T>::build(const std::vector<std::ptrdiff_t>& input_shape) {
     }
     shape.push_back(extent == -1 ? 1 : static_cast<std::size_t>(extent));
   }
-  Shape wider = shape;  // each None as 2: the output axes that change with it are None
-  for (std::size_t i = 0; i < input_shape.size(); ++i)
-    if (input_shape[i] == -1) wider[i] = 2;
   if (shape.empty()) {
     throw std::invalid_argument(describe() + ": build expects an input shape, got ()");
   }
+  Shape wider = shape;  // each None as 2: the output axes that change with it are None
+  for (std::size_t i = 0; i < input_shape.size(); ++i)
+    if (input_shape[i] == -1) wider[i] = 2;
   // Keras' build makes the weights and leaves nothing else behind. The call
   // that finds the shapes runs in inference mode (no dropout mask drawn, no
   // generator moved), stateful layers run it from zeros without fixing
@@ -132,9 +132,11 @@ void Sequential<T>::build(const std::vector<std::ptrdiff_t>& input_shape) {
     forward(Variable<T>(zeros<T>(shape)));
     none_axes_.assign(output_shapes_.size(), {});
     for (std::size_t i = 0; i < output_shapes_.size(); ++i) {
-      none_axes_[i].assign(output_shapes_[i].size(), false);
-      for (std::size_t axis = 0; i < with_twos.size() && axis < output_shapes_[i].size(); ++axis)
-        none_axes_[i][axis] = axis >= with_twos[i].size() || with_twos[i][axis] != output_shapes_[i][axis];
+      const Shape& ones = output_shapes_[i];
+      none_axes_[i].assign(ones.size(), false);
+      if (with_twos.empty()) continue;  // no None given
+      for (std::size_t axis = 0; axis < ones.size(); ++axis)
+        none_axes_[i][axis] = axis >= with_twos[i].size() || with_twos[i][axis] != ones[axis];
     }
   } catch (...) {
     put_back();
