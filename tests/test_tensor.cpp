@@ -484,21 +484,40 @@ TEST(Gemm, ProductsInPiecesMatchOpenBLASFloat) { expect_pieces_agree<float>(2e-3
 TEST(Gemm, ProductsInPiecesMatchOpenBLASDouble) { expect_pieces_agree<double>(1e-11); }
 
 // The sizes LIBXSMM takes (blas.hpp): the shapes of the recurrent layers'
-// steps, not the large or the long-summed products.
+// steps, not the large or the long-summed products; for AVX2 kernels short
+// sums, and longer ones up to 2^21 multiply-adds on one thread. Both rules,
+// whatever this CPU.
 TEST(Gemm, SmallMatrixShapeRule) {
+  using xgrad::SmallMatrixKernels;
+  const auto small = [](std::size_t m, std::size_t n, std::size_t k, SmallMatrixKernels kernels) {
+    return xgrad::small_matrix_shape(m, n, k, kernels);
+  };
   const int before = xgrad::num_threads();
   xgrad::set_num_threads(1);
-  EXPECT_TRUE(xgrad::small_matrix_shape(1, 32, 32));       // workload X's SimpleRNN step
-  EXPECT_TRUE(xgrad::small_matrix_shape(64, 512, 128));    // M's LSTM step
-  EXPECT_TRUE(xgrad::small_matrix_shape(64, 2048, 512));   // L's LSTM step: 2^26 multiply-adds
-  EXPECT_FALSE(xgrad::small_matrix_shape(64, 2048, 513));  // beyond 2^26
-  EXPECT_FALSE(xgrad::small_matrix_shape(32, 128, 1600));  // S's weight gradient: 1600 summed terms
-  EXPECT_FALSE(xgrad::small_matrix_shape(6400, 512, 256)); // L's input projection
-  EXPECT_TRUE(xgrad::small_matrix_shape(10000, 128, 8));    // X's LSTM input projection
-  EXPECT_FALSE(xgrad::small_matrix_shape(10000, 512, 8));   // an output of 2^22 elements
+  for (SmallMatrixKernels kernels : {SmallMatrixKernels::avx512, SmallMatrixKernels::narrower}) {
+    SCOPED_TRACE(kernels == SmallMatrixKernels::avx512 ? "avx512" : "narrower");
+    EXPECT_TRUE(small(1, 32, 32, kernels));         // workload X's SimpleRNN step
+    EXPECT_TRUE(small(128, 128, 128, kernels));     // 2^21 multiply-adds
+    EXPECT_FALSE(small(64, 2048, 513, kernels));    // beyond 2^26
+    EXPECT_FALSE(small(32, 128, 1600, kernels));    // S's weight gradient: 1600 summed terms
+    EXPECT_FALSE(small(6400, 512, 256, kernels));   // L's input projection
+    EXPECT_FALSE(small(10000, 512, 8, kernels));    // an output of 2^22 elements
+    EXPECT_TRUE(small(10000, 128, 8, kernels));     // X's LSTM input projection
+  }
+  EXPECT_TRUE(small(64, 512, 128, SmallMatrixKernels::avx512));      // M's LSTM step
+  EXPECT_FALSE(small(64, 512, 128, SmallMatrixKernels::narrower));
+  EXPECT_TRUE(small(64, 2048, 512, SmallMatrixKernels::avx512));     // L's LSTM step: 2^26 multiply-adds
+  EXPECT_FALSE(small(64, 2048, 512, SmallMatrixKernels::narrower));
+  EXPECT_TRUE(small(6400, 128, 32, SmallMatrixKernels::narrower));   // a sum of 32 terms
+  EXPECT_FALSE(small(6400, 128, 33, SmallMatrixKernels::narrower));
+  EXPECT_FALSE(small(128, 128, 129, SmallMatrixKernels::narrower));  // beyond 2^21
+  EXPECT_EQ(xgrad::small_matrix_shape(64, 512, 128), small(64, 512, 128, xgrad::small_matrix_kernels()));
   xgrad::set_num_threads(2);
-  EXPECT_TRUE(xgrad::small_matrix_shape(64, 128, 128));    // 2^20, on one thread beats OpenBLAS on two
-  EXPECT_FALSE(xgrad::small_matrix_shape(64, 512, 512));   // OpenBLAS's two threads win
+  EXPECT_TRUE(small(64, 128, 128, SmallMatrixKernels::avx512));    // 2^20, on one thread beats OpenBLAS on two
+  EXPECT_FALSE(small(64, 512, 512, SmallMatrixKernels::avx512));   // OpenBLAS's two threads win
+  EXPECT_FALSE(small(64, 128, 128, SmallMatrixKernels::narrower)); // OpenBLAS's two threads win
+  EXPECT_TRUE(small(32, 128, 128, SmallMatrixKernels::narrower));  // one thread for OpenBLAS too (gemm_threads)
+  EXPECT_TRUE(small(6400, 128, 8, SmallMatrixKernels::narrower));   // a short sum, whatever OpenBLAS's threads
   xgrad::set_num_threads(before);
 }
 

@@ -144,10 +144,27 @@ void scale_rows(T beta, T* c, std::size_t m, std::size_t n, std::size_t ldc) {
 // ([256, 6400]·[6400, 2048]: 4.6x) and on outputs beyond 2^21 elements
 // ([10000, 8]·[8, 512]: 10x). With several OpenBLAS threads, OpenBLAS wins
 // earlier ([64, 512]·[512, 512]: 284 µs on two threads, 300 in LIBXSMM).
+//
+// Those bounds hold for LIBXSMM's AVX-512 kernels (measured on a Zen 4
+// core, LIBXSMM's cpx kernels against OpenBLAS's Cooperlake). Its AVX2
+// kernels (a Zen 3 core, hsw against OpenBLAS's Zen) win only up to 2^21
+// multiply-adds ([128, 128]·[128, 128]: 0.88x OpenBLAS's time) and lose from
+// [64, 128]·[128, 384] (1.03-1.10x), [64, 512]·[512, 512] (1.63x) and on the
+// pieces of long sums ([128, 6400]^T·[6400, 128] in sums of 512 terms:
+// 1.35x); against OpenBLAS on two threads they lose from the smallest product
+// gemm_threads gives two threads ([64, 128]·[128, 128]: 1.3x). Short sums
+// stay theirs at any size within the output bound: [6400, 128]·[128, 32]
+// 0.68-0.74x, [10000, 128]·[128, 8] 0.76x, and against two OpenBLAS threads
+// too. So narrower kernels get smaller bounds (bench/README.md, "The
+// small-matrix engine on AVX2").
 constexpr std::size_t kSmallMaxInner = 1024;
 constexpr std::size_t kSmallMaxOutput = std::size_t(1) << 21;
-constexpr std::size_t kSmallMaxMultiplyAdds = std::size_t(1) << 26;
-constexpr std::size_t kSmallMaxMultiplyAddsThreaded = std::size_t(1) << 22;
+struct SmallBounds {
+  std::size_t multiply_adds_one_thread, multiply_adds_threaded;
+  std::size_t short_sum;  // sums of at most this many terms: small at any count of multiply-adds
+};
+constexpr SmallBounds kSmallBoundsAvx512 = {std::size_t(1) << 26, std::size_t(1) << 22, 0};
+constexpr SmallBounds kSmallBoundsNarrower = {std::size_t(1) << 21, 0, 32};
 
 // Products beyond LIBXSMM's sizes only by a long sum (a weight gradient
 // summed over a sequence's B·T rows) or a tall output (the input projection
@@ -349,10 +366,26 @@ int gemm_threads(std::size_t m, std::size_t n, std::size_t k) {
   return large ? most : 1;
 }
 
-bool small_matrix_shape(std::size_t m, std::size_t n, std::size_t k) {
+SmallMatrixKernels small_matrix_kernels() {
+#if XGRAD_HAVE_LIBXSMM
+  // LIBXSMM's JIT target: the CPU's, or LIBXSMM_TARGET's when set.
+  static const SmallMatrixKernels kernels =
+      libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512 ? SmallMatrixKernels::avx512 : SmallMatrixKernels::narrower;
+  return kernels;
+#else
+  return SmallMatrixKernels::narrower;
+#endif
+}
+
+bool small_matrix_shape(std::size_t m, std::size_t n, std::size_t k, SmallMatrixKernels kernels) {
   if (k > kSmallMaxInner || m * n > kSmallMaxOutput) return false;
-  const std::size_t bound = gemm_threads(m, n, k) > 1 ? kSmallMaxMultiplyAddsThreaded : kSmallMaxMultiplyAdds;
-  return m * n * k <= bound;
+  const SmallBounds most = kernels == SmallMatrixKernels::avx512 ? kSmallBoundsAvx512 : kSmallBoundsNarrower;
+  if (k <= most.short_sum) return true;
+  return m * n * k <= (gemm_threads(m, n, k) > 1 ? most.multiply_adds_threaded : most.multiply_adds_one_thread);
+}
+
+bool small_matrix_shape(std::size_t m, std::size_t n, std::size_t k) {
+  return small_matrix_shape(m, n, k, small_matrix_kernels());
 }
 
 std::string small_matrix_engine() {

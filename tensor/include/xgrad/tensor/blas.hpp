@@ -75,13 +75,23 @@ class GemmKernel {
   T alpha_ = T(1), beta_ = T(0);
 };
 
+// The instruction set of LIBXSMM's kernels in this process, which sets how
+// large a product LIBXSMM takes: AVX-512, or narrower (AVX2 and older, and
+// builds without LIBXSMM).
+enum class SmallMatrixKernels { avx512, narrower };
+SmallMatrixKernels small_matrix_kernels();
+
 // Whether a product of these sizes is small enough for LIBXSMM (when xgrad
-// has it): at most 1024 summed terms (k), 2^21 output elements, and 2^26
-// multiply-adds on one thread, 2^22 when OpenBLAS would give it several threads
-// (gemm_threads). Beyond, OpenBLAS's packed, blocked kernels win; measured
-// in bench/README.md ("The small-matrix engine's threshold"). LIBXSMM 1.17
-// also leaves every A·B^T, alpha other than 1 and beta other than 0 or 1
-// to OpenBLAS.
+// has it): at most 1024 summed terms (k) and 2^21 output elements, and with
+// AVX-512 kernels at most 2^26 multiply-adds on one thread, 2^22 when
+// OpenBLAS would give it several threads (gemm_threads); with narrower
+// kernels any sum of at most 32 terms, longer ones up to 2^21 multiply-adds
+// on one thread and none when OpenBLAS would give them several. Beyond, OpenBLAS's packed, blocked kernels win; measured in
+// bench/README.md ("The small-matrix engine's threshold", "The small-matrix
+// engine on AVX2"). LIBXSMM 1.17 also leaves every A·B^T, alpha other than
+// 1 and beta other than 0 or 1 to OpenBLAS. The three-argument form applies
+// this process's kernels' rule.
+bool small_matrix_shape(std::size_t m, std::size_t n, std::size_t k, SmallMatrixKernels kernels);
 bool small_matrix_shape(std::size_t m, std::size_t n, std::size_t k);
 // "LIBXSMM 1.17.0 (cpx)": the engine of the small products and the
 // instruction set its kernels target; "none" when xgrad was built without it.
