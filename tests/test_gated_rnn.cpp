@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -216,6 +218,57 @@ TEST(GatedLayers, OtherActivationsFusedAgainstComposedAndGradcheck) {
         {x, layer->kernel(), layer->recurrent_kernel(), layer->bias()}))
         << layer->name();
   }
+}
+
+TEST(GatedLayers, ActivationsWithoutRowKernelsRunTheComposedPath) {
+  // softplus ... log_softmax have no row kernels (activations.hpp): the
+  // layers run them through the composed path, so forward equals
+  // forward_composed exactly, and gradients pass central differences.
+  Draw draw(19);
+  const std::size_t B = 2, T = 3, F = 2, U = 3;
+  nn::LSTM<double> lstm(nn::LSTMOptions(U).return_sequences(true).activation("gelu").recurrent_activation("sigmoid"));
+  nn::GRU<double> gru(nn::GRUOptions(U).return_sequences(true).activation("tanh").recurrent_activation("silu"));
+  nn::SimpleRNN<double> rnn(nn::SimpleRNNOptions(U).return_sequences(true).activation("softmax"));
+  set_random_weights(lstm, "lstm", F, U, draw);
+  set_random_weights(gru, "gru", F, U, draw);
+  rnn.set_weights({draw.uniform({F, U}, -0.6, 0.6), draw.uniform({U, U}, -0.6, 0.6), draw.uniform({U}, -0.5, 0.5)});
+  for (nn::RecurrentLayer<double>* layer :
+       {static_cast<nn::RecurrentLayer<double>*>(&lstm), static_cast<nn::RecurrentLayer<double>*>(&gru),
+        static_cast<nn::RecurrentLayer<double>*>(&rnn)}) {
+    const V x(draw.uniform({B, T, F}, -1, 1), true);
+    EXPECT_EQ(layer->forward(x).value(), layer->forward_composed(x).value()) << layer->name();
+    EXPECT_TRUE(gradcheck_passes([&](const std::vector<V>& in) { return xgrad::sum(xgrad::square(layer->forward(in[0]))); },
+                                 {x, layer->kernel(), layer->recurrent_kernel(), layer->bias()}))
+        << layer->name();
+  }
+  // SimpleRNN with softmax, by hand: h_t = softmax(x_t·W + h_{t−1}·R + b) along the units.
+  const V x(draw.uniform({B, T, F}, -1, 1));
+  const Array<double> y = rnn(x).value();
+  const Array<double> kernel = rnn.kernel().value(), recurrent = rnn.recurrent_kernel().value(),
+                      bias = rnn.bias().value();
+  for (std::size_t b = 0; b < B; ++b) {
+    std::vector<double> h(U, 0.0);
+    for (std::size_t t = 0; t < T; ++t) {
+      std::vector<double> z(U);
+      double total = 0.0;
+      for (std::size_t u = 0; u < U; ++u) {
+        z[u] = bias(u);
+        for (std::size_t f = 0; f < F; ++f) z[u] += x.value()(b, t, f) * kernel(f, u);
+        for (std::size_t v = 0; v < U; ++v) z[u] += h[v] * recurrent(v, u);
+        total += std::exp(z[u]);
+      }
+      for (std::size_t u = 0; u < U; ++u) {
+        h[u] = std::exp(z[u]) / total;
+        EXPECT_NEAR(y(b, t, u), h[u], 1e-14) << "b " << b << " t " << t << " u " << u;
+      }
+    }
+  }
+  // The fused node itself refuses them, naming the activation.
+  nn::RecurrentSequenceArgs<double> args;
+  args.cell.activation = nn::Activation::softplus;
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { nn::recurrent_sequence(x, rnn.kernel(), rnn.recurrent_kernel(), std::optional(rnn.bias()), args); },
+      {"recurrent_sequence", "'softplus'"}));
 }
 
 // Backward sums the weight gradients per chunk of steps

@@ -293,8 +293,16 @@ inline double activate(nn::Activation activation, double v) {
     case Activation::selu:
       return 1.0507009873554805 * (v > 0.0 ? v : 1.6732632423543772 * (std::exp(v) - 1.0));
     case Activation::exponential: return std::exp(v);
+    case Activation::softplus: return std::log(1.0 + std::exp(v));
+    case Activation::relu6: return v <= 0.0 ? 0.0 : v >= 6.0 ? 6.0 : v;
+    case Activation::leaky_relu: return v >= 0.0 ? v : 0.2 * v;
+    case Activation::silu: return v / (1.0 + std::exp(-v));
+    case Activation::gelu: return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+    case Activation::mish: return v * std::tanh(std::log(1.0 + std::exp(v)));
+    case Activation::softmax:
+    case Activation::log_softmax: break;  // not elementwise
   }
-  ADD_FAILURE() << "unknown activation";
+  ADD_FAILURE() << "activation without an elementwise reference";
   return 0.0;
 }
 

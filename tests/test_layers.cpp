@@ -44,7 +44,8 @@ TEST(Dense, DefaultsAreKeras) {
   EXPECT_TRUE(options.use_bias());
   EXPECT_EQ(options.name(), "dense");
   EXPECT_EQ(nn::DenseOptions(2).activation("relu").activation(), nn::Activation::relu);
-  EXPECT_THROW(nn::DenseOptions(2).activation("softplus"), std::invalid_argument);
+  EXPECT_EQ(nn::DenseOptions(2).activation("softmax").activation(), nn::Activation::softmax);
+  EXPECT_THROW(nn::DenseOptions(2).activation("sparsemax"), std::invalid_argument);
 }
 
 TEST(Dense, Forward2DByHand) {
@@ -67,6 +68,44 @@ TEST(Dense, Forward2DByHand) {
   nn::Dense<double> no_bias(nn::DenseOptions(2).use_bias(false));
   no_bias.set_weights({kKernel});
   EXPECT_EQ(no_bias(Variable<double>(kX)).value(), (Array<double>{{-4.0, 3.0}, {-5.0, 1.0}}));
+}
+
+TEST(Dense, SoftmaxHeadAndTheActivationsWithoutRowKernels) {
+  // Keras' classification head, Dense(2, activation="softmax"): the rows
+  // [-3.5, 2] and [-4.5, 0] of x · kernel + bias above, normalised along
+  // the last axis: e^a / (e^a + e^b).
+  nn::Dense<double> head(nn::DenseOptions(2).activation("softmax"));
+  head.set_weights({kKernel, kBias});
+  const Array<double> p = head(Variable<double>(kX)).value();
+  const double rows[2][2] = {{-3.5, 2.0}, {-4.5, 0.0}};
+  for (std::size_t r = 0; r < 2; ++r) {
+    const double total = std::exp(rows[r][0]) + std::exp(rows[r][1]);
+    for (std::size_t c = 0; c < 2; ++c) EXPECT_NEAR(p(r, c), std::exp(rows[r][c]) / total, 1e-15);
+  }
+  nn::Dense<double> log_head(nn::DenseOptions(2).activation("log_softmax"));
+  log_head.set_weights({kKernel, kBias});
+  EXPECT_NEAR(log_head(Variable<double>(kX)).value()(1, 1), std::log(p(1, 1)), 1e-15);
+  // silu by hand: z · sigmoid(z) on the same rows.
+  nn::Dense<double> silu(nn::DenseOptions(2).activation("swish"));
+  silu.set_weights({kKernel, kBias});
+  EXPECT_NEAR(silu(Variable<double>(kX)).value()(0, 0), -3.5 / (1.0 + std::exp(3.5)), 1e-15);
+
+  // On [B, T, F] softmax normalises each (b, t) row; gradients by central
+  // differences for each activation without a row kernel.
+  for (const char* name : {"softmax", "log_softmax", "softplus", "relu6", "leaky_relu", "silu", "gelu", "mish"}) {
+    SCOPED_TRACE(name);
+    xgrad::manual_seed(17);
+    nn::Dense<double> dense(nn::DenseOptions(3).activation(name));
+    const Variable<double> x = random_variable({2, 2, 4}, -1.0, 1.0);
+    const Array<double> y = dense(x).value();
+    ASSERT_EQ(y.shape(), (Shape{2, 2, 3}));
+    if (std::string(name) == "softmax") {
+      const Array<double> row_sums = xt::sum(y, {2});
+      for (double s : row_sums) EXPECT_NEAR(s, 1.0, 1e-15);
+    }
+    EXPECT_TRUE(gradcheck_passes([&](const std::vector<Variable<double>>& in) { return dense(in[0]); },
+                                 {x, dense.kernel(), dense.bias()}));
+  }
 }
 
 TEST(Dense, Forward3DIsTimeDistributed) {

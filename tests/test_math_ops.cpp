@@ -9,9 +9,11 @@
 #include <cmath>
 #include <cstddef>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "xgrad/autograd/gradcheck.hpp"
@@ -805,6 +807,111 @@ TEST(KerasActivations, FloatAndNoGrad) {
   EXPECT_FALSE(xgrad::softsign(x).requires_grad());
   EXPECT_FALSE(xgrad::elu(x).requires_grad());
   EXPECT_FALSE(xgrad::selu(x).requires_grad());
+}
+
+// ------------------------------------------------- softplus ... mish
+// Values by Keras 3's formulas (keras/src/activations/activations.py), the
+// numbers from Python's math module: log1p(exp(x)), x · (1 + erf(x/√2)) / 2,
+// x · tanh(log1p(exp(x))), x / (1 + exp(−x)).
+
+// Entries in [low, high) pushed at least 0.05 away from each kink.
+V away_from(std::initializer_list<double> kinks, const Shape& shape, std::uint64_t seed, double low,
+            double high) {
+  V x = random_input(shape, seed, low, high);
+  for (auto& v : x.value())
+    for (double kink : kinks)
+      if (std::abs(v - kink) < 0.05) v = kink + (v < kink ? -0.05 : 0.05);
+  return x;
+}
+
+TEST(KerasActivationOps, Values) {
+  const V x(Array<double>{-3.0, -1.0, 0.0, 1.0, 2.0, 7.0});
+  expect_array_near(xgrad::softplus(V(Array<double>{0.0, 2.0, -3.0})).value(),
+                    Array<double>{0.6931471805599453, 2.1269280110429727, 0.04858735157374206}, 1e-15);
+  expect_array_near(xgrad::relu6(x).value(), Array<double>{0.0, 0.0, 0.0, 1.0, 2.0, 6.0}, 0.0);
+  expect_array_near(xgrad::leaky_relu(x).value(), Array<double>{-0.6, -0.2, 0.0, 1.0, 2.0, 7.0}, 1e-15);
+  expect_array_near(xgrad::leaky_relu(x, 0.5).value(), Array<double>{-1.5, -0.5, 0.0, 1.0, 2.0, 7.0}, 1e-16);
+  expect_array_near(xgrad::silu(V(Array<double>{2.0, -1.0, 0.0})).value(),
+                    Array<double>{1.7615941559557646, -0.2689414213699951, 0.0}, 1e-15);
+  expect_array_near(xgrad::gelu(V(Array<double>{1.0, -1.0, 2.0, 0.0})).value(),
+                    Array<double>{0.8413447460685429, -0.15865525393145707, 1.9544997361036416, 0.0}, 1e-15);
+  expect_array_near(xgrad::mish(V(Array<double>{1.0, -2.0, 0.0})).value(),
+                    Array<double>{0.8650983882673103, -0.2525014826957089, 0.0}, 1e-15);
+}
+
+TEST(KerasActivationOps, GradcheckAwayFromKinks) {
+  std::uint64_t seed = 300;
+  const std::vector<std::pair<const char*, std::function<V(const V&)>>> ops = {
+      {"softplus", [](const V& v) { return xgrad::softplus(v); }},
+      {"relu6", [](const V& v) { return xgrad::relu6(v); }},
+      {"leaky_relu", [](const V& v) { return xgrad::leaky_relu(v); }},
+      {"silu", [](const V& v) { return xgrad::silu(v); }},
+      {"gelu", [](const V& v) { return xgrad::gelu(v); }},
+      {"mish", [](const V& v) { return xgrad::mish(v); }},
+  };
+  for (const auto& [name, op] : ops) {
+    SCOPED_TRACE(name);
+    for (const Shape& shape : {Shape{9}, Shape{3, 4}})
+      expect_gradcheck([op = op](const Inputs& in) { return op(in[0]); },
+                       {away_from({0.0, 6.0}, shape, seed++, -8.0, 8.0)});
+    // Used twice: op(x) · x accumulates both paths.
+    expect_gradcheck([op = op](const Inputs& in) { return xgrad::mul(op(in[0]), in[0]); },
+                     {away_from({0.0, 6.0}, {2, 5}, seed++, -4.0, 7.0)});
+  }
+}
+
+TEST(KerasActivationOps, SlopesAtKinksAndFarOut) {
+  // At a kink the left side's slope, as TensorFlow's relu6 and leaky_relu
+  // gradients take it: relu6' is 1 only for 0 < x < 6, leaky_relu' is the
+  // negative slope at 0.
+  const V x = leaf(Array<double>{-1.0, 0.0, 3.0, 6.0, 7.0});
+  xgrad::sum(xgrad::relu6(x)).backward();
+  expect_array_near(x.grad(), Array<double>{0.0, 0.0, 1.0, 0.0, 0.0}, 0.0);
+  const V y = leaf(Array<double>{-1.0, 0.0, 2.0});
+  xgrad::sum(xgrad::leaky_relu(y)).backward();
+  expect_array_near(y.grad(), Array<double>{0.2, 0.2, 1.0}, 0.0);
+  // softplus' = sigmoid, silu'(0) = 1/2, gelu'(0) = Φ(0) = 1/2, mish'(0) = tanh(log 2) = 0.6.
+  V z = leaf(Array<double>{0.0});
+  xgrad::sum(xgrad::softplus(z)).backward();
+  EXPECT_DOUBLE_EQ(z.grad()(0), 0.5);
+  for (const auto& op : std::vector<std::function<V(const V&)>>{
+           [](const V& v) { return xgrad::silu(v); }, [](const V& v) { return xgrad::gelu(v); }}) {
+    z.zero_grad();
+    xgrad::sum(op(z)).backward();
+    EXPECT_DOUBLE_EQ(z.grad()(0), 0.5);
+  }
+  z.zero_grad();
+  xgrad::sum(xgrad::mish(z)).backward();
+  EXPECT_NEAR(z.grad()(0), 0.6, 1e-15);
+  // Far out: no overflow to inf or NaN, values and slopes at their limits.
+  V far = leaf(Array<double>{-1000.0, 1000.0});
+  for (const auto& op : std::vector<std::function<V(const V&)>>{
+           [](const V& v) { return xgrad::softplus(v); }, [](const V& v) { return xgrad::silu(v); },
+           [](const V& v) { return xgrad::gelu(v); }, [](const V& v) { return xgrad::mish(v); }}) {
+    far.zero_grad();
+    const V out = op(far);
+    xgrad::sum(out).backward();
+    EXPECT_EQ(out.value()(0), 0.0);
+    EXPECT_EQ(out.value()(1), 1000.0);
+    EXPECT_EQ(far.grad()(0), 0.0);
+    EXPECT_EQ(far.grad()(1), 1.0);
+  }
+}
+
+TEST(KerasActivationOps, FloatMatchesDouble) {
+  const Array<double> v = {-9.0, -2.5, -0.3, 0.0, 0.4, 1.7, 5.9, 12.0};
+  const Variable<float> xf(xt::cast<float>(v));
+  const V xd(v);
+  const auto compare = [&](const char* name, const Variable<float>& f, const V& d) {
+    for (std::size_t i = 0; i < v.size(); ++i)
+      EXPECT_NEAR(f.value()(i), d.value()(i), 1e-6 * (1.0 + std::abs(d.value()(i)))) << name << " at " << v(i);
+  };
+  compare("softplus", xgrad::softplus(xf), xgrad::softplus(xd));
+  compare("relu6", xgrad::relu6(xf), xgrad::relu6(xd));
+  compare("leaky_relu", xgrad::leaky_relu(xf), xgrad::leaky_relu(xd));
+  compare("silu", xgrad::silu(xf), xgrad::silu(xd));
+  compare("gelu", xgrad::gelu(xf), xgrad::gelu(xd));
+  compare("mish", xgrad::mish(xf), xgrad::mish(xd));
 }
 
 }  // namespace

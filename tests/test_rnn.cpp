@@ -639,8 +639,8 @@ TEST(SimpleRNNErrors, ZeroUnits) {
 
 TEST(SimpleRNNErrors, UnknownActivationName) {
   EXPECT_TRUE(throws_with<std::invalid_argument>(
-      [] { nn::SimpleRNNOptions(2).activation("softmax"); },
-      {"softmax", "linear", "tanh", "relu", "sigmoid"}));
+      [] { nn::SimpleRNNOptions(2).activation("sparsemax"); },
+      {"sparsemax", "linear", "tanh", "relu", "sigmoid"}));
   EXPECT_TRUE(throws_with<std::invalid_argument>([] { nn::activation_from_name("Tanh"); },
                                                  {"'Tanh'"}));
 }

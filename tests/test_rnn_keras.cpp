@@ -66,7 +66,11 @@ using xgrad::test::throws_with;
 constexpr Activation all_activations[] = {
     Activation::linear,   Activation::tanh,         Activation::relu,
     Activation::sigmoid,  Activation::hard_sigmoid, Activation::softsign,
-    Activation::elu,      Activation::selu,         Activation::exponential};
+    Activation::elu,      Activation::selu,         Activation::exponential,
+    // Run through the composed path (no row kernels): fused and composed agree by construction,
+    // the reference and gradcheck still test them.
+    Activation::softplus, Activation::relu6,        Activation::leaky_relu,
+    Activation::silu,     Activation::gelu,         Activation::mish};
 
 // ---------------------------------------------------------------------------
 // Local helpers
@@ -1072,9 +1076,13 @@ TEST(SimpleRNNKerasOptions, DropoutRatesAreChecked) {
 TEST(SimpleRNNKerasActivations, NamesAndKerasValues) {
   for (const Activation a : all_activations) EXPECT_EQ(nn::activation_from_name(nn::activation_name(a)), a);
   EXPECT_EQ(nn::activation_from_name("None"), Activation::linear);
+  EXPECT_EQ(nn::activation_from_name("swish"), Activation::silu);
+  EXPECT_EQ(nn::activation_from_name("softmax"), Activation::softmax);
+  EXPECT_EQ(nn::activation_from_name("log_softmax"), Activation::log_softmax);
   EXPECT_TRUE(throws_with<std::invalid_argument>(
-      [] { nn::activation_from_name("swish"); },
-      {"'swish'", "hard_sigmoid", "softsign", "elu", "selu", "exponential", "None"}));
+      [] { nn::activation_from_name("sparsemax"); },
+      {"'sparsemax'", "hard_sigmoid", "softsign", "elu", "selu", "exponential", "gelu", "mish", "softmax",
+       "None", "swish"}));
   // Keras 3 values, e.g. keras.activations.hard_sigmoid([-4, -3, 0, 1.5, 3, 4])
   // = [0, 0, 0.5, 0.75, 1, 1]; selu(-1) = 1.0507 · 1.6733 · (e^-1 − 1).
   const V x(Array<double>{-4.0, -3.0, 0.0, 1.5, 3.0, 4.0});

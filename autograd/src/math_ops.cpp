@@ -205,6 +205,86 @@ Variable<T> selu(const Variable<T>& a) {
       a);
 }
 
+namespace {
+// An elementwise op y = f(x) whose gradient is dL/dy · f'(x), f' read from
+// the input.
+template <typename T, typename F, typename Derivative>
+Variable<T> elementwise(const Variable<T>& a, const char* op, F f, Derivative derivative) {
+  return Variable<T>::from_op(
+      map(a.value(), f), op,
+      [derivative](Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        const T* x = in[0].value().data();
+        T* grad = g.data();
+        for (std::size_t i = 0; i < g.size(); ++i) grad[i] *= derivative(x[i]);
+        in[0].add_grad(std::move(g));
+      },
+      a);
+}
+
+// 1 / (1 + e^-x) without overflow on either side.
+template <typename T>
+T logistic(T x) {
+  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+  const T e = std::exp(x);
+  return e / (T(1) + e);
+}
+
+// log(1 + e^x) without overflow: x + log(1 + e^-x) above 0.
+template <typename T>
+T log_one_plus_exp(T x) {
+  return x > T(0) ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+}
+}  // namespace
+
+template <typename T>
+Variable<T> softplus(const Variable<T>& a) {
+  return elementwise(a, "softplus", [](T x) { return log_one_plus_exp(x); }, [](T x) { return logistic(x); });
+}
+
+template <typename T>
+Variable<T> relu6(const Variable<T>& a) {
+  return elementwise(
+      a, "relu6", [](T x) { return std::min(std::max(x, T(0)), T(6)); },
+      [](T x) { return x > T(0) && x < T(6) ? T(1) : T(0); });
+}
+
+template <typename T>
+Variable<T> leaky_relu(const Variable<T>& a, typename Variable<T>::value_type negative_slope) {
+  return elementwise(
+      a, "leaky_relu", [negative_slope](T x) { return x >= T(0) ? x : negative_slope * x; },
+      [negative_slope](T x) { return x > T(0) ? T(1) : negative_slope; });
+}
+
+template <typename T>
+Variable<T> silu(const Variable<T>& a) {
+  return elementwise(
+      a, "silu", [](T x) { return x * logistic(x); },
+      [](T x) {
+        const T s = logistic(x);
+        return s * (T(1) + x * (T(1) - s));
+      });
+}
+
+template <typename T>
+Variable<T> gelu(const Variable<T>& a) {
+  // Φ(x) as erfc(−x/√2) / 2: 1 + erf(x/√2) cancels for x far below 0.
+  const auto normal_cdf = [](T x) { return T(0.5) * std::erfc(-x / std::sqrt(T(2))); };
+  const T density_scale = T(1) / std::sqrt(T(2) * std::acos(T(-1)));  // 1/√(2π)
+  return elementwise(
+      a, "gelu", [normal_cdf](T x) { return x * normal_cdf(x); },
+      [normal_cdf, density_scale](T x) { return normal_cdf(x) + x * density_scale * std::exp(T(-0.5) * x * x); });
+}
+
+template <typename T>
+Variable<T> mish(const Variable<T>& a) {
+  return elementwise(
+      a, "mish", [](T x) { return x * std::tanh(log_one_plus_exp(x)); },
+      [](T x) {
+        const T t = std::tanh(log_one_plus_exp(x));
+        return t + x * (T(1) - t * t) * logistic(x);
+      });
+}
+
 template <typename T>
 Variable<T> sum(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims) {
   const std::size_t ax = normalize_axis(axis, a.shape(), "sum");
@@ -405,6 +485,12 @@ Variable<T> log_softmax(const Variable<T>& a, std::ptrdiff_t axis) {
   template Variable<T> softsign(const Variable<T>&);                                          \
   template Variable<T> elu(const Variable<T>&, T);                                            \
   template Variable<T> selu(const Variable<T>&);                                              \
+  template Variable<T> softplus(const Variable<T>&);                                          \
+  template Variable<T> relu6(const Variable<T>&);                                             \
+  template Variable<T> leaky_relu(const Variable<T>&, T);                                     \
+  template Variable<T> silu(const Variable<T>&);                                              \
+  template Variable<T> gelu(const Variable<T>&);                                              \
+  template Variable<T> mish(const Variable<T>&);                                              \
   template Variable<T> sum(const Variable<T>&, std::ptrdiff_t, bool);                         \
   template Variable<T> mean(const Variable<T>&, std::ptrdiff_t, bool);                        \
   template Variable<T> concat(const std::vector<Variable<T>>&, std::ptrdiff_t);               \

@@ -137,7 +137,8 @@ RecurrentOutput<T> RecurrentLayer<T>::run(const Variable<T>& x, const RecurrentC
     return recurrent_sequence(input, this->kernel(), recurrent_kernel(),
                               options.use_bias() ? std::optional(this->bias()) : std::nullopt, args);
   };
-  RecurrentOutput<T> result = fused && input_masks.size() <= 1 && recurrent_masks.size() <= 1
+  const bool row_kernels = has_row_kernels(cell_.activation) && has_row_kernels(cell_.recurrent_activation);
+  RecurrentOutput<T> result = fused && row_kernels && input_masks.size() <= 1 && recurrent_masks.size() <= 1
                                   ? run_fused()
                                   : run_composed(x, args, input_masks, recurrent_masks);
 

@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <array>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
+#include "xgrad/nn/activation.hpp"
 #include "xgrad/tensor/activations.hpp"
 #include "xgrad/tensor/blas.hpp"
 
@@ -1089,6 +1092,13 @@ RecurrentOutput<T> recurrent_sequence(const Variable<T>& x, const Variable<T>& k
                                       const Variable<T>& recurrent_kernel,
                                       const std::optional<Variable<T>>& bias,
                                       const RecurrentSequenceArgs<T>& args) {
+  for (const Activation f : {args.cell.activation, args.cell.recurrent_activation}) {
+    if (!has_row_kernels(f)) {
+      throw std::invalid_argument(std::string("recurrent_sequence: activation '") + activation_name(f) +
+                                  "' has no row kernel in the fused node; run the layer's composed path "
+                                  "(the layers choose it themselves)");
+    }
+  }
   switch (args.cell.kind) {
     case CellSpec::Kind::lstm: return run_sequence<LSTMCellMath>(x, kernel, recurrent_kernel, bias, args);
     case CellSpec::Kind::gru: return run_sequence<GRUCellMath>(x, kernel, recurrent_kernel, bias, args);

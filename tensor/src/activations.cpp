@@ -1,6 +1,8 @@
 #include "xgrad/tensor/activations.hpp"
 #include "xgrad/tensor/reductions.hpp"
 
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
 #include "activation_kernels.hpp"
@@ -57,6 +59,11 @@ bool with_kernel(Activation f, Run run) {
     case Activation::elu: return call(std::integral_constant<K, K::scaled_elu>{});
     case Activation::selu: return call(std::integral_constant<K, K::scaled_elu>{}, T(selu_alpha), T(selu_scale));
     case Activation::exponential: return call(std::integral_constant<K, K::exp>{});
+    case Activation::softplus: case Activation::relu6: case Activation::leaky_relu: case Activation::silu:
+    case Activation::gelu: case Activation::mish: case Activation::softmax: case Activation::log_softmax:
+      throw std::invalid_argument("activation " + std::to_string(static_cast<int>(f)) +
+                                  " (softplus and after in xgrad::Activation) has no row kernel: "
+                                  "apply it as an autograd op");
   }
   return false;
 }
@@ -88,6 +95,8 @@ void binary(const T* a, std::size_t a_ld, const T* b, std::size_t b_ld, T* out, 
 }
 
 }  // namespace
+
+bool has_row_kernels(Activation f) { return f <= Activation::exponential; }
 
 void activate_rows(Activation f, float* values, std::size_t rows, std::size_t n, std::size_t ld,
                    const float* bias) {

@@ -56,6 +56,29 @@ Variable<T> elu(const Variable<T>& a, typename Variable<T>::value_type alpha = 1
 template <typename T>
 Variable<T> selu(const Variable<T>& a);
 
+// Keras' further elementwise activations (keras/src/activations), with
+// Keras' default parameters:
+//   softplus    log(1 + e^x), computed without overflow
+//   relu6       min(max(x, 0), 6)
+//   leaky_relu  x for x >= 0, negative_slope · x below (Keras: 0.2)
+//   silu        x · sigmoid(x) (Keras' swish too)
+//   gelu        x · Φ(x) = x/2 · (1 + erf(x / √2)) (Keras' approximate=False)
+//   mish        x · tanh(softplus(x))
+// Their gradients read the input; at a kink (relu6 at 0 and 6, leaky_relu at
+// 0) they take the slope of the left side, as TensorFlow's do.
+template <typename T>
+Variable<T> softplus(const Variable<T>& a);
+template <typename T>
+Variable<T> relu6(const Variable<T>& a);
+template <typename T>
+Variable<T> leaky_relu(const Variable<T>& a, typename Variable<T>::value_type negative_slope = T(0.2));
+template <typename T>
+Variable<T> silu(const Variable<T>& a);
+template <typename T>
+Variable<T> gelu(const Variable<T>& a);
+template <typename T>
+Variable<T> mish(const Variable<T>& a);
+
 // Sum and mean along one axis; the axis is removed, or kept with extent 1
 // when keepdims is true. sum(x [B, T, F], 1) has shape [B, F]. mean throws
 // when the axis is empty.
@@ -95,6 +118,12 @@ Variable<T> operator/(const Variable<T>& a, const Variable<T>& b) { return div(a
   extern template Variable<T> softsign(const Variable<T>&);                                   \
   extern template Variable<T> elu(const Variable<T>&, T);                                     \
   extern template Variable<T> selu(const Variable<T>&);                                       \
+  extern template Variable<T> softplus(const Variable<T>&);                                   \
+  extern template Variable<T> relu6(const Variable<T>&);                                      \
+  extern template Variable<T> leaky_relu(const Variable<T>&, T);                              \
+  extern template Variable<T> silu(const Variable<T>&);                                       \
+  extern template Variable<T> gelu(const Variable<T>&);                                       \
+  extern template Variable<T> mish(const Variable<T>&);                                       \
   extern template Variable<T> sum(const Variable<T>&, std::ptrdiff_t, bool);                  \
   extern template Variable<T> mean(const Variable<T>&, std::ptrdiff_t, bool);                 \
   extern template Variable<T> concat(const std::vector<Variable<T>>&, std::ptrdiff_t);        \

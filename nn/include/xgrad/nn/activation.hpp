@@ -11,6 +11,17 @@
 //   elu           x > 0 ? x : e^x − 1    (alpha 1, Keras' default)
 //   selu          1.0507 · (x > 0 ? x : 1.6733 · (e^x − 1))
 //   exponential   e^x
+//   softplus      log(1 + e^x)
+//   relu6         min(max(x, 0), 6)
+//   leaky_relu    x >= 0 ? x : 0.2 · x   (Keras' default negative_slope)
+//   silu          x · sigmoid(x)         (Keras' swish too)
+//   gelu          x/2 · (1 + erf(x/√2))  (Keras' default approximate=False)
+//   mish          x · tanh(softplus(x))
+//   softmax       e^x / sum(e^x), along the last axis
+//   log_softmax   x − log(sum(e^x)), along the last axis
+// The recurrent layers run the ones from softplus on through their composed
+// path (RecurrentLayer::forward_composed): the fused node's row kernels
+// cover the others.
 
 #include <string>
 

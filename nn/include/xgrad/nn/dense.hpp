@@ -42,7 +42,8 @@ struct DenseOptions {
   XGRAD_WEIGHT_ARGS(DenseOptions, bias, init::zeros());
 
  public:
-  // The activation by its Keras name: "linear", "tanh", "relu", "sigmoid".
+  // The activation by its Keras name ("linear", "relu", "softmax", ...:
+  // activation.hpp lists them).
   DenseOptions& activation(const std::string& name) {
     return activation(activation_from_name(name));
   }

@@ -118,8 +118,18 @@ void exp_into(const float* x, float* out, std::size_t n);
 void exp_into(const double* x, double* out, std::size_t n);
 
 // The activations by Keras name (nn::Activation is this enum; linear is x,
-// elu has alpha 1).
-enum class Activation { linear, tanh, relu, sigmoid, hard_sigmoid, softsign, elu, selu, exponential };
+// elu has alpha 1). Those from softplus on have no row kernels below: their
+// derivatives need the input (softplus ... mish), or they are not
+// elementwise (softmax and log_softmax, along the last axis); the layers
+// apply them as autograd ops (xgrad::softplus, ..., xgrad::softmax).
+enum class Activation {
+  linear, tanh, relu, sigmoid, hard_sigmoid, softsign, elu, selu, exponential,
+  softplus, relu6, leaky_relu, silu, gelu, mish, softmax, log_softmax
+};
+
+// Whether activate_rows and activation_backward_rows take f (linear up to
+// exponential); they throw std::invalid_argument naming f for the others.
+bool has_row_kernels(Activation f);
 
 // A recurrent layer's pointwise step over `rows` rows of n elements, row r
 // at values + r·ld (a step's rows of a [B, T, W] buffer), in one call:
