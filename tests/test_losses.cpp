@@ -326,4 +326,70 @@ TEST(Losses, EmptyBatchErrorsNameTheLoss) {
       "(4, 0)"));
 }
 
+// ------------------------------------------ the from_logits=False forms
+// Keras' defaults: probabilities clipped to [1e-7, 1 - 1e-7] before the log.
+
+TEST(BinaryCrossentropyProbabilities, ForwardWithKerasClip) {
+  // p = np.array([[0.1,0.8],[1.0,0.0]]); z = np.array([[0.,1],[1,0.3]]); pc = np.clip(p,1e-7,1-1e-7)
+  // np.mean(-(z*np.log(pc)+(1-z)*np.log(1-pc))) -> 1.2909832330648852
+  V p(Array<double>{{0.1, 0.8}, {1.0, 0.0}}, true);
+  const V z(Array<double>{{0., 1.}, {1., 0.3}});
+  V loss = xgrad::nn::binary_crossentropy(p, z);
+  EXPECT_EQ(loss.dimension(), 0u);
+  EXPECT_NEAR(loss.value()(), 1.2909832330648852, 1e-12);
+  EXPECT_NEAR(xgrad::nn::Loss<double>("binary_crossentropy")(p, z).value()(), loss.value()(), 0.0);
+  // Clipped predictions (1.0 and 0.0) get no gradient; the others
+  // (−z/p + (1 − z)/(1 − p)) / 4.
+  loss.backward();
+  expect_array_near(p.grad(), Array<double>{{(1.0 / 0.9) / 4.0, (-1.0 / 0.8) / 4.0}, {0.0, 0.0}}, 1e-15);
+}
+
+TEST(BinaryCrossentropyProbabilities, MatchesFromLogitsOnSigmoidAndGradcheck) {
+  const V x = seeded_random_variable({3, 4}, 40, -4.0, 4.0);
+  const V z = seeded_random_variable({3, 4}, 41, 0.0, 1.0);
+  EXPECT_NEAR(xgrad::nn::binary_crossentropy(xgrad::sigmoid(x), z).value()(),
+              xgrad::nn::binary_crossentropy_from_logits(x, z).value()(), 1e-12);
+  EXPECT_TRUE(gradcheck_passes_nonempty(
+      [](const Inputs& in) { return xgrad::nn::binary_crossentropy(in[0], in[1]); },
+      {seeded_random_variable({2, 3}, 42, 0.05, 0.95), seeded_random_variable({2, 3}, 43, 0.0, 1.0)}));
+  // Targets [N] for predictions [N, 1], as the other losses.
+  const V p = seeded_random_variable({4, 1}, 44, 0.1, 0.9);
+  const V t(Array<double>{0.0, 1.0, 1.0, 0.0});
+  EXPECT_EQ(xgrad::nn::binary_crossentropy(p, t).value()(),
+            xgrad::nn::binary_crossentropy(p, xgrad::reshape(t, {4, 1})).value()());
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { xgrad::nn::binary_crossentropy(p, xgrad::reshape(V(Array<double>{0.0, 1.0}), {1, 2})); },
+      {"binary_crossentropy", "(4, 1)", "(1, 2)"}));
+}
+
+TEST(SparseCategoricalCrossentropyProbabilities, ForwardNormalisesAndClips) {
+  // q = np.array([[0.2,0.3,0.5],[0.0,2.0,2.0]]); qn = q/q.sum(1,keepdims=True)
+  // -np.mean(np.log(np.clip(qn,1e-7,1-1e-7))[np.arange(2),[2,0]]) -> 8.405621415759132
+  V q(Array<double>{{0.2, 0.3, 0.5}, {0.0, 2.0, 2.0}}, true);
+  V loss = xgrad::nn::sparse_categorical_crossentropy(q, Labels{2, 0});
+  EXPECT_NEAR(loss.value()(), 8.405621415759132, 1e-12);
+  loss.backward();
+  expect_all_finite(q.grad());
+  // Through fit's name, with labels as floats [N] or [N, 1].
+  EXPECT_NEAR(xgrad::nn::Loss<double>("sparse_categorical_crossentropy")(q, xgrad::reshape(V(Array<double>{2.0, 0.0}), {2, 1})).value()(),
+              loss.value()(), 0.0);
+}
+
+TEST(SparseCategoricalCrossentropyProbabilities, MatchesFromLogitsOnSoftmaxAndGradcheck) {
+  const V x = seeded_random_variable({2, 3, 4}, 45, -3.0, 3.0);
+  const Labels labels = {{0, 3, 1}, {2, 2, 0}};
+  EXPECT_NEAR(xgrad::nn::sparse_categorical_crossentropy(xgrad::softmax(x), labels).value()(),
+              xgrad::nn::sparse_categorical_crossentropy_from_logits(x, labels).value()(), 1e-12);
+  const Labels flat = {1, 0, 2, 2};
+  EXPECT_TRUE(gradcheck_passes_nonempty(
+      [&](const Inputs& in) { return xgrad::nn::sparse_categorical_crossentropy(in[0], flat); },
+      {seeded_random_variable({4, 3}, 46, 0.05, 1.0)}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { xgrad::nn::sparse_categorical_crossentropy(seeded_random_variable({4, 3}, 47, 0.0, 1.0), Labels{1, 3, 0, 0}); },
+      {"sparse_categorical_crossentropy", "label 3", "3 classes", "probabilities", "(4, 3)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { xgrad::nn::sparse_categorical_crossentropy(seeded_random_variable({4, 3}, 48, 0.0, 1.0), Labels{1, 2}); },
+      {"sparse_categorical_crossentropy", "(4, 3)", "(2,)"}));
+}
+
 }  // namespace

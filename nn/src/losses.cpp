@@ -97,6 +97,81 @@ Variable<T> pick_labels(const Variable<T>& values, std::vector<std::size_t> labe
       });
 }
 
+// Keras' epsilon (keras.config.epsilon()).
+constexpr double kProbabilityEpsilon = 1e-7;
+
+// p clipped to [ε, 1 − ε]; the gradient passes where p is inside, bounds
+// included, as TensorFlow's clip_by_value's does.
+template <typename T>
+Variable<T> clipped_probabilities(const Variable<T>& p) {
+  const T low = T(kProbabilityEpsilon), high = T(1) - T(kProbabilityEpsilon);
+  Array<T> out = Array<T>::from_shape(p.shape());
+  for (std::size_t e = 0; e < out.size(); ++e) out.flat(e) = std::min(std::max(p.value().flat(e), low), high);
+  return Variable<T>::from_op(
+      std::move(out), {p}, "clip_probabilities",
+      [low, high](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        const Array<T>& pv = in[0].value();
+        Array<T>& dp = in[0].grad_buffer();
+        for (std::size_t e = 0; e < dp.size(); ++e)
+          if (pv.flat(e) >= low && pv.flat(e) <= high) dp.flat(e) += g.flat(e);
+      });
+}
+
+// −(z log p + (1 − z) log(1 − p)) elementwise, for p in (0, 1).
+template <typename T>
+Variable<T> probability_crossentropy(const Variable<T>& p, const Variable<T>& z) {
+  Array<T> out = Array<T>::from_shape(p.shape());
+  for (std::size_t e = 0; e < out.size(); ++e) {
+    const T pe = p.value().flat(e), ze = z.value().flat(e);
+    out.flat(e) = -(ze * std::log(pe) + (T(1) - ze) * std::log1p(-pe));
+  }
+  return Variable<T>::from_op(
+      std::move(out), {p, z}, "probability_crossentropy",
+      [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
+        const Array<T>& pv = in[0].value();
+        const Array<T>& zv = in[1].value();
+        if (in[0].requires_grad()) {
+          Array<T>& dp = in[0].grad_buffer();
+          for (std::size_t e = 0; e < dp.size(); ++e)
+            dp.flat(e) += g.flat(e) * ((T(1) - zv.flat(e)) / (T(1) - pv.flat(e)) - zv.flat(e) / pv.flat(e));
+        }
+        if (in[1].requires_grad()) {
+          Array<T>& dz = in[1].grad_buffer();
+          for (std::size_t e = 0; e < dz.size(); ++e)
+            dz.flat(e) -= g.flat(e) * (std::log(pv.flat(e)) - std::log1p(-pv.flat(e)));
+        }
+      });
+}
+
+// Each sample's label as an index into the last axis of `values` [..., C];
+// throws naming `op` unless labels have values' shape without its last
+// axis, are not empty, and lie in [0, C).
+template <typename T>
+std::vector<std::size_t> label_indices(const Variable<T>& values, const xt::xarray<std::int64_t>& labels,
+                                       const char* op, const char* what) {
+  const auto& shape = values.shape();
+  if (shape.empty() || labels.dimension() + 1 != shape.size() ||
+      !std::equal(labels.shape().begin(), labels.shape().end(), shape.begin())) {
+    throw std::invalid_argument(std::string(op) + ": " + what + " of shape " + shape_to_string(shape) +
+                                " need labels of the shape without the class axis, got labels "
+                                "of shape " + shape_to_string(labels.shape()));
+  }
+  check_not_empty(labels.shape(), op, "labels");
+  const auto classes = static_cast<std::int64_t>(shape.back());
+  std::vector<std::size_t> index(labels.size());
+  for (std::size_t n = 0; n < labels.size(); ++n) {
+    const std::int64_t label = labels.flat(n);
+    if (label < 0 || label >= classes) {
+      throw std::invalid_argument(std::string(op) + ": label " + std::to_string(label) +
+                                  " at flat index " + std::to_string(n) +
+                                  " is out of range for " + std::to_string(classes) + " classes (" + what +
+                                  " of shape " + shape_to_string(shape) + ")");
+    }
+    index[n] = static_cast<std::size_t>(label);
+  }
+  return index;
+}
+
 }  // namespace
 
 template <typename T>
@@ -121,29 +196,31 @@ template <typename T>
 Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logits,
                                                         const xt::xarray<std::int64_t>& labels) {
   const char* op = "sparse_categorical_crossentropy_from_logits";
-  const auto& shape = logits.shape();
-  if (shape.empty() || labels.dimension() + 1 != shape.size() ||
-      !std::equal(labels.shape().begin(), labels.shape().end(), shape.begin())) {
-    throw std::invalid_argument(std::string(op) + ": logits of shape " + shape_to_string(shape) +
-                                " need labels of the shape without the class axis, got labels "
-                                "of shape " + shape_to_string(labels.shape()));
-  }
-  check_not_empty(labels.shape(), op, "labels");
-  const auto classes = static_cast<std::int64_t>(shape.back());
-  std::vector<std::size_t> index(labels.size());
-  for (std::size_t n = 0; n < labels.size(); ++n) {
-    const std::int64_t label = labels.flat(n);
-    if (label < 0 || label >= classes) {
-      throw std::invalid_argument(std::string(op) + ": label " + std::to_string(label) +
-                                  " at flat index " + std::to_string(n) +
-                                  " is out of range for " + std::to_string(classes) +
-                                  " classes (logits of shape " + shape_to_string(shape) + ")");
-    }
-    index[n] = static_cast<std::size_t>(label);
-  }
+  std::vector<std::size_t> index = label_indices(logits, labels, op, "logits");
   const LayerScope scope(op);
   const Variable<T> picked =
       pick_labels(xgrad::log_softmax(logits, -1), std::move(index), to_shape(labels.shape()));
+  return xgrad::scale(xgrad::sum(picked), T(-1) / static_cast<T>(labels.size()));
+}
+
+template <typename T>
+Variable<T> binary_crossentropy(const Variable<T>& y_pred, const Variable<T>& y_true) {
+  const char* loss = "binary_crossentropy";
+  const LayerScope scope(loss);
+  const auto [p, z] = in_same_rank(y_pred, y_true, loss, "y_pred", "y_true");
+  check_not_empty(p.shape(), loss, "y_pred");
+  return xgrad::mean(probability_crossentropy(clipped_probabilities(p), z));
+}
+
+template <typename T>
+Variable<T> sparse_categorical_crossentropy(const Variable<T>& probabilities,
+                                            const xt::xarray<std::int64_t>& labels) {
+  const char* op = "sparse_categorical_crossentropy";
+  std::vector<std::size_t> index = label_indices(probabilities, labels, op, "probabilities");
+  const LayerScope scope(op);
+  const Variable<T> normalised = xgrad::div(probabilities, xgrad::sum(probabilities, -1, true));
+  const Variable<T> picked = pick_labels(xgrad::log(clipped_probabilities(normalised)), std::move(index),
+                                         to_shape(labels.shape()));
   return xgrad::scale(xgrad::sum(picked), T(-1) / static_cast<T>(labels.size()));
 }
 
@@ -170,7 +247,9 @@ Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logit
   template Variable<T> sparse_categorical_crossentropy_from_logits(                           \
       const Variable<T>&, const xt::xarray<std::int32_t>&);                                   \
   template Variable<T> sparse_categorical_crossentropy_from_logits(                           \
-      const Variable<T>&, const std::vector<std::int64_t>&);
+      const Variable<T>&, const std::vector<std::int64_t>&);                                  \
+  template Variable<T> binary_crossentropy(const Variable<T>&, const Variable<T>&);           \
+  template Variable<T> sparse_categorical_crossentropy(const Variable<T>&, const xt::xarray<std::int64_t>&);
 XGRAD_INSTANTIATE_LOSSES(float)
 XGRAD_INSTANTIATE_LOSSES(double)
 #undef XGRAD_INSTANTIATE_LOSSES

@@ -112,7 +112,7 @@ void for_each(const Callbacks& callbacks, Hook hook) {
 
 // Integer class labels from float values: [B] or [B, 1] for logits [B, C].
 template <typename T>
-xt::xarray<std::int64_t> integer_labels(const Variable<T>& logits, const Variable<T>& y_true) {
+xt::xarray<std::int64_t> integer_labels(const Variable<T>& logits, const Variable<T>& y_true, const char* loss) {
   Shape shape = to_shape(y_true.shape());
   if (shape.size() == logits.dimension() && !shape.empty() && shape.back() == 1) shape.pop_back();
   xt::xarray<std::int64_t> labels = xt::xarray<std::int64_t>::from_shape(shape);
@@ -121,7 +121,7 @@ xt::xarray<std::int64_t> integer_labels(const Variable<T>& logits, const Variabl
     if (!(std::floor(values[i]) == values[i])) {
       std::ostringstream text;
       text << values[i];
-      throw std::invalid_argument("sparse_categorical_crossentropy_from_logits: label " + text.str() +
+      throw std::invalid_argument(std::string(loss) + ": label " + text.str() +
                                   " (element " + std::to_string(i) + " of y_true of shape " +
                                   shape_to_string(y_true.shape()) + ") is not an integer");
     }
@@ -142,11 +142,21 @@ typename Loss<T>::Function loss_by_name(const std::string& name) {
   }
   if (name == "sparse_categorical_crossentropy_from_logits") {
     return [](const Variable<T>& p, const Variable<T>& t) {
-      return sparse_categorical_crossentropy_from_logits(p, integer_labels(p, t));
+      return sparse_categorical_crossentropy_from_logits(
+          p, integer_labels(p, t, "sparse_categorical_crossentropy_from_logits"));
+    };
+  }
+  if (name == "binary_crossentropy") {
+    return [](const Variable<T>& p, const Variable<T>& t) { return binary_crossentropy(p, t); };
+  }
+  if (name == "sparse_categorical_crossentropy") {
+    return [](const Variable<T>& p, const Variable<T>& t) {
+      return sparse_categorical_crossentropy(p, integer_labels(p, t, "sparse_categorical_crossentropy"));
     };
   }
   throw std::invalid_argument("Loss: unknown loss '" + name +
-                              "' (known: mean_squared_error, mse, binary_crossentropy_from_logits, "
+                              "' (known: mean_squared_error, mse, binary_crossentropy, "
+                              "binary_crossentropy_from_logits, sparse_categorical_crossentropy, "
                               "sparse_categorical_crossentropy_from_logits)");
 }
 

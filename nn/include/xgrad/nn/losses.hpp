@@ -47,6 +47,23 @@ template <typename T>
 Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logits,
                                                         const std::vector<std::int64_t>& labels);
 
+// Keras' defaults, from_logits=False: predictions are probabilities (a
+// sigmoid or softmax output), clipped to [ε, 1 − ε] with Keras' ε = 1e-7
+// before their logarithm; where a prediction was clipped its gradient is 0,
+// as through TensorFlow's clip_by_value.
+//   binary_crossentropy: the mean over every element of
+//     −(z log p + (1 − z) log(1 − p)), shapes as mean_squared_error's;
+//   sparse_categorical_crossentropy: probabilities [..., C] (divided by
+//     their sum over the last axis first, as Keras does) and labels as
+//     above; the mean over samples of −log p[label].
+// Logits give a wrong loss here silently; Keras' from_logits=True are the
+// _from_logits forms above, which are also more accurate.
+template <typename T>
+Variable<T> binary_crossentropy(const Variable<T>& y_pred, const Variable<T>& y_true);
+template <typename T>
+Variable<T> sparse_categorical_crossentropy(const Variable<T>& probabilities,
+                                            const xt::xarray<std::int64_t>& labels);
+
 #define XGRAD_DECLARE_LOSSES(T)                                                                \
   extern template Variable<T> mean_squared_error(const Variable<T>&, const Variable<T>&);     \
   extern template Variable<T> binary_crossentropy_from_logits(const Variable<T>&,             \
@@ -56,7 +73,10 @@ Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logit
   extern template Variable<T> sparse_categorical_crossentropy_from_logits(                    \
       const Variable<T>&, const xt::xarray<std::int32_t>&);                                   \
   extern template Variable<T> sparse_categorical_crossentropy_from_logits(                    \
-      const Variable<T>&, const std::vector<std::int64_t>&);
+      const Variable<T>&, const std::vector<std::int64_t>&);                                  \
+  extern template Variable<T> binary_crossentropy(const Variable<T>&, const Variable<T>&);    \
+  extern template Variable<T> sparse_categorical_crossentropy(const Variable<T>&,             \
+                                                              const xt::xarray<std::int64_t>&);
 XGRAD_DECLARE_LOSSES(float)
 XGRAD_DECLARE_LOSSES(double)
 #undef XGRAD_DECLARE_LOSSES
