@@ -145,8 +145,8 @@ void scale_rows(T beta, T* c, std::size_t m, std::size_t n, std::size_t ldc) {
 // ([10000, 8]·[8, 512]: 10x). With several OpenBLAS threads, OpenBLAS wins
 // earlier ([64, 512]·[512, 512]: 284 µs on two threads, 300 in LIBXSMM).
 //
-// Those bounds hold for LIBXSMM's AVX-512 kernels (measured on a Zen 4
-// core, LIBXSMM's cpx kernels against OpenBLAS's Cooperlake). Its AVX2
+// Those bounds hold for LIBXSMM's AVX-512 kernels (measured on an AMD EPYC
+// with AVX-512, LIBXSMM's cpx kernels against OpenBLAS's Cooperlake). Its AVX2
 // kernels (a Zen 3 core, hsw against OpenBLAS's Zen) win only up to 2^21
 // multiply-adds ([128, 128]·[128, 128]: 0.88x OpenBLAS's time) and lose from
 // [64, 128]·[128, 384] (1.03-1.10x), [64, 512]·[512, 512] (1.63x) and on the

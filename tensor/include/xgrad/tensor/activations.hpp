@@ -128,7 +128,7 @@ enum class Activation {
 };
 
 // Whether activate_rows and activation_backward_rows take f (linear up to
-// exponential); they throw std::invalid_argument naming f for the others.
+// exponential); they throw std::invalid_argument for the others.
 bool has_row_kernels(Activation f);
 
 // A recurrent layer's pointwise step over `rows` rows of n elements, row r
