@@ -221,14 +221,6 @@ Variable<T> elementwise(const Variable<T>& a, const char* op, F f, Derivative de
       a);
 }
 
-// 1 / (1 + e^-x) without overflow on either side.
-template <typename T>
-T logistic(T x) {
-  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
-  const T e = std::exp(x);
-  return e / (T(1) + e);
-}
-
 // log(1 + e^x) without overflow: x + log(1 + e^-x) above 0.
 template <typename T>
 T log_one_plus_exp(T x) {
@@ -238,7 +230,7 @@ T log_one_plus_exp(T x) {
 
 template <typename T>
 Variable<T> softplus(const Variable<T>& a) {
-  return elementwise(a, "softplus", [](T x) { return log_one_plus_exp(x); }, [](T x) { return logistic(x); });
+  return elementwise(a, "softplus", [](T x) { return log_one_plus_exp(x); }, [](T x) { return stable_sigmoid(x); });
 }
 
 template <typename T>
@@ -258,9 +250,9 @@ Variable<T> leaky_relu(const Variable<T>& a, typename Variable<T>::value_type ne
 template <typename T>
 Variable<T> silu(const Variable<T>& a) {
   return elementwise(
-      a, "silu", [](T x) { return x * logistic(x); },
+      a, "silu", [](T x) { return x * stable_sigmoid(x); },
       [](T x) {
-        const T s = logistic(x);
+        const T s = stable_sigmoid(x);
         return s * (T(1) + x * (T(1) - s));
       });
 }
@@ -281,7 +273,7 @@ Variable<T> mish(const Variable<T>& a) {
       a, "mish", [](T x) { return x * std::tanh(log_one_plus_exp(x)); },
       [](T x) {
         const T t = std::tanh(log_one_plus_exp(x));
-        return t + x * (T(1) - t * t) * logistic(x);
+        return t + x * (T(1) - t * t) * stable_sigmoid(x);
       });
 }
 

@@ -9,6 +9,7 @@
 #include "xgrad/autograd/anomaly.hpp"
 #include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
+#include "xgrad/tensor/activations.hpp"
 #include "same_rank.hpp"
 
 namespace xgrad::nn {
@@ -40,14 +41,6 @@ void check_not_empty(const ShapeLike& shape, const char* loss, const char* name)
                                 shape_to_string(shape) +
                                 " has no elements (an empty batch); the loss is a mean over them");
   }
-}
-
-// 1 / (1 + e^-x) without overflow for either sign of x.
-template <typename T>
-T stable_sigmoid(T x) {
-  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
-  const T e = std::exp(x);
-  return e / (T(1) + e);
 }
 
 // Elementwise max(x, 0) - x z + log1p(exp(-|x|)), fused: composed from

@@ -12,6 +12,7 @@
 //                    scale = 1.0507009873554805 (Klambauer et al., 2017)
 //   exp(x)           e^x (Keras' "exponential")
 
+#include <cmath>
 #include <cstddef>
 #include <utility>
 
@@ -116,6 +117,16 @@ void selu_into(const float* x, float* out, std::size_t n);
 void selu_into(const double* x, double* out, std::size_t n);
 void exp_into(const float* x, float* out, std::size_t n);
 void exp_into(const double* x, double* out, std::size_t n);
+
+// sigmoid of one value, 1 / (1 + e^-x) without overflow for either sign
+// of x: for the scalar loops of ops and losses whose values or gradients
+// need it.
+template <typename T>
+T stable_sigmoid(T x) {
+  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+  const T e = std::exp(x);
+  return e / (T(1) + e);
+}
 
 // The activations by Keras name (nn::Activation is this enum; linear is x,
 // elu has alpha 1). Those from softplus on have no row kernels below: their
