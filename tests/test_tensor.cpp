@@ -830,6 +830,19 @@ TEST(ActivationKernels, EveryActivationPropagatesNaN) {
 // PyTorch importer's fuzz target reached it through an LSTM bias of 6e57
 // (tests/data/fuzz_torch_weights_lstm_bias_6e57.npz). tanh and sigmoid
 // saturate exactly there, whole batches and tails.
+// softplus and the activations after it have no row kernels: the row
+// functions refuse them instead of leaving the values as they are.
+TEST(ActivationKernels, RowFunctionsRefuseActivationsWithoutRowKernels) {
+  EXPECT_TRUE(xgrad::has_row_kernels(xgrad::Activation::exponential));
+  std::vector<float> values{0.5f, -1.0f}, grad{1.0f, 1.0f};
+  for (const xgrad::Activation f : {xgrad::Activation::softplus, xgrad::Activation::softmax}) {
+    EXPECT_FALSE(xgrad::has_row_kernels(f));
+    EXPECT_THROW(xgrad::activate_rows(f, values.data(), 1, 2, 2), std::invalid_argument);
+    EXPECT_THROW(xgrad::activation_backward_rows(f, values.data(), 2, grad.data(), 2, 1, 2), std::invalid_argument);
+  }
+  EXPECT_EQ(values, (std::vector<float>{0.5f, -1.0f}));
+}
+
 TEST(ActivationKernels, TanhAndSigmoidSaturateOnHugeAndInfiniteInputs) {
   auto check = [](auto type_tag) {
     using T = decltype(type_tag);
