@@ -392,4 +392,91 @@ TEST(SparseCategoricalCrossentropyProbabilities, MatchesFromLogitsOnSoftmaxAndGr
       {"sparse_categorical_crossentropy", "(4, 3)", "(2,)"}));
 }
 
+// ------------------------------------------ categorical_crossentropy (one-hot or soft targets)
+
+TEST(CategoricalCrossentropyProbabilities, ForwardNormalisesAndClips) {
+  // q = np.array([[0.2,0.3,0.5],[0.0,2.0,2.0]]); z = np.array([[0.1,0.2,0.7],[0.5,0.25,0.25]])
+  // qn = q/q.sum(1,keepdims=True); -np.mean(np.sum(z*np.log(np.clip(qn,1e-7,1-1e-7)),1)) -> 4.6462813971298464
+  V q(Array<double>{{0.2, 0.3, 0.5}, {0.0, 2.0, 2.0}}, true);
+  const V z(Array<double>{{0.1, 0.2, 0.7}, {0.5, 0.25, 0.25}});
+  V loss = xgrad::nn::categorical_crossentropy(q, z);
+  EXPECT_EQ(loss.dimension(), 0u);
+  EXPECT_NEAR(loss.value()(), 4.6462813971298464, 1e-12);
+  EXPECT_NEAR(xgrad::nn::Loss<double>("categorical_crossentropy")(q, z).value()(), loss.value()(), 0.0);
+  loss.backward();
+  expect_all_finite(q.grad());
+  // One-hot targets give the sparse loss of their labels.
+  const V one_hot(Array<double>{{0., 0., 1.}, {1., 0., 0.}});
+  EXPECT_NEAR(xgrad::nn::categorical_crossentropy(q, one_hot).value()(),
+              xgrad::nn::sparse_categorical_crossentropy(q, Labels{2, 0}).value()(), 1e-15);
+}
+
+TEST(CategoricalCrossentropyProbabilities, MatchesFromLogitsOnSoftmaxAndGradcheck) {
+  const V x = seeded_random_variable({2, 3, 4}, 50, -3.0, 3.0);
+  const V z = xgrad::softmax(seeded_random_variable({2, 3, 4}, 51, -1.0, 1.0), -1);
+  EXPECT_NEAR(xgrad::nn::categorical_crossentropy(xgrad::softmax(x, -1), z).value()(),
+              xgrad::nn::categorical_crossentropy_from_logits(x, z).value()(), 1e-12);
+  EXPECT_TRUE(gradcheck_passes_nonempty(
+      [](const Inputs& in) { return xgrad::nn::categorical_crossentropy(in[0], in[1]); },
+      {seeded_random_variable({4, 3}, 52, 0.05, 1.0), seeded_random_variable({4, 3}, 53, 0.0, 1.0)}));
+}
+
+TEST(CategoricalCrossentropyFromLogits, OneHotIsTheSparseLossAndGradcheck) {
+  const V x = seeded_random_variable({4, 3}, 54, -3.0, 3.0);
+  const V one_hot(Array<double>{{0., 1., 0.}, {0., 0., 1.}, {1., 0., 0.}, {0., 0., 1.}});
+  EXPECT_NEAR(xgrad::nn::categorical_crossentropy_from_logits(x, one_hot).value()(),
+              xgrad::nn::sparse_categorical_crossentropy_from_logits(x, Labels{1, 2, 0, 2}).value()(), 1e-14);
+  EXPECT_NEAR(xgrad::nn::Loss<double>("categorical_crossentropy_from_logits")(x, one_hot).value()(),
+              xgrad::nn::categorical_crossentropy_from_logits(x, one_hot).value()(), 0.0);
+  EXPECT_TRUE(gradcheck_passes_nonempty(
+      [](const Inputs& in) { return xgrad::nn::categorical_crossentropy_from_logits(in[0], in[1]); },
+      {seeded_random_variable({2, 2, 3}, 55, -2.0, 2.0), seeded_random_variable({2, 2, 3}, 56, 0.0, 1.0)}));
+  // Logits of ±1e4 give a finite loss and gradient.
+  V huge(Array<double>{{1e4, -1e4, 0.0}}, true);
+  V loss = xgrad::nn::categorical_crossentropy_from_logits(huge, V(Array<double>{{0., 1., 0.}}));
+  EXPECT_NEAR(loss.value()(), 2e4, 1e-9);
+  loss.backward();
+  expect_all_finite(huge.grad());
+}
+
+TEST(CategoricalCrossentropy, ShapeErrorsNameTheLossAndShapes) {
+  const V p = seeded_random_variable({4, 3}, 57, 0.0, 1.0);
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { xgrad::nn::categorical_crossentropy(p, seeded_random_variable({4, 2}, 58, 0.0, 1.0)); },
+      {"categorical_crossentropy", "(4, 3)", "(4, 2)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { xgrad::nn::categorical_crossentropy_from_logits(p, seeded_random_variable({3, 4}, 59, 0.0, 1.0)); },
+      {"categorical_crossentropy_from_logits", "(4, 3)", "(3, 4)"}));
+  const V scalar(Array<double>(2.0));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { xgrad::nn::categorical_crossentropy_from_logits(scalar, scalar); },
+      {"categorical_crossentropy_from_logits", "()", "class axis"}));
+  const V empty(xgrad::zeros<double>({0, 3}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { xgrad::nn::categorical_crossentropy(empty, empty); },
+      {"categorical_crossentropy", "(0, 3)", "no elements"}));
+}
+
+// ---------------------------------------------------------------- mean_absolute_error
+
+TEST(MeanAbsoluteError, ForwardGradientAndName) {
+  // p = np.array([[0.5,-1.0],[2.0,2.0],[0.0,3.5]]); t = np.array([[1.0,1.0],[2.0,0.0],[0.0,-0.5]])
+  // np.mean(np.abs(p-t)) -> 1.4166666666666667
+  V p(Array<double>{{0.5, -1.0}, {2.0, 2.0}, {0.0, 3.5}}, true);
+  const V t(Array<double>{{1.0, 1.0}, {2.0, 0.0}, {0.0, -0.5}});
+  V loss = xgrad::nn::mean_absolute_error(p, t);
+  EXPECT_NEAR(loss.value()(), 1.4166666666666667, 1e-15);
+  EXPECT_NEAR(xgrad::nn::Loss<double>("mae")(p, t).value()(), loss.value()(), 0.0);
+  EXPECT_NEAR(xgrad::nn::Loss<double>("mean_absolute_error")(p, t).value()(), loss.value()(), 0.0);
+  // sign(p - t) / 6, and 0 where p equals t (TensorFlow's subgradient).
+  loss.backward();
+  expect_array_near(p.grad(), Array<double>{{-1.0 / 6, -1.0 / 6}, {0.0, 1.0 / 6}, {0.0, 1.0 / 6}}, 1e-15);
+  EXPECT_TRUE(gradcheck_passes_nonempty(
+      [](const Inputs& in) { return xgrad::nn::mean_absolute_error(in[0], in[1]); },
+      {seeded_random_variable({3, 2}, 60, -2.0, 2.0), seeded_random_variable({3, 2}, 61, -2.0, 2.0)}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { xgrad::nn::mean_absolute_error(p, seeded_random_variable({2, 3}, 62, 0.0, 1.0)); },
+      {"mean_absolute_error", "(3, 2)", "(2, 3)"}));
+}
+
 }  // namespace

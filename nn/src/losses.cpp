@@ -165,7 +165,60 @@ std::vector<std::size_t> label_indices(const Variable<T>& values, const xt::xarr
   return index;
 }
 
+// Targets and predictions over classes on the last axis ([..., C]), as the
+// categorical losses take them: shapes as in_same_rank's, of rank 1 or more
+// (the class axis) and not empty. Returns the pair and the number of
+// samples (the rows over C).
+template <typename T>
+std::pair<std::pair<Variable<T>, Variable<T>>, std::size_t> class_rows(const Variable<T>& values,
+                                                                      const Variable<T>& targets,
+                                                                      const char* loss, const char* what) {
+  auto pair = in_same_rank(values, targets, loss, what, "targets");
+  const auto& shape = pair.first.shape();
+  if (shape.empty()) {
+    throw std::invalid_argument(std::string(loss) + ": " + what + " of shape () have no class axis; they " +
+                                "need shape [..., C]");
+  }
+  check_not_empty(shape, loss, what);
+  const std::size_t samples = element_count(shape) / shape.back();
+  return {std::move(pair), samples};
+}
+
+// −sum(targets · log_p) / samples: the mean over samples of each one's
+// cross-entropy, as one sum.
+template <typename T>
+Variable<T> mean_row_crossentropy(const Variable<T>& log_p, const Variable<T>& targets, std::size_t samples) {
+  return xgrad::scale(xgrad::sum(xgrad::mul(targets, log_p)), T(-1) / static_cast<T>(samples));
+}
+
 }  // namespace
+
+template <typename T>
+Variable<T> mean_absolute_error(const Variable<T>& y_pred, const Variable<T>& y_true) {
+  const char* loss = "mean_absolute_error";
+  const LayerScope scope(loss);
+  const auto [pred, target] = in_same_rank(y_pred, y_true, loss, "y_pred", "y_true");
+  check_not_empty(pred.shape(), loss, "y_pred");
+  return xgrad::mean(xgrad::abs(xgrad::sub(pred, target)));
+}
+
+template <typename T>
+Variable<T> categorical_crossentropy_from_logits(const Variable<T>& logits, const Variable<T>& targets) {
+  const char* loss = "categorical_crossentropy_from_logits";
+  const LayerScope scope(loss);
+  const auto [pair, samples] = class_rows(logits, targets, loss, "logits");
+  return mean_row_crossentropy(xgrad::log_softmax(pair.first, -1), pair.second, samples);
+}
+
+template <typename T>
+Variable<T> categorical_crossentropy(const Variable<T>& probabilities, const Variable<T>& targets) {
+  const char* loss = "categorical_crossentropy";
+  const LayerScope scope(loss);
+  const auto [pair, samples] = class_rows(probabilities, targets, loss, "probabilities");
+  const Variable<T>& p = pair.first;
+  const Variable<T> normalised = xgrad::div(p, xgrad::sum(p, -1, true));
+  return mean_row_crossentropy(xgrad::log(clipped_probabilities(normalised)), pair.second, samples);
+}
 
 template <typename T>
 Variable<T> mean_squared_error(const Variable<T>& y_pred, const Variable<T>& y_true) {
@@ -234,6 +287,9 @@ Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logit
 
 #define XGRAD_INSTANTIATE_LOSSES(T)                                                            \
   template Variable<T> mean_squared_error(const Variable<T>&, const Variable<T>&);            \
+  template Variable<T> mean_absolute_error(const Variable<T>&, const Variable<T>&);           \
+  template Variable<T> categorical_crossentropy_from_logits(const Variable<T>&, const Variable<T>&); \
+  template Variable<T> categorical_crossentropy(const Variable<T>&, const Variable<T>&);      \
   template Variable<T> binary_crossentropy_from_logits(const Variable<T>&, const Variable<T>&); \
   template Variable<T> sparse_categorical_crossentropy_from_logits(                           \
       const Variable<T>&, const xt::xarray<std::int64_t>&);                                   \

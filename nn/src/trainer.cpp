@@ -135,6 +135,9 @@ typename Loss<T>::Function loss_by_name(const std::string& name) {
   if (name == "mean_squared_error" || name == "mse") {
     return [](const Variable<T>& p, const Variable<T>& t) { return mean_squared_error(p, t); };
   }
+  if (name == "mean_absolute_error" || name == "mae") {
+    return [](const Variable<T>& p, const Variable<T>& t) { return mean_absolute_error(p, t); };
+  }
   if (name == "binary_crossentropy_from_logits") {
     return [](const Variable<T>& p, const Variable<T>& t) {
       return binary_crossentropy_from_logits(p, t);
@@ -154,9 +157,19 @@ typename Loss<T>::Function loss_by_name(const std::string& name) {
       return sparse_categorical_crossentropy(p, integer_labels(p, t, "sparse_categorical_crossentropy"));
     };
   }
+  if (name == "categorical_crossentropy") {
+    return [](const Variable<T>& p, const Variable<T>& t) { return categorical_crossentropy(p, t); };
+  }
+  if (name == "categorical_crossentropy_from_logits") {
+    return [](const Variable<T>& p, const Variable<T>& t) {
+      return categorical_crossentropy_from_logits(p, t);
+    };
+  }
   throw std::invalid_argument("Loss: unknown loss '" + name +
-                              "' (known: mean_squared_error, mse, binary_crossentropy, "
-                              "binary_crossentropy_from_logits, sparse_categorical_crossentropy, "
+                              "' (known: mean_squared_error, mse, mean_absolute_error, mae, "
+                              "binary_crossentropy, binary_crossentropy_from_logits, "
+                              "categorical_crossentropy, categorical_crossentropy_from_logits, "
+                              "sparse_categorical_crossentropy, "
                               "sparse_categorical_crossentropy_from_logits)");
 }
 

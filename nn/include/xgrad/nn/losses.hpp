@@ -21,6 +21,10 @@ namespace xgrad::nn {
 // mean((y_pred - y_true)^2) over every element.
 template <typename T>
 Variable<T> mean_squared_error(const Variable<T>& y_pred, const Variable<T>& y_true);
+// mean(|y_pred - y_true|) over every element; the gradient of |d| at d = 0
+// is 0, as TensorFlow's.
+template <typename T>
+Variable<T> mean_absolute_error(const Variable<T>& y_pred, const Variable<T>& y_true);
 
 // Keras' binary_crossentropy(from_logits=True): for logits x and targets z in
 // [0, 1] (shapes as above), the mean over every element of
@@ -46,6 +50,11 @@ Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logit
 template <typename T>
 Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logits,
                                                         const std::vector<std::int64_t>& labels);
+// Keras' categorical_crossentropy(from_logits=True): logits [..., C] and
+// targets of the same shape (one-hot rows, or any distribution over the C
+// classes); the mean over samples of -sum(targets * log_softmax(logits)).
+template <typename T>
+Variable<T> categorical_crossentropy_from_logits(const Variable<T>& logits, const Variable<T>& targets);
 
 // Keras' defaults, from_logits=False: predictions are probabilities (a
 // sigmoid or softmax output), clipped to [ε, 1 − ε] with Keras' ε = 1e-7
@@ -55,7 +64,10 @@ Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logit
 //     −(z log p + (1 − z) log(1 − p)), shapes as mean_squared_error's;
 //   sparse_categorical_crossentropy: probabilities [..., C] (divided by
 //     their sum over the last axis first, as Keras does) and labels as
-//     above; the mean over samples of −log p[label].
+//     above; the mean over samples of −log p[label];
+//   categorical_crossentropy: probabilities [..., C] (divided by their sum
+//     over the last axis first) and targets of the same shape; the mean
+//     over samples of −sum(targets · log p).
 // Logits give a wrong loss here silently; Keras' from_logits=True are the
 // _from_logits forms above, which are also more accurate.
 template <typename T>
@@ -63,9 +75,12 @@ Variable<T> binary_crossentropy(const Variable<T>& y_pred, const Variable<T>& y_
 template <typename T>
 Variable<T> sparse_categorical_crossentropy(const Variable<T>& probabilities,
                                             const xt::xarray<std::int64_t>& labels);
+template <typename T>
+Variable<T> categorical_crossentropy(const Variable<T>& probabilities, const Variable<T>& targets);
 
 #define XGRAD_DECLARE_LOSSES(T)                                                                \
   extern template Variable<T> mean_squared_error(const Variable<T>&, const Variable<T>&);     \
+  extern template Variable<T> mean_absolute_error(const Variable<T>&, const Variable<T>&);    \
   extern template Variable<T> binary_crossentropy_from_logits(const Variable<T>&,             \
                                                               const Variable<T>&);            \
   extern template Variable<T> sparse_categorical_crossentropy_from_logits(                    \
@@ -76,7 +91,10 @@ Variable<T> sparse_categorical_crossentropy(const Variable<T>& probabilities,
       const Variable<T>&, const std::vector<std::int64_t>&);                                  \
   extern template Variable<T> binary_crossentropy(const Variable<T>&, const Variable<T>&);    \
   extern template Variable<T> sparse_categorical_crossentropy(const Variable<T>&,             \
-                                                              const xt::xarray<std::int64_t>&);
+                                                              const xt::xarray<std::int64_t>&); \
+  extern template Variable<T> categorical_crossentropy_from_logits(const Variable<T>&,        \
+                                                                   const Variable<T>&);       \
+  extern template Variable<T> categorical_crossentropy(const Variable<T>&, const Variable<T>&);
 XGRAD_DECLARE_LOSSES(float)
 XGRAD_DECLARE_LOSSES(double)
 #undef XGRAD_DECLARE_LOSSES

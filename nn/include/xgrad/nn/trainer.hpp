@@ -84,8 +84,11 @@ constexpr bool is_class_label_v = std::is_same_v<L, std::int64_t> || std::is_sam
 // the name fit() logs it under ("loss" always; the name is for messages).
 // Made implicitly from such a function (nn::mean_squared_error<float>, a
 // lambda) or from a Keras name: "mean_squared_error" or "mse",
-// "binary_crossentropy", "sparse_categorical_crossentropy" (of
-// probabilities, Keras' from_logits=False), "binary_crossentropy_from_logits",
+// "mean_absolute_error" or "mae", "binary_crossentropy",
+// "categorical_crossentropy" (one-hot targets),
+// "sparse_categorical_crossentropy" (of probabilities, Keras'
+// from_logits=False), "binary_crossentropy_from_logits",
+// "categorical_crossentropy_from_logits",
 // "sparse_categorical_crossentropy_from_logits" (the sparse ones take labels
 // [B] or [B, 1] holding integers, converted to int64; a label that is not an
 // integer throws std::invalid_argument naming it).
