@@ -837,6 +837,10 @@ TEST(KerasActivationOps, Values) {
                     Array<double>{0.8413447460685429, -0.15865525393145707, 1.9544997361036416, 0.0}, 1e-15);
   expect_array_near(xgrad::mish(V(Array<double>{1.0, -2.0, 0.0})).value(),
                     Array<double>{0.8650983882673103, -0.2525014826957089, 0.0}, 1e-15);
+  // Keras' gelu(approximate=True); x = np.array([1.0,-1.0,2.0,0.0,-3.0])
+  // 0.5*x*(1+np.tanh(np.sqrt(2/np.pi)*(x+0.044715*x**3)))
+  expect_array_near(xgrad::gelu(V(Array<double>{1.0, -1.0, 2.0, 0.0, -3.0}), true).value(),
+                    Array<double>{0.84119199, -0.15880801, 1.95459769, 0.0, -0.00363739}, 5e-9);
 }
 
 TEST(KerasActivationOps, GradcheckAwayFromKinks) {
@@ -847,6 +851,7 @@ TEST(KerasActivationOps, GradcheckAwayFromKinks) {
       {"leaky_relu", [](const V& v) { return xgrad::leaky_relu(v); }},
       {"silu", [](const V& v) { return xgrad::silu(v); }},
       {"gelu", [](const V& v) { return xgrad::gelu(v); }},
+      {"gelu approximate", [](const V& v) { return xgrad::gelu(v, true); }},
       {"mish", [](const V& v) { return xgrad::mish(v); }},
   };
   for (const auto& [name, op] : ops) {
@@ -875,7 +880,8 @@ TEST(KerasActivationOps, SlopesAtKinksAndFarOut) {
   xgrad::sum(xgrad::softplus(z)).backward();
   EXPECT_DOUBLE_EQ(z.grad()(0), 0.5);
   for (const auto& op : std::vector<std::function<V(const V&)>>{
-           [](const V& v) { return xgrad::silu(v); }, [](const V& v) { return xgrad::gelu(v); }}) {
+           [](const V& v) { return xgrad::silu(v); }, [](const V& v) { return xgrad::gelu(v); },
+           [](const V& v) { return xgrad::gelu(v, true); }}) {
     z.zero_grad();
     xgrad::sum(op(z)).backward();
     EXPECT_DOUBLE_EQ(z.grad()(0), 0.5);
@@ -887,7 +893,8 @@ TEST(KerasActivationOps, SlopesAtKinksAndFarOut) {
   V far = leaf(Array<double>{-1000.0, 1000.0});
   for (const auto& op : std::vector<std::function<V(const V&)>>{
            [](const V& v) { return xgrad::softplus(v); }, [](const V& v) { return xgrad::silu(v); },
-           [](const V& v) { return xgrad::gelu(v); }, [](const V& v) { return xgrad::mish(v); }}) {
+           [](const V& v) { return xgrad::gelu(v); }, [](const V& v) { return xgrad::gelu(v, true); },
+           [](const V& v) { return xgrad::mish(v); }}) {
     far.zero_grad();
     const V out = op(far);
     xgrad::sum(out).backward();
@@ -911,6 +918,7 @@ TEST(KerasActivationOps, FloatMatchesDouble) {
   compare("leaky_relu", xgrad::leaky_relu(xf), xgrad::leaky_relu(xd));
   compare("silu", xgrad::silu(xf), xgrad::silu(xd));
   compare("gelu", xgrad::gelu(xf), xgrad::gelu(xd));
+  compare("gelu approximate", xgrad::gelu(xf, true), xgrad::gelu(xd, true));
   compare("mish", xgrad::mish(xf), xgrad::mish(xd));
 }
 

@@ -258,7 +258,17 @@ Variable<T> silu(const Variable<T>& a) {
 }
 
 template <typename T>
-Variable<T> gelu(const Variable<T>& a) {
+Variable<T> gelu(const Variable<T>& a, bool approximate) {
+  if (approximate) {
+    const T c = std::sqrt(T(2) / std::acos(T(-1)));  // √(2/π)
+    const T cubic = T(0.044715);
+    return elementwise(
+        a, "gelu", [c, cubic](T x) { return T(0.5) * x * (T(1) + std::tanh(c * (x + cubic * x * x * x))); },
+        [c, cubic](T x) {
+          const T t = std::tanh(c * (x + cubic * x * x * x));
+          return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * c * (T(1) + T(3) * cubic * x * x);
+        });
+  }
   // Φ(x) as erfc(−x/√2) / 2: 1 + erf(x/√2) cancels for x far below 0.
   const auto normal_cdf = [](T x) { return T(0.5) * std::erfc(-x / std::sqrt(T(2))); };
   const T density_scale = T(1) / std::sqrt(T(2) * std::acos(T(-1)));  // 1/√(2π)
@@ -481,7 +491,7 @@ Variable<T> log_softmax(const Variable<T>& a, std::ptrdiff_t axis) {
   template Variable<T> relu6(const Variable<T>&);                                             \
   template Variable<T> leaky_relu(const Variable<T>&, T);                                     \
   template Variable<T> silu(const Variable<T>&);                                              \
-  template Variable<T> gelu(const Variable<T>&);                                              \
+  template Variable<T> gelu(const Variable<T>&, bool);                                        \
   template Variable<T> mish(const Variable<T>&);                                              \
   template Variable<T> sum(const Variable<T>&, std::ptrdiff_t, bool);                         \
   template Variable<T> mean(const Variable<T>&, std::ptrdiff_t, bool);                        \

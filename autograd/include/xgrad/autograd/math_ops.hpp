@@ -62,7 +62,9 @@ Variable<T> selu(const Variable<T>& a);
 //   relu6       min(max(x, 0), 6)
 //   leaky_relu  x for x >= 0, negative_slope · x below (Keras: 0.2)
 //   silu        x · sigmoid(x) (Keras' swish too)
-//   gelu        x · Φ(x) = x/2 · (1 + erf(x / √2)) (Keras' approximate=False)
+//   gelu        x · Φ(x) = x/2 · (1 + erf(x / √2)) (Keras' approximate=False);
+//               with approximate = true, Keras' tanh form
+//               x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³)))
 //   mish        x · tanh(softplus(x))
 // Their gradients read the input; at a kink (relu6 at 0 and 6, leaky_relu at
 // 0) they take the slope of the left side, as TensorFlow's do.
@@ -75,7 +77,7 @@ Variable<T> leaky_relu(const Variable<T>& a, typename Variable<T>::value_type ne
 template <typename T>
 Variable<T> silu(const Variable<T>& a);
 template <typename T>
-Variable<T> gelu(const Variable<T>& a);
+Variable<T> gelu(const Variable<T>& a, bool approximate = false);
 template <typename T>
 Variable<T> mish(const Variable<T>& a);
 
@@ -122,7 +124,7 @@ Variable<T> operator/(const Variable<T>& a, const Variable<T>& b) { return div(a
   extern template Variable<T> relu6(const Variable<T>&);                                      \
   extern template Variable<T> leaky_relu(const Variable<T>&, T);                              \
   extern template Variable<T> silu(const Variable<T>&);                                       \
-  extern template Variable<T> gelu(const Variable<T>&);                                       \
+  extern template Variable<T> gelu(const Variable<T>&, bool);                                 \
   extern template Variable<T> mish(const Variable<T>&);                                       \
   extern template Variable<T> sum(const Variable<T>&, std::ptrdiff_t, bool);                  \
   extern template Variable<T> mean(const Variable<T>&, std::ptrdiff_t, bool);                 \
