@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <cmath>
@@ -371,19 +372,36 @@ int wait_or_kill(pid_t pid, std::chrono::duration<double> limit) {
   return status;
 }
 
-// Runs `args` to the end; returns how long it took, after checking it exited with 0.
-std::chrono::duration<double> run_through(const std::vector<std::string>& args, const std::string& out) {
+// Runs `args` to the end; returns how long it took, after checking it exited
+// with 0. With `watched`, also sets `appeared` to the time from the start
+// until that path first existed (polled every 0.5 ms; the whole run if never).
+std::chrono::duration<double> run_through(const std::vector<std::string>& args, const std::string& out,
+                                          const std::string& watched = {},
+                                          std::chrono::duration<double>* appeared = nullptr) {
   const auto start = std::chrono::steady_clock::now();
-  const int status = wait_or_kill(spawn(args, out), std::chrono::duration<double>(-1));
+  const pid_t pid = spawn(args, out);
+  EXPECT_GT(pid, 0) << args[0];
+  if (pid <= 0) return {};
+  bool seen = watched.empty();
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) != pid) {
+    if (!seen && std::filesystem::exists(watched)) {
+      seen = true;
+      *appeared = std::chrono::steady_clock::now() - start;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  if (!seen) *appeared = took;
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << args[0] << ": " << slurp(out);
-  return std::chrono::steady_clock::now() - start;
+  return took;
 }
 
 // The training program (resume_training_child.cpp) run once through without
 // backups (the reference), once with them (the same weights: saving changes
-// nothing; and how long a run takes), then under BackupAndRestore SIGKILLed
-// at random moments and started again until it finishes: its final weights
-// file equals the reference byte for byte. A run that finishes before it was
+// nothing; how long a run takes, and when its first backup appears), then
+// under BackupAndRestore SIGKILLed at random moments and started again until
+// it finishes: its final weights file equals the reference byte for byte. A run that finishes before it was
 // killed 3 times (the time a backup takes varies) is followed by another,
 // from scratch, until 3 kills have happened; at least one start resumed from
 // the middle of an epoch.
@@ -395,17 +413,23 @@ TEST_F(ResumeFiles, KilledWithSigkillAndRestartedEndsWithTheUninterruptedWeights
   const std::string epochs = "10";
 #endif
   run_through({child, epochs, path("reference.npy")}, path("reference.out"));
-  const auto duration = run_through({child, epochs, path("saving.npy"), path("saving")}, path("saving.out"));
+  std::chrono::duration<double> first_backup{};
+  const auto duration = run_through({child, epochs, path("saving.npy"), path("saving")}, path("saving.out"),
+                                    path("saving"), &first_backup);
   ASSERT_EQ(slurp(path("saving.npy")), slurp(path("reference.npy")));
 
   const auto seed = std::random_device{}();
   SCOPED_TRACE("kill moments drawn with seed " + std::to_string(seed) + ", an uninterrupted run takes " +
-               std::to_string(duration.count()) + " s");
+               std::to_string(duration.count()) + " s, its first backup appears after " +
+               std::to_string(first_backup.count()) + " s");
   std::mt19937 random(seed);
-  std::uniform_real_distribution<double> moment(0.02, 0.25);  // of a whole run
+  // Counted from the first backup, a little before it at times: the start
+  // (sanitizers, data, model) takes a fixed time, on a fast machine much of
+  // a short run, and a start killed before it writes a backup never resumes.
+  std::uniform_real_distribution<double> moment(-0.03, 0.25);  // of a whole run
   int kills = 0, starts = 0, runs = 0, mid_epoch_resumes = 0;
-  // Under load a run's kills may all land before its first backup; then
-  // another run is needed for a resume from the middle of an epoch.
+  // Under load a run's kills may still all land before its first backup;
+  // then another run is needed for a resume from the middle of an epoch.
   while ((kills < 3 || mid_epoch_resumes < 1) && runs < 8) {
     const std::string weights = path("resumed" + std::to_string(runs++) + ".npy");
     int kills_in_run = 0;
@@ -414,7 +438,8 @@ TEST_F(ResumeFiles, KilledWithSigkillAndRestartedEndsWithTheUninterruptedWeights
       const std::string out = path("start" + std::to_string(starts++) + ".out");
       const pid_t pid = spawn({child, epochs, weights, path("backup")}, out);
       ASSERT_GT(pid, 0);
-      const auto limit = kills_in_run < 5 ? std::chrono::duration<double>(moment(random) * duration.count())
+      const double kill_at = std::max(0.001, first_backup.count() + moment(random) * duration.count());
+      const auto limit = kills_in_run < 5 ? std::chrono::duration<double>(kill_at)
                                           : std::chrono::duration<double>(-1);
       const int status = wait_or_kill(pid, limit);
       if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
