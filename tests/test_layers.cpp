@@ -186,6 +186,36 @@ TEST(Dense, InitializersRegularizersAndConstraints) {
   EXPECT_THROW(nn::DenseOptions(2).kernel_regularizer("l3"), std::invalid_argument);
 }
 
+// Keras' Dense(activity_regularizer=): a penalty of the output (after the
+// activation) at each call, first in losses() as Keras' own, and differentiable.
+TEST(Dense, ActivityRegularizerPenalisesTheOutput) {
+  EXPECT_FALSE(nn::DenseOptions(2).activity_regularizer().has_value());  // Keras: None
+  EXPECT_EQ(*nn::DenseOptions(2).activity_regularizer("l1").activity_regularizer(), nn::regularizers::l1());
+  nn::Dense<double> dense(nn::DenseOptions(2)
+                              .activation("relu")
+                              .kernel_initializer("ones")
+                              .kernel_regularizer(nn::regularizers::l2(0.25))
+                              .activity_regularizer(nn::regularizers::l2(0.5)));
+  dense.build({-1, 3});
+  ASSERT_EQ(dense.losses().size(), 1u);  // the kernel's penalty only, before a call
+  // relu(x · ones): rows 1 + 2 − 1 = 2 and −1 − 1 − 1 = −3 → relu 0, both units.
+  const Variable<double> x(Array<double>{{1.0, 2.0, -1.0}, {-1.0, -1.0, -1.0}});
+  const Array<double> y = dense(x).value();
+  EXPECT_EQ(y, (Array<double>{{2.0, 2.0}, {0.0, 0.0}}));
+  ASSERT_EQ(dense.losses().size(), 2u);
+  EXPECT_DOUBLE_EQ(dense.losses()[0].value()(), 0.5 * 8.0);  // 0.5 · Σ y²
+  EXPECT_DOUBLE_EQ(dense.losses()[1].value()(), 0.25 * 6.0);
+  xgrad::manual_seed(4);
+  nn::Dense<double> tanh_dense(nn::DenseOptions(3).activation("tanh").activity_regularizer("l1_l2"));
+  tanh_dense.build({-1, 4});
+  EXPECT_TRUE(gradcheck_passes(
+      [&](const auto& in) {
+        tanh_dense(in[0]);
+        return tanh_dense.regularization_loss();
+      },
+      {random_variable({2, 4}), tanh_dense.kernel(), tanh_dense.bias()}));
+}
+
 TEST(Dense, BuildErrors) {
   EXPECT_TRUE(throws_with<std::invalid_argument>([] { nn::Dense<double>(nn::DenseOptions(0)); },
                                                  {"Dense 'dense'", "units"}));

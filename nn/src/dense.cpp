@@ -66,7 +66,9 @@ Variable<T> Dense<T>::forward(const Variable<T>& x) {
   // [..., F] · [F, U]: the leading axes are the rows of one GEMM.
   Variable<T> y = matmul(x, this->kernel());
   if (options_.use_bias()) y = add(y, this->bias());
-  return apply_activation(options_.activation(), y);
+  Variable<T> out = apply_activation(options_.activation(), y);
+  if (options_.activity_regularizer()) this->set_activity_losses({options_.activity_regularizer()->penalty(out)});
+  return out;
 }
 
 template class Dense<float>;

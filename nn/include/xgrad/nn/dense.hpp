@@ -17,6 +17,7 @@
 // Keras' build(input_shape=(None, F)).
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "xgrad/nn/initializers.hpp"
 #include "xgrad/nn/layer_weights.hpp"
 #include "xgrad/nn/options.hpp"
+#include "xgrad/nn/regularizers.hpp"
 
 namespace xgrad::nn {
 
@@ -40,12 +42,18 @@ struct DenseOptions {
   // By value or by Keras name.
   XGRAD_WEIGHT_ARGS(DenseOptions, kernel, init::glorot_uniform());
   XGRAD_WEIGHT_ARGS(DenseOptions, bias, init::zeros());
+  // On the layer's output (after the activation), once per call; the
+  // penalty joins losses() until the next call.
+  XGRAD_ARG(std::optional<Regularizer>, activity_regularizer);  // Keras: None
 
  public:
   // The activation by its Keras name ("linear", "relu", "softmax", ...:
   // activation.hpp lists them).
   DenseOptions& activation(const std::string& name) {
     return activation(activation_from_name(name));
+  }
+  DenseOptions& activity_regularizer(const std::string& name) {
+    return activity_regularizer(regularizer_from_name(name));
   }
 };
 
