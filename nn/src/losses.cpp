@@ -16,9 +16,20 @@ namespace xgrad::nn {
 
 namespace {
 
+// A loss is a mean: over no elements it has no value. Named here, before the
+// mean inside would say only "mean".
+template <typename ShapeLike>
+void check_not_empty(const ShapeLike& shape, const char* loss, const char* name) {
+  if (element_count(shape) == 0) {
+    throw std::invalid_argument(std::string(loss) + ": " + name + " of shape " +
+                                shape_to_string(shape) +
+                                " has no elements (an empty batch); the loss is a mean over them");
+  }
+}
+
 // a and b in the shape they are compared in (same_rank.hpp: a [N] target
 // against [N, 1] predictions is compared as [N]); throws naming both shapes
-// when they do not fit.
+// when they do not fit, or naming a when it has no elements.
 template <typename T>
 std::pair<Variable<T>, Variable<T>> in_same_rank(const Variable<T>& a, const Variable<T>& b, const char* loss,
                                                  const char* a_name, const char* b_name) {
@@ -29,18 +40,8 @@ std::pair<Variable<T>, Variable<T>> in_same_rank(const Variable<T>& a, const Var
                                 " but " + b_name + " has shape " + shape_to_string(b_shape) +
                                 "; they must be equal (or differ by a trailing axis of 1)");
   }
+  check_not_empty(a_shape, loss, a_name);
   return {a_shape == *common ? a : xgrad::reshape(a, *common), b_shape == *common ? b : xgrad::reshape(b, *common)};
-}
-
-// A loss is a mean: over no elements it has no value. Named here, before the
-// mean inside would say only "mean".
-template <typename ShapeLike>
-void check_not_empty(const ShapeLike& shape, const char* loss, const char* name) {
-  if (element_count(shape) == 0) {
-    throw std::invalid_argument(std::string(loss) + ": " + name + " of shape " +
-                                shape_to_string(shape) +
-                                " has no elements (an empty batch); the loss is a mean over them");
-  }
 }
 
 // Elementwise max(x, 0) - x z + log1p(exp(-|x|)), fused: composed from
@@ -165,10 +166,19 @@ std::vector<std::size_t> label_indices(const Variable<T>& values, const xt::xarr
   return index;
 }
 
+// The mean over every element of pointwise(y_pred − y_true).
+template <typename T, typename Pointwise>
+Variable<T> mean_of_errors(const Variable<T>& y_pred, const Variable<T>& y_true, const char* loss,
+                           Pointwise pointwise) {
+  const LayerScope scope(loss);  // names its ops for DetectAnomaly
+  const auto [pred, target] = in_same_rank(y_pred, y_true, loss, "y_pred", "y_true");
+  return xgrad::mean(pointwise(xgrad::sub(pred, target)));
+}
+
 // Targets and predictions over classes on the last axis ([..., C]), as the
 // categorical losses take them: shapes as in_same_rank's, of rank 1 or more
-// (the class axis) and not empty. Returns the pair and the number of
-// samples (the rows over C).
+// (the class axis). Returns the pair and the number of samples (the rows
+// over C).
 template <typename T>
 std::pair<std::pair<Variable<T>, Variable<T>>, std::size_t> class_rows(const Variable<T>& values,
                                                                       const Variable<T>& targets,
@@ -179,7 +189,6 @@ std::pair<std::pair<Variable<T>, Variable<T>>, std::size_t> class_rows(const Var
     throw std::invalid_argument(std::string(loss) + ": " + what + " of shape () have no class axis; they " +
                                 "need shape [..., C]");
   }
-  check_not_empty(shape, loss, what);
   const std::size_t samples = element_count(shape) / shape.back();
   return {std::move(pair), samples};
 }
@@ -195,11 +204,7 @@ Variable<T> mean_row_crossentropy(const Variable<T>& log_p, const Variable<T>& t
 
 template <typename T>
 Variable<T> mean_absolute_error(const Variable<T>& y_pred, const Variable<T>& y_true) {
-  const char* loss = "mean_absolute_error";
-  const LayerScope scope(loss);
-  const auto [pred, target] = in_same_rank(y_pred, y_true, loss, "y_pred", "y_true");
-  check_not_empty(pred.shape(), loss, "y_pred");
-  return xgrad::mean(xgrad::abs(xgrad::sub(pred, target)));
+  return mean_of_errors(y_pred, y_true, "mean_absolute_error", [](const Variable<T>& d) { return xgrad::abs(d); });
 }
 
 template <typename T>
@@ -222,11 +227,7 @@ Variable<T> categorical_crossentropy(const Variable<T>& probabilities, const Var
 
 template <typename T>
 Variable<T> mean_squared_error(const Variable<T>& y_pred, const Variable<T>& y_true) {
-  const char* loss = "mean_squared_error";
-  const LayerScope scope(loss);  // names its ops for DetectAnomaly
-  const auto [pred, target] = in_same_rank(y_pred, y_true, loss, "y_pred", "y_true");
-  check_not_empty(pred.shape(), loss, "y_pred");
-  return xgrad::mean(xgrad::square(xgrad::sub(pred, target)));
+  return mean_of_errors(y_pred, y_true, "mean_squared_error", [](const Variable<T>& d) { return xgrad::square(d); });
 }
 
 template <typename T>
@@ -234,7 +235,6 @@ Variable<T> binary_crossentropy_from_logits(const Variable<T>& logits, const Var
   const char* loss = "binary_crossentropy_from_logits";
   const LayerScope scope(loss);
   const auto [x, z] = in_same_rank(logits, targets, loss, "logits", "targets");
-  check_not_empty(x.shape(), loss, "logits");
   return xgrad::mean(sigmoid_crossentropy(x, z));
 }
 
@@ -254,7 +254,6 @@ Variable<T> binary_crossentropy(const Variable<T>& y_pred, const Variable<T>& y_
   const char* loss = "binary_crossentropy";
   const LayerScope scope(loss);
   const auto [p, z] = in_same_rank(y_pred, y_true, loss, "y_pred", "y_true");
-  check_not_empty(p.shape(), loss, "y_pred");
   return xgrad::mean(probability_crossentropy(clipped_probabilities(p), z));
 }
 
