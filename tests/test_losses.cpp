@@ -439,6 +439,21 @@ TEST(CategoricalCrossentropyFromLogits, OneHotIsTheSparseLossAndGradcheck) {
   expect_all_finite(huge.grad());
 }
 
+// Keras expands a [N] side to [N, 1] against [N, 1] (squeeze_or_expand_to_same_rank):
+// one class per sample, never the N samples as the classes of one.
+TEST(CategoricalCrossentropy, ATargetOfRankOneAgainstOneClassIsExpanded) {
+  const V p = xgrad::reshape(V(Array<double>{0.2, 0.5, 0.9}), {3, 1});
+  const V z(Array<double>{1.0, 1.0, 1.0});
+  const V z_column = xgrad::reshape(z, {3, 1});
+  // Each row normalises to 1, clipped to 1 − 1e-7: −log(1 − 1e-7) per sample.
+  EXPECT_NEAR(xgrad::nn::categorical_crossentropy(p, z).value()(), -std::log1p(-1e-7), 1e-15);
+  EXPECT_EQ(xgrad::nn::categorical_crossentropy(p, z).value()(),
+            xgrad::nn::categorical_crossentropy(p, z_column).value()());
+  EXPECT_EQ(xgrad::nn::categorical_crossentropy(xgrad::reshape(p, {3}), z_column).value()(),
+            xgrad::nn::categorical_crossentropy(p, z_column).value()());
+  EXPECT_EQ(xgrad::nn::categorical_crossentropy_from_logits(p, z).value()(), 0.0);
+}
+
 TEST(CategoricalCrossentropy, ShapeErrorsNameTheLossAndShapes) {
   const V p = seeded_random_variable({4, 3}, 57, 0.0, 1.0);
   EXPECT_TRUE(throws_with<std::invalid_argument>(

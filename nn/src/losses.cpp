@@ -177,13 +177,19 @@ Variable<T> mean_of_errors(const Variable<T>& y_pred, const Variable<T>& y_true,
 
 // Targets and predictions over classes on the last axis ([..., C]), as the
 // categorical losses take them: shapes as in_same_rank's, of rank 1 or more
-// (the class axis). Returns the pair and the number of samples (the rows
+// (the class axis), except that a [N] side against a [N, 1] one is compared
+// as [N, 1], as Keras expands it (squeezed, the N samples would become the
+// classes of one). Returns the pair and the number of samples (the rows
 // over C).
 template <typename T>
 std::pair<std::pair<Variable<T>, Variable<T>>, std::size_t> class_rows(const Variable<T>& values,
                                                                       const Variable<T>& targets,
                                                                       const char* loss, const char* what) {
   auto pair = in_same_rank(values, targets, loss, what, "targets");
+  if (values.dimension() != targets.dimension() && pair.first.dimension() == 1) {
+    const Shape column{pair.first.shape()[0], 1};
+    pair = {xgrad::reshape(pair.first, column), xgrad::reshape(pair.second, column)};
+  }
   const auto& shape = pair.first.shape();
   if (shape.empty()) {
     throw std::invalid_argument(std::string(loss) + ": " + what + " of shape () have no class axis; they " +

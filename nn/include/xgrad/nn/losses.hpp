@@ -53,6 +53,8 @@ Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logit
 // Keras' categorical_crossentropy(from_logits=True): logits [..., C] and
 // targets of the same shape (one-hot rows, or any distribution over the C
 // classes); the mean over samples of -sum(targets * log_softmax(logits)).
+// A [N] side against a [N, 1] one is compared as [N, 1] (Keras expands it,
+// where the losses above squeeze the other).
 template <typename T>
 Variable<T> categorical_crossentropy_from_logits(const Variable<T>& logits, const Variable<T>& targets);
 
