@@ -355,6 +355,92 @@ TEST(Optimizers, GradientHookRunsBeforeClippingAndTheUpdates) {
   EXPECT_EQ(calls, 1u);
 }
 
+// ------------------------------------------ clipnorm, clipvalue, weight_decay
+// Keras 3's base optimizer (keras/src/optimizers/base_optimizer.py): each
+// gradient clipped on its own, g · c / max(‖g‖, c), or to [−c, c]; then
+// p −= p · weight_decay · lr; then the update.
+
+TEST(Optimizers, ClipnormClipsEachGradientOnItsOwn) {
+  Variable<double> a(Array<double>{1.0, 1.0}, true), b(Array<double>{1.0, 1.0}, true);
+  nn::SGD<double> sgd({a, b}, nn::SGDOptions().learning_rate(1.0).clipnorm(2.0));
+  EXPECT_EQ(sgd.clipnorm(), 2.0);
+  a.add_grad(Array<double>{3.0, 4.0});  // norm 5: scaled to norm 2, (1.2, 1.6)
+  b.add_grad(Array<double>{0.6, 0.8});  // norm 1: unchanged
+  sgd.step();
+  EXPECT_NEAR(a.value()(0), 1.0 - 1.2, 1e-15);
+  EXPECT_NEAR(a.value()(1), 1.0 - 1.6, 1e-15);
+  EXPECT_EQ(b.value(), (Array<double>{1.0 - 0.6, 1.0 - 0.8}));
+  // A non-finite norm leaves the gradient alone, as global_clipnorm does.
+  Variable<double> c(Array<double>{0.0, 0.0}, true);
+  nn::SGD<double> clipped({c}, nn::SGDOptions().learning_rate(1.0).clipnorm(1.0));
+  c.add_grad(Array<double>{INFINITY, 1.0});
+  clipped.step();
+  EXPECT_EQ(c.value()(0), -INFINITY);
+  EXPECT_EQ(c.value()(1), -1.0);
+}
+
+TEST(Optimizers, ClipvalueClipsEachElement) {
+  Variable<double> p(Array<double>{0.0, 0.0, 0.0}, true);
+  nn::RMSprop<double> unused({p}, nn::RMSpropOptions().clipvalue(1.0));
+  EXPECT_EQ(unused.clipvalue(), 1.0);
+  nn::SGD<double> sgd({p}, nn::SGDOptions().learning_rate(1.0).clipvalue(1.0));
+  p.add_grad(Array<double>{3.0, -4.0, 0.5});
+  sgd.step();
+  EXPECT_EQ(p.value(), (Array<double>{-1.0, 1.0, -0.5}));
+}
+
+TEST(Optimizers, WeightDecayShrinksParametersWithAGradientBeforeTheUpdate) {
+  // SGD, lr 0.1, weight_decay 0.5: p − p · 0.5 · 0.1, then − 0.1 · g.
+  Variable<double> p(Array<double>{2.0, -4.0}, true), frozen(Array<double>{3.0}, true);
+  nn::SGD<double> sgd({p, frozen}, nn::SGDOptions().learning_rate(0.1).weight_decay(0.5));
+  EXPECT_EQ(sgd.weight_decay(), 0.5);
+  p.add_grad(Array<double>{1.0, 1.0});
+  sgd.step();
+  EXPECT_NEAR(p.value()(0), 2.0 - 2.0 * 0.05 - 0.1, 1e-15);
+  EXPECT_NEAR(p.value()(1), -4.0 + 4.0 * 0.05 - 0.1, 1e-15);
+  EXPECT_EQ(frozen.value()(0), 3.0);  // no gradient: no decay (Keras filters it out)
+
+  // Keras' AdamW is Adam with weight_decay (default 0.004): the same step as
+  // Adam's from the same point, less p0 · 0.004 · lr.
+  Variable<double> plain = start_point<double>(), decayed = start_point<double>();
+  const Array<double> p0 = plain.value();
+  nn::Adam<double> adam({plain}, nn::AdamOptions().learning_rate(0.01));
+  nn::Adam<double> adamw({decayed}, nn::AdamOptions().learning_rate(0.01).weight_decay(0.004));
+  plain.add_grad(Array<double>{1.0, -2.0, 0.25});
+  decayed.add_grad(Array<double>{1.0, -2.0, 0.25});
+  adam.step();
+  adamw.step();
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_NEAR(decayed.value()(i), plain.value()(i) - p0(i) * 0.004 * 0.01, 1e-15);
+
+  // A step skipped for a NaN gradient decays nothing either.
+  Variable<double> q(Array<double>{1.0}, true);
+  nn::SGD<double> skipping({q}, nn::SGDOptions().weight_decay(0.5).skip_nonfinite(true));
+  q.add_grad(Array<double>{std::nan("")});
+  skipping.step();
+  EXPECT_EQ(q.value()(0), 1.0);
+}
+
+TEST(Optimizers, ClippingsAreExclusiveAndNonNegative) {
+  auto p = start_point<double>();
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { nn::SGD<double>({p}, nn::SGDOptions().clipnorm(1.0).clipvalue(0.5)); },
+      {"SGD", "only one of clipnorm, clipvalue and global_clipnorm", "clipnorm 1", "clipvalue 0.5"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { nn::Adam<double>({p}, nn::AdamOptions().global_clipnorm(1.0).clipnorm(2.0)); },
+      {"Adam", "only one of", "global_clipnorm 1"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { nn::RMSprop<double>({p}, nn::RMSpropOptions().clipvalue(-1.0)); }, {"RMSprop", "clipvalue"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { nn::SGD<double>({p}, nn::SGDOptions().clipnorm(-1.0)); }, {"SGD", "clipnorm"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { nn::Adam<double>({p}, nn::AdamOptions().weight_decay(-0.1)); }, {"Adam", "weight_decay"}));
+  // Keras' defaults: none of them.
+  const nn::AdamOptions defaults;
+  EXPECT_EQ(defaults.clipnorm(), 0.0);
+  EXPECT_EQ(defaults.clipvalue(), 0.0);
+  EXPECT_EQ(defaults.weight_decay(), 0.0);
+}
+
 TEST(SGD, SkippedParameterKeepsItsVelocity) {
   // `late` has no gradient for two steps: its velocity stays 0, so its first
   // update is plain -lr * g (Keras skips variables whose gradient is None).

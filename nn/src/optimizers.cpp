@@ -59,14 +59,26 @@ void Optimizer<T>::check_range(const char* option, double value, double low, dou
 }
 
 template <typename T>
-void Optimizer<T>::set_common_options(double learning_rate, LearningRateSchedulePtr schedule,
-                                      double global_clipnorm, bool skip_nonfinite) {
-  check_range("learning_rate", learning_rate, 0.0, INFINITY, true);
-  check_range("global_clipnorm", global_clipnorm, 0.0, INFINITY, true);
-  learning_rate_ = learning_rate;
-  schedule_ = std::move(schedule);
-  global_clipnorm_ = global_clipnorm;
-  skip_nonfinite_ = skip_nonfinite;
+void Optimizer<T>::set_common_options(CommonOptions options) {
+  check_range("learning_rate", options.learning_rate, 0.0, INFINITY, true);
+  check_range("global_clipnorm", options.global_clipnorm, 0.0, INFINITY, true);
+  check_range("clipnorm", options.clipnorm, 0.0, INFINITY, true);
+  check_range("clipvalue", options.clipvalue, 0.0, INFINITY, true);
+  check_range("weight_decay", options.weight_decay, 0.0, INFINITY, true);
+  const int clippings = (options.clipnorm > 0.0) + (options.clipvalue > 0.0) + (options.global_clipnorm > 0.0);
+  if (clippings > 1) {
+    throw std::invalid_argument(std::string(name_) + ": only one of clipnorm, clipvalue and global_clipnorm " +
+                                "can be set, got clipnorm " + number(options.clipnorm) + ", clipvalue " +
+                                number(options.clipvalue) + ", global_clipnorm " +
+                                number(options.global_clipnorm));
+  }
+  learning_rate_ = options.learning_rate;
+  schedule_ = std::move(options.schedule);
+  global_clipnorm_ = options.global_clipnorm;
+  clipnorm_ = options.clipnorm;
+  clipvalue_ = options.clipvalue;
+  weight_decay_ = options.weight_decay;
+  skip_nonfinite_ = options.skip_nonfinite;
 }
 
 template <typename T>
@@ -125,6 +137,7 @@ void Optimizer<T>::step() {
     return;
   }
   if (global_clipnorm_ > 0.0) clip_grad_norm(parameters_, static_cast<T>(global_clipnorm_));
+  clip_each_gradient_and_decay();
   const std::size_t t = iterations_ + 1;
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     Variable<T>& parameter = parameters_[i];
@@ -132,6 +145,32 @@ void Optimizer<T>::step() {
   }
   iterations_ = t;
   if (constrained_model_) constrained_model_->apply_constraints();
+}
+
+template <typename T>
+void Optimizer<T>::clip_each_gradient_and_decay() {
+  if (clipnorm_ == 0.0 && clipvalue_ == 0.0 && weight_decay_ == 0.0) return;
+  const T limit = static_cast<T>(clipnorm_ > 0.0 ? clipnorm_ : clipvalue_);
+  const T decay = static_cast<T>(weight_decay_), lr = static_cast<T>(step_learning_rate_);
+  for (Variable<T>& parameter : parameters_) {
+    if (!parameter.has_grad()) continue;
+    // grad() is const: the buffer is the same gradient, writable.
+    Array<T>& grad = parameter.grad_buffer();
+    if (clipnorm_ > 0.0) {
+      double sum_of_squares = 0.0;
+      for (const T g : grad) sum_of_squares += static_cast<double>(g) * static_cast<double>(g);
+      const double norm = std::sqrt(sum_of_squares);
+      // Keras' form, g · c / max(‖g‖, c), where it changes g.
+      if (std::isfinite(norm) && norm > clipnorm_) {
+        const T divisor = static_cast<T>(norm);
+        for (T& g : grad) g = g * limit / divisor;
+      }
+    } else if (clipvalue_ > 0.0) {
+      for (T& g : grad) g = std::clamp(g, -limit, limit);
+    }
+    if (weight_decay_ > 0.0)
+      for (T& p : parameter.value()) p = p - p * decay * lr;  // Keras' order of operations
+  }
 }
 
 template <typename T>
@@ -213,8 +252,7 @@ void Optimizer<T>::zero_grad() {
 template <typename T>
 SGD<T>::SGD(std::vector<Variable<T>> parameters, SGDOptions options)
     : Optimizer<T>(std::move(parameters), "SGD"), options_(std::move(options)) {
-  this->set_common_options(options_.learning_rate(), options_.learning_rate_schedule(),
-                           options_.global_clipnorm(), options_.skip_nonfinite());
+  this->set_common_options(options_);
   this->check_range("momentum", options_.momentum(), 0.0, 1.0, true);
   if (options_.momentum() != 0.0) velocities_ = this->zero_state();
 }
@@ -248,8 +286,7 @@ std::vector<std::pair<std::string, std::vector<Array<T>>*>> SGD<T>::slots() {
 template <typename T>
 RMSprop<T>::RMSprop(std::vector<Variable<T>> parameters, RMSpropOptions options)
     : Optimizer<T>(std::move(parameters), "RMSprop"), options_(std::move(options)) {
-  this->set_common_options(options_.learning_rate(), options_.learning_rate_schedule(),
-                           options_.global_clipnorm(), options_.skip_nonfinite());
+  this->set_common_options(options_);
   this->check_range("rho", options_.rho(), 0.0, 1.0, false);
   this->check_range("momentum", options_.momentum(), 0.0, 1.0, true);
   this->check_range("epsilon", options_.epsilon(), 0.0, INFINITY, true);
@@ -304,8 +341,7 @@ std::vector<std::pair<std::string, std::vector<Array<T>>*>> RMSprop<T>::slots() 
 template <typename T>
 Adam<T>::Adam(std::vector<Variable<T>> parameters, AdamOptions options)
     : Optimizer<T>(std::move(parameters), "Adam"), options_(std::move(options)) {
-  this->set_common_options(options_.learning_rate(), options_.learning_rate_schedule(),
-                           options_.global_clipnorm(), options_.skip_nonfinite());
+  this->set_common_options(options_);
   this->check_range("beta_1", options_.beta_1(), 0.0, 1.0, false);
   this->check_range("beta_2", options_.beta_2(), 0.0, 1.0, false);
   this->check_range("epsilon", options_.epsilon(), 0.0, INFINITY, true);

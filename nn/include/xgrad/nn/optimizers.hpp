@@ -23,7 +23,7 @@
 // casts to the variable's dtype). In the formulas g is the gradient, p the
 // parameter, lr the learning rate, t the step number counted from 1.
 //
-// Two options every optimizer has, as Keras' base optimizer:
+// Options every optimizer has, as Keras' base optimizer:
 //   learning_rate(schedule)  a LearningRateSchedule (schedules.hpp) in place
 //                            of the constant rate: each step uses
 //                            lr = schedule(iterations()), the count of the
@@ -31,6 +31,17 @@
 //   global_clipnorm(c)       before each update, all gradients are scaled
 //                            together to a global L2 norm of at most c
 //                            (clip_grad_norm below); 0: no clipping
+//   clipnorm(c)              the same for each parameter's gradient on its
+//                            own: g · c / ‖g‖ where ‖g‖ > c (a non-finite
+//                            norm leaves g alone, as global_clipnorm does)
+//   clipvalue(c)             each gradient element clipped to [−c, c]
+//                            (at most one of the three clippings may be set,
+//                            as in Keras; 0: not set)
+//   weight_decay(w)          after the clipping and before each update,
+//                            p −= p · w · lr for every parameter with a
+//                            gradient (Keras' decoupled weight decay; Keras'
+//                            AdamW is Adam with weight_decay, its default
+//                            0.004); 0: none
 // and one of xgrad's own (opt-in):
 //   skip_nonfinite(true)     a step whose gradients hold a NaN or an
 //                            infinity changes nothing (no weight, no moment,
@@ -63,8 +74,9 @@ class Optimizer {
   Optimizer& operator=(const Optimizer&) = delete;
 
   // One update of every parameter that has a gradient: the gradient hook
-  // (if any), the gradients clipped (global_clipnorm), the rate of this step
-  // taken from the schedule, then each update. Each parameter's shape and its gradient's are checked
+  // (if any), the rate of this step taken from the schedule, the gradients
+  // clipped (global_clipnorm, clipnorm or clipvalue), the weight decay, then
+  // each update. Each parameter's shape and its gradient's are checked
   // before anything changes.
   void step();
   // Forgets every parameter's gradient (Variable::zero_grad).
@@ -90,8 +102,12 @@ class Optimizer {
   void set_learning_rate(double learning_rate);
   // The schedule; null for a constant rate.
   const LearningRateSchedulePtr& learning_rate_schedule() const { return schedule_; }
-  // 0 when gradients are not clipped.
+  // 0 when gradients are not clipped that way.
   double global_clipnorm() const { return global_clipnorm_; }
+  double clipnorm() const { return clipnorm_; }
+  double clipvalue() const { return clipvalue_; }
+  // 0 without weight decay.
+  double weight_decay() const { return weight_decay_; }
   bool skip_nonfinite() const { return skip_nonfinite_; }
   // Steps skipped for non-finite gradients (with skip_nonfinite).
   std::size_t skipped_steps() const { return skipped_steps_; }
@@ -130,10 +146,15 @@ class Optimizer {
   // parameter listed twice, or one that does not require a gradient.
   Optimizer(std::vector<Variable<T>> parameters, const char* optimizer);
 
-  // For the constructors of the optimizers: the options every optimizer has.
-  // Checks learning_rate >= 0 and global_clipnorm >= 0.
-  void set_common_options(double learning_rate, LearningRateSchedulePtr schedule,
-                          double global_clipnorm, bool skip_nonfinite);
+  // For the constructors of the optimizers: the options every optimizer has
+  // (XGRAD_OPTIMIZER_ARGS). Checks that the rate and each clipping and
+  // decay is >= 0, and that at most one clipping is set.
+  template <typename Options>
+  void set_common_options(const Options& options) {
+    set_common_options(CommonOptions{options.learning_rate(), options.learning_rate_schedule(),
+                                     options.global_clipnorm(), options.clipnorm(), options.clipvalue(),
+                                     options.weight_decay(), options.skip_nonfinite()});
+  }
   // The learning rate of the step under way, for update().
   double step_learning_rate() const { return step_learning_rate_; }
 
@@ -156,6 +177,17 @@ class Optimizer {
                    bool high_inclusive) const;
 
  private:
+  struct CommonOptions {
+    double learning_rate;
+    LearningRateSchedulePtr schedule;
+    double global_clipnorm, clipnorm, clipvalue, weight_decay;
+    bool skip_nonfinite;
+  };
+  void set_common_options(CommonOptions options);
+  // clipnorm's and clipvalue's clipping of each gradient, then the weight
+  // decay, as Keras' optimizer applies them before its update step.
+  void clip_each_gradient_and_decay();
+
   const char* name_;
   std::vector<Variable<T>> parameters_;
   std::vector<Shape> shapes_;  // each parameter's shape when the optimizer was made
@@ -163,26 +195,37 @@ class Optimizer {
   Module<T>* constrained_model_ = nullptr;
   double learning_rate_ = 0.0;  // the constant rate; unused with a schedule
   LearningRateSchedulePtr schedule_;
-  double global_clipnorm_ = 0.0;
+  double global_clipnorm_ = 0.0, clipnorm_ = 0.0, clipvalue_ = 0.0, weight_decay_ = 0.0;
   bool skip_nonfinite_ = false;
   std::size_t skipped_steps_ = 0;
   double step_learning_rate_ = 0.0;
   GradientHook gradient_hook_;
 };
 
+// The options every optimizer has beside learning_rate, whose default
+// differs (the list at the top of this file), declared in each options
+// struct so that each setter returns that struct.
+#define XGRAD_OPTIMIZER_ARGS(OPTIONS)                                                          \
+  /* Keras: learning_rate=<a LearningRateSchedule>; when set, it replaces learning_rate. */  \
+  XGRAD_ARG(LearningRateSchedulePtr, learning_rate_schedule) = nullptr;                      \
+  XGRAD_ARG(double, global_clipnorm) = 0.0; /* Keras: None (0: no clipping); >= 0 */         \
+  XGRAD_ARG(double, clipnorm) = 0.0;        /* Keras: None (0: no clipping); >= 0 */         \
+  XGRAD_ARG(double, clipvalue) = 0.0;       /* Keras: None (0: no clipping); >= 0 */         \
+  XGRAD_ARG(double, weight_decay) = 0.0;    /* Keras: None (0: none); >= 0 */                \
+  XGRAD_ARG(bool, skip_nonfinite) = false;  /* xgrad's: skip steps with NaN/Inf gradients */ \
+                                                                                              \
+ public:                                                                                      \
+  OPTIONS& learning_rate(LearningRateSchedulePtr schedule) {                                  \
+    return learning_rate_schedule(std::move(schedule));                                       \
+  }                                                                                           \
+                                                                                              \
+ private:
+
 struct SGDOptions {
   XGRAD_ARG(double, learning_rate) = 0.01;  // Keras: 0.01
-  // Keras: learning_rate=<a LearningRateSchedule>; when set, it replaces learning_rate.
-  XGRAD_ARG(LearningRateSchedulePtr, learning_rate_schedule) = nullptr;
-  XGRAD_ARG(double, global_clipnorm) = 0.0;  // Keras: None (0: no clipping); >= 0
-  XGRAD_ARG(bool, skip_nonfinite) = false;   // xgrad's: skip steps with NaN/Inf gradients
+  XGRAD_OPTIMIZER_ARGS(SGDOptions)
   XGRAD_ARG(double, momentum) = 0.0;        // Keras: 0.0; in [0, 1]
   XGRAD_ARG(bool, nesterov) = false;        // Keras: False
-
- public:
-  SGDOptions& learning_rate(LearningRateSchedulePtr schedule) {
-    return learning_rate_schedule(std::move(schedule));
-  }
 };
 
 // Keras' SGD:
@@ -208,19 +251,11 @@ class SGD : public Optimizer<T> {
 
 struct RMSpropOptions {
   XGRAD_ARG(double, learning_rate) = 0.001;  // Keras: 0.001
-  // Keras: learning_rate=<a LearningRateSchedule>; when set, it replaces learning_rate.
-  XGRAD_ARG(LearningRateSchedulePtr, learning_rate_schedule) = nullptr;
-  XGRAD_ARG(double, global_clipnorm) = 0.0;  // Keras: None (0: no clipping); >= 0
-  XGRAD_ARG(bool, skip_nonfinite) = false;   // xgrad's: skip steps with NaN/Inf gradients
+  XGRAD_OPTIMIZER_ARGS(RMSpropOptions)
   XGRAD_ARG(double, rho) = 0.9;              // Keras: 0.9; in [0, 1)
   XGRAD_ARG(double, momentum) = 0.0;         // Keras: 0.0; in [0, 1]
   XGRAD_ARG(double, epsilon) = 1e-7;         // Keras: 1e-7; >= 0
   XGRAD_ARG(bool, centered) = false;         // Keras: False
-
- public:
-  RMSpropOptions& learning_rate(LearningRateSchedulePtr schedule) {
-    return learning_rate_schedule(std::move(schedule));
-  }
 };
 
 // Keras' RMSprop:
@@ -249,19 +284,11 @@ class RMSprop : public Optimizer<T> {
 
 struct AdamOptions {
   XGRAD_ARG(double, learning_rate) = 0.001;  // Keras: 0.001
-  // Keras: learning_rate=<a LearningRateSchedule>; when set, it replaces learning_rate.
-  XGRAD_ARG(LearningRateSchedulePtr, learning_rate_schedule) = nullptr;
-  XGRAD_ARG(double, global_clipnorm) = 0.0;  // Keras: None (0: no clipping); >= 0
-  XGRAD_ARG(bool, skip_nonfinite) = false;   // xgrad's: skip steps with NaN/Inf gradients
+  XGRAD_OPTIMIZER_ARGS(AdamOptions)
   XGRAD_ARG(double, beta_1) = 0.9;           // Keras: 0.9; in [0, 1)
   XGRAD_ARG(double, beta_2) = 0.999;         // Keras: 0.999; in [0, 1)
   XGRAD_ARG(double, epsilon) = 1e-7;         // Keras: 1e-7; >= 0
   XGRAD_ARG(bool, amsgrad) = false;          // Keras: False
-
- public:
-  AdamOptions& learning_rate(LearningRateSchedulePtr schedule) {
-    return learning_rate_schedule(std::move(schedule));
-  }
 };
 
 // Keras' Adam, with the bias correction folded into the step size:
