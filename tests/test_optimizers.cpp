@@ -420,6 +420,31 @@ TEST(Optimizers, WeightDecayShrinksParametersWithAGradientBeforeTheUpdate) {
   EXPECT_EQ(q.value()(0), 1.0);
 }
 
+// Keras' AdamW: Adam with weight_decay 0.004 by default, under its own name.
+TEST(AdamW, IsAdamWithKerasDefaultWeightDecay) {
+  EXPECT_EQ(nn::AdamWOptions().weight_decay(), 0.004);
+  EXPECT_EQ(nn::AdamWOptions().learning_rate(0.01).weight_decay(), 0.004);  // kept through the setters
+  Variable<double> a = start_point<double>(), b = start_point<double>();
+  nn::AdamW<double> adamw({a}, nn::AdamWOptions().learning_rate(0.01));
+  nn::Adam<double> adam({b}, nn::AdamOptions().learning_rate(0.01).weight_decay(0.004));
+  EXPECT_STREQ(adamw.name(), "AdamW");
+  EXPECT_EQ(adamw.state().optimizer, "AdamW");
+  EXPECT_EQ(adamw.weight_decay(), 0.004);
+  for (int step = 0; step < 3; ++step) {
+    a.zero_grad();
+    b.zero_grad();
+    a.add_grad(Array<double>{1.0, -2.0, 0.25});
+    b.add_grad(Array<double>{1.0, -2.0, 0.25});
+    adamw.step();
+    adam.step();
+  }
+  EXPECT_EQ(a.value(), b.value());
+  // An Adam's state is not an AdamW's.
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { adamw.load_state(adam.state()); }, {"AdamW", "Adam"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { nn::AdamW<double>({a}, nn::AdamWOptions().beta_1(1.0)); }, {"AdamW", "beta_1"}));
+}
+
 TEST(Optimizers, ClippingsAreExclusiveAndNonNegative) {
   auto p = start_point<double>();
   EXPECT_TRUE(throws_with<std::invalid_argument>(

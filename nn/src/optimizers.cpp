@@ -340,7 +340,11 @@ std::vector<std::pair<std::string, std::vector<Array<T>>*>> RMSprop<T>::slots() 
 
 template <typename T>
 Adam<T>::Adam(std::vector<Variable<T>> parameters, AdamOptions options)
-    : Optimizer<T>(std::move(parameters), "Adam"), options_(std::move(options)) {
+    : Adam(std::move(parameters), std::move(options), "Adam") {}
+
+template <typename T>
+Adam<T>::Adam(std::vector<Variable<T>> parameters, AdamOptions options, const char* name)
+    : Optimizer<T>(std::move(parameters), name), options_(std::move(options)) {
   this->set_common_options(options_);
   this->check_range("beta_1", options_.beta_1(), 0.0, 1.0, false);
   this->check_range("beta_2", options_.beta_2(), 0.0, 1.0, false);

@@ -1,6 +1,6 @@
 #pragma once
 // Optimizers with Keras' update rules, names and defaults (keras.optimizers
-// SGD, RMSprop, Adam), over a list of parameter Variables:
+// SGD, RMSprop, Adam, AdamW), over a list of parameter Variables:
 //
 //   nn::Adam<> optimizer(model.parameters(), nn::AdamOptions().learning_rate(1e-2));
 //   for (...) {
@@ -39,9 +39,9 @@
 //                            as in Keras; 0: not set)
 //   weight_decay(w)          after the clipping and before each update,
 //                            p −= p · w · lr for every parameter with a
-//                            gradient (Keras' decoupled weight decay; Keras'
-//                            AdamW is Adam with weight_decay, its default
-//                            0.004); 0: none
+//                            gradient (Keras' decoupled weight decay; AdamW
+//                            below is Adam with Keras' default 0.004 of it);
+//                            0: none
 // and one of xgrad's own (opt-in):
 //   skip_nonfinite(true)     a step whose gradients hold a NaN or an
 //                            infinity changes nothing (no weight, no moment,
@@ -87,7 +87,7 @@ class Optimizer {
   // constraint after its update. `model` must outlive the optimizer.
   void apply_constraints_of(Module<T>& model) { constrained_model_ = &model; }
 
-  // "SGD", "RMSprop", "Adam": the name that starts its error messages.
+  // "SGD", "RMSprop", "Adam", "AdamW": the name that starts its error messages.
   const char* name() const { return name_; }
   const std::vector<Variable<T>>& parameters() const { return parameters_; }
   // Completed steps (Keras' optimizer.iterations).
@@ -306,12 +306,29 @@ class Adam : public Optimizer<T> {
   const AdamOptions& options() const { return options_; }
 
  protected:
+  // For AdamW: the same optimizer under another name.
+  Adam(std::vector<Variable<T>> parameters, AdamOptions options, const char* name);
+
   void update(std::size_t index, Array<T>& value, const Array<T>& grad, std::size_t step) override;
   std::vector<std::pair<std::string, std::vector<Array<T>>*>> slots() override;
 
  private:
   AdamOptions options_;
   std::vector<Array<T>> momentums_, velocities_, velocity_hats_;
+};
+
+// Keras' AdamW: Adam with decoupled weight decay (weight_decay above),
+// which AdamWOptions sets to Keras' default 0.004; named "AdamW" in messages
+// and state(). AdamWOptions().learning_rate(1e-3) keeps the decay.
+struct AdamWOptions : AdamOptions {
+  AdamWOptions() { weight_decay(0.004); }  // Keras: 0.004
+};
+
+template <typename T = float>
+class AdamW : public Adam<T> {
+ public:
+  explicit AdamW(std::vector<Variable<T>> parameters, AdamOptions options = AdamWOptions())
+      : Adam<T>(std::move(parameters), std::move(options), "AdamW") {}
 };
 
 // Scales all the gradients of `parameters` together so that their global L2
