@@ -150,23 +150,15 @@ void Optimizer<T>::step() {
 template <typename T>
 void Optimizer<T>::clip_each_gradient_and_decay() {
   if (clipnorm_ == 0.0 && clipvalue_ == 0.0 && weight_decay_ == 0.0) return;
-  const T limit = static_cast<T>(clipnorm_ > 0.0 ? clipnorm_ : clipvalue_);
+  const T limit = static_cast<T>(clipvalue_);
   const T decay = static_cast<T>(weight_decay_), lr = static_cast<T>(step_learning_rate_);
   for (Variable<T>& parameter : parameters_) {
     if (!parameter.has_grad()) continue;
-    // grad() is const: the buffer is the same gradient, writable.
-    Array<T>& grad = parameter.grad_buffer();
+    // clipnorm is global_clipnorm's scaling over one gradient at a time.
     if (clipnorm_ > 0.0) {
-      double sum_of_squares = 0.0;
-      for (const T g : grad) sum_of_squares += static_cast<double>(g) * static_cast<double>(g);
-      const double norm = std::sqrt(sum_of_squares);
-      // Keras' form, g · c / max(‖g‖, c), where it changes g.
-      if (std::isfinite(norm) && norm > clipnorm_) {
-        const T divisor = static_cast<T>(norm);
-        for (T& g : grad) g = g * limit / divisor;
-      }
+      clip_grad_norm(std::vector<Variable<T>>{parameter}, static_cast<T>(clipnorm_));
     } else if (clipvalue_ > 0.0) {
-      for (T& g : grad) g = std::clamp(g, -limit, limit);
+      for (T& g : parameter.grad_buffer()) g = std::clamp(g, -limit, limit);
     }
     if (weight_decay_ > 0.0)
       for (T& p : parameter.value()) p = p - p * decay * lr;  // Keras' order of operations
