@@ -111,6 +111,13 @@ Variable<T> clipped_probabilities(const Variable<T>& p) {
       });
 }
 
+// log p for probabilities over classes on the last axis, as Keras' categorical
+// losses take them: divided by their sum over that axis, then clipped.
+template <typename T>
+Variable<T> log_class_probabilities(const Variable<T>& p) {
+  return xgrad::log(clipped_probabilities(xgrad::div(p, xgrad::sum(p, -1, true))));
+}
+
 // −(z log p + (1 − z) log(1 − p)) elementwise, for p in (0, 1).
 template <typename T>
 Variable<T> probability_crossentropy(const Variable<T>& p, const Variable<T>& z) {
@@ -226,9 +233,7 @@ Variable<T> categorical_crossentropy(const Variable<T>& probabilities, const Var
   const char* loss = "categorical_crossentropy";
   const LayerScope scope(loss);
   const auto [pair, samples] = class_rows(probabilities, targets, loss, "probabilities");
-  const Variable<T>& p = pair.first;
-  const Variable<T> normalised = xgrad::div(p, xgrad::sum(p, -1, true));
-  return mean_row_crossentropy(xgrad::log(clipped_probabilities(normalised)), pair.second, samples);
+  return mean_row_crossentropy(log_class_probabilities(pair.first), pair.second, samples);
 }
 
 template <typename T>
@@ -269,8 +274,7 @@ Variable<T> sparse_categorical_crossentropy(const Variable<T>& probabilities,
   const char* op = "sparse_categorical_crossentropy";
   std::vector<std::size_t> index = label_indices(probabilities, labels, op, "probabilities");
   const LayerScope scope(op);
-  const Variable<T> normalised = xgrad::div(probabilities, xgrad::sum(probabilities, -1, true));
-  const Variable<T> picked = pick_labels(xgrad::log(clipped_probabilities(normalised)), std::move(index),
+  const Variable<T> picked = pick_labels(log_class_probabilities(probabilities), std::move(index),
                                          to_shape(labels.shape()));
   return xgrad::scale(xgrad::sum(picked), T(-1) / static_cast<T>(labels.size()));
 }
