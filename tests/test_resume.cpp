@@ -358,23 +358,38 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& out) {
   return error == 0 ? pid : -1;
 }
 
-// Waits for `pid` at most `limit` (forever when negative); kills it with
-// SIGKILL when it is still running then. Returns its wait status.
-int wait_or_kill(pid_t pid, std::chrono::duration<double> limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
+// Waits for `pid` at most `limit` (forever when negative), polling every
+// 0.5 ms; kills it with SIGKILL when it is still running then. With
+// `watched`, also sets `appeared` to the time from the start until that path
+// first existed (the whole wait if never). Returns its wait status.
+int wait_or_kill(pid_t pid, std::chrono::duration<double> limit, const std::string& watched = {},
+                 std::chrono::duration<double>* appeared = nullptr) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + limit;
+  bool seen = watched.empty();
   int status = 0;
-  while (limit.count() >= 0 && std::chrono::steady_clock::now() < deadline) {
-    if (waitpid(pid, &status, WNOHANG) == pid) return status;
+  bool exited = false;
+  while (limit.count() < 0 || std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      exited = true;
+      break;
+    }
+    if (!seen && std::filesystem::exists(watched)) {
+      seen = true;
+      *appeared = std::chrono::steady_clock::now() - start;
+    }
     std::this_thread::sleep_for(std::chrono::microseconds(500));
   }
-  if (limit.count() >= 0) kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
+  if (!exited) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  if (!seen) *appeared = std::chrono::steady_clock::now() - start;
   return status;
 }
 
 // Runs `args` to the end; returns how long it took, after checking it exited
-// with 0. With `watched`, also sets `appeared` to the time from the start
-// until that path first existed (polled every 0.5 ms; the whole run if never).
+// with 0. `watched` and `appeared` as wait_or_kill's.
 std::chrono::duration<double> run_through(const std::vector<std::string>& args, const std::string& out,
                                           const std::string& watched = {},
                                           std::chrono::duration<double>* appeared = nullptr) {
@@ -382,19 +397,9 @@ std::chrono::duration<double> run_through(const std::vector<std::string>& args, 
   const pid_t pid = spawn(args, out);
   EXPECT_GT(pid, 0) << args[0];
   if (pid <= 0) return {};
-  bool seen = watched.empty();
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) != pid) {
-    if (!seen && std::filesystem::exists(watched)) {
-      seen = true;
-      *appeared = std::chrono::steady_clock::now() - start;
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
-  }
-  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-  if (!seen) *appeared = took;
+  const int status = wait_or_kill(pid, std::chrono::duration<double>(-1), watched, appeared);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << args[0] << ": " << slurp(out);
-  return took;
+  return std::chrono::steady_clock::now() - start;
 }
 
 // The training program (resume_training_child.cpp) run once through without
