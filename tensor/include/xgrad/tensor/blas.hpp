@@ -88,9 +88,10 @@ SmallMatrixKernels small_matrix_kernels();
 // kernels any sum of at most 32 terms, longer ones up to 2^21 multiply-adds
 // on one thread and none when OpenBLAS would give them several. Beyond,
 // OpenBLAS's packed, blocked kernels win; measured in bench/README.md ("The
-// small-matrix engine's threshold", "The small-matrix engine on AVX2"). LIBXSMM 1.17 also leaves every A·B^T, alpha other than
-// 1 and beta other than 0 or 1 to OpenBLAS. The three-argument form applies
-// this process's kernels' rule.
+// small-matrix engine's threshold", "The small-matrix engine on AVX2").
+// LIBXSMM 1.17 also leaves every A·B^T, alpha other than 1 and beta other
+// than 0 or 1 to OpenBLAS. The three-argument form applies this process's
+// kernels' rule.
 bool small_matrix_shape(std::size_t m, std::size_t n, std::size_t k, SmallMatrixKernels kernels);
 bool small_matrix_shape(std::size_t m, std::size_t n, std::size_t k);
 // "LIBXSMM 1.17.0 (cpx)": the engine of the small products and the
