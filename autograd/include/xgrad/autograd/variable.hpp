@@ -251,8 +251,13 @@ class Variable {
     if ((inputs.requires_grad() || ...) && is_grad_enabled()) {
       result.node_->requires_grad = true;
       result.node_->op = op;
-      result.node_->inputs = detail::reused_input_list<T>();
-      result.node_->inputs = {inputs...};
+      // Each input copied once into the kept list: assigning {inputs...}
+      // copied each into an initializer list first, two more atomic
+      // reference-count changes per input.
+      std::vector<Variable<T>>& list = result.node_->inputs;
+      list = detail::reused_input_list<T>();
+      list.reserve(sizeof...(Inputs));
+      (list.push_back(inputs), ...);
       result.node_->grad_fn = std::forward<F>(grad_fn);
     }
     return result;
