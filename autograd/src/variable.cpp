@@ -202,7 +202,7 @@ void Variable<T>::zero_grad() {
 namespace {
 template <typename T>
 void check_grad_shape(const typename Array<T>::shape_type& shape, const Array<T>& g, const char* where) {
-  if (g.shape() != shape) {
+  if (!shapes_equal(g.shape(), shape)) {
     throw std::invalid_argument(std::string(where) + ": gradient of shape " +
                                 shape_to_string(g.shape()) + " for a value of shape " +
                                 shape_to_string(shape));

@@ -43,7 +43,9 @@ Array<T> transposed(const Array<T>& a) {
 // timestep's slice.
 template <typename T>
 Array<T> slice_of(const Array<T>& a, std::size_t axis, std::size_t index) {
-  Shape shape(a.shape().begin(), a.shape().end());
+  // In xtensor's own shape type, which holds a few extents without a heap
+  // allocation: a loop selects a timestep at every step.
+  typename Array<T>::shape_type shape(a.shape().begin(), a.shape().end());
   shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(axis));
   Array<T> out = Array<T>::from_shape(shape);
   const AxisSplit s = split_at(a.shape(), axis);

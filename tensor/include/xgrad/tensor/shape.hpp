@@ -33,10 +33,16 @@ Shape to_shape(const ShapeLike& shape) {
 }
 
 // Equal extents in equal number, whatever containers hold them (Shape,
-// xtensor's shape type).
+// xtensor's shape type). A loop, not std::equal: that calls memcmp, whose
+// call cost more than comparing the two or three extents of a shape (an
+// op-by-op model compares shapes in every op's backward).
 template <typename ShapeA, typename ShapeB>
 bool shapes_equal(const ShapeA& a, const ShapeB& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end());
+  if (a.size() != b.size()) return false;
+  auto extent_of_b = b.begin();
+  for (const auto extent : a)
+    if (static_cast<std::size_t>(extent) != static_cast<std::size_t>(*extent_of_b++)) return false;
+  return true;
 }
 
 template <typename ShapeLike>
