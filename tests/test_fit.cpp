@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -674,6 +675,117 @@ TEST_F(FitFiles, WithReplicasEachTrainsOnItsShardAndReplicaZeroWrites) {
   EXPECT_FLOAT_EQ(trainer.evaluate(x10, zeros10).at("loss"), (9.0f + 16.0f + 25.0f) / 3);
   trainer.set_replicas(nullptr);
   EXPECT_FLOAT_EQ(trainer.evaluate(x10, zeros10).at("loss"), 285.0f / 10);
+}
+
+
+// ------------------------------------------------------- sample and class weights
+
+// Keras' sample_weight multiplies each sample's loss: weights of 2 double
+// the loss and every gradient, so plain SGD takes the steps of twice the
+// learning rate, bit for bit (doubling is exact in floating point).
+TEST(FitWeights, SampleWeightOfTwoIsTheRunOfTwiceTheLearningRate) {
+  const Array<float> x = counting(40, -20.0f) / 10.0f;
+  const Array<float> y = 3.0f * x + 1.0f;
+  const auto run = [&](double learning_rate, const std::optional<Array<float>>& weights, nn::Dense<float>& model) {
+    nn::SGD<float> optimizer(model.parameters(), nn::SGDOptions().learning_rate(learning_rate));
+    nn::Trainer<float> trainer(model, optimizer, "mse");
+    return trainer.fit(x, y, nn::FitOptions().epochs(2).batch_size(8).verbose(0).shuffle_seed(5).sample_weight(weights));
+  };
+  auto weighted = line(0.5f, 0.0f), plain = line(0.5f, 0.0f);
+  const nn::History weighted_history = run(0.01, xgrad::full<float>({40}, 2.0f), *weighted);
+  const nn::History plain_history = run(0.02, std::nullopt, *plain);
+  EXPECT_EQ(weighted->kernel().value(), plain->kernel().value());
+  EXPECT_EQ(weighted->bias().value(), plain->bias().value());
+  const std::vector<double> doubled = weighted_history.values("loss");
+  ASSERT_EQ(doubled.size(), 2u);
+  for (std::size_t epoch = 0; epoch < 2; ++epoch) {
+    // Epoch 1's losses were computed from the same weights; epoch 2's too.
+    EXPECT_DOUBLE_EQ(doubled[epoch], 2.0 * plain_history.values("loss")[epoch]) << epoch;
+  }
+}
+
+// class_weight is the sample weights of each sample's class (Keras'
+// class_weight_to_sample_weights), for labels [N] and one-hot rows [N, C];
+// a class not named weighs 1.
+TEST(FitWeights, ClassWeightIsTheSampleWeightOfEachSamplesClass) {
+  const Array<float> x = counting(24, -12.0f) / 6.0f;
+  Array<float> labels = Array<float>::from_shape({24});
+  Array<float> one_hot = xgrad::zeros<float>({24, 3});
+  Array<float> by_class = Array<float>::from_shape({24});
+  for (std::size_t i = 0; i < 24; ++i) {
+    labels(i) = static_cast<float>(i % 3);
+    one_hot(i, i % 3) = 1.0f;
+    by_class(i) = i % 3 == 0 ? 0.25f : i % 3 == 2 ? 4.0f : 1.0f;
+  }
+  const nn::ClassWeights class_weight{{0, 0.25}, {2, 4.0}};
+  const auto run = [&](const char* loss, const Array<float>& y, const nn::FitOptions<float>& options) {
+    auto model = std::make_shared<nn::Dense<float>>(nn::DenseOptions(3));
+    model->set_weights({xgrad::full<float>({1, 3}, 0.1f), xgrad::zeros<float>({3})});
+    nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.1));
+    nn::Trainer<float> trainer(*model, optimizer, loss);
+    const nn::History history = trainer.fit(x, y, nn::FitOptions(options).epochs(2).batch_size(5).verbose(0).shuffle_seed(3));
+    return std::make_pair(history.values("loss"), model->kernel().value());
+  };
+  for (const auto& [loss, y] : {std::make_pair("sparse_categorical_crossentropy_from_logits", labels),
+                                std::make_pair("categorical_crossentropy_from_logits", one_hot)}) {
+    const auto expected = run(loss, y, nn::FitOptions().sample_weight(by_class));
+    const auto got = run(loss, y, nn::FitOptions().class_weight(class_weight));
+    EXPECT_EQ(got.first, expected.first) << loss;
+    EXPECT_EQ(got.second, expected.second) << loss;
+    EXPECT_NE(got.first, run(loss, y, nn::FitOptions()).first) << loss;
+  }
+}
+
+// With validation_split the last part of sample_weight weighs val_loss, as
+// evaluate with those weights does; train_on_batch and test_on_batch take
+// a batch's weights.
+TEST(FitWeights, ValidationSplitEvaluateAndBatchesUseTheWeights) {
+  const Array<float> x = counting(20, -10.0f) / 5.0f;
+  const Array<float> y = 3.0f * x + 1.0f;
+  Array<float> weights = Array<float>::from_shape({20});
+  for (std::size_t i = 0; i < 20; ++i) weights(i) = static_cast<float>(i % 4);
+  auto model = line(0.5f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.01));
+  nn::Trainer<float> trainer(*model, optimizer, "mse");
+  const nn::History history =
+      trainer.fit(x, y, nn::FitOptions().epochs(1).batch_size(4).verbose(0).validation_split(0.25).sample_weight(weights));
+  const Array<float> x_val = counting(5, 5.0f) / 5.0f;  // the last 5 rows of x, y and weights
+  const Array<float> y_val = 3.0f * x_val + 1.0f;
+  const Array<float> w_val{3.0f, 0.0f, 1.0f, 2.0f, 3.0f};
+  const double weighted = trainer.evaluate(x_val, y_val, w_val, nn::EvaluateOptions().batch_size(4)).at("loss");
+  EXPECT_DOUBLE_EQ(history.values("val_loss").at(0), weighted);
+  EXPECT_NE(weighted, trainer.evaluate(x_val, y_val, nn::EvaluateOptions().batch_size(4)).at("loss"));
+  // Weights 0 and 2 on two samples: (0 · e0² + 2 · e1²) / 2.
+  const Array<float> x2 = counting(2), y2 = counting(2, 5.0f);
+  const Array<float> pred = trainer.predict(x2);
+  const double e1 = static_cast<double>(pred(1, 0) - y2(1, 0));
+  trainer.reset_metrics();  // the running figures start from this batch
+  EXPECT_NEAR(trainer.test_on_batch(x2, y2, Array<float>{0.0f, 2.0f}).at("loss"), e1 * e1, 1e-4 * e1 * e1);
+  trainer.reset_metrics();
+  const Array<float> before = model->kernel().value();
+  trainer.train_on_batch(x2, y2, Array<float>{0.0f, 0.0f});  // no loss: no step
+  EXPECT_EQ(model->kernel().value(), before);
+}
+
+TEST(FitWeights, BadWeightsThrow) {
+  const Array<float> x = counting(6), y = counting(6);
+  auto model = line(0.5f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.01));
+  nn::Trainer<float> trainer(*model, optimizer, "mse");
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { trainer.fit(x, y, nn::FitOptions().verbose(0).sample_weight(xgrad::ones<float>({6})).class_weight({{0, 2.0}})); },
+      {"Trainer::fit", "sample_weight and class_weight"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { trainer.fit(x, y, nn::FitOptions().verbose(0).sample_weight(xgrad::ones<float>({5}))); },
+      {"Trainer::fit", "sample_weight of shape (5,)", "x of shape (6, 1)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { trainer.fit(x, xgrad::zeros<float>({6, 2, 2}), nn::FitOptions().verbose(0).class_weight({{0, 2.0}})); },
+      {"class_weight", "(6, 2, 2)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { trainer.evaluate(x, y, xgrad::ones<float>({2})); },
+                                                 {"Trainer::evaluate", "sample_weight of shape (2,)"}));
+  nn::Trainer<float> with_function(*model, optimizer, nn::mean_squared_error<float>);
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { with_function.fit(x, y, nn::FitOptions().verbose(0).class_weight({{1, 2.0}})); }, {"takes no sample_weight"}));
 }
 
 }  // namespace

@@ -305,7 +305,10 @@ TEST(Losses, EmptyBatchErrorsNameTheLoss) {
   EXPECT_TRUE(names_loss_not_mean(
       [&] { xgrad::nn::binary_crossentropy_from_logits(empty_column, empty_column); },
       "binary_crossentropy_from_logits", "(0, 1)"));
-  EXPECT_TRUE(names_loss_not_mean([&] { scce(empty_logits, Labels::from_shape({0})); },
+  // Made outside the lambda: built inside, GCC 12 warned of xtensor's
+  // shape as maybe uninitialized once the lambda was inlined.
+  const Labels no_int_labels = xt::zeros<std::int64_t>({std::size_t(0)});
+  EXPECT_TRUE(names_loss_not_mean([&] { scce(empty_logits, no_int_labels); },
                                   "sparse_categorical_crossentropy_from_logits", "(0,)"));
   EXPECT_TRUE(names_loss_not_mean(
       [&] { xgrad::nn::Loss<double>("mse")(empty_column, empty_column); }, "mean_squared_error",
@@ -492,6 +495,91 @@ TEST(MeanAbsoluteError, ForwardGradientAndName) {
   EXPECT_TRUE(throws_with<std::invalid_argument>(
       [&] { xgrad::nn::mean_absolute_error(p, seeded_random_variable({2, 3}, 62, 0.0, 1.0)); },
       {"mean_absolute_error", "(3, 2)", "(2, 3)"}));
+}
+
+
+// ---------------------------------------------------------------- sample_weight
+
+// Keras' loss(y_true, y_pred, sample_weight): each sample's loss (its mean
+// over the last axis) times its weight, summed, divided by the number of
+// per-sample losses ("sum_over_batch_size"; not by the weights' sum).
+TEST(SampleWeight, WeighsEachSamplesLossAndDividesByTheirCount) {
+  // per-sample mean squared errors: (1 + 4) / 2 = 2.5, (9 + 16) / 2 = 12.5,
+  // (25 + 36) / 2 = 30.5; (1 · 2.5 + 0 · 12.5 + 2 · 30.5) / 3 = 63.5 / 3
+  const V pred(Array<double>{{1., 2.}, {3., 4.}, {5., 6.}});
+  const V zero(xgrad::zeros<double>({3, 2}));
+  const Array<double> weights{1., 0., 2.};
+  EXPECT_NEAR(xgrad::nn::Loss<double>("mse")(pred, zero, weights).value()(), 63.5 / 3, 1e-14);
+  // Sparse labels: −log softmax picked per sample, weighted 2 and 0.5, over 2.
+  const Array<double> logits{{2., 1., 0.1}, {0.5, 2.5, 0.3}};
+  const auto minus_log_softmax = [&](std::size_t row, std::size_t label) {
+    double total = 0;
+    for (std::size_t c = 0; c < 3; ++c) total += std::exp(logits(row, c));
+    return std::log(total) - logits(row, label);
+  };
+  const double expected = (2.0 * minus_log_softmax(0, 0) + 0.5 * minus_log_softmax(1, 2)) / 2;
+  EXPECT_NEAR(xgrad::nn::Loss<double>("sparse_categorical_crossentropy_from_logits")(
+                  V(logits), V(Array<double>{0., 2.}), Array<double>{2., 0.5})
+                  .value()(),
+              expected, 1e-14);
+}
+
+// Weights of 1 give every named loss its unweighted value; a weight per
+// sample of a sequence [N] equals the same weight repeated per timestep [N, T].
+TEST(SampleWeight, OnesGiveTheUnweightedLossAndPerSampleEqualsPerStep) {
+  const V logits = seeded_random_variable({3, 4, 5}, 80, -2.0, 2.0);
+  const V probabilities = seeded_random_variable({3, 4, 5}, 81, 0.05, 0.95);
+  const V targets = seeded_random_variable({3, 4, 5}, 82, 0.0, 1.0);
+  Array<double> labels = Array<double>::from_shape({3, 4});
+  for (std::size_t i = 0; i < labels.size(); ++i) labels.flat(i) = static_cast<double>(i % 5);
+  const Array<double> ones = xgrad::ones<double>({3, 4});
+  Array<double> per_sample{0.5, 2.0, 1.5};
+  Array<double> per_step = Array<double>::from_shape({3, 4});
+  for (std::size_t n = 0; n < 3; ++n)
+    for (std::size_t t = 0; t < 4; ++t) per_step(n, t) = per_sample(n);
+  for (const char* name : {"mse", "mae", "binary_crossentropy", "binary_crossentropy_from_logits",
+                           "categorical_crossentropy", "categorical_crossentropy_from_logits",
+                           "sparse_categorical_crossentropy", "sparse_categorical_crossentropy_from_logits"}) {
+    const xgrad::nn::Loss<double> loss(name);
+    const bool sparse = std::string(name).rfind("sparse", 0) == 0;
+    const bool of_probabilities = std::string(name).find("logits") == std::string::npos &&
+                                  std::string(name).find("crossentropy") != std::string::npos;
+    const V& pred = of_probabilities ? probabilities : logits;
+    const V truth = sparse ? V(labels) : targets;
+    EXPECT_NEAR(loss(pred, truth, ones).value()(), loss(pred, truth).value()(), 1e-13) << name;
+    EXPECT_NEAR(loss(pred, truth, per_sample).value()(), loss(pred, truth, per_step).value()(), 1e-13) << name;
+    EXPECT_NE(loss(pred, truth, per_sample).value()(), loss(pred, truth).value()()) << name;
+  }
+}
+
+TEST(SampleWeight, Gradcheck) {
+  const Array<double> weights{0.5, 2.0, 0.0};
+  const auto weighted = [&](const char* name) {
+    return [loss = xgrad::nn::Loss<double>(name), &weights](const Inputs& in) { return loss(in[0], in[1], weights); };
+  };
+  for (const char* name : {"mse", "binary_crossentropy_from_logits", "categorical_crossentropy_from_logits"}) {
+    EXPECT_TRUE(gradcheck_passes_nonempty(weighted(name), {seeded_random_variable({3, 4}, 83, -2.0, 2.0),
+                                                           seeded_random_variable({3, 4}, 84, 0.1, 0.9)}))
+        << name;
+  }
+  const V labels(Array<double>{1., 0., 3.});
+  const xgrad::nn::Loss<double> sparse("sparse_categorical_crossentropy_from_logits");
+  EXPECT_TRUE(gradcheck_passes_nonempty([&](const Inputs& in) { return sparse(in[0], labels, weights); },
+                                        {seeded_random_variable({3, 4}, 85, -2.0, 2.0)}));
+}
+
+TEST(SampleWeight, ShapesThatDoNotFitAndFunctionLossesThrow) {
+  const V pred = seeded_random_variable({3, 2}, 86, -1.0, 1.0);
+  const xgrad::nn::Loss<double> mse("mse");
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { mse(pred, pred, xgrad::ones<double>({4})); },
+                                                 {"mean_squared_error", "sample_weight of shape (4,)", "(3, 2)", "(3,)"}));
+  // One weight per element is not Keras' per-sample weight for [N, C].
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { mse(pred, pred, xgrad::ones<double>({3, 2})); },
+                                                 {"sample_weight of shape (3, 2)"}));
+  const xgrad::nn::Loss<double> function_loss(
+      [](const V& p, const V& t) { return xgrad::nn::mean_squared_error(p, t); });
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { function_loss(pred, pred, xgrad::ones<double>({3})); },
+                                                 {"takes no sample_weight"}));
 }
 
 }  // namespace

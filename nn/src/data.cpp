@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "rows.hpp"
+
 namespace xgrad::nn {
 
 namespace {
@@ -110,20 +112,6 @@ typename DataLoader<X, Y>::Epoch DataLoader<X, Y>::epoch(const std::vector<std::
   return Epoch(this, std::move(part));
 }
 
-namespace {
-// Rows `indices` of `data` (axis 0), stacked in that order.
-template <typename V>
-Array<V> gather_rows(const Array<V>& data, const std::vector<std::size_t>& indices) {
-  Shape shape = to_shape(data.shape());
-  const std::size_t row = shape[0] == 0 ? 0 : data.size() / shape[0];
-  shape[0] = indices.size();
-  Array<V> out = Array<V>::from_shape(shape);
-  for (std::size_t k = 0; k < indices.size(); ++k)
-    std::copy_n(data.data() + indices[k] * row, row, out.data() + k * row);
-  return out;
-}
-}  // namespace
-
 template <typename X, typename Y>
 typename DataLoader<X, Y>::Batch DataLoader<X, Y>::batch(const std::vector<std::size_t>& indices) const {
   for (const std::size_t index : indices) {
@@ -132,7 +120,7 @@ typename DataLoader<X, Y>::Batch DataLoader<X, Y>::batch(const std::vector<std::
                               " is out of range for " + std::to_string(samples_) + " samples");
     }
   }
-  return Batch{gather_rows(inputs_, indices), gather_rows(targets_, indices), indices};
+  return Batch{detail::gather_rows(inputs_, indices), detail::gather_rows(targets_, indices), indices};
 }
 
 template <typename X, typename Y>

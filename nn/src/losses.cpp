@@ -44,6 +44,37 @@ std::pair<Variable<T>, Variable<T>> in_same_rank(const Variable<T>& a, const Var
   return {a_shape == *common ? a : xgrad::reshape(a, *common), b_shape == *common ? b : xgrad::reshape(b, *common)};
 }
 
+// Keras' "sum_over_batch_size" of a loss's `values`: their mean, or with
+// sample weights the mean of values · w, w repeated over the axes after
+// its own (losses.hpp). The first sample_rank axes of the values are the
+// samples' (Keras' per-sample losses have those); w must be a leading part
+// of them.
+template <typename T>
+Variable<T> reduced(const Variable<T>& values, const Array<T>* sample_weight, std::size_t sample_rank,
+                    const char* loss) {
+  if (!sample_weight) return xgrad::mean(values);
+  const auto& shape = values.shape();
+  const auto& weight_shape = sample_weight->shape();
+  if (weight_shape.empty() || weight_shape.size() > sample_rank ||
+      !std::equal(weight_shape.begin(), weight_shape.end(), shape.begin())) {
+    const Shape samples(shape.begin(), shape.begin() + static_cast<std::ptrdiff_t>(sample_rank));
+    throw std::invalid_argument(std::string(loss) + ": sample_weight of shape " + shape_to_string(weight_shape) +
+                                " does not fit the losses of shape " + shape_to_string(shape) +
+                                ": it needs the samples' shape " + shape_to_string(samples) +
+                                " or a leading part of it");
+  }
+  Shape repeated(weight_shape.begin(), weight_shape.end());
+  repeated.resize(shape.size(), 1);
+  return xgrad::mean(xgrad::mul(values, Variable<T>(reshaped(*sample_weight, repeated))));
+}
+
+// The samples' rank of elementwise losses of `values`' shape: all but the
+// last axis, which Keras' per-sample losses average over; both of [N].
+template <typename T>
+std::size_t elementwise_sample_rank(const Variable<T>& values) {
+  return values.dimension() >= 2 ? values.dimension() - 1 : values.dimension();
+}
+
 // Elementwise max(x, 0) - x z + log1p(exp(-|x|)), fused: composed from
 // primitives it would need |x| (not differentiable at 0) and six temporaries.
 // Its composed twin is kept in the tests as the reference.
@@ -173,13 +204,14 @@ std::vector<std::size_t> label_indices(const Variable<T>& values, const xt::xarr
   return index;
 }
 
-// The mean over every element of pointwise(y_pred − y_true).
+// The mean over every element of pointwise(y_pred − y_true), each weighted
+// by its sample's weight when given.
 template <typename T, typename Pointwise>
-Variable<T> mean_of_errors(const Variable<T>& y_pred, const Variable<T>& y_true, const char* loss,
-                           Pointwise pointwise) {
+Variable<T> mean_of_errors(const Variable<T>& y_pred, const Variable<T>& y_true, const Array<T>* sample_weight,
+                           const char* loss, Pointwise pointwise) {
   const LayerScope scope(loss);  // names its ops for DetectAnomaly
   const auto [pred, target] = in_same_rank(y_pred, y_true, loss, "y_pred", "y_true");
-  return xgrad::mean(pointwise(xgrad::sub(pred, target)));
+  return reduced(pointwise(xgrad::sub(pred, target)), sample_weight, elementwise_sample_rank(pred), loss);
 }
 
 // Targets and predictions over classes on the last axis ([..., C]), as the
@@ -207,76 +239,142 @@ std::pair<std::pair<Variable<T>, Variable<T>>, std::size_t> class_rows(const Var
 }
 
 // −sum(targets · log_p) / samples: the mean over samples of each one's
-// cross-entropy, as one sum.
+// cross-entropy, as one sum; with sample weights, the samples' cross-entropies
+// weighted, then reduced.
 template <typename T>
-Variable<T> mean_row_crossentropy(const Variable<T>& log_p, const Variable<T>& targets, std::size_t samples) {
-  return xgrad::scale(xgrad::sum(xgrad::mul(targets, log_p)), T(-1) / static_cast<T>(samples));
+Variable<T> mean_row_crossentropy(const Variable<T>& log_p, const Variable<T>& targets, std::size_t samples,
+                                  const Array<T>* sample_weight, const char* loss) {
+  const Variable<T> products = xgrad::mul(targets, log_p);
+  if (!sample_weight) return xgrad::scale(xgrad::sum(products), T(-1) / static_cast<T>(samples));
+  const Variable<T> rows = xgrad::neg(xgrad::sum(products, -1));
+  return reduced(rows, sample_weight, rows.dimension(), loss);
+}
+
+// −mean(picked): the mean over samples of −log p[label] from each one's
+// picked log p, weighted when sample weights are given.
+template <typename T>
+Variable<T> mean_label_crossentropy(const Variable<T>& picked, const Array<T>* sample_weight, const char* loss) {
+  if (!sample_weight) return xgrad::scale(xgrad::sum(picked), T(-1) / static_cast<T>(picked.size()));
+  return reduced(xgrad::neg(picked), sample_weight, picked.dimension(), loss);
 }
 
 }  // namespace
 
+namespace detail {
+
 template <typename T>
-Variable<T> mean_absolute_error(const Variable<T>& y_pred, const Variable<T>& y_true) {
-  return mean_of_errors(y_pred, y_true, "mean_absolute_error", [](const Variable<T>& d) { return xgrad::abs(d); });
+Variable<T> mean_absolute_error(const Variable<T>& y_pred, const Variable<T>& y_true, const Array<T>* sample_weight) {
+  return mean_of_errors(y_pred, y_true, sample_weight, "mean_absolute_error",
+                        [](const Variable<T>& d) { return xgrad::abs(d); });
 }
 
 template <typename T>
-Variable<T> categorical_crossentropy_from_logits(const Variable<T>& logits, const Variable<T>& targets) {
+Variable<T> mean_squared_error(const Variable<T>& y_pred, const Variable<T>& y_true, const Array<T>* sample_weight) {
+  return mean_of_errors(y_pred, y_true, sample_weight, "mean_squared_error",
+                        [](const Variable<T>& d) { return xgrad::square(d); });
+}
+
+template <typename T>
+Variable<T> categorical_crossentropy_from_logits(const Variable<T>& logits, const Variable<T>& targets,
+                                                 const Array<T>* sample_weight) {
   const char* loss = "categorical_crossentropy_from_logits";
   const LayerScope scope(loss);
   const auto [pair, samples] = class_rows(logits, targets, loss, "logits");
-  return mean_row_crossentropy(xgrad::log_softmax(pair.first, -1), pair.second, samples);
+  return mean_row_crossentropy(xgrad::log_softmax(pair.first, -1), pair.second, samples, sample_weight, loss);
 }
 
 template <typename T>
-Variable<T> categorical_crossentropy(const Variable<T>& probabilities, const Variable<T>& targets) {
+Variable<T> categorical_crossentropy(const Variable<T>& probabilities, const Variable<T>& targets,
+                                     const Array<T>* sample_weight) {
   const char* loss = "categorical_crossentropy";
   const LayerScope scope(loss);
   const auto [pair, samples] = class_rows(probabilities, targets, loss, "probabilities");
-  return mean_row_crossentropy(log_class_probabilities(pair.first), pair.second, samples);
+  return mean_row_crossentropy(log_class_probabilities(pair.first), pair.second, samples, sample_weight, loss);
 }
 
 template <typename T>
-Variable<T> mean_squared_error(const Variable<T>& y_pred, const Variable<T>& y_true) {
-  return mean_of_errors(y_pred, y_true, "mean_squared_error", [](const Variable<T>& d) { return xgrad::square(d); });
-}
-
-template <typename T>
-Variable<T> binary_crossentropy_from_logits(const Variable<T>& logits, const Variable<T>& targets) {
+Variable<T> binary_crossentropy_from_logits(const Variable<T>& logits, const Variable<T>& targets,
+                                            const Array<T>* sample_weight) {
   const char* loss = "binary_crossentropy_from_logits";
   const LayerScope scope(loss);
   const auto [x, z] = in_same_rank(logits, targets, loss, "logits", "targets");
-  return xgrad::mean(sigmoid_crossentropy(x, z));
+  return reduced(sigmoid_crossentropy(x, z), sample_weight, elementwise_sample_rank(x), loss);
+}
+
+template <typename T>
+Variable<T> binary_crossentropy(const Variable<T>& y_pred, const Variable<T>& y_true, const Array<T>* sample_weight) {
+  const char* loss = "binary_crossentropy";
+  const LayerScope scope(loss);
+  const auto [p, z] = in_same_rank(y_pred, y_true, loss, "y_pred", "y_true");
+  return reduced(probability_crossentropy(clipped_probabilities(p), z), sample_weight, elementwise_sample_rank(p),
+                 loss);
 }
 
 template <typename T>
 Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logits,
-                                                        const xt::xarray<std::int64_t>& labels) {
+                                                        const xt::xarray<std::int64_t>& labels,
+                                                        const Array<T>* sample_weight) {
   const char* op = "sparse_categorical_crossentropy_from_logits";
   std::vector<std::size_t> index = label_indices(logits, labels, op, "logits");
   const LayerScope scope(op);
   const Variable<T> picked =
       pick_labels(xgrad::log_softmax(logits, -1), std::move(index), to_shape(labels.shape()));
-  return xgrad::scale(xgrad::sum(picked), T(-1) / static_cast<T>(labels.size()));
+  return mean_label_crossentropy(picked, sample_weight, op);
 }
 
 template <typename T>
-Variable<T> binary_crossentropy(const Variable<T>& y_pred, const Variable<T>& y_true) {
-  const char* loss = "binary_crossentropy";
-  const LayerScope scope(loss);
-  const auto [p, z] = in_same_rank(y_pred, y_true, loss, "y_pred", "y_true");
-  return xgrad::mean(probability_crossentropy(clipped_probabilities(p), z));
-}
-
-template <typename T>
-Variable<T> sparse_categorical_crossentropy(const Variable<T>& probabilities,
-                                            const xt::xarray<std::int64_t>& labels) {
+Variable<T> sparse_categorical_crossentropy(const Variable<T>& probabilities, const xt::xarray<std::int64_t>& labels,
+                                            const Array<T>* sample_weight) {
   const char* op = "sparse_categorical_crossentropy";
   std::vector<std::size_t> index = label_indices(probabilities, labels, op, "probabilities");
   const LayerScope scope(op);
   const Variable<T> picked = pick_labels(log_class_probabilities(probabilities), std::move(index),
                                          to_shape(labels.shape()));
-  return xgrad::scale(xgrad::sum(picked), T(-1) / static_cast<T>(labels.size()));
+  return mean_label_crossentropy(picked, sample_weight, op);
+}
+
+}  // namespace detail
+
+template <typename T>
+Variable<T> mean_absolute_error(const Variable<T>& y_pred, const Variable<T>& y_true) {
+  return detail::mean_absolute_error<T>(y_pred, y_true, nullptr);
+}
+
+template <typename T>
+Variable<T> mean_squared_error(const Variable<T>& y_pred, const Variable<T>& y_true) {
+  return detail::mean_squared_error<T>(y_pred, y_true, nullptr);
+}
+
+template <typename T>
+Variable<T> categorical_crossentropy_from_logits(const Variable<T>& logits, const Variable<T>& targets) {
+  return detail::categorical_crossentropy_from_logits<T>(logits, targets, nullptr);
+}
+
+template <typename T>
+Variable<T> categorical_crossentropy(const Variable<T>& probabilities, const Variable<T>& targets) {
+  return detail::categorical_crossentropy<T>(probabilities, targets, nullptr);
+}
+
+template <typename T>
+Variable<T> binary_crossentropy_from_logits(const Variable<T>& logits, const Variable<T>& targets) {
+  return detail::binary_crossentropy_from_logits<T>(logits, targets, nullptr);
+}
+
+template <typename T>
+Variable<T> binary_crossentropy(const Variable<T>& y_pred, const Variable<T>& y_true) {
+  return detail::binary_crossentropy<T>(y_pred, y_true, nullptr);
+}
+
+template <typename T>
+Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logits,
+                                                        const xt::xarray<std::int64_t>& labels) {
+  return detail::sparse_categorical_crossentropy_from_logits<T>(logits, labels, nullptr);
+}
+
+template <typename T>
+Variable<T> sparse_categorical_crossentropy(const Variable<T>& probabilities,
+                                            const xt::xarray<std::int64_t>& labels) {
+  return detail::sparse_categorical_crossentropy<T>(probabilities, labels, nullptr);
 }
 
 template <typename T>
@@ -307,7 +405,19 @@ Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logit
   template Variable<T> sparse_categorical_crossentropy_from_logits(                           \
       const Variable<T>&, const std::vector<std::int64_t>&);                                  \
   template Variable<T> binary_crossentropy(const Variable<T>&, const Variable<T>&);           \
-  template Variable<T> sparse_categorical_crossentropy(const Variable<T>&, const xt::xarray<std::int64_t>&);
+  template Variable<T> sparse_categorical_crossentropy(const Variable<T>&, const xt::xarray<std::int64_t>&); \
+  template Variable<T> detail::mean_squared_error(const Variable<T>&, const Variable<T>&, const Array<T>*);   \
+  template Variable<T> detail::mean_absolute_error(const Variable<T>&, const Variable<T>&, const Array<T>*);  \
+  template Variable<T> detail::binary_crossentropy_from_logits(const Variable<T>&, const Variable<T>&,       \
+                                                               const Array<T>*);                             \
+  template Variable<T> detail::binary_crossentropy(const Variable<T>&, const Variable<T>&, const Array<T>*);  \
+  template Variable<T> detail::categorical_crossentropy_from_logits(const Variable<T>&, const Variable<T>&,   \
+                                                                    const Array<T>*);                        \
+  template Variable<T> detail::categorical_crossentropy(const Variable<T>&, const Variable<T>&, const Array<T>*); \
+  template Variable<T> detail::sparse_categorical_crossentropy_from_logits(                                  \
+      const Variable<T>&, const xt::xarray<std::int64_t>&, const Array<T>*);                                 \
+  template Variable<T> detail::sparse_categorical_crossentropy(const Variable<T>&, const xt::xarray<std::int64_t>&, \
+                                                               const Array<T>*);
 XGRAD_INSTANTIATE_LOSSES(float)
 XGRAD_INSTANTIATE_LOSSES(double)
 #undef XGRAD_INSTANTIATE_LOSSES

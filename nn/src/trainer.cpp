@@ -12,21 +12,13 @@
 #include "xgrad/nn/data.hpp"
 #include "xgrad/nn/losses.hpp"
 #include "xgrad/nn/summary.hpp"
+#include "rows.hpp"
 
 namespace xgrad::nn {
 
 namespace {
 
-// Rows [first, last) of `data` along axis 0, copied.
-template <typename T>
-Array<T> rows(const Array<T>& data, std::size_t first, std::size_t last) {
-  Shape shape = to_shape(data.shape());
-  const std::size_t row = data.size() / shape[0];
-  shape[0] = last - first;
-  Array<T> out = Array<T>::from_shape(shape);
-  std::copy_n(data.data() + first * row, (last - first) * row, out.data());
-  return out;
-}
+using detail::rows;
 
 // Throws std::invalid_argument, naming `where` and both shapes, unless x and
 // y have a sample axis of the same, non-zero, length.
@@ -49,6 +41,43 @@ void check_samples(const std::string& where, const Array<T>& x, const Array<T>& 
 
 void check_batch_size(const std::string& where, std::size_t batch_size) {
   if (batch_size == 0) throw std::invalid_argument(where + ": batch_size must be positive, got 0");
+}
+
+// Throws std::invalid_argument, naming `where` and both shapes, unless the
+// sample weights have x's sample axis (the loss checks the rest).
+template <typename T>
+void check_sample_weight(const std::string& where, const Array<T>& x, const Array<T>& sample_weight) {
+  if (sample_weight.dimension() == 0 || sample_weight.shape()[0] != x.shape()[0]) {
+    throw std::invalid_argument(where + ": sample_weight of shape " + shape_to_string(sample_weight.shape()) +
+                                " for x of shape " + shape_to_string(x.shape()) +
+                                ": it needs one weight per sample, on axis 0");
+  }
+}
+
+// Keras' class_weight as sample weights [N]: each sample's class from y
+// ([N], [N, 1], or one-hot [N, C]: the largest entry's index), rounded to
+// an integer as Keras does, and that class's weight (1 if not named).
+template <typename T>
+Array<T> class_sample_weights(const Array<T>& y, const ClassWeights& class_weight) {
+  if (y.dimension() == 0 || y.dimension() > 2) {
+    throw std::invalid_argument("Trainer::fit: class_weight needs class labels y of shape [N], [N, 1] or one-hot "
+                                "[N, C], got y of shape " + shape_to_string(y.shape()));
+  }
+  const std::size_t samples = y.shape()[0];
+  const std::size_t width = y.dimension() == 2 ? y.shape()[1] : 1;
+  Array<T> weights = Array<T>::from_shape({samples});
+  for (std::size_t i = 0; i < samples; ++i) {
+    const T* row = y.data() + i * width;
+    const double label = width == 1 ? static_cast<double>(row[0])
+                                    : static_cast<double>(std::max_element(row, row + width) - row);
+    if (!std::isfinite(label)) {
+      throw std::invalid_argument("Trainer::fit: class_weight: the label of sample " + std::to_string(i) +
+                                  " in y of shape " + shape_to_string(y.shape()) + " is not finite");
+    }
+    const auto found = class_weight.find(static_cast<std::int64_t>(std::nearbyint(label)));
+    weights(i) = found == class_weight.end() ? T(1) : static_cast<T>(found->second);
+  }
+  return weights;
 }
 
 // The rows [begin, end) of n that `replicas`' own replica evaluates: R
@@ -130,41 +159,29 @@ xt::xarray<std::int64_t> integer_labels(const Variable<T>& logits, const Variabl
   return labels;
 }
 
+// A named loss, with or without sample weights (losses.hpp's detail forms).
 template <typename T>
-typename Loss<T>::Function loss_by_name(const std::string& name) {
-  if (name == "mean_squared_error" || name == "mse") {
-    return [](const Variable<T>& p, const Variable<T>& t) { return mean_squared_error(p, t); };
-  }
-  if (name == "mean_absolute_error" || name == "mae") {
-    return [](const Variable<T>& p, const Variable<T>& t) { return mean_absolute_error(p, t); };
-  }
-  if (name == "binary_crossentropy_from_logits") {
-    return [](const Variable<T>& p, const Variable<T>& t) {
-      return binary_crossentropy_from_logits(p, t);
-    };
-  }
+using LossOfName = Variable<T> (*)(const Variable<T>&, const Variable<T>&, const Array<T>*);
+
+template <typename T>
+LossOfName<T> loss_by_name(const std::string& name) {
+  if (name == "mean_squared_error" || name == "mse") return detail::mean_squared_error<T>;
+  if (name == "mean_absolute_error" || name == "mae") return detail::mean_absolute_error<T>;
+  if (name == "binary_crossentropy_from_logits") return detail::binary_crossentropy_from_logits<T>;
   if (name == "sparse_categorical_crossentropy_from_logits") {
-    return [](const Variable<T>& p, const Variable<T>& t) {
-      return sparse_categorical_crossentropy_from_logits(
-          p, integer_labels(p, t, "sparse_categorical_crossentropy_from_logits"));
+    return [](const Variable<T>& p, const Variable<T>& t, const Array<T>* w) {
+      return detail::sparse_categorical_crossentropy_from_logits(
+          p, integer_labels(p, t, "sparse_categorical_crossentropy_from_logits"), w);
     };
   }
-  if (name == "binary_crossentropy") {
-    return [](const Variable<T>& p, const Variable<T>& t) { return binary_crossentropy(p, t); };
-  }
+  if (name == "binary_crossentropy") return detail::binary_crossentropy<T>;
   if (name == "sparse_categorical_crossentropy") {
-    return [](const Variable<T>& p, const Variable<T>& t) {
-      return sparse_categorical_crossentropy(p, integer_labels(p, t, "sparse_categorical_crossentropy"));
+    return [](const Variable<T>& p, const Variable<T>& t, const Array<T>* w) {
+      return detail::sparse_categorical_crossentropy(p, integer_labels(p, t, "sparse_categorical_crossentropy"), w);
     };
   }
-  if (name == "categorical_crossentropy") {
-    return [](const Variable<T>& p, const Variable<T>& t) { return categorical_crossentropy(p, t); };
-  }
-  if (name == "categorical_crossentropy_from_logits") {
-    return [](const Variable<T>& p, const Variable<T>& t) {
-      return categorical_crossentropy_from_logits(p, t);
-    };
-  }
+  if (name == "categorical_crossentropy") return detail::categorical_crossentropy<T>;
+  if (name == "categorical_crossentropy_from_logits") return detail::categorical_crossentropy_from_logits<T>;
   throw std::invalid_argument("Loss: unknown loss '" + name +
                               "' (known: mean_squared_error, mse, mean_absolute_error, mae, "
                               "binary_crossentropy, binary_crossentropy_from_logits, "
@@ -282,10 +299,10 @@ Callbacks Trainer<T>::callbacks_here(const Callbacks& callbacks) const {
 }
 
 template <typename T>
-Variable<T> Trainer<T>::batch_loss(const Array<T>& x, const Array<T>& y) {
+Variable<T> Trainer<T>::batch_loss(const Array<T>& x, const Array<T>& y, const Array<T>* sample_weight) {
   const Variable<T> y_pred = forward_(Variable<T>(x));
   const Variable<T> y_true(y);
-  Variable<T> loss = loss_(y_pred, y_true);
+  Variable<T> loss = sample_weight ? loss_(y_pred, y_true, *sample_weight) : loss_(y_pred, y_true);
   if (loss.size() != 1) {
     throw std::invalid_argument("Trainer: the loss of y_pred of shape " +
                                 shape_to_string(y_pred.shape()) + " and y of shape " +
@@ -302,10 +319,11 @@ Variable<T> Trainer<T>::batch_loss(const Array<T>& x, const Array<T>& y) {
 }
 
 template <typename T>
-Logs Trainer<T>::train_on_batch(const Array<T>& x, const Array<T>& y) {
+Logs Trainer<T>::train_batch(const Array<T>& x, const Array<T>& y, const Array<T>* sample_weight) {
   check_samples("Trainer::train_on_batch", x, y);
+  if (sample_weight) check_sample_weight("Trainer::train_on_batch", x, *sample_weight);
   ModeScope<T> training(model_, true);
-  Variable<T> loss = batch_loss(x, y);
+  Variable<T> loss = batch_loss(x, y, sample_weight);
   optimizer_.zero_grad();
   loss.backward();
   optimizer_.step();
@@ -313,17 +331,18 @@ Logs Trainer<T>::train_on_batch(const Array<T>& x, const Array<T>& y) {
 }
 
 template <typename T>
-Logs Trainer<T>::test_on_batch(const Array<T>& x, const Array<T>& y) {
+Logs Trainer<T>::test_batch(const Array<T>& x, const Array<T>& y, const Array<T>* sample_weight) {
   check_samples("Trainer::test_on_batch", x, y);
+  if (sample_weight) check_sample_weight("Trainer::test_on_batch", x, *sample_weight);
   ModeScope<T> inference(model_, false);
   NoGradGuard no_grad;
-  batch_loss(x, y);
+  batch_loss(x, y, sample_weight);
   return metric_results();
 }
 
 template <typename T>
-Logs Trainer<T>::run_test(const Array<T>& x, const Array<T>& y, std::size_t batch_size,
-                          const Callbacks& callbacks) {
+Logs Trainer<T>::run_test(const Array<T>& x, const Array<T>& y, const Array<T>* sample_weight,
+                          std::size_t batch_size, const Callbacks& callbacks) {
   reset_metrics();
   ModeScope<T> inference(model_, false);
   NoGradGuard no_grad;
@@ -334,7 +353,12 @@ Logs Trainer<T>::run_test(const Array<T>& x, const Array<T>& y, std::size_t batc
     const std::size_t last = std::min(first + batch_size, rows_end);
     Logs batch_begin;
     for_each(callbacks, [&](Callback& c) { c.on_test_batch_begin(batch, batch_begin); });
-    batch_loss(rows(x, first, last), rows(y, first, last));
+    if (sample_weight) {
+      const Array<T> weights = rows(*sample_weight, first, last);
+      batch_loss(rows(x, first, last), rows(y, first, last), &weights);
+    } else {
+      batch_loss(rows(x, first, last), rows(y, first, last), nullptr);
+    }
     Logs logs = metric_results();
     for_each(callbacks, [&](Callback& c) { c.on_test_batch_end(batch, logs); });
   }
@@ -344,15 +368,17 @@ Logs Trainer<T>::run_test(const Array<T>& x, const Array<T>& y, std::size_t batc
 }
 
 template <typename T>
-Logs Trainer<T>::evaluate(const Array<T>& x, const Array<T>& y, const EvaluateOptions& options) {
+Logs Trainer<T>::evaluate_weighted(const Array<T>& x, const Array<T>& y, const Array<T>* sample_weight,
+                                   const EvaluateOptions& options) {
   check_samples("Trainer::evaluate", x, y);
+  if (sample_weight) check_sample_weight("Trainer::evaluate", x, *sample_weight);
   check_batch_size("Trainer::evaluate", options.batch_size());
   Callbacks callbacks = options.callbacks();
   if (options.verbose() > 0) callbacks.push_back(std::make_shared<ProgbarLogger>());
   callbacks = callbacks_here(callbacks);
   const auto [rows_begin, rows_end] = rows_of_replica(replicas_.get(), x.shape()[0]);
   prepare(callbacks, this, 0, rows_end - rows_begin, options.batch_size(), options.verbose());
-  return run_test(x, y, options.batch_size(), callbacks);
+  return run_test(x, y, sample_weight, options.batch_size(), callbacks);
 }
 
 template <typename T>
@@ -367,9 +393,18 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
   }
   // The training part and the validation data; Keras' train_validation_split
   // keeps the first floor(N · (1 − split)) samples for training.
+  if (options.sample_weight() && !options.class_weight().empty()) {
+    throw std::invalid_argument("Trainer::fit: sample_weight and class_weight cannot both be given (as in Keras)");
+  }
+  if (options.sample_weight()) check_sample_weight("Trainer::fit", x, *options.sample_weight());
+  // Every sample's weight, from sample_weight or class_weight (or none).
+  const std::optional<Array<T>> weights =
+      options.class_weight().empty() ? options.sample_weight()
+                                     : std::optional<Array<T>>(class_sample_weights(y, options.class_weight()));
   const std::size_t n = x.shape()[0];
   std::size_t train_samples = n;
   std::optional<std::pair<Array<T>, Array<T>>> validation = options.validation_data();
+  std::optional<Array<T>> validation_weights;  // Keras weighs the validation part by sample_weight alone
   if (validation) {
     check_samples("Trainer::fit: validation_data", validation->first, validation->second);
   } else if (split > 0.0) {
@@ -382,7 +417,10 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
                                   "by validation_split = " + text.str());
     }
     validation = std::make_pair(rows(x, train_samples, n), rows(y, train_samples, n));
+    if (options.sample_weight()) validation_weights = rows(*options.sample_weight(), train_samples, n);
   }
+  const std::optional<Array<T>> train_weights =
+      weights && train_samples < n ? std::optional<Array<T>>(rows(*weights, 0, train_samples)) : weights;
   DataLoader<T, T> loader(train_samples == n ? x : rows(x, 0, train_samples),
                           train_samples == n ? y : rows(y, 0, train_samples),
                           DataLoaderOptions(options.batch_size())
@@ -437,9 +475,11 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
       const auto last = visits.begin() +
                         static_cast<std::ptrdiff_t>(std::min((batch + 1) * batch_size, visits.size()));
       auto data = loader.batch(std::vector<std::size_t>(first, last));
+      const std::optional<Array<T>> batch_weights =
+          train_weights ? std::optional<Array<T>>(detail::gather_rows(*train_weights, data.indices)) : std::nullopt;
       Logs batch_begin;
       for_each(callbacks, [&](Callback& c) { c.on_train_batch_begin(batch, batch_begin); });
-      Variable<T> loss = batch_loss(data.inputs, data.targets);
+      Variable<T> loss = batch_loss(data.inputs, data.targets, batch_weights ? &*batch_weights : nullptr);
       optimizer_.zero_grad();
       loss.backward();
       optimizer_.step();
@@ -457,7 +497,8 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
                                                     ? options.validation_batch_size()
                                                     : options.batch_size();
       const Logs validation_logs =
-          run_test(validation->first, validation->second, validation_batch_size, callbacks);
+          run_test(validation->first, validation->second, validation_weights ? &*validation_weights : nullptr,
+                   validation_batch_size, callbacks);
       for (const auto& [name, value] : validation_logs) epoch_logs.set("val_" + name, value);
     }
     progress_ = {epoch + 1, 0};

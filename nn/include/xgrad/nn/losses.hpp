@@ -80,6 +80,41 @@ Variable<T> sparse_categorical_crossentropy(const Variable<T>& probabilities,
 template <typename T>
 Variable<T> categorical_crossentropy(const Variable<T>& probabilities, const Variable<T>& targets);
 
+// The losses above with Keras' sample_weight, as a Keras loss object's
+// call(y_true, y_pred, sample_weight) computes them; nn::Loss and fit's
+// sample_weight and class_weight use them. Each sample's losses are
+// multiplied by its weight, then reduced as Keras' "sum_over_batch_size":
+// their sum divided by their count, not by the weights' sum. A null
+// sample_weight gives the loss above. The weights have the samples' shape,
+// that of the predictions without their last axis ([N] for predictions [N,
+// C], [N, T] for [N, T, C]), or a leading part of it ([N] for [N, T, C]:
+// one weight for every step of a sample), or [N] for predictions [N]; other
+// shapes throw std::invalid_argument naming both.
+namespace detail {
+template <typename T>
+Variable<T> mean_squared_error(const Variable<T>& y_pred, const Variable<T>& y_true, const Array<T>* sample_weight);
+template <typename T>
+Variable<T> mean_absolute_error(const Variable<T>& y_pred, const Variable<T>& y_true, const Array<T>* sample_weight);
+template <typename T>
+Variable<T> binary_crossentropy_from_logits(const Variable<T>& logits, const Variable<T>& targets,
+                                            const Array<T>* sample_weight);
+template <typename T>
+Variable<T> binary_crossentropy(const Variable<T>& y_pred, const Variable<T>& y_true, const Array<T>* sample_weight);
+template <typename T>
+Variable<T> categorical_crossentropy_from_logits(const Variable<T>& logits, const Variable<T>& targets,
+                                                 const Array<T>* sample_weight);
+template <typename T>
+Variable<T> categorical_crossentropy(const Variable<T>& probabilities, const Variable<T>& targets,
+                                     const Array<T>* sample_weight);
+template <typename T>
+Variable<T> sparse_categorical_crossentropy_from_logits(const Variable<T>& logits,
+                                                        const xt::xarray<std::int64_t>& labels,
+                                                        const Array<T>* sample_weight);
+template <typename T>
+Variable<T> sparse_categorical_crossentropy(const Variable<T>& probabilities, const xt::xarray<std::int64_t>& labels,
+                                            const Array<T>* sample_weight);
+}  // namespace detail
+
 #define XGRAD_DECLARE_LOSSES(T)                                                                \
   extern template Variable<T> mean_squared_error(const Variable<T>&, const Variable<T>&);     \
   extern template Variable<T> mean_absolute_error(const Variable<T>&, const Variable<T>&);    \
@@ -96,7 +131,21 @@ Variable<T> categorical_crossentropy(const Variable<T>& probabilities, const Var
                                                               const xt::xarray<std::int64_t>&); \
   extern template Variable<T> categorical_crossentropy_from_logits(const Variable<T>&,        \
                                                                    const Variable<T>&);       \
-  extern template Variable<T> categorical_crossentropy(const Variable<T>&, const Variable<T>&);
+  extern template Variable<T> categorical_crossentropy(const Variable<T>&, const Variable<T>&);          \
+  extern template Variable<T> detail::mean_squared_error(const Variable<T>&, const Variable<T>&, const Array<T>*); \
+  extern template Variable<T> detail::mean_absolute_error(const Variable<T>&, const Variable<T>&,                  \
+                                                          const Array<T>*);                                       \
+  extern template Variable<T> detail::binary_crossentropy_from_logits(const Variable<T>&, const Variable<T>&,     \
+                                                                      const Array<T>*);                           \
+  extern template Variable<T> detail::binary_crossentropy(const Variable<T>&, const Variable<T>&, const Array<T>*); \
+  extern template Variable<T> detail::categorical_crossentropy_from_logits(const Variable<T>&, const Variable<T>&, \
+                                                                           const Array<T>*);                      \
+  extern template Variable<T> detail::categorical_crossentropy(const Variable<T>&, const Variable<T>&,            \
+                                                               const Array<T>*);                                  \
+  extern template Variable<T> detail::sparse_categorical_crossentropy_from_logits(                                \
+      const Variable<T>&, const xt::xarray<std::int64_t>&, const Array<T>*);                                      \
+  extern template Variable<T> detail::sparse_categorical_crossentropy(const Variable<T>&,                         \
+                                                                      const xt::xarray<std::int64_t>&, const Array<T>*);
 XGRAD_DECLARE_LOSSES(float)
 XGRAD_DECLARE_LOSSES(double)
 #undef XGRAD_DECLARE_LOSSES

@@ -50,8 +50,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -92,6 +94,10 @@ constexpr bool is_class_label_v = std::is_same_v<L, std::int64_t> || std::is_sam
 // "sparse_categorical_crossentropy_from_logits" (the sparse ones take labels
 // [B] or [B, 1] holding integers, converted to int64; a label that is not an
 // integer throws std::invalid_argument naming it).
+// A loss made from a name also takes Keras' sample_weight (losses.hpp,
+// detail: each sample's losses times its weight, summed, divided by their
+// count); one made from a function does not, and throws
+// std::invalid_argument when given weights.
 template <typename T = float>
 class Loss {
  public:
@@ -104,20 +110,38 @@ class Loss {
                                                               const Variable<T>&> &&
                                         !std::is_convertible_v<F, std::string>>>
   Loss(F function)  // NOLINT(google-explicit-constructor)
-      : function_(std::move(function)), name_("loss") {}
+      : function_([f = std::move(function)](const Variable<T>& y_pred, const Variable<T>& y_true,
+                                            const Array<T>* sample_weight) mutable {
+          if (sample_weight) {
+            throw std::invalid_argument(
+                "Loss: a loss given as a function of (y_pred, y_true) takes no sample_weight (nor fit's "
+                "class_weight); give the loss by its Keras name, or weigh inside the function");
+          }
+          return f(y_pred, y_true);
+        }),
+        name_("loss") {}
 
   Variable<T> operator()(const Variable<T>& y_pred, const Variable<T>& y_true) const {
-    return function_(y_pred, y_true);
+    return function_(y_pred, y_true, nullptr);
+  }
+  // Keras' loss(y_true, y_pred, sample_weight).
+  Variable<T> operator()(const Variable<T>& y_pred, const Variable<T>& y_true, const Array<T>& sample_weight) const {
+    return function_(y_pred, y_true, &sample_weight);
   }
   const std::string& name() const { return name_; }
 
  private:
-  Function function_;
+  using WeightedFunction =
+      std::function<Variable<T>(const Variable<T>&, const Variable<T>&, const Array<T>* sample_weight)>;
+  WeightedFunction function_;
   std::string name_;
 };
 
 template <typename T = float>
 using MetricList = std::vector<std::shared_ptr<Metric<T>>>;
+
+// fit's class_weight: {class label: weight}.
+using ClassWeights = std::map<std::int64_t, double>;
 
 template <typename T = float>
 struct FitOptions {
@@ -132,6 +156,16 @@ struct FitOptions {
   // xgrad's: shuffle with fit's own generator seeded with this
   // (DataLoaderOptions::seed), not xgrad::generator().
   XGRAD_ARG(std::optional<std::uint64_t>, shuffle_seed) = std::nullopt;
+  // Keras' sample_weight: one weight per sample of x, [N] (or [N, T] for
+  // per-timestep losses), multiplying that sample's loss (Loss). With
+  // validation_split the last part of the weights weighs the validation
+  // loss. Not with a loss given as a function, nor with class_weight.
+  XGRAD_ARG(std::optional<Array<T>>, sample_weight) = std::nullopt;
+  // Keras' class_weight: {class: weight} for class labels y ([N], [N, 1],
+  // or one-hot [N, C], whose class is the row's largest entry); each
+  // training sample's loss is multiplied by its class's weight, 1 for a
+  // class not named. The validation loss is not weighted, as in Keras.
+  XGRAD_ARG(ClassWeights, class_weight) = {};
 
  public:
   // Keras' validation_data=(x_val, y_val): evaluated at each epoch end as
@@ -196,7 +230,15 @@ class Trainer : public TrainingContext {
 
   // Keras' evaluate: the loss and each metric over x, y in batches, in
   // order: {"loss", <metric names>...}, each the batch-size-weighted mean.
-  Logs evaluate(const Array<T>& x, const Array<T>& y, const EvaluateOptions& options = {});
+  Logs evaluate(const Array<T>& x, const Array<T>& y, const EvaluateOptions& options = {}) {
+    return evaluate_weighted(x, y, nullptr, options);
+  }
+  // The same with Keras' sample_weight, [N] (or [N, T]): the loss is
+  // weighted (Loss), the metrics are not (Keras' `metrics`).
+  Logs evaluate(const Array<T>& x, const Array<T>& y, const Array<T>& sample_weight,
+                const EvaluateOptions& options = {}) {
+    return evaluate_weighted(x, y, &sample_weight, options);
+  }
   template <typename L, typename = std::enable_if_t<detail::is_class_label_v<L>>>
   Logs evaluate(const Array<T>& x, const Array<L>& labels, const EvaluateOptions& options = {}) {
     return evaluate(x, Array<T>(xt::cast<T>(labels)), options);
@@ -210,8 +252,15 @@ class Trainer : public TrainingContext {
   // One training step, or one evaluation, on one batch; the logs are the
   // running figures since the last reset_metrics() (Keras 3 keeps the
   // metrics' state across these calls too).
-  Logs train_on_batch(const Array<T>& x, const Array<T>& y);
-  Logs test_on_batch(const Array<T>& x, const Array<T>& y);
+  Logs train_on_batch(const Array<T>& x, const Array<T>& y) { return train_batch(x, y, nullptr); }
+  Logs test_on_batch(const Array<T>& x, const Array<T>& y) { return test_batch(x, y, nullptr); }
+  // The same with Keras' sample_weight for the batch's loss.
+  Logs train_on_batch(const Array<T>& x, const Array<T>& y, const Array<T>& sample_weight) {
+    return train_batch(x, y, &sample_weight);
+  }
+  Logs test_on_batch(const Array<T>& x, const Array<T>& y, const Array<T>& sample_weight) {
+    return test_batch(x, y, &sample_weight);
+  }
   void reset_metrics();
   // The running figures: {"loss", <metric names>...}.
   Logs metric_results() const;
@@ -276,8 +325,11 @@ class Trainer : public TrainingContext {
   Trainer(Module<T>& model, Forward forward, Optimizer<T>& optimizer, Loss<T> loss,
           MetricList<T> metrics);
 
-  // The loss of one batch with the regularization loss, and the trackers updated.
-  Variable<T> batch_loss(const Array<T>& x, const Array<T>& y);
+  // The loss of one batch with the regularization loss, and the trackers
+  // updated; the loss weighted by sample_weight when not null.
+  Variable<T> batch_loss(const Array<T>& x, const Array<T>& y, const Array<T>* sample_weight);
+  Logs train_batch(const Array<T>& x, const Array<T>& y, const Array<T>* sample_weight);
+  Logs test_batch(const Array<T>& x, const Array<T>& y, const Array<T>* sample_weight);
   // Checks a restored run against this fit (std::invalid_argument) and
   // restores fit's shuffling generator.
   void check_resume(const RunState& resume, std::size_t samples, std::size_t batches,
@@ -288,8 +340,10 @@ class Trainer : public TrainingContext {
   // The loss tracker's and the metrics' saved running state.
   void restore_metrics(const std::vector<std::pair<std::string, std::vector<double>>>& saved);
   // evaluate over (x, y) with the given callbacks' on_test_* hooks.
-  Logs run_test(const Array<T>& x, const Array<T>& y, std::size_t batch_size,
+  Logs run_test(const Array<T>& x, const Array<T>& y, const Array<T>* sample_weight, std::size_t batch_size,
                 const Callbacks& callbacks);
+  Logs evaluate_weighted(const Array<T>& x, const Array<T>& y, const Array<T>* sample_weight,
+                         const EvaluateOptions& options);
   // metric_results() over every replica (that process's alone without replicas).
   Logs replica_results();
   // With replicas: the loss tracker's {total, count} and each metric's
