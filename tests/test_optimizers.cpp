@@ -51,6 +51,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -766,6 +767,97 @@ std::shared_ptr<nn::Dense<float>> dense_from(const std::vector<Array<float>>& we
   auto dense = std::make_shared<nn::Dense<float>>(nn::DenseOptions(1));
   dense->set_weights(weights);
   return dense;
+}
+
+
+// ------------------------------------------------------- gradient accumulation
+
+// Keras' gradient_accumulation_steps n: n − 1 steps only gather their
+// gradients; the n-th updates with the mean (g + gathered) / n, as one step
+// of the optimizer without accumulation would, and Adam's bias correction
+// counts updates (t = 1, then 2).
+TEST(GradientAccumulation, EveryNthStepUpdatesWithTheMeanGradient) {
+  const std::vector<Array<double>> grads{{1.0, -2.0, 0.25}, {0.5, 4.0, -1.0}, {-3.0, 1.0, 2.0},
+                                         {2.0, 2.0, 2.0},   {0.0, -1.0, 1.5}, {1.0, 0.5, -0.5}};
+  Variable<double> accumulating = start_point<double>(), reference = start_point<double>();
+  nn::Adam<double> adam({accumulating}, nn::AdamOptions().learning_rate(0.01).gradient_accumulation_steps(3));
+  nn::Adam<double> plain({reference}, nn::AdamOptions().learning_rate(0.01));
+  EXPECT_EQ(adam.gradient_accumulation_steps(), 3u);
+  for (std::size_t update = 0; update < 2; ++update) {
+    for (std::size_t k = 0; k < 3; ++k) {
+      const Array<double> before = accumulating.value();
+      accumulating.zero_grad();
+      accumulating.add_grad(grads[3 * update + k]);
+      adam.step();
+      EXPECT_EQ(adam.steps_taken(), 3 * update + k + 1);
+      EXPECT_EQ(adam.iterations(), update + (k == 2 ? 1 : 0));
+      if (k < 2) {
+        EXPECT_EQ(accumulating.value(), before);  // gathered, no update
+      }
+    }
+    // The same sums in the same order: (g3 + (g1 + g2)) / 3.
+    const Array<double>& g1 = grads[3 * update];
+    const Array<double>& g2 = grads[3 * update + 1];
+    const Array<double>& g3 = grads[3 * update + 2];
+    Array<double> mean = Array<double>::from_shape({3});
+    for (std::size_t i = 0; i < 3; ++i) mean(i) = (g3(i) + (g1(i) + g2(i))) / 3.0;
+    reference.zero_grad();
+    reference.add_grad(mean);
+    plain.step();
+    EXPECT_EQ(accumulating.value(), reference.value()) << "update " << update;
+  }
+}
+
+// A schedule sees every step (Keras' "real" iterations), not the updates: with
+// n = 2 the first update is step 1's, at lr = 0.5^1.
+TEST(GradientAccumulation, TheScheduleSeesEveryStep) {
+  Variable<double> p(Array<double>{1.0}, true);
+  const auto halving = std::make_shared<nn::ExponentialDecay>(nn::ExponentialDecayOptions(1.0, 1.0, 0.5));
+  nn::SGD<double> sgd({p}, nn::SGDOptions().learning_rate(halving).gradient_accumulation_steps(2));
+  p.add_grad(Array<double>{2.0});
+  sgd.step();
+  EXPECT_EQ(p.value()(0), 1.0);
+  EXPECT_EQ(sgd.learning_rate(), 0.5);
+  p.zero_grad();
+  p.add_grad(Array<double>{4.0});
+  sgd.step();
+  EXPECT_EQ(p.value()(0), 1.0 - 0.5 * 3.0);  // mean gradient 3
+}
+
+// The accumulators are part of the state: a run saved between two updates
+// goes on exactly; n = 1 is refused, as Keras refuses it.
+TEST(GradientAccumulation, StateKeepsTheAccumulatorsAndOneIsRefused) {
+  const Array<float> x = column({0.5f, -1.0f, 0.25f});
+  const auto make = [](nn::Dense<float>& d) {
+    return std::make_unique<nn::Adam<float>>(d.parameters(), nn::AdamOptions().gradient_accumulation_steps(2));
+  };
+  auto original = dense_from(start);
+  auto optimizer = make(*original);
+  for (int i = 0; i < 3; ++i) step_on(*original, *optimizer, x);
+  const auto state = optimizer->state();
+  EXPECT_EQ(state.iterations, 3u);
+  const auto slot = std::find_if(state.slots.begin(), state.slots.end(),
+                                 [](const auto& entry) { return entry.first == "gradient_accumulators/0"; });
+  ASSERT_NE(slot, state.slots.end());
+  EXPECT_NE(slot->second(0, 0), 0.0f);  // step 3 gathered, not yet applied
+  auto copy = dense_from(values_of(*original));
+  auto copy_optimizer = make(*copy);
+  copy_optimizer->load_state(state);
+  for (int i = 0; i < 3; ++i) {
+    step_on(*original, *optimizer, x);
+    step_on(*copy, *copy_optimizer, x);
+  }
+  EXPECT_EQ(values_of(*copy), values_of(*original));
+  EXPECT_NE(values_of(*copy), start);
+  // Without accumulation the slot is unknown: the options differ.
+  auto plain = dense_from(start);
+  nn::Adam<float> plain_optimizer(plain->parameters());
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { plain_optimizer.load_state(state); },
+                                                 {"gradient_accumulators/0"}));
+  Variable<float> q(Array<float>{1.0f}, true);
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { nn::SGD<float>({q}, nn::SGDOptions().gradient_accumulation_steps(1)); },
+      {"SGD", "gradient_accumulation_steps", "got 1"}));
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <string>
 #include <utility>
 
+#include "xgrad/tensor/activations.hpp"
+
 namespace xgrad::nn {
 
 namespace {
@@ -72,8 +74,14 @@ void Optimizer<T>::set_common_options(CommonOptions options) {
                                 number(options.clipvalue) + ", global_clipnorm " +
                                 number(options.global_clipnorm));
   }
+  if (options.gradient_accumulation_steps == 1) {
+    throw std::invalid_argument(std::string(name_) + ": gradient_accumulation_steps must be 0 (none) or at least "
+                                "2, got 1");
+  }
   learning_rate_ = options.learning_rate;
   schedule_ = std::move(options.schedule);
+  accumulation_steps_ = options.gradient_accumulation_steps;
+  if (accumulation_steps_ > 1) accumulated_gradients_ = zero_state();
   global_clipnorm_ = options.global_clipnorm;
   clipnorm_ = options.clipnorm;
   clipvalue_ = options.clipvalue;
@@ -136,15 +144,41 @@ void Optimizer<T>::step() {
     ++skipped_steps_;
     return;
   }
+  if (accumulation_steps_ > 1 && !gather_accumulated_gradients()) {
+    ++iterations_;
+    if (constrained_model_) constrained_model_->apply_constraints();  // as Keras' apply() at every step
+    return;
+  }
   if (global_clipnorm_ > 0.0) clip_grad_norm(parameters_, static_cast<T>(global_clipnorm_));
   clip_each_gradient_and_decay();
-  const std::size_t t = iterations_ + 1;
+  const std::size_t t = iterations() + 1;
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     Variable<T>& parameter = parameters_[i];
     if (parameter.has_grad()) update(i, parameter.value(), parameter.grad(), t);
   }
-  iterations_ = t;
+  ++iterations_;
   if (constrained_model_) constrained_model_->apply_constraints();
+}
+
+template <typename T>
+bool Optimizer<T>::gather_accumulated_gradients() {
+  const bool update_step = (iterations_ + 1) % accumulation_steps_ == 0;
+  const T steps = static_cast<T>(accumulation_steps_);
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    Array<T>& accumulated = accumulated_gradients_[i];
+    if (parameters_[i].has_grad()) {
+      T* sum = accumulated.data();
+      T* grad = parameters_[i].grad_buffer().data();
+      if (update_step) {
+        // Keras' (g + acc_g) / steps.
+        for (std::size_t e = 0; e < accumulated.size(); ++e) grad[e] = (grad[e] + sum[e]) / steps;
+      } else {
+        add_into(sum, grad, sum, accumulated.size());
+      }
+    }
+    if (update_step) std::fill(accumulated.begin(), accumulated.end(), T(0));
+  }
+  return update_step;
 }
 
 template <typename T>
@@ -184,7 +218,7 @@ typename Optimizer<T>::State Optimizer<T>::state() const {
   out.learning_rate = learning_rate_;
   // slots() hands out pointers for load_state too; reading through them here
   // changes nothing.
-  for (const auto& [kind, arrays] : const_cast<Optimizer*>(this)->slots())
+  for (const auto& [kind, arrays] : const_cast<Optimizer*>(this)->all_slots())
     for (std::size_t i = 0; i < arrays->size(); ++i)
       out.slots.emplace_back(kind + "/" + std::to_string(i), (*arrays)[i]);
   return out;
@@ -199,7 +233,7 @@ void Optimizer<T>::load_state(const State& state) {
   }
   std::vector<std::pair<Array<T>*, const Array<T>*>> assignments;
   std::size_t expected = 0;
-  for (const auto& [kind, arrays] : slots()) {
+  for (const auto& [kind, arrays] : all_slots()) {
     for (std::size_t i = 0; i < arrays->size(); ++i, ++expected) {
       const std::string slot = kind + "/" + std::to_string(i);
       const auto found = std::find_if(state.slots.begin(), state.slots.end(),
@@ -232,6 +266,13 @@ void Optimizer<T>::load_state(const State& state) {
   iterations_ = state.iterations;
   skipped_steps_ = state.skipped_steps;
   if (!schedule_) learning_rate_ = state.learning_rate;
+}
+
+template <typename T>
+std::vector<std::pair<std::string, std::vector<Array<T>>*>> Optimizer<T>::all_slots() {
+  auto out = slots();
+  if (accumulation_steps_ > 1) out.emplace_back("gradient_accumulators", &accumulated_gradients_);
+  return out;
 }
 
 template <typename T>

@@ -42,6 +42,16 @@
 //                            gradient (Keras' decoupled weight decay; AdamW
 //                            below is Adam with Keras' default 0.004 of it);
 //                            0: none
+//   gradient_accumulation_steps(n)
+//                            n >= 2: a step adds each gradient into an
+//                            accumulator and changes no weight, except every
+//                            n-th step, which updates with (g + accumulated)
+//                            / n, the mean over the n steps, then clears the
+//                            accumulators (all of them, as Keras: a parameter
+//                            without a gradient at that step loses what it
+//                            had gathered); Adam's t counts updates, a
+//                            schedule sees every step (Keras' semantics);
+//                            0: none (Keras: None); 1 is refused, as in Keras
 // and one of xgrad's own (opt-in):
 //   skip_nonfinite(true)     a step whose gradients hold a NaN or an
 //                            infinity changes nothing (no weight, no moment,
@@ -76,8 +86,9 @@ class Optimizer {
   // One update of every parameter that has a gradient: the gradient hook
   // (if any), the rate of this step taken from the schedule, the gradients
   // clipped (global_clipnorm, clipnorm or clipvalue), the weight decay, then
-  // each update. Each parameter's shape and its gradient's are checked
-  // before anything changes.
+  // each update; with gradient_accumulation_steps, only every n-th step
+  // updates (the others gather the gradients). Each parameter's shape and
+  // its gradient's are checked before anything changes.
   void step();
   // Forgets every parameter's gradient (Variable::zero_grad).
   void zero_grad();
@@ -90,11 +101,14 @@ class Optimizer {
   // "SGD", "RMSprop", "Adam", "AdamW": the name that starts its error messages.
   const char* name() const { return name_; }
   const std::vector<Variable<T>>& parameters() const { return parameters_; }
-  // Completed steps (Keras' optimizer.iterations).
-  std::size_t iterations() const { return iterations_; }
+  // Completed steps (Keras' optimizer.iterations): with
+  // gradient_accumulation_steps n, the updates made (steps / n).
+  std::size_t iterations() const { return accumulation_steps_ > 1 ? iterations_ / accumulation_steps_ : iterations_; }
+  // Every step() that was not skipped, updates and accumulations alike.
+  std::size_t steps_taken() const { return iterations_; }
 
   // The learning rate of the next step: the schedule's value at
-  // iterations() when the optimizer has a schedule, else the constant rate.
+  // steps_taken() when the optimizer has a schedule, else the constant rate.
   double learning_rate() const;
   // Sets the constant rate of the following steps (finite, >= 0), as
   // callbacks such as ReduceLROnPlateau do. Throws std::invalid_argument when
@@ -108,6 +122,8 @@ class Optimizer {
   double clipvalue() const { return clipvalue_; }
   // 0 without weight decay.
   double weight_decay() const { return weight_decay_; }
+  // 0 without gradient accumulation.
+  std::size_t gradient_accumulation_steps() const { return accumulation_steps_; }
   bool skip_nonfinite() const { return skip_nonfinite_; }
   // Steps skipped for non-finite gradients (with skip_nonfinite).
   std::size_t skipped_steps() const { return skipped_steps_; }
@@ -116,10 +132,11 @@ class Optimizer {
   // was (Keras' optimizer.variables): the step counts, the constant rate
   // (which callbacks may have changed) and every slot of every parameter,
   // named "<slot>/<parameter index>" ("momentums/0", "velocities/0" for
-  // Adam; the slots an optimizer has depend on its options).
+  // Adam, "gradient_accumulators/0" with gradient_accumulation_steps; the
+  // slots an optimizer has depend on its options).
   struct State {
     std::string optimizer;  // name()
-    std::size_t iterations = 0;
+    std::size_t iterations = 0;  // steps_taken()
     std::size_t skipped_steps = 0;
     double learning_rate = 0.0;  // the constant rate; ignored with a schedule
     std::vector<std::pair<std::string, Array<T>>> slots;
@@ -153,7 +170,8 @@ class Optimizer {
   void set_common_options(const Options& options) {
     set_common_options(CommonOptions{options.learning_rate(), options.learning_rate_schedule(),
                                      options.global_clipnorm(), options.clipnorm(), options.clipvalue(),
-                                     options.weight_decay(), options.skip_nonfinite()});
+                                     options.weight_decay(), options.gradient_accumulation_steps(),
+                                     options.skip_nonfinite()});
   }
   // The learning rate of the step under way, for update().
   double step_learning_rate() const { return step_learning_rate_; }
@@ -181,9 +199,16 @@ class Optimizer {
     double learning_rate;
     LearningRateSchedulePtr schedule;
     double global_clipnorm, clipnorm, clipvalue, weight_decay;
+    std::size_t gradient_accumulation_steps;
     bool skip_nonfinite;
   };
   void set_common_options(CommonOptions options);
+  // With gradient accumulation: true (an update step) after writing each
+  // gradient's mean over the steps since the last update into it; false
+  // after adding each gradient into its accumulator.
+  bool gather_accumulated_gradients();
+  // slots() and the base's own: the gradient accumulators.
+  std::vector<std::pair<std::string, std::vector<Array<T>>*>> all_slots();
   // clipnorm's and clipvalue's clipping of each gradient, then the weight
   // decay, as Keras' optimizer applies them before its update step.
   void clip_each_gradient_and_decay();
@@ -191,7 +216,9 @@ class Optimizer {
   const char* name_;
   std::vector<Variable<T>> parameters_;
   std::vector<Shape> shapes_;  // each parameter's shape when the optimizer was made
-  std::size_t iterations_ = 0;
+  std::size_t iterations_ = 0;  // every step taken (Keras' optimizer._iterations)
+  std::size_t accumulation_steps_ = 0;
+  std::vector<Array<T>> accumulated_gradients_;
   Module<T>* constrained_model_ = nullptr;
   double learning_rate_ = 0.0;  // the constant rate; unused with a schedule
   LearningRateSchedulePtr schedule_;
@@ -212,6 +239,7 @@ class Optimizer {
   XGRAD_ARG(double, clipnorm) = 0.0;        /* Keras: None (0: no clipping); >= 0 */         \
   XGRAD_ARG(double, clipvalue) = 0.0;       /* Keras: None (0: no clipping); >= 0 */         \
   XGRAD_ARG(double, weight_decay) = 0.0;    /* Keras: None (0: none); >= 0 */                \
+  XGRAD_ARG(std::size_t, gradient_accumulation_steps) = 0; /* Keras: None (0: none); >= 2 */ \
   XGRAD_ARG(bool, skip_nonfinite) = false;  /* xgrad's: skip steps with NaN/Inf gradients */ \
                                                                                               \
  public:                                                                                      \

@@ -8,8 +8,9 @@
 //       nn::ExponentialDecayOptions(1e-2, 1000, 0.9));
 //   nn::Adam<float> optimizer(model.parameters(), nn::AdamOptions().learning_rate(schedule));
 //
-// `step` is the optimizer's iterations() before the step (0 for the first
-// step), as Keras calls the schedule with optimizer.iterations. Division and
+// `step` is the optimizer's steps_taken() before the step (0 for the first
+// step), as Keras calls the schedule with its optimizer's step count (with
+// gradient accumulation, every step, not only the updates). Division and
 // powers are in double. Bad options throw std::invalid_argument naming the
 // schedule and the option.
 
