@@ -788,4 +788,27 @@ TEST(FitWeights, BadWeightsThrow) {
       [&] { with_function.fit(x, y, nn::FitOptions().verbose(0).class_weight({{1, 2.0}})); }, {"takes no sample_weight"}));
 }
 
+
+// Keras' fit ends with the optimizer's finalize_variable_values: with
+// use_ema the model leaves fit with the moving averages of its weights.
+TEST(FitWeights, UseEmaLeavesTheModelWithTheAverages) {
+  const Array<float> x = counting(20, -10.0f) / 5.0f;
+  const Array<float> y = 3.0f * x + 1.0f;
+  const auto run = [&](bool use_ema, nn::Dense<float>& model) {
+    nn::SGD<float> optimizer(model.parameters(),
+                             nn::SGDOptions().learning_rate(0.05).use_ema(use_ema).ema_momentum(0.9));
+    nn::Trainer<float> trainer(model, optimizer, "mse");
+    trainer.fit(x, y, nn::FitOptions().epochs(2).batch_size(4).verbose(0).shuffle_seed(1));
+    return optimizer.state();
+  };
+  auto averaged = line(0.5f, 0.0f), plain = line(0.5f, 0.0f);
+  const auto state = run(true, *averaged);
+  run(false, *plain);
+  ASSERT_EQ(state.slots.size(), 2u);
+  EXPECT_EQ(state.slots[0].first, "moving_averages/0");
+  EXPECT_EQ(averaged->kernel().value(), state.slots[0].second);
+  EXPECT_EQ(averaged->bias().value(), state.slots[1].second);
+  EXPECT_NE(averaged->kernel().value(), plain->kernel().value());
+}
+
 }  // namespace

@@ -860,6 +860,89 @@ TEST(GradientAccumulation, StateKeepsTheAccumulatorsAndOneIsRefused) {
       {"SGD", "gradient_accumulation_steps", "got 1"}));
 }
 
+
+// ------------------------------------------------------- use_ema and weight-decay exclusions
+
+// Keras' use_ema: a = m · a + (1 − m) · p after each step, m = 0 at the first
+// (the average starts at the weights); finalize_variable_values copies the
+// averages in; ema_overwrite_frequency f copies them every f-th update.
+TEST(MovingAverage, FollowsKerasFormulaAndOverwrites) {
+  // SGD lr 0.1 and gradient 1: p = 0.9, 0.8, 0.7; with m = 0.5 the averages
+  // are 0.9, 0.85, 0.775.
+  Variable<double> p(Array<double>{1.0}, true);
+  nn::SGD<double> sgd({p}, nn::SGDOptions().learning_rate(0.1).use_ema(true).ema_momentum(0.5));
+  EXPECT_TRUE(sgd.use_ema());
+  for (int step = 0; step < 3; ++step) {
+    p.zero_grad();
+    p.add_grad(Array<double>{1.0});
+    sgd.step();
+  }
+  EXPECT_NEAR(p.value()(0), 0.7, 1e-15);
+  const auto state = sgd.state();
+  ASSERT_EQ(state.slots.size(), 1u);
+  EXPECT_EQ(state.slots[0].first, "moving_averages/0");
+  EXPECT_NEAR(state.slots[0].second(0), 0.775, 1e-15);
+  sgd.finalize_variable_values();
+  EXPECT_NEAR(p.value()(0), 0.775, 1e-15);
+
+  // f = 2: after the second update the weight is the average 0.85; then
+  // p = 0.75 and a = 0.5 · 0.85 + 0.5 · 0.75 = 0.8.
+  Variable<double> q(Array<double>{1.0}, true);
+  nn::SGD<double> overwriting(
+      {q}, nn::SGDOptions().learning_rate(0.1).use_ema(true).ema_momentum(0.5).ema_overwrite_frequency(2));
+  const std::vector<double> expected{0.9, 0.85, 0.75};
+  for (int step = 0; step < 3; ++step) {
+    q.zero_grad();
+    q.add_grad(Array<double>{1.0});
+    overwriting.step();
+    EXPECT_NEAR(q.value()(0), expected[static_cast<std::size_t>(step)], 1e-15) << step;
+  }
+  EXPECT_NEAR(overwriting.state().slots[0].second(0), 0.8, 1e-15);
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { nn::SGD<double>({q}, nn::SGDOptions().use_ema(true).ema_momentum(1.5)); }, {"ema_momentum", "1.5"}));
+}
+
+// Keras' exclude_from_weight_decay: by variable, or by a pattern searched in
+// each parameter's own name.
+TEST(WeightDecayExclusion, ByVariableAndByName) {
+  // SGD lr 0.1, weight_decay 0.5, gradient 1: decayed p − p · 0.05 − 0.1,
+  // excluded p − 0.1.
+  const auto run = [](const std::function<void(nn::SGD<float>&, nn::Dense<float>&)>& exclude) {
+    auto dense = dense_from(start);
+    nn::SGD<float> sgd(dense->parameters(), nn::SGDOptions().learning_rate(0.1).weight_decay(0.5));
+    exclude(sgd, *dense);
+    for (Variable<float> parameter : dense->parameters())
+      parameter.add_grad(xgrad::ones<float>(xgrad::to_shape(parameter.shape())));
+    sgd.step();
+    return values_of(*dense);
+  };
+  const float decayed_kernel = 0.3f - 0.3f * 0.5f * 0.1f - 0.1f, kept_bias = 0.1f - 0.1f;
+  for (const auto& exclude : std::vector<std::function<void(nn::SGD<float>&, nn::Dense<float>&)>>{
+           [](nn::SGD<float>& sgd, nn::Dense<float>& d) { sgd.exclude_from_weight_decay({d.bias()}); },
+           [](nn::SGD<float>& sgd, nn::Dense<float>& d) {
+             sgd.exclude_from_weight_decay(d.named_parameters(), {"^bi"});
+           }}) {
+    const auto values = run(exclude);
+    EXPECT_FLOAT_EQ(values[0](0, 0), decayed_kernel);
+    EXPECT_FLOAT_EQ(values[1](0), kept_bias);
+  }
+  const auto none = run([](nn::SGD<float>& sgd, nn::Dense<float>& d) {
+    sgd.exclude_from_weight_decay(d.named_parameters(), {"recurrent"});
+  });
+  EXPECT_FLOAT_EQ(none[1](0), 0.1f - 0.1f * 0.5f * 0.1f - 0.1f);
+
+  auto dense = dense_from(start);
+  nn::SGD<float> sgd(dense->parameters(), nn::SGDOptions().weight_decay(0.5));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { sgd.exclude_from_weight_decay(dense->named_parameters(), {"("}); },
+      {"SGD", "exclude_from_weight_decay", "'('"}));
+  const Variable<float> stranger(Array<float>{1.0f}, true);
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { sgd.exclude_from_weight_decay({stranger}); },
+                                                 {"exclude_from_weight_decay", "(1,)", "not one of"}));
+  EXPECT_TRUE(sgd.uses_weight_decay(0));
+  EXPECT_TRUE(sgd.uses_weight_decay(1));
+}
+
 }  // namespace
 
 // A NaN in one input: with skip_nonfinite that step changes no weight and no

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -80,8 +81,16 @@ void Optimizer<T>::set_common_options(CommonOptions options) {
   }
   learning_rate_ = options.learning_rate;
   schedule_ = std::move(options.schedule);
+  check_range("ema_momentum", options.ema_momentum, 0.0, 1.0, true);
   accumulation_steps_ = options.gradient_accumulation_steps;
   if (accumulation_steps_ > 1) accumulated_gradients_ = zero_state();
+  use_ema_ = options.use_ema;
+  ema_momentum_ = options.ema_momentum;
+  ema_overwrite_frequency_ = options.ema_overwrite_frequency;
+  // Keras builds the averages from the weights' values.
+  if (use_ema_)
+    for (const Variable<T>& parameter : parameters_) moving_averages_.push_back(parameter.value());
+  excluded_from_decay_.assign(parameters_.size(), false);
   global_clipnorm_ = options.global_clipnorm;
   clipnorm_ = options.clipnorm;
   clipvalue_ = options.clipvalue;
@@ -144,20 +153,86 @@ void Optimizer<T>::step() {
     ++skipped_steps_;
     return;
   }
-  if (accumulation_steps_ > 1 && !gather_accumulated_gradients()) {
-    ++iterations_;
-    if (constrained_model_) constrained_model_->apply_constraints();  // as Keras' apply() at every step
-    return;
+  // Keras' apply(): the update (with accumulation, every n-th step only),
+  // the moving averages, the step count, the constraints.
+  if (accumulation_steps_ <= 1 || gather_accumulated_gradients()) {
+    if (global_clipnorm_ > 0.0) clip_grad_norm(parameters_, static_cast<T>(global_clipnorm_));
+    clip_each_gradient_and_decay();
+    const std::size_t t = iterations() + 1;
+    for (std::size_t i = 0; i < parameters_.size(); ++i) {
+      Variable<T>& parameter = parameters_[i];
+      if (parameter.has_grad()) update(i, parameter.value(), parameter.grad(), t);
+    }
   }
-  if (global_clipnorm_ > 0.0) clip_grad_norm(parameters_, static_cast<T>(global_clipnorm_));
-  clip_each_gradient_and_decay();
-  const std::size_t t = iterations() + 1;
-  for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    Variable<T>& parameter = parameters_[i];
-    if (parameter.has_grad()) update(i, parameter.value(), parameter.grad(), t);
-  }
+  if (use_ema_) update_moving_averages();
   ++iterations_;
   if (constrained_model_) constrained_model_->apply_constraints();
+}
+
+template <typename T>
+void Optimizer<T>::update_moving_averages() {
+  // Keras' momentum: 0 at the first update, so that the average starts at
+  // the weights.
+  const T momentum = iterations() == 0 ? T(0) : static_cast<T>(ema_momentum_);
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    const T* p = parameters_[i].value().data();
+    T* average = moving_averages_[i].data();
+    for (std::size_t e = 0; e < moving_averages_[i].size(); ++e)
+      average[e] = momentum * average[e] + (T(1) - momentum) * p[e];
+  }
+  if (ema_overwrite_frequency_ > 0 && (iterations() + 1) % ema_overwrite_frequency_ == 0) finalize_variable_values();
+}
+
+template <typename T>
+void Optimizer<T>::finalize_variable_values() {
+  if (!use_ema_) return;
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    Array<T>& value = parameters_[i].value();
+    std::copy(moving_averages_[i].begin(), moving_averages_[i].end(), value.begin());
+  }
+}
+
+template <typename T>
+std::size_t Optimizer<T>::index_of(const Variable<T>& variable, const char* where) const {
+  for (std::size_t i = 0; i < parameters_.size(); ++i)
+    if (parameters_[i].same_node(variable)) return i;
+  throw std::invalid_argument(std::string(name_) + ": " + where + ": a variable of shape " +
+                              shape_to_string(variable.shape()) + " is not one of the optimizer's " +
+                              std::to_string(parameters_.size()) + " parameters");
+}
+
+template <typename T>
+void Optimizer<T>::exclude_from_weight_decay(const std::vector<Variable<T>>& variables) {
+  std::vector<bool> excluded(parameters_.size(), false);
+  for (const Variable<T>& variable : variables) excluded[index_of(variable, "exclude_from_weight_decay")] = true;
+  excluded_from_decay_ = std::move(excluded);
+}
+
+template <typename T>
+void Optimizer<T>::exclude_from_weight_decay(const typename Module<T>::NamedParameters& named,
+                                             const std::vector<std::string>& patterns) {
+  const char* where = "exclude_from_weight_decay";
+  std::vector<std::regex> expressions;
+  for (const std::string& pattern : patterns) {
+    try {
+      expressions.emplace_back(pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      throw std::invalid_argument(std::string(name_) + ": " + where + ": the pattern '" + pattern +
+                                  "' is not a regular expression (" + e.what() + ")");
+    }
+  }
+  std::vector<bool> excluded(parameters_.size(), false);
+  for (const auto& [path, variable] : named) {
+    const std::size_t slash = path.rfind('/');
+    const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+    for (const std::regex& expression : expressions) {
+      if (std::regex_search(name, expression)) {
+        excluded[index_of(variable, where)] = true;
+        break;
+      }
+    }
+  }
+  excluded_from_decay_ = std::move(excluded);
 }
 
 template <typename T>
@@ -186,7 +261,8 @@ void Optimizer<T>::clip_each_gradient_and_decay() {
   if (clipnorm_ == 0.0 && clipvalue_ == 0.0 && weight_decay_ == 0.0) return;
   const T limit = static_cast<T>(clipvalue_);
   const T decay = static_cast<T>(weight_decay_), lr = static_cast<T>(step_learning_rate_);
-  for (Variable<T>& parameter : parameters_) {
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    Variable<T>& parameter = parameters_[i];
     if (!parameter.has_grad()) continue;
     // clipnorm is global_clipnorm's scaling over one gradient at a time.
     if (clipnorm_ > 0.0) {
@@ -194,7 +270,7 @@ void Optimizer<T>::clip_each_gradient_and_decay() {
     } else if (clipvalue_ > 0.0) {
       for (T& g : parameter.grad_buffer()) g = std::clamp(g, -limit, limit);
     }
-    if (weight_decay_ > 0.0)
+    if (weight_decay_ > 0.0 && !excluded_from_decay_[i])
       for (T& p : parameter.value()) p = p - p * decay * lr;  // Keras' order of operations
   }
 }
@@ -272,6 +348,7 @@ template <typename T>
 std::vector<std::pair<std::string, std::vector<Array<T>>*>> Optimizer<T>::all_slots() {
   auto out = slots();
   if (accumulation_steps_ > 1) out.emplace_back("gradient_accumulators", &accumulated_gradients_);
+  if (use_ema_) out.emplace_back("moving_averages", &moving_averages_);
   return out;
 }
 

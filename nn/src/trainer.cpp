@@ -507,6 +507,8 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
     agree_on_stop();
     if (stop_training) break;
   }
+  // Keras' fit: the optimizer's final values (use_ema's averages) before on_train_end.
+  if (options.epochs() > 0) optimizer_.finalize_variable_values();
   for_each(callbacks, [&](Callback& c) { c.on_train_end(epoch_logs); });
   return history_;
 }

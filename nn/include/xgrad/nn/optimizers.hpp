@@ -52,6 +52,16 @@
 //                            had gathered); Adam's t counts updates, a
 //                            schedule sees every step (Keras' semantics);
 //                            0: none (Keras: None); 1 is refused, as in Keras
+//   use_ema(true)            Keras' exponential moving average of the
+//                            weights: after each step, for every
+//                            parameter a = m · a + (1 − m) · p, with m =
+//                            ema_momentum (0.99) except at the first update
+//                            (m = 0: a = p); with ema_overwrite_frequency f,
+//                            every f-th update also copies the averages into
+//                            the weights; finalize_variable_values() copies
+//                            them at the end (Trainer::fit calls it, as
+//                            Keras' fit does). The averages are part of the
+//                            state.
 // and one of xgrad's own (opt-in):
 //   skip_nonfinite(true)     a step whose gradients hold a NaN or an
 //                            infinity changes nothing (no weight, no moment,
@@ -124,6 +134,27 @@ class Optimizer {
   double weight_decay() const { return weight_decay_; }
   // 0 without gradient accumulation.
   std::size_t gradient_accumulation_steps() const { return accumulation_steps_; }
+  bool use_ema() const { return use_ema_; }
+  double ema_momentum() const { return ema_momentum_; }
+  std::size_t ema_overwrite_frequency() const { return ema_overwrite_frequency_; }
+
+  // Keras' exclude_from_weight_decay(var_list, var_names): these parameters
+  // get no weight decay; nor do those of `named` (Module::named_parameters)
+  // whose own name, the part after the last '/' as Keras' variable.name,
+  // has a match of any of the ECMAScript regular expressions `patterns`
+  // ({"bias"}: every bias). Each call replaces the last one's exclusions, as
+  // in Keras. Throws std::invalid_argument, changing nothing, for a
+  // variable that is not one of the parameters or a pattern that does not
+  // parse.
+  void exclude_from_weight_decay(const std::vector<Variable<T>>& variables);
+  void exclude_from_weight_decay(const typename Module<T>::NamedParameters& named,
+                                 const std::vector<std::string>& patterns);
+  // Whether parameter `index` gets the weight decay.
+  bool uses_weight_decay(std::size_t index) const { return !excluded_from_decay_.at(index); }
+
+  // Keras' finalize_variable_values: with use_ema, copies each moving average
+  // into its parameter; nothing otherwise.
+  void finalize_variable_values();
   bool skip_nonfinite() const { return skip_nonfinite_; }
   // Steps skipped for non-finite gradients (with skip_nonfinite).
   std::size_t skipped_steps() const { return skipped_steps_; }
@@ -171,6 +202,7 @@ class Optimizer {
     set_common_options(CommonOptions{options.learning_rate(), options.learning_rate_schedule(),
                                      options.global_clipnorm(), options.clipnorm(), options.clipvalue(),
                                      options.weight_decay(), options.gradient_accumulation_steps(),
+                                     options.use_ema(), options.ema_momentum(), options.ema_overwrite_frequency(),
                                      options.skip_nonfinite()});
   }
   // The learning rate of the step under way, for update().
@@ -200,6 +232,9 @@ class Optimizer {
     LearningRateSchedulePtr schedule;
     double global_clipnorm, clipnorm, clipvalue, weight_decay;
     std::size_t gradient_accumulation_steps;
+    bool use_ema;
+    double ema_momentum;
+    std::size_t ema_overwrite_frequency;
     bool skip_nonfinite;
   };
   void set_common_options(CommonOptions options);
@@ -207,7 +242,12 @@ class Optimizer {
   // gradient's mean over the steps since the last update into it; false
   // after adding each gradient into its accumulator.
   bool gather_accumulated_gradients();
-  // slots() and the base's own: the gradient accumulators.
+  // use_ema's moving averages after a step, and the overwrite of the
+  // weights with them every ema_overwrite_frequency updates.
+  void update_moving_averages();
+  // The index of `variable` among the parameters; throws naming `where`.
+  std::size_t index_of(const Variable<T>& variable, const char* where) const;
+  // slots() and the base's own: the gradient accumulators, the moving averages.
   std::vector<std::pair<std::string, std::vector<Array<T>>*>> all_slots();
   // clipnorm's and clipvalue's clipping of each gradient, then the weight
   // decay, as Keras' optimizer applies them before its update step.
@@ -219,6 +259,11 @@ class Optimizer {
   std::size_t iterations_ = 0;  // every step taken (Keras' optimizer._iterations)
   std::size_t accumulation_steps_ = 0;
   std::vector<Array<T>> accumulated_gradients_;
+  bool use_ema_ = false;
+  double ema_momentum_ = 0.99;
+  std::size_t ema_overwrite_frequency_ = 0;
+  std::vector<Array<T>> moving_averages_;
+  std::vector<bool> excluded_from_decay_;  // per parameter
   Module<T>* constrained_model_ = nullptr;
   double learning_rate_ = 0.0;  // the constant rate; unused with a schedule
   LearningRateSchedulePtr schedule_;
@@ -240,6 +285,9 @@ class Optimizer {
   XGRAD_ARG(double, clipvalue) = 0.0;       /* Keras: None (0: no clipping); >= 0 */         \
   XGRAD_ARG(double, weight_decay) = 0.0;    /* Keras: None (0: none); >= 0 */                \
   XGRAD_ARG(std::size_t, gradient_accumulation_steps) = 0; /* Keras: None (0: none); >= 2 */ \
+  XGRAD_ARG(bool, use_ema) = false;                        /* Keras: False */                \
+  XGRAD_ARG(double, ema_momentum) = 0.99;                  /* Keras: 0.99; in [0, 1] */      \
+  XGRAD_ARG(std::size_t, ema_overwrite_frequency) = 0;     /* Keras: None (0: never) */      \
   XGRAD_ARG(bool, skip_nonfinite) = false;  /* xgrad's: skip steps with NaN/Inf gradients */ \
                                                                                               \
  public:                                                                                      \
