@@ -689,7 +689,8 @@ TEST(FitWeights, SampleWeightOfTwoIsTheRunOfTwiceTheLearningRate) {
   const auto run = [&](double learning_rate, const std::optional<Array<float>>& weights, nn::Dense<float>& model) {
     nn::SGD<float> optimizer(model.parameters(), nn::SGDOptions().learning_rate(learning_rate));
     nn::Trainer<float> trainer(model, optimizer, "mse");
-    return trainer.fit(x, y, nn::FitOptions().epochs(2).batch_size(8).verbose(0).shuffle_seed(5).sample_weight(weights));
+    return trainer.fit(
+        x, y, nn::FitOptions().epochs(2).batch_size(8).verbose(0).shuffle_seed(5).sample_weight(weights));
   };
   auto weighted = line(0.5f, 0.0f), plain = line(0.5f, 0.0f);
   const nn::History weighted_history = run(0.01, xgrad::full<float>({40}, 2.0f), *weighted);
@@ -723,7 +724,8 @@ TEST(FitWeights, ClassWeightIsTheSampleWeightOfEachSamplesClass) {
     model->set_weights({xgrad::full<float>({1, 3}, 0.1f), xgrad::zeros<float>({3})});
     nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.1));
     nn::Trainer<float> trainer(*model, optimizer, loss);
-    const nn::History history = trainer.fit(x, y, nn::FitOptions(options).epochs(2).batch_size(5).verbose(0).shuffle_seed(3));
+    const nn::History history =
+        trainer.fit(x, y, nn::FitOptions(options).epochs(2).batch_size(5).verbose(0).shuffle_seed(3));
     return std::make_pair(history.values("loss"), model->kernel().value());
   };
   for (const auto& [loss, y] : {std::make_pair("sparse_categorical_crossentropy_from_logits", labels),
@@ -748,7 +750,8 @@ TEST(FitWeights, ValidationSplitEvaluateAndBatchesUseTheWeights) {
   nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.01));
   nn::Trainer<float> trainer(*model, optimizer, "mse");
   const nn::History history =
-      trainer.fit(x, y, nn::FitOptions().epochs(1).batch_size(4).verbose(0).validation_split(0.25).sample_weight(weights));
+      trainer.fit(x, y,
+                  nn::FitOptions().epochs(1).batch_size(4).verbose(0).validation_split(0.25).sample_weight(weights));
   const Array<float> x_val = counting(5, 5.0f) / 5.0f;  // the last 5 rows of x, y and weights
   const Array<float> y_val = 3.0f * x_val + 1.0f;
   const Array<float> w_val{3.0f, 0.0f, 1.0f, 2.0f, 3.0f};
@@ -773,7 +776,9 @@ TEST(FitWeights, BadWeightsThrow) {
   nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.01));
   nn::Trainer<float> trainer(*model, optimizer, "mse");
   EXPECT_TRUE(throws_with<std::invalid_argument>(
-      [&] { trainer.fit(x, y, nn::FitOptions().verbose(0).sample_weight(xgrad::ones<float>({6})).class_weight({{0, 2.0}})); },
+      [&] {
+        trainer.fit(x, y, nn::FitOptions().verbose(0).sample_weight(xgrad::ones<float>({6})).class_weight({{0, 2.0}}));
+      },
       {"Trainer::fit", "sample_weight and class_weight"}));
   EXPECT_TRUE(throws_with<std::invalid_argument>(
       [&] { trainer.fit(x, y, nn::FitOptions().verbose(0).sample_weight(xgrad::ones<float>({5}))); },
@@ -785,7 +790,8 @@ TEST(FitWeights, BadWeightsThrow) {
                                                  {"Trainer::evaluate", "sample_weight of shape (2,)"}));
   nn::Trainer<float> with_function(*model, optimizer, nn::mean_squared_error<float>);
   EXPECT_TRUE(throws_with<std::invalid_argument>(
-      [&] { with_function.fit(x, y, nn::FitOptions().verbose(0).class_weight({{1, 2.0}})); }, {"takes no sample_weight"}));
+      [&] { with_function.fit(x, y, nn::FitOptions().verbose(0).class_weight({{1, 2.0}})); },
+      {"takes no sample_weight"}));
 }
 
 

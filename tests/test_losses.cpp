@@ -571,8 +571,9 @@ TEST(SampleWeight, Gradcheck) {
 TEST(SampleWeight, ShapesThatDoNotFitAndFunctionLossesThrow) {
   const V pred = seeded_random_variable({3, 2}, 86, -1.0, 1.0);
   const xgrad::nn::Loss<double> mse("mse");
-  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { mse(pred, pred, xgrad::ones<double>({4})); },
-                                                 {"mean_squared_error", "sample_weight of shape (4,)", "(3, 2)", "(3,)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { mse(pred, pred, xgrad::ones<double>({4})); },
+      {"mean_squared_error", "sample_weight of shape (4,)", "(3, 2)", "(3,)"}));
   // One weight per element is not Keras' per-sample weight for [N, C].
   EXPECT_TRUE(throws_with<std::invalid_argument>([&] { mse(pred, pred, xgrad::ones<double>({3, 2})); },
                                                  {"sample_weight of shape (3, 2)"}));

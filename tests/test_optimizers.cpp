@@ -941,6 +941,12 @@ TEST(WeightDecayExclusion, ByVariableAndByName) {
                                                  {"exclude_from_weight_decay", "(1,)", "not one of"}));
   EXPECT_TRUE(sgd.uses_weight_decay(0));
   EXPECT_TRUE(sgd.uses_weight_decay(1));
+  // A named weight the optimizer does not update (frozen) is passed over.
+  nn::SGD<float> kernel_only({dense->kernel()}, nn::SGDOptions().weight_decay(0.5));
+  kernel_only.exclude_from_weight_decay(dense->named_parameters(), {"bias"});
+  EXPECT_TRUE(kernel_only.uses_weight_decay(0));
+  kernel_only.exclude_from_weight_decay(dense->named_parameters(), {"kernel", "bias"});
+  EXPECT_FALSE(kernel_only.uses_weight_decay(0));
 }
 
 }  // namespace

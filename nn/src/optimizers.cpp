@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -76,8 +77,8 @@ void Optimizer<T>::set_common_options(CommonOptions options) {
                                 number(options.global_clipnorm));
   }
   if (options.gradient_accumulation_steps == 1) {
-    throw std::invalid_argument(std::string(name_) + ": gradient_accumulation_steps must be 0 (none) or at least "
-                                "2, got 1");
+    throw std::invalid_argument(std::string(name_) +
+                                ": gradient_accumulation_steps must be 0 (none) or at least 2, got 1");
   }
   learning_rate_ = options.learning_rate;
   schedule_ = std::move(options.schedule);
@@ -180,7 +181,8 @@ void Optimizer<T>::update_moving_averages() {
     for (std::size_t e = 0; e < moving_averages_[i].size(); ++e)
       average[e] = momentum * average[e] + (T(1) - momentum) * p[e];
   }
-  if (ema_overwrite_frequency_ > 0 && (iterations() + 1) % ema_overwrite_frequency_ == 0) finalize_variable_values();
+  if (ema_overwrite_frequency_ > 0 && (iterations() + 1) % ema_overwrite_frequency_ == 0)
+    finalize_variable_values();
 }
 
 template <typename T>
@@ -193,9 +195,15 @@ void Optimizer<T>::finalize_variable_values() {
 }
 
 template <typename T>
-std::size_t Optimizer<T>::index_of(const Variable<T>& variable, const char* where) const {
+std::optional<std::size_t> Optimizer<T>::find_parameter(const Variable<T>& variable) const {
   for (std::size_t i = 0; i < parameters_.size(); ++i)
     if (parameters_[i].same_node(variable)) return i;
+  return std::nullopt;
+}
+
+template <typename T>
+std::size_t Optimizer<T>::index_of(const Variable<T>& variable, const char* where) const {
+  if (const std::optional<std::size_t> index = find_parameter(variable)) return *index;
   throw std::invalid_argument(std::string(name_) + ": " + where + ": a variable of shape " +
                               shape_to_string(variable.shape()) + " is not one of the optimizer's " +
                               std::to_string(parameters_.size()) + " parameters");
@@ -223,14 +231,12 @@ void Optimizer<T>::exclude_from_weight_decay(const typename Module<T>::NamedPara
   }
   std::vector<bool> excluded(parameters_.size(), false);
   for (const auto& [path, variable] : named) {
+    const std::optional<std::size_t> index = find_parameter(variable);
+    if (!index) continue;  // a weight this optimizer does not update (frozen)
     const std::size_t slash = path.rfind('/');
     const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-    for (const std::regex& expression : expressions) {
-      if (std::regex_search(name, expression)) {
-        excluded[index_of(variable, where)] = true;
-        break;
-      }
-    }
+    for (const std::regex& expression : expressions)
+      if (std::regex_search(name, expression)) excluded[*index] = true;
   }
   excluded_from_decay_ = std::move(excluded);
 }

@@ -73,6 +73,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -113,7 +114,9 @@ class Optimizer {
   const std::vector<Variable<T>>& parameters() const { return parameters_; }
   // Completed steps (Keras' optimizer.iterations): with
   // gradient_accumulation_steps n, the updates made (steps / n).
-  std::size_t iterations() const { return accumulation_steps_ > 1 ? iterations_ / accumulation_steps_ : iterations_; }
+  std::size_t iterations() const {
+    return accumulation_steps_ > 1 ? iterations_ / accumulation_steps_ : iterations_;
+  }
   // Every step() that was not skipped, updates and accumulations alike.
   std::size_t steps_taken() const { return iterations_; }
 
@@ -142,10 +145,10 @@ class Optimizer {
   // get no weight decay; nor do those of `named` (Module::named_parameters)
   // whose own name, the part after the last '/' as Keras' variable.name,
   // has a match of any of the ECMAScript regular expressions `patterns`
-  // ({"bias"}: every bias). Each call replaces the last one's exclusions, as
-  // in Keras. Throws std::invalid_argument, changing nothing, for a
-  // variable that is not one of the parameters or a pattern that does not
-  // parse.
+  // ({"bias"}: every bias; named weights the optimizer does not update are
+  // passed over). Each call replaces the last one's exclusions, as in Keras.
+  // Throws std::invalid_argument, changing nothing, for a listed variable
+  // that is not one of the parameters or a pattern that does not parse.
   void exclude_from_weight_decay(const std::vector<Variable<T>>& variables);
   void exclude_from_weight_decay(const typename Module<T>::NamedParameters& named,
                                  const std::vector<std::string>& patterns);
@@ -245,7 +248,9 @@ class Optimizer {
   // use_ema's moving averages after a step, and the overwrite of the
   // weights with them every ema_overwrite_frequency updates.
   void update_moving_averages();
-  // The index of `variable` among the parameters; throws naming `where`.
+  // The index of `variable` among the parameters: nothing, or (index_of)
+  // std::invalid_argument naming `where`, when it is not one.
+  std::optional<std::size_t> find_parameter(const Variable<T>& variable) const;
   std::size_t index_of(const Variable<T>& variable, const char* where) const;
   // slots() and the base's own: the gradient accumulators, the moving averages.
   std::vector<std::pair<std::string, std::vector<Array<T>>*>> all_slots();
