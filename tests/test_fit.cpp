@@ -758,6 +758,16 @@ TEST(FitWeights, ValidationSplitEvaluateAndBatchesUseTheWeights) {
   const double weighted = trainer.evaluate(x_val, y_val, w_val, nn::EvaluateOptions().batch_size(4)).at("loss");
   EXPECT_DOUBLE_EQ(history.values("val_loss").at(0), weighted);
   EXPECT_NE(weighted, trainer.evaluate(x_val, y_val, nn::EvaluateOptions().batch_size(4)).at("loss"));
+  // The same weights given with validation_data (x_val, y_val, w_val); a
+  // learning rate of 0 keeps the weights, so val_loss is evaluate's.
+  optimizer.set_learning_rate(0.0);
+  const nn::History given = trainer.fit(
+      x, y, nn::FitOptions().epochs(1).batch_size(4).verbose(0).validation_data(x_val, y_val, w_val));
+  EXPECT_DOUBLE_EQ(given.values("val_loss").at(0), weighted);
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { trainer.fit(x, y, nn::FitOptions().verbose(0).validation_data(x_val, y_val, xgrad::ones<float>({4}))); },
+      {"validation_data", "sample_weight of shape (4,)", "(5, 1)"}));
+  optimizer.set_learning_rate(0.01);  // for the batches below
   // Weights 0 and 2 on two samples: (0 · e0² + 2 · e1²) / 2.
   const Array<float> x2 = counting(2), y2 = counting(2, 5.0f);
   const Array<float> pred = trainer.predict(x2);

@@ -404,9 +404,13 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
   const std::size_t n = x.shape()[0];
   std::size_t train_samples = n;
   std::optional<std::pair<Array<T>, Array<T>>> validation = options.validation_data();
-  std::optional<Array<T>> validation_weights;  // Keras weighs the validation part by sample_weight alone
+  // Keras weighs the validation data by its own weights, or the split part
+  // by sample_weight's; class_weight weighs training alone.
+  std::optional<Array<T>> validation_weights;
   if (validation) {
     check_samples("Trainer::fit: validation_data", validation->first, validation->second);
+    validation_weights = options.validation_sample_weight();
+    if (validation_weights) check_sample_weight("Trainer::fit: validation_data", validation->first, *validation_weights);
   } else if (split > 0.0) {
     train_samples = static_cast<std::size_t>(std::floor(static_cast<double>(n) * (1.0 - split)));
     if (train_samples == 0 || train_samples == n) {

@@ -172,6 +172,14 @@ struct FitOptions {
   // "val_loss" and "val_<metric>"; takes precedence over validation_split.
   FitOptions& validation_data(Array<T> x, Array<T> y) {
     validation_ = std::make_pair(std::move(x), std::move(y));
+    validation_sample_weight_.reset();
+    return *this;
+  }
+  // Keras' validation_data=(x_val, y_val, val_sample_weight): the validation
+  // loss weighted by these weights, one per sample of x_val.
+  FitOptions& validation_data(Array<T> x, Array<T> y, Array<T> sample_weight) {
+    validation_data(std::move(x), std::move(y));
+    validation_sample_weight_ = std::move(sample_weight);
     return *this;
   }
   // (A template only so that an xtensor expression as labels picks the
@@ -181,9 +189,11 @@ struct FitOptions {
     return validation_data(std::move(x), Array<T>(xt::cast<T>(labels)));
   }
   const std::optional<std::pair<Array<T>, Array<T>>>& validation_data() const { return validation_; }
+  const std::optional<Array<T>>& validation_sample_weight() const { return validation_sample_weight_; }
 
  private:
   std::optional<std::pair<Array<T>, Array<T>>> validation_;  // Keras: None
+  std::optional<Array<T>> validation_sample_weight_;
 };
 
 struct EvaluateOptions {
