@@ -410,7 +410,8 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
   if (validation) {
     check_samples("Trainer::fit: validation_data", validation->first, validation->second);
     validation_weights = options.validation_sample_weight();
-    if (validation_weights) check_sample_weight("Trainer::fit: validation_data", validation->first, *validation_weights);
+    if (validation_weights)
+      check_sample_weight("Trainer::fit: validation_data", validation->first, *validation_weights);
   } else if (split > 0.0) {
     train_samples = static_cast<std::size_t>(std::floor(static_cast<double>(n) * (1.0 - split)));
     if (train_samples == 0 || train_samples == n) {
