@@ -80,9 +80,14 @@ void Optimizer<T>::set_common_options(CommonOptions options) {
     throw std::invalid_argument(std::string(name_) +
                                 ": gradient_accumulation_steps must be 0 (none) or at least 2, got 1");
   }
+  check_range("ema_momentum", options.ema_momentum, 0.0, 1.0, true);
   learning_rate_ = options.learning_rate;
   schedule_ = std::move(options.schedule);
-  check_range("ema_momentum", options.ema_momentum, 0.0, 1.0, true);
+  global_clipnorm_ = options.global_clipnorm;
+  clipnorm_ = options.clipnorm;
+  clipvalue_ = options.clipvalue;
+  weight_decay_ = options.weight_decay;
+  excluded_from_decay_.assign(parameters_.size(), false);
   accumulation_steps_ = options.gradient_accumulation_steps;
   if (accumulation_steps_ > 1) accumulated_gradients_ = zero_state();
   use_ema_ = options.use_ema;
@@ -91,11 +96,6 @@ void Optimizer<T>::set_common_options(CommonOptions options) {
   // Keras builds the averages from the weights' values.
   if (use_ema_)
     for (const Variable<T>& parameter : parameters_) moving_averages_.push_back(parameter.value());
-  excluded_from_decay_.assign(parameters_.size(), false);
-  global_clipnorm_ = options.global_clipnorm;
-  clipnorm_ = options.clipnorm;
-  clipvalue_ = options.clipvalue;
-  weight_decay_ = options.weight_decay;
   skip_nonfinite_ = options.skip_nonfinite;
 }
 

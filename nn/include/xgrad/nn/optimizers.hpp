@@ -166,8 +166,9 @@ class Optimizer {
   // was (Keras' optimizer.variables): the step counts, the constant rate
   // (which callbacks may have changed) and every slot of every parameter,
   // named "<slot>/<parameter index>" ("momentums/0", "velocities/0" for
-  // Adam, "gradient_accumulators/0" with gradient_accumulation_steps; the
-  // slots an optimizer has depend on its options).
+  // Adam, "gradient_accumulators/0" with gradient_accumulation_steps,
+  // "moving_averages/0" with use_ema; the slots an optimizer has depend on
+  // its options).
   struct State {
     std::string optimizer;  // name()
     std::size_t iterations = 0;  // steps_taken()
