@@ -796,6 +796,11 @@ TEST(FitWeights, BadWeightsThrow) {
   EXPECT_TRUE(throws_with<std::invalid_argument>(
       [&] { trainer.fit(x, xgrad::zeros<float>({6, 2, 2}), nn::FitOptions().verbose(0).class_weight({{0, 2.0}})); },
       {"class_weight", "(6, 2, 2)"}));
+  Array<float> nan_label = counting(6);
+  nan_label(2, 0) = std::nanf("");
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { trainer.fit(x, nan_label, nn::FitOptions().verbose(0).class_weight({{0, 2.0}})); },
+      {"class_weight", "sample 2", "not finite"}));
   EXPECT_TRUE(throws_with<std::invalid_argument>([&] { trainer.evaluate(x, y, xgrad::ones<float>({2})); },
                                                  {"Trainer::evaluate", "sample_weight of shape (2,)"}));
   nn::Trainer<float> with_function(*model, optimizer, nn::mean_squared_error<float>);
