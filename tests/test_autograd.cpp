@@ -6,12 +6,14 @@
 #include <cstddef>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <xtensor/xarray.hpp>
 
 #include "test_helpers.hpp"
+#include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
 #include "xgrad/autograd/variable.hpp"
 #include "xgrad/tensor/tensor.hpp"
@@ -464,6 +466,98 @@ TEST(Memory, NoNodeIsRecordedWithoutAnInputRequiringGrad) {
   sentinel.reset();
   EXPECT_TRUE(watch.expired());  // grad_fn was not kept
   EXPECT_TRUE(y.is_leaf());
+}
+
+// ------------------------------------------------------- released nodes
+
+// The last handle of a node keeps it for the next result of its shape
+// (Variable::release, uninitialized): a result made in a kept node holds its
+// own values and nothing of the node's earlier life.
+TEST(ReleasedNodes, AResultInAKeptNodeHoldsOnlyItsOwnValues) {
+  const V w(Array<double>{{1.0, 2.0}, {3.0, 4.0}}, true);
+  const V identity(Array<double>{{1.0, 0.0}, {0.0, 1.0}});
+  const V twice(Array<double>{{2.0, 0.0}, {0.0, 2.0}});
+  { const V dropped = xgrad::matmul(twice, w); }
+  const V first = xgrad::matmul(identity, w);
+  { const V dropped = xgrad::tanh(first); }
+  const V second = xgrad::matmul(twice, w);
+  EXPECT_EQ(first.value(), w.value());
+  EXPECT_EQ(second.value(), (Array<double>{{2.0, 4.0}, {6.0, 8.0}}));
+}
+
+TEST(ReleasedNodes, AKeptNodeForgetsItsOpItsGradientAndItsTakenValue) {
+  const V w(Array<double>{{1.0, 2.0}, {3.0, 4.0}}, true);
+  const V a(Array<double>{{1.0, 0.0}, {0.0, 1.0}});
+  {
+    V leaf(Array<double>{{5.0, 6.0}, {7.0, 8.0}}, true);
+    V product = xgrad::matmul(a, w);
+    xgrad::sum(std::move(product) + leaf).backward();  // the add took product's elements
+    EXPECT_TRUE(leaf.has_grad());
+  }
+  const xgrad::NoGradGuard no_grad;
+  const V plain = xgrad::matmul(a, w);
+  const V leaf(Array<double>{{1.0, 1.0}, {1.0, 1.0}});
+  for (const V* v : {&plain, &leaf}) {
+    EXPECT_TRUE(v->is_leaf());
+    EXPECT_FALSE(v->requires_grad());
+    EXPECT_FALSE(v->has_grad());
+    EXPECT_EQ(v->shape().size(), 2u);
+  }
+  EXPECT_EQ(plain.value(), w.value());
+  EXPECT_EQ(leaf.value(), (Array<double>{{1.0, 1.0}, {1.0, 1.0}}));
+}
+
+// A second step of an op-by-op loop runs in the nodes the first released.
+TEST(ReleasedNodes, ASecondStepInTheFirstStepsNodesComputesTheSameGradients) {
+  xgrad::manual_seed(8);
+  V w(xgrad::uniform<double>({3, 4}, -0.5, 0.5), true);
+  V r(xgrad::uniform<double>({4, 4}, -0.5, 0.5), true);
+  V b(xgrad::uniform<double>({4}, -0.5, 0.5), true);
+  const V x(xgrad::uniform<double>({2, 5, 3}, -1.0, 1.0));
+  const auto step = [&] {
+    for (V* p : {&w, &r, &b}) p->zero_grad();
+    V h(xgrad::zeros<double>({2, 4}));
+    std::vector<V> outputs;
+    for (std::size_t t = 0; t < 5; ++t) {
+      h = xgrad::tanh(xgrad::matmul(xgrad::select(x, 1, t), w) + xgrad::matmul(h, r) + b);
+      outputs.push_back(h);
+    }
+    xgrad::mean(xgrad::square(xgrad::stack(outputs, 1))).backward();
+    return std::vector<Array<double>>{w.grad(), r.grad(), b.grad()};
+  };
+  const std::vector<Array<double>> first = step();
+  EXPECT_EQ(step(), first);
+}
+
+// A backward function holding the last handle of another graph: that graph
+// is let go while the first node is, in turn and not by recursion.
+TEST(ReleasedNodes, AGraphHeldByAReleasedNodesBackwardIsReleasedToo) {
+  auto sentinel = std::make_shared<int>(0);
+  const std::weak_ptr<int> watch = sentinel;
+  const V x(Array<double>{1.0, 2.0}, true);
+  {
+    V held = xgrad::tanh(tracked_identity(x, sentinel));
+    const V holder = V::from_op(x.value(), {x}, "holds",
+                                [held](const Array<double>& g, const Array<double>&, std::vector<V>& in) {
+                                  in[0].add_grad(g);
+                                });
+    held = V();
+    sentinel.reset();
+    EXPECT_FALSE(watch.expired());  // holder's backward function holds it
+  }
+  EXPECT_TRUE(watch.expired());
+  EXPECT_EQ(xgrad::tanh(x).value(), (Array<double>{std::tanh(1.0), std::tanh(2.0)}));
+}
+
+// A value released after its thread's kept nodes are gone (a thread_local
+// made before them) is freed, not kept.
+TEST(ReleasedNodes, AValueOutlivingItsThreadsKeptNodesIsFreed) {
+  std::thread([] {
+    thread_local std::vector<V> late;  // made before the thread's kept nodes: destroyed after them
+    const V x(Array<double>{1.0, 2.0}, true);
+    late.push_back(xgrad::tanh(x * x));
+    EXPECT_EQ(late.back().value(), (Array<double>{std::tanh(1.0), std::tanh(4.0)}));
+  }).join();
 }
 
 TEST(LongChain, TanhChainBackwardMatchesTheProductOfDerivatives) {

@@ -61,7 +61,8 @@ using BackwardFn = void (*)(Array<T>&, const Array<T>&, std::vector<Variable<T>>
 // result's shape (see ops.hpp); nothing, no work done, when the op must make
 // a new array. The result is `a` itself when it is a plain value and nothing
 // is recorded. Else, given `backward` (which must not read a's value), it
-// takes a's storage (Variable::take_value) and is recorded with a and b.
+// takes a's storage (Variable::result_taking_value) and is recorded with a
+// and b.
 template <typename T>
 std::optional<Variable<T>> computed_in_place(Variable<T>& a, const Variable<T>& b, RowsKernel<T> kernel,
                                              const char* op, BackwardFn<T> backward) {
@@ -72,7 +73,7 @@ std::optional<Variable<T>> computed_in_place(Variable<T>& a, const Variable<T>& 
   T* out = a.value().data();
   if (n > 0) kernel(out, n, b.value().data(), 0, out, a.size() / n, n);
   if (plain_result) return std::move(a);
-  Variable<T> result = Variable<T>::from_op(a.take_value(), op, backward, a, b);
+  Variable<T> result = Variable<T>::from_op(a.result_taking_value(), op, backward, a, b);
   result.set_output_unread();
   return result;
 }
@@ -173,7 +174,9 @@ void activation_gradient(Array<T>& g, const Array<T>& y, std::vector<Variable<T>
 
 template <typename T, Elementwise<T> Derivative>
 Variable<T> activated(const Variable<T>& a, Elementwise<T> into, const char* op) {
-  return Variable<T>::from_op(applied<T>(a.value(), into), op, activation_gradient<T, Derivative>, a);
+  Variable<T> out = Variable<T>::uninitialized(a.value().shape());
+  into(a.value().data(), out.value().data(), out.size());
+  return Variable<T>::from_op(std::move(out), op, activation_gradient<T, Derivative>, a);
 }
 
 template <typename T, Elementwise<T> Derivative>
@@ -181,7 +184,7 @@ Variable<T> activated(Variable<T>&& a, void (*in_place)(T*, std::size_t), Elemen
   if (!a.value_can_be_taken()) return activated<T, Derivative>(static_cast<const Variable<T>&>(a), into, op);
   in_place(a.value().data(), a.size());
   if (a.is_sole_plain_value()) return std::move(a);  // nothing to record: a needs no gradient
-  return Variable<T>::from_op(a.take_value(), op, activation_gradient<T, Derivative>, a);
+  return Variable<T>::from_op(a.result_taking_value(), op, activation_gradient<T, Derivative>, a);
 }
 
 // B^T of a matmul's second input [K, N], as [N, K] rows, made once per
@@ -217,8 +220,10 @@ const T* transposed_in_pass(const Variable<T>& b) {
 
 template <typename T>
 Variable<T> matmul(const Variable<T>& a, const Variable<T>& b) {
+  Variable<T> product = Variable<T>::uninitialized(matmul_shape(a.value(), b.value()));  // checks the shapes
+  matmul_into(a.value(), b.value(), product.value());
   Variable<T> result = Variable<T>::from_op(
-      matmul(a.value(), b.value()), "matmul",  // the array matmul checks the shapes
+      std::move(product), "matmul",
       [](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         const Array<T>& av = in[0].value();
         const Array<T>& bv = in[1].value();
@@ -425,8 +430,10 @@ Variable<T> select(const Variable<T>& a, std::size_t axis, std::size_t index) {
                                 std::to_string(axis) + " is out of range for shape " +
                                 shape_to_string(a.shape()));
   }
+  Variable<T> slice = Variable<T>::uninitialized(slice_shape(a.value(), axis));
+  slice_of_into(a.value(), axis, index, slice.value());
   return Variable<T>::from_op(
-      slice_of(a.value(), axis, index), "select",
+      std::move(slice), "select",
       [axis, index](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
         slice_add_into(in[0].grad_buffer(), axis, index, g);
       },

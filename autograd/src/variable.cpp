@@ -1,5 +1,6 @@
 #include "xgrad/autograd/variable.hpp"
 
+#include <array>
 #include <atomic>
 #include <stdexcept>
 #include <string>
@@ -86,6 +87,75 @@ void detail::keep_input_list(std::vector<Variable<T>>& list) noexcept {
   kept->lists.push_back(std::move(list));  // within the reserved room: no allocation
 }
 
+namespace {
+// The released nodes a thread keeps for Variable::uninitialized(), at most
+// kKeptNodes of them, of at most kKeptShapes shapes: an op-by-op model's
+// few (a timestep's input, its state, its gates). About 600 bytes each:
+// their values' elements are freed (so the caching allocator still holds
+// every array's memory and accounts for it).
+constexpr std::size_t kKeptNodes = 1024;
+constexpr std::size_t kKeptShapes = 8;
+
+template <typename T>
+struct ReleasedNodes {
+  using NodeHandle = std::shared_ptr<detail::Node<T>>;
+  // Through the arrays' allocator, whose blocks a warmed-up step finds kept.
+  using Handles = std::vector<NodeHandle, memory::CachingAllocator<NodeHandle>>;
+  struct Shelf {
+    typename Array<T>::shape_type shape;  // of every node on it, here to be compared without loading them
+    Handles nodes;                        // none: the shelf is free for another shape
+  };
+  std::array<Shelf, kKeptShapes> shelves;
+  std::size_t count = 0;
+  // Last handles being let go: their inputs are let go in this list's turn,
+  // not by recursion, so a chain of 100,000 nodes does not overflow the stack.
+  Handles pending;
+  bool releasing = false;
+
+  ReleasedNodes() { pending.reserve(64); }
+  ~ReleasedNodes();
+
+  // The nodes kept for `shape`; or, with or_free, a free shelf given that
+  // shape when none holds it (null when none is free).
+  Handles* shelf_for(const typename Array<T>::shape_type& shape, bool or_free) {
+    for (Shelf& shelf : shelves)
+      if (!shelf.nodes.empty() && shapes_equal(shelf.shape, shape)) return &shelf.nodes;
+    if (!or_free) return nullptr;
+    for (Shelf& shelf : shelves) {
+      if (shelf.nodes.empty()) {
+        shelf.shape = shape;
+        return &shelf.nodes;
+      }
+    }
+    return nullptr;
+  }
+};
+// Set when the thread's kept nodes are destroyed, as kept_input_lists_gone.
+template <typename T>
+thread_local bool released_nodes_gone = false;
+
+// The live kept nodes, or null: a trivially initialised pointer is one load,
+// where each use of a thread_local object with a constructor checks that it
+// was made (as the allocator's live_thread_cache).
+template <typename T>
+thread_local ReleasedNodes<T>* live_released_nodes = nullptr;
+
+template <typename T>
+ReleasedNodes<T>::~ReleasedNodes() {
+  released_nodes_gone<T> = true;
+  live_released_nodes<T> = nullptr;
+}
+
+template <typename T>
+ReleasedNodes<T>* released_nodes() noexcept {
+  if (live_released_nodes<T>) return live_released_nodes<T>;
+  if (released_nodes_gone<T>) return nullptr;
+  thread_local ReleasedNodes<T> kept;
+  live_released_nodes<T> = &kept;
+  return &kept;
+}
+}  // namespace
+
 bool is_grad_enabled() { return grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(grad_enabled) { grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { grad_enabled = previous_; }
@@ -125,11 +195,107 @@ template <typename T>
 Variable<T>::Variable() : Variable(Array<T>::from_shape({0})) {}
 
 template <typename T>
-std::shared_ptr<detail::Node<T>> Variable<T>::make_node(Array<T>&& value) {
+void Variable<T>::release(std::shared_ptr<detail::Node<T>>& handle) noexcept {
+  ReleasedNodes<T>* kept = handle.use_count() == 1 ? released_nodes<T>() : nullptr;
+  if (!kept) {
+    handle.reset();
+    return;
+  }
+  if (kept->releasing) {  // released while letting go of an earlier one: the loop below takes it
+    try {
+      kept->pending.push_back(std::move(handle));
+    } catch (const std::bad_alloc&) {
+      handle.reset();  // the node's destructor lets go of its inputs without recursion too
+    }
+    return;
+  }
+  kept->releasing = true;
+  std::shared_ptr<detail::Node<T>> node_handle = std::move(handle);
+  for (;;) {
+    detail::Node<T>& node = *node_handle;
+    for (auto& input : node.inputs) release(input.node_);
+    detail::keep_input_list(node.inputs);
+    // A value whose array a backward moved out (square's, into its input's
+    // gradient) may not keep its shape: such a node is freed.
+    const bool keeps_shape = node.value_taken || node.value.storage().size() == element_count(node.value.shape());
+    typename ReleasedNodes<T>::Handles* shelf =
+        kept->count == kKeptNodes || !keeps_shape ? nullptr : kept->shelf_for(node.value.shape(), true);
+    if (shelf) {
+      // As a new node: the fields' defaults (Node), its elements freed.
+      node.visit_mark = 0;
+      node.op = nullptr;
+      node.requires_grad = node.graph_freed = node.has_grad = node.grad_is_uniform = false;
+      node.output_unread = node.value_taken = false;
+      node.uniform_grad = T(0);
+      node.uniform_grad_fn = nullptr;
+      node.grad_fn = nullptr;  // may release more nodes (a captured Variable): pending takes them
+      node.layer = nullptr;
+      node.grad.reset();
+      node.value_sum.reset();
+      node.value.storage() = typename Array<T>::storage_type();
+      try {
+        shelf->push_back(std::move(node_handle));
+        ++kept->count;
+      } catch (const std::bad_alloc&) {
+      }
+    }
+    node_handle.reset();  // frees the node when no shelf took it
+    if (kept->pending.empty()) break;
+    node_handle = std::move(kept->pending.back());
+    kept->pending.pop_back();
+  }
+  kept->releasing = false;
+}
+
+template <typename T>
+std::shared_ptr<detail::Node<T>> Variable<T>::released_node(const typename Array<T>::shape_type& shape) {
+  ReleasedNodes<T>* kept = released_nodes<T>();
+  auto* shelf = kept ? kept->shelf_for(shape, false) : nullptr;
+  if (!shelf) return nullptr;
+  std::shared_ptr<detail::Node<T>> node = std::move(shelf->back());
+  shelf->pop_back();
+  --kept->count;
+  return node;
+}
+
+template <typename T>
+Variable<T> Variable<T>::uninitialized(const typename Array<T>::shape_type& shape) {
+  if (std::shared_ptr<detail::Node<T>> node = released_node(shape)) {
+    node->value.storage().resize(element_count(shape));
+    return Variable<T>(std::move(node));
+  }
+  return Variable<T>(new_node(Array<T>::from_shape(shape)));
+}
+
+template <typename T>
+Variable<T> Variable<T>::result_taking_value() {
+  detail::Node<T>& node = *node_;
+  // A released node has no elements; a new one has elements of the shape,
+  // which this node then holds until it is freed.
+  std::shared_ptr<detail::Node<T>> result = released_node(node.value.shape());
+  if (!result) result = new_node(Array<T>::from_shape(node.value.shape()));
+  result->value.storage().swap(node.value.storage());
+  node.value_taken = true;
+  node.value_sum.reset();
+  return Variable<T>(std::move(result));
+}
+
+template <typename T>
+std::shared_ptr<detail::Node<T>> Variable<T>::new_node(Array<T>&& value) {
   // Through the arrays' allocator: an op-by-op graph frees hundreds of nodes
   // at once, and makes as many again at the next step.
   return std::allocate_shared<detail::Node<T>>(memory::CachingAllocator<detail::Node<T>>(),
                                                std::move(value));
+}
+
+template <typename T>
+std::shared_ptr<detail::Node<T>> Variable<T>::make_node(Array<T>&& value) {
+  // A kept node takes the elements alone: it has the shape already.
+  if (std::shared_ptr<detail::Node<T>> node = released_node(value.shape())) {
+    node->value.storage().swap(value.storage());
+    return node;
+  }
+  return new_node(std::move(value));
 }
 
 template <typename T>
@@ -379,7 +545,7 @@ void Variable<T>::backward(Array<T>&& grad_output, bool retain_graph) {
       detail::keep_input_list(node->inputs);  // empties it
       node->grad_fn = nullptr;
       node->graph_freed = true;
-      it->reset();  // its users are done with it: free it now, not at the end
+      Variable<T>::release(*it);  // its users are done with it: free it now, not at the end
     }
   }
 }
@@ -394,23 +560,12 @@ void Variable<T>::throw_value_taken() const {
 }
 
 template <typename T>
-Array<T> Variable<T>::take_value() {
-  detail::Node<T>& node = *node_;
-  node.taken_shape = node.value.shape();
-  node.value_taken = true;
-  node.value_sum.reset();
-  return std::move(node.value);
-}
-
-template <typename T>
 T Variable<T>::item() const {
-  if (node_->value.size() != 1) {
-    throw std::invalid_argument("Variable::item: the value has shape " +
-                                shape_to_string(node_->value.shape()) + " (" +
-                                std::to_string(node_->value.size()) +
-                                " elements); item() needs exactly one element");
+  if (size() != 1) {
+    throw std::invalid_argument("Variable::item: the value has shape " + shape_to_string(shape()) + " (" +
+                                std::to_string(size()) + " elements); item() needs exactly one element");
   }
-  return *node_->value.data();
+  return *value().data();
 }
 
 template <typename T>
@@ -419,9 +574,8 @@ Variable<T> Variable<T>::detach() const {
 }
 
 template <typename T>
-Variable<T> Variable<T>::from_op(Array<T> value, std::vector<Variable<T>> inputs,
+Variable<T> Variable<T>::from_op(Variable<T> result, std::vector<Variable<T>> inputs,
                                  const char* op, GradFn<T> grad_fn) {
-  Variable<T> result(make_node(std::move(value)));
   const char* layer = nullptr;
   if (anomaly_detection) {
     layer = current_layer_path_interned();

@@ -436,21 +436,31 @@ void GemmKernel<T>::run_general(const T* a, const T* b, T* c) const {
 }
 
 template <typename T>
-Array<T> matmul(const Array<T>& a, const Array<T>& b) {
+typename Array<T>::shape_type matmul_shape(const Array<T>& a, const Array<T>& b) {
   if (a.dimension() < 1 || b.dimension() != 2 || a.shape().back() != b.shape()[0]) {
     throw std::invalid_argument(
         "matmul: expected a [..., K] and b [K, N], got " + shape_to_string(a.shape()) +
         " and " + shape_to_string(b.shape()));
   }
+  typename Array<T>::shape_type out_shape = a.shape();  // held inline: no heap allocation per product
+  out_shape.back() = b.shape()[1];
+  return out_shape;
+}
+
+template <typename T>
+void matmul_into(const Array<T>& a, const Array<T>& b, Array<T>& out) {
   const std::size_t k = b.shape()[0];
   const std::size_t n = b.shape()[1];
-  typename Array<T>::shape_type out_shape = a.shape();  // held inline: no heap allocation per product
-  out_shape.back() = n;
-  const std::size_t m = element_count(out_shape) / (n == 0 ? 1 : n);
+  const std::size_t m = n == 0 ? 0 : out.size() / n;
   // beta = 0 makes the product write every element without reading it (and
   // an empty sum, k = 0, writes zeros).
-  Array<T> out = Array<T>::from_shape(out_shape);
   gemm(false, false, m, n, k, T(1), a.data(), k, b.data(), n, T(0), out.data(), n);
+}
+
+template <typename T>
+Array<T> matmul(const Array<T>& a, const Array<T>& b) {
+  Array<T> out = Array<T>::from_shape(matmul_shape(a, b));
+  matmul_into(a, b, out);
   return out;
 }
 
@@ -469,7 +479,12 @@ int num_threads() { return current_max_threads(); }
 
 template class GemmKernel<float>;
 template class GemmKernel<double>;
-template Array<float> matmul(const Array<float>&, const Array<float>&);
-template Array<double> matmul(const Array<double>&, const Array<double>&);
+#define XGRAD_INSTANTIATE_MATMUL(T)                                                   \
+  template Array<T> matmul(const Array<T>&, const Array<T>&);                        \
+  template typename Array<T>::shape_type matmul_shape(const Array<T>&, const Array<T>&); \
+  template void matmul_into(const Array<T>&, const Array<T>&, Array<T>&);
+XGRAD_INSTANTIATE_MATMUL(float)
+XGRAD_INSTANTIATE_MATMUL(double)
+#undef XGRAD_INSTANTIATE_MATMUL
 
 }  // namespace xgrad

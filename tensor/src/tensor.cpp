@@ -42,14 +42,24 @@ Array<T> transposed(const Array<T>& a) {
 // and memmove's per-call cost dominated the 32- to 128-byte runs of an RNN
 // timestep's slice.
 template <typename T>
-Array<T> slice_of(const Array<T>& a, std::size_t axis, std::size_t index) {
+typename Array<T>::shape_type slice_shape(const Array<T>& a, std::size_t axis) {
   // In xtensor's own shape type, which holds a few extents without a heap
   // allocation: a loop selects a timestep at every step.
   typename Array<T>::shape_type shape(a.shape().begin(), a.shape().end());
   shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(axis));
-  Array<T> out = Array<T>::from_shape(shape);
+  return shape;
+}
+
+template <typename T>
+void slice_of_into(const Array<T>& a, std::size_t axis, std::size_t index, Array<T>& out) {
   const AxisSplit s = split_at(a.shape(), axis);
   copy_rows(a.data() + index * s.inner, s.extent * s.inner, out.data(), s.inner, s.outer, s.inner);
+}
+
+template <typename T>
+Array<T> slice_of(const Array<T>& a, std::size_t axis, std::size_t index) {
+  Array<T> out = Array<T>::from_shape(slice_shape(a, axis));
+  slice_of_into(a, axis, index, out);
   return out;
 }
 
@@ -203,6 +213,8 @@ template Array<float> transposed(const Array<float>&);
 template Array<double> transposed(const Array<double>&);
 #define XGRAD_INSTANTIATE_SLICES(T)                                              \
   template Array<T> slice_of(const Array<T>&, std::size_t, std::size_t);         \
+  template typename Array<T>::shape_type slice_shape(const Array<T>&, std::size_t); \
+  template void slice_of_into(const Array<T>&, std::size_t, std::size_t, Array<T>&); \
   template void slice_into(Array<T>&, std::size_t, std::size_t, const Array<T>&); \
   template void slice_add_into(Array<T>&, std::size_t, std::size_t, const Array<T>&);
 XGRAD_INSTANTIATE_SLICES(float)

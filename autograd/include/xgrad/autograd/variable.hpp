@@ -63,9 +63,9 @@ struct Node {
   // (Variable::set_output_unread): an op given the node as a temporary may
   // take the storage for its own result.
   bool output_unread = false;
-  // The value's storage went to a later op's result (Variable::take_value);
-  // `value` is then moved-from and the node keeps its shape in taken_shape,
-  // which its gradient and its user's backward still read.
+  // The value's elements went to a later op's result
+  // (Variable::result_taking_value); `value` keeps its shape, which its
+  // gradient and its user's backward still read, and no elements to read.
   bool value_taken = false;
   T uniform_grad = T(0);
   UniformGradFn<T> uniform_grad_fn = nullptr;  // null: the array is written, then grad_fn runs
@@ -81,11 +81,10 @@ struct Node {
   // same pass (square): a sum or mean reads it instead of the array. The
   // mutable value() forgets it.
   std::optional<T> value_sum;
-  typename Array<T>::shape_type taken_shape;
 
   explicit Node(Array<T>&& v) : value(std::move(v)) {}
-  // The value's shape, also once its storage was taken.
-  const typename Array<T>::shape_type& shape() const { return value_taken ? taken_shape : value.shape(); }
+  // The value's shape, also once its elements were taken.
+  const typename Array<T>::shape_type& shape() const { return value.shape(); }
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
   // Releases the chain of inputs without recursion, so a graph of 100,000
@@ -133,6 +132,24 @@ class Variable {
   // An empty array (shape (0,)), not requiring a gradient.
   Variable();
   explicit Variable(Array<T> value, bool requires_grad = false);
+  // The last handle of a node gives it back through release(): see there.
+  Variable(const Variable&) = default;
+  Variable(Variable&&) noexcept = default;
+  Variable& operator=(const Variable& other) {
+    std::shared_ptr<detail::Node<T>> previous = std::move(node_);
+    node_ = other.node_;
+    if (previous) release(previous);
+    return *this;
+  }
+  Variable& operator=(Variable&& other) noexcept {
+    std::shared_ptr<detail::Node<T>> previous = std::move(node_);
+    node_ = std::move(other.node_);
+    if (previous) release(previous);
+    return *this;
+  }
+  ~Variable() {
+    if (node_) release(node_);
+  }
 
   // Throws std::logic_error for a value whose storage a later op took: one
   // given to add, sub, mul or an activation as a temporary (an unnamed result
@@ -198,7 +215,8 @@ class Variable {
   }
 
   // For op implementations, given this handle as a temporary: whether the op
-  // may compute its result in the value's storage and take it (take_value).
+  // may compute its result in the value's storage and take it
+  // (result_taking_value).
   // So when no other handle names the node and nothing will read the value
   // again: a plain value (is_sole_plain_value), or the result of an op whose
   // backward reads no more of it than its shape (set_output_unread) and that
@@ -209,10 +227,11 @@ class Variable {
     return node_.use_count() == 1 && !node.value_taken && !node.has_grad && !is_anomaly_detection_enabled() &&
            (node.op ? node.output_unread : !node.requires_grad);
   }
-  // Moves the value out (value_can_be_taken). The node keeps its shape and
-  // its place in the graph, so a result recorded with it as an input sends
-  // the gradient on through it.
-  Array<T> take_value();
+  // A new result, not yet recorded, that holds this value's elements
+  // (value_can_be_taken), as uninitialized() does. This node keeps its shape
+  // and its place in the graph, so a result recorded with it as an input
+  // sends the gradient on through it; its value can no longer be read.
+  Variable result_taking_value();
   // For op implementations: this recorded result's backward reads no more
   // of its value than its shape, so an op given it as a temporary may take
   // its storage. Nothing for a result that records nothing (a plain value
@@ -224,11 +243,22 @@ class Variable {
   // Whether two handles name the same node.
   bool same_node(const Variable& other) const { return node_ == other.node_; }
 
+  // For op implementations: a result of `shape` whose elements the op is to
+  // write (their values are unspecified), not yet recorded: the op writes it
+  // through value() and then passes it to from_op. It is one of the nodes
+  // this thread released (release()) when one of that shape is kept, so an
+  // op-by-op model makes no node and no xtensor shape at most of its ops.
+  static Variable uninitialized(const typename Array<T>::shape_type& shape);
   // For op implementations: a result recorded with its inputs and backward
   // function when recording is on and an input requires a gradient; a plain
-  // value otherwise.
-  static Variable from_op(Array<T> value, std::vector<Variable<T>> inputs, const char* op,
+  // value otherwise. `result` is a value no other handle names (a new
+  // Variable, or uninitialized()'s).
+  static Variable from_op(Variable result, std::vector<Variable<T>> inputs, const char* op,
                           GradFn<T> grad_fn);
+  static Variable from_op(Array<T> value, std::vector<Variable<T>> inputs, const char* op,
+                          GradFn<T> grad_fn) {
+    return from_op(Variable(make_node(std::move(value))), std::move(inputs), op, std::move(grad_fn));
+  }
   // For op implementations: the sum of the value's elements, when the op
   // that made it had it (or nothing); and how an op gives it.
   std::optional<T> value_sum() const { return node_->value_sum; }
@@ -244,10 +274,13 @@ class Variable {
   // Under DetectAnomaly it takes the checked overload above.
   template <typename F, typename... Inputs>
   static Variable from_op(Array<T> value, const char* op, F&& grad_fn, const Inputs&... inputs) {
+    return from_op(Variable(make_node(std::move(value))), op, std::forward<F>(grad_fn), inputs...);
+  }
+  template <typename F, typename... Inputs>
+  static Variable from_op(Variable result, const char* op, F&& grad_fn, const Inputs&... inputs) {
     if (is_anomaly_detection_enabled())
-      return from_op(std::move(value), std::vector<Variable<T>>{inputs...}, op,
+      return from_op(std::move(result), std::vector<Variable<T>>{inputs...}, op,
                      GradFn<T>(std::forward<F>(grad_fn)));
-    Variable result(make_node(std::move(value)));
     if ((inputs.requires_grad() || ...) && is_grad_enabled()) {
       result.node_->requires_grad = true;
       result.node_->op = op;
@@ -264,15 +297,26 @@ class Variable {
   }
 
  private:
-  // A node holding `value`, moved once: moving an xtensor array costs 30-45
-  // ns (three shape vectors), and an op-by-op model makes hundreds of nodes
-  // per step.
+  // A node holding `value`: a kept one of its shape (release) given the
+  // elements alone when there is one, else a new one, the value moved once
+  // (moving an xtensor array costs 30-45 ns: three shape vectors).
   static std::shared_ptr<detail::Node<T>> make_node(Array<T>&& value);
   // Writes a uniform gradient into the array (grad, grad_buffer and the
   // accumulating add_grad read it).
   static void write_uniform_grad(detail::Node<T>& node);
   [[noreturn]] void throw_value_taken() const;
   explicit Variable(std::shared_ptr<detail::Node<T>> node) : node_(std::move(node)) {}
+  // Lets go of a node handle, leaving it empty. The last handle of a node
+  // keeps the node for uninitialized() to give out again (up to a bound per
+  // thread, the value's shape kept and its elements freed), after letting
+  // go of its inputs in turn: an op-by-op model releases and makes hundreds
+  // of nodes of the same few shapes per step, and making one (its node, its
+  // array's shape and strides) took longer than many of the ops themselves.
+  static void release(std::shared_ptr<detail::Node<T>>& node) noexcept;
+  // A kept node of `shape` (release), without elements; null when none is kept.
+  static std::shared_ptr<detail::Node<T>> released_node(const typename Array<T>::shape_type& shape);
+  // A node made for `value`, never a kept one.
+  static std::shared_ptr<detail::Node<T>> new_node(Array<T>&& value);
 
   std::shared_ptr<detail::Node<T>> node_;
   friend struct detail::Node<T>;

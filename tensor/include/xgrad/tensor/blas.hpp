@@ -121,6 +121,13 @@ void transpose_matrix(const double* a, std::size_t rows, std::size_t cols, std::
 // both shapes when they do not fit.
 template <typename T>
 Array<T> matmul(const Array<T>& a, const Array<T>& b);
+// The same in two steps, for a caller that has the result's storage: the
+// result's shape (checked as above), then the product written into `out`,
+// an array of that shape.
+template <typename T>
+typename Array<T>::shape_type matmul_shape(const Array<T>& a, const Array<T>& b);
+template <typename T>
+void matmul_into(const Array<T>& a, const Array<T>& b, Array<T>& out);
 
 // Threads: num_threads() is the most an OpenBLAS product may use, OpenBLAS's
 // own default (the machine's cores, or OPENBLAS_NUM_THREADS) as read before
@@ -138,7 +145,12 @@ int gemm_threads(std::size_t m, std::size_t n, std::size_t k);
 
 extern template class GemmKernel<float>;
 extern template class GemmKernel<double>;
-extern template Array<float> matmul(const Array<float>&, const Array<float>&);
-extern template Array<double> matmul(const Array<double>&, const Array<double>&);
+#define XGRAD_EXTERN_MATMUL(T)                                                              \
+  extern template Array<T> matmul(const Array<T>&, const Array<T>&);                       \
+  extern template typename Array<T>::shape_type matmul_shape(const Array<T>&, const Array<T>&); \
+  extern template void matmul_into(const Array<T>&, const Array<T>&, Array<T>&);
+XGRAD_EXTERN_MATMUL(float)
+XGRAD_EXTERN_MATMUL(double)
+#undef XGRAD_EXTERN_MATMUL
 
 }  // namespace xgrad

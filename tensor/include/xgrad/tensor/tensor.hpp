@@ -49,6 +49,11 @@ Array<T> transposed(const Array<T>& a);
 // checks the shapes.
 template <typename T>
 Array<T> slice_of(const Array<T>& a, std::size_t axis, std::size_t index);
+// slice_of's shape, and slice_of written into `out`, an array of that shape.
+template <typename T>
+typename Array<T>::shape_type slice_shape(const Array<T>& a, std::size_t axis);
+template <typename T>
+void slice_of_into(const Array<T>& a, std::size_t axis, std::size_t index, Array<T>& out);
 template <typename T>
 void slice_into(Array<T>& target, std::size_t axis, std::size_t index, const Array<T>& slice);
 template <typename T>
@@ -114,6 +119,8 @@ extern template Array<float> transposed(const Array<float>&);
 extern template Array<double> transposed(const Array<double>&);
 #define XGRAD_EXTERN_SLICES(T)                                                       \
   extern template Array<T> slice_of(const Array<T>&, std::size_t, std::size_t);      \
+  extern template typename Array<T>::shape_type slice_shape(const Array<T>&, std::size_t); \
+  extern template void slice_of_into(const Array<T>&, std::size_t, std::size_t, Array<T>&); \
   extern template void slice_into(Array<T>&, std::size_t, std::size_t, const Array<T>&); \
   extern template void slice_add_into(Array<T>&, std::size_t, std::size_t, const Array<T>&);
 XGRAD_EXTERN_SLICES(float)
