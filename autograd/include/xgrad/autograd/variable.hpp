@@ -138,18 +138,16 @@ class Variable {
   Variable& operator=(const Variable& other) {
     std::shared_ptr<detail::Node<T>> previous = std::move(node_);
     node_ = other.node_;
-    if (previous) release(previous);
+    let_go(previous);
     return *this;
   }
   Variable& operator=(Variable&& other) noexcept {
     std::shared_ptr<detail::Node<T>> previous = std::move(node_);
     node_ = std::move(other.node_);
-    if (previous) release(previous);
+    let_go(previous);
     return *this;
   }
-  ~Variable() {
-    if (node_) release(node_);
-  }
+  ~Variable() { let_go(node_); }
 
   // Throws std::logic_error for a value whose storage a later op took: one
   // given to add, sub, mul or an activation as a temporary (an unnamed result
@@ -255,9 +253,16 @@ class Variable {
   // Variable, or uninitialized()'s).
   static Variable from_op(Variable result, std::vector<Variable<T>> inputs, const char* op,
                           GradFn<T> grad_fn);
-  static Variable from_op(Array<T> value, std::vector<Variable<T>> inputs, const char* op,
+  static Variable from_op(Array<T> value, std::vector<Variable<T>>&& inputs, const char* op,
                           GradFn<T> grad_fn) {
     return from_op(Variable(make_node(std::move(value))), std::move(inputs), op, std::move(grad_fn));
+  }
+  // The same for a list the caller keeps (a stack's values): copied only when
+  // the result is recorded, not for a result under NoGradGuard.
+  static Variable from_op(Array<T> value, const std::vector<Variable<T>>& inputs, const char* op,
+                          GradFn<T> grad_fn) {
+    if (!is_anomaly_detection_enabled() && !any_requires_grad(inputs)) return Variable(make_node(std::move(value)));
+    return from_op(Variable(make_node(std::move(value))), std::vector<Variable<T>>(inputs), op, std::move(grad_fn));
   }
   // For op implementations: the sum of the value's elements, when the op
   // that made it had it (or nothing); and how an op gives it.
@@ -313,6 +318,11 @@ class Variable {
   // of nodes of the same few shapes per step, and making one (its node, its
   // array's shape and strides) took longer than many of the ops themselves.
   static void release(std::shared_ptr<detail::Node<T>>& node) noexcept;
+  // release() for the last handle; another is only dropped, here.
+  static void let_go(std::shared_ptr<detail::Node<T>>& node) noexcept {
+    if (node.use_count() > 1) node.reset();
+    else if (node) release(node);
+  }
   // A kept node of `shape` (release), without elements; null when none is kept.
   static std::shared_ptr<detail::Node<T>> released_node(const typename Array<T>::shape_type& shape);
   // A node made for `value`, never a kept one.
