@@ -483,6 +483,10 @@ TEST(ReleasedNodes, AResultInAKeptNodeHoldsOnlyItsOwnValues) {
   const V second = xgrad::matmul(twice, w);
   EXPECT_EQ(first.value(), w.value());
   EXPECT_EQ(second.value(), (Array<double>{{2.0, 4.0}, {6.0, 8.0}}));
+  // Values of more than 4 axes are freed, not kept: their results too.
+  const V five(xgrad::full<double>({1, 1, 1, 2, 2}, 0.5));
+  { const V dropped = xgrad::tanh(five); }
+  EXPECT_EQ(xgrad::tanh(five).value(), xgrad::full<double>({1, 1, 1, 2, 2}, std::tanh(0.5)));
 }
 
 TEST(ReleasedNodes, AKeptNodeForgetsItsOpItsGradientAndItsTakenValue) {

@@ -216,10 +216,12 @@ void Variable<T>::release(std::shared_ptr<detail::Node<T>>& handle) noexcept {
     for (auto& input : node.inputs) release(input.node_);
     detail::keep_input_list(node.inputs);
     // A value whose array a backward moved out (square's, into its input's
-    // gradient) may not keep its shape: such a node is freed.
+    // gradient) may not keep its shape: such a node is freed. So is one of
+    // more than 4 axes, whose shape a shelf could not copy without a heap
+    // allocation (xtensor's shape type holds 4 inline).
     const bool keeps_shape = node.value_taken || node.value.storage().size() == element_count(node.value.shape());
-    typename ReleasedNodes<T>::Handles* shelf =
-        kept->count == kKeptNodes || !keeps_shape ? nullptr : kept->shelf_for(node.value.shape(), true);
+    const bool keepable = keeps_shape && node.value.dimension() <= 4 && kept->count < kKeptNodes;
+    typename ReleasedNodes<T>::Handles* shelf = keepable ? kept->shelf_for(node.value.shape(), true) : nullptr;
     if (shelf) {
       // As a new node: the fields' defaults (Node), its elements freed.
       node.visit_mark = 0;
