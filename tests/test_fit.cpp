@@ -780,6 +780,22 @@ TEST(FitWeights, ValidationSplitEvaluateAndBatchesUseTheWeights) {
   EXPECT_EQ(model->kernel().value(), before);
 }
 
+// Integer class labels with validation weights: the labels as floats, the
+// weights kept beside them.
+TEST(FitWeights, ValidationDataTakesIntegerLabelsWithWeights) {
+  const Array<float> x_val = counting(3);
+  const Array<float> w_val{1.0f, 0.0f, 2.0f};
+  const nn::FitOptions options = nn::FitOptions().validation_data(x_val, xgrad::Array<std::int64_t>{2, 0, 1}, w_val);
+  ASSERT_TRUE(options.validation_data().has_value());
+  EXPECT_EQ(options.validation_data()->second, (Array<float>{2.0f, 0.0f, 1.0f}));
+  ASSERT_TRUE(options.validation_sample_weight().has_value());
+  EXPECT_EQ(*options.validation_sample_weight(), w_val);
+  // Given again without weights, the earlier weights go.
+  const nn::FitOptions unweighted =
+      nn::FitOptions(options).validation_data(x_val, xgrad::Array<std::int32_t>{2, 0, 1});
+  EXPECT_FALSE(unweighted.validation_sample_weight().has_value());
+}
+
 TEST(FitWeights, BadWeightsThrow) {
   const Array<float> x = counting(6), y = counting(6);
   auto model = line(0.5f, 0.0f);

@@ -188,6 +188,10 @@ struct FitOptions {
   FitOptions& validation_data(Array<T> x, const Array<L>& labels) {
     return validation_data(std::move(x), Array<T>(xt::cast<T>(labels)));
   }
+  template <typename L, typename = std::enable_if_t<detail::is_class_label_v<L>>>
+  FitOptions& validation_data(Array<T> x, const Array<L>& labels, Array<T> sample_weight) {
+    return validation_data(std::move(x), Array<T>(xt::cast<T>(labels)), std::move(sample_weight));
+  }
   const std::optional<std::pair<Array<T>, Array<T>>>& validation_data() const { return validation_; }
   const std::optional<Array<T>>& validation_sample_weight() const { return validation_sample_weight_; }
 
