@@ -88,11 +88,12 @@ void detail::keep_input_list(std::vector<Variable<T>>& list) noexcept {
 }
 
 namespace {
-// The released nodes a thread keeps for Variable::uninitialized(), at most
-// kKeptNodes of them, of at most kKeptShapes shapes: an op-by-op model's
-// few (a timestep's input, its state, its gates). About 600 bytes each:
-// their values' elements are freed (so the caching allocator still holds
-// every array's memory and accounts for it).
+// The released nodes a thread keeps for its next results (uninitialized,
+// make_node, result_taking_value), at most kKeptNodes of them, of at most
+// kKeptShapes shapes: an op-by-op model's few (a timestep's input, its
+// state, its gates). About 600 bytes each: their values' elements are freed
+// (so the caching allocator still holds every array's memory and accounts
+// for it).
 constexpr std::size_t kKeptNodes = 1024;
 constexpr std::size_t kKeptShapes = 8;
 

@@ -312,11 +312,12 @@ class Variable {
   [[noreturn]] void throw_value_taken() const;
   explicit Variable(std::shared_ptr<detail::Node<T>> node) : node_(std::move(node)) {}
   // Lets go of a node handle, leaving it empty. The last handle of a node
-  // keeps the node for uninitialized() to give out again (up to a bound per
-  // thread, the value's shape kept and its elements freed), after letting
-  // go of its inputs in turn: an op-by-op model releases and makes hundreds
-  // of nodes of the same few shapes per step, and making one (its node, its
-  // array's shape and strides) took longer than many of the ops themselves.
+  // keeps the node for the thread's next result of its shape (up to a bound
+  // per thread, the value's shape kept and its elements freed), after
+  // letting go of its inputs in turn: an op-by-op model releases and makes
+  // hundreds of nodes of the same few shapes per step, and making one (its
+  // node, its array's shape and strides) took longer than many of the ops
+  // themselves.
   static void release(std::shared_ptr<detail::Node<T>>& node) noexcept;
   // release() for the last handle; another is only dropped, here.
   static void let_go(std::shared_ptr<detail::Node<T>>& node) noexcept {
