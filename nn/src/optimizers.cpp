@@ -235,8 +235,9 @@ void Optimizer<T>::exclude_from_weight_decay(const typename Module<T>::NamedPara
     if (!index) continue;  // a weight this optimizer does not update (frozen)
     const std::size_t slash = path.rfind('/');
     const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-    for (const std::regex& expression : expressions)
-      if (std::regex_search(name, expression)) excluded[*index] = true;
+    if (std::any_of(expressions.begin(), expressions.end(),
+                    [&](const std::regex& expression) { return std::regex_search(name, expression); }))
+      excluded[*index] = true;  // a weight named twice (shared) is excluded by either name
   }
   excluded_from_decay_ = std::move(excluded);
 }
