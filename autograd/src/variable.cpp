@@ -224,18 +224,7 @@ void Variable<T>::release(std::shared_ptr<detail::Node<T>>& handle) noexcept {
     const bool keepable = keeps_shape && node.value.dimension() <= 4 && kept->count < kKeptNodes;
     typename ReleasedNodes<T>::Handles* shelf = keepable ? kept->shelf_for(node.value.shape(), true) : nullptr;
     if (shelf) {
-      // As a new node: the fields' defaults (Node), its elements freed.
-      node.visit_mark = 0;
-      node.op = nullptr;
-      node.requires_grad = node.graph_freed = node.has_grad = node.grad_is_uniform = false;
-      node.output_unread = node.value_taken = false;
-      node.uniform_grad = T(0);
-      node.uniform_grad_fn = nullptr;
-      node.grad_fn = nullptr;  // may release more nodes (a captured Variable): pending takes them
-      node.layer = nullptr;
-      node.grad.reset();
-      node.value_sum.reset();
-      node.value.storage() = typename Array<T>::storage_type();
+      node.clear_for_reuse();  // a node it releases in turn goes to pending
       try {
         shelf->push_back(std::move(node_handle));
         ++kept->count;

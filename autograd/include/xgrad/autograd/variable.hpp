@@ -83,6 +83,21 @@ struct Node {
   std::optional<T> value_sum;
 
   explicit Node(Array<T>&& v) : value(std::move(v)) {}
+  // Back to a new node's state, its value's shape kept and its elements
+  // freed, for a released node kept for the next result (Variable::release;
+  // the inputs already let go). Beside the fields: each field's default.
+  void clear_for_reuse() {
+    visit_mark = 0;
+    op = nullptr;
+    requires_grad = graph_freed = has_grad = grad_is_uniform = output_unread = value_taken = false;
+    uniform_grad = T(0);
+    uniform_grad_fn = nullptr;
+    grad_fn = nullptr;  // may release more nodes (a captured Variable)
+    layer = nullptr;
+    grad.reset();
+    value_sum.reset();
+    value.storage() = typename Array<T>::storage_type();
+  }
   // The value's shape, also once its elements were taken.
   const typename Array<T>::shape_type& shape() const { return value.shape(); }
   Node(const Node&) = delete;
