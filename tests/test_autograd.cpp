@@ -511,6 +511,31 @@ TEST(ReleasedNodes, AKeptNodeForgetsItsOpItsGradientAndItsTakenValue) {
   EXPECT_EQ(leaf.value(), (Array<double>{{1.0, 1.0}, {1.0, 1.0}}));
 }
 
+// Kept nodes keep their gradient arrays' shapes, not their elements: a
+// node reused for a new value starts without a gradient, and takes one of
+// whatever shape its value has then.
+TEST(ReleasedNodes, AKeptNodesGradientArrayHoldsOnlyItsNewGradient) {
+  {
+    const V leaf(Array<double>{{5.0, 6.0}, {7.0, 8.0}}, true);
+    xgrad::sum(xgrad::tanh(xgrad::tanh(leaf))).backward();
+  }
+  V zeroed(Array<double>{{1.0, 1.0}, {1.0, 1.0}}, true);
+  V copied(Array<double>{{1.0, 1.0}, {1.0, 1.0}}, true);
+  V reshaped(Array<double>{{1.0, 1.0}, {1.0, 1.0}}, true);
+  for (const V* v : {&zeroed, &copied, &reshaped}) EXPECT_FALSE(v->has_grad());
+  EXPECT_EQ(zeroed.grad_buffer(), (Array<double>{{0.0, 0.0}, {0.0, 0.0}}));
+  const Array<double> g{{1.0, 2.0}, {3.0, 4.0}};
+  copied.add_grad(g);
+  copied.add_grad(Array<double>(g));
+  EXPECT_EQ(copied.grad(), (Array<double>{{2.0, 4.0}, {6.0, 8.0}}));
+  reshaped.value() = Array<double>{1.0, 2.0, 3.0};
+  reshaped.add_grad(Array<double>{4.0, 5.0, 6.0});
+  EXPECT_EQ(reshaped.grad(), (Array<double>{4.0, 5.0, 6.0}));
+  reshaped.zero_grad();
+  reshaped.add_grad(Array<double>{7.0, 8.0, 9.0});
+  EXPECT_EQ(reshaped.grad(), (Array<double>{7.0, 8.0, 9.0}));
+}
+
 // A second step of an op-by-op loop runs in the nodes the first released.
 TEST(ReleasedNodes, ASecondStepInTheFirstStepsNodesComputesTheSameGradients) {
   xgrad::manual_seed(8);

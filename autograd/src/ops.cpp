@@ -231,15 +231,11 @@ Variable<T> matmul(const Variable<T>& a, const Variable<T>& b) {
         const std::size_t m = k == 0 ? 0 : av.size() / k;
         // product(beta, out) writes out = (a product) + beta · out. Into an
         // input without a gradient yet, it writes a new one whole (beta 0:
-        // BLAS reads nothing), so no zero-filled buffer is made first.
+        // BLAS reads nothing), so no zero-filled buffer is made first; a
+        // product of no terms adds nothing to zeros.
         const auto add_product_to_grad = [](Variable<T>& v, std::size_t inner, const auto& product) {
-          if (v.has_grad() || inner == 0) {
-            product(T(1), v.grad_buffer().data());
-            return;
-          }
-          Array<T> fresh = Array<T>::from_shape(v.value().shape());
-          product(T(0), fresh.data());
-          v.add_grad(std::move(fresh));
+          if (inner == 0) product(T(1), v.grad_buffer().data());
+          else v.add_written_grad([&](T beta, Array<T>& grad) { product(beta, grad.data()); });
         };
         if (in[0].requires_grad()) {  // dA[m, k] = g[m, n] · B^T
           const T* bt = gemm_transposes_b_first(m, k, n) ? transposed_in_pass(in[1]) : nullptr;
@@ -463,8 +459,13 @@ Variable<T> stack(const std::vector<Variable<T>>& values, std::size_t axis) {
   return Variable<T>::from_op(
       std::move(out), values, "stack",
       [axis](const Array<T>& g, const Array<T>&, std::vector<Variable<T>>& in) {
-        for (std::size_t i = 0; i < in.size(); ++i)
-          if (in[i].requires_grad()) in[i].add_grad(slice_of(g, axis, i));
+        for (std::size_t i = 0; i < in.size(); ++i) {
+          if (!in[i].requires_grad()) continue;
+          in[i].add_written_grad([&](T beta, Array<T>& grad) {
+            if (beta == T(0)) slice_of_into(g, axis, i, grad);
+            else add_into(grad.data(), slice_of(g, axis, i).data(), grad.data(), grad.size());
+          });
+        }
       });
 }
 

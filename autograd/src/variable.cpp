@@ -1,5 +1,6 @@
 #include "xgrad/autograd/variable.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <stdexcept>
@@ -321,8 +322,7 @@ namespace {
 // already has when that fits (zero_grad() keeps it for this).
 template <typename T>
 void fill_gradient(detail::Node<T>& node, T value) {
-  const auto& shape = node.shape();
-  if (!node.grad || node.grad->shape() != shape) node.grad = Array<T>::from_shape(shape);
+  node.gradient_array_of_shape();
   fill_into(node.grad->data(), node.grad->size(), value);
 }
 }  // namespace
@@ -383,7 +383,8 @@ void Variable<T>::add_grad(const Array<T>& g) {
   if (node_->has_grad) {
     add_to_gradient(*node_->grad, g);
   } else {
-    node_->grad = g;
+    Array<T>& grad = node_->gradient_array_of_shape();
+    std::copy(g.data(), g.data() + g.size(), grad.data());
     node_->has_grad = true;
   }
 }
@@ -395,7 +396,7 @@ void Variable<T>::add_grad(Array<T>&& g) {
   if (node_->has_grad) {
     add_to_gradient(*node_->grad, g);
   } else {
-    node_->grad = std::move(g);
+    node_->take_gradient(std::move(g));
     node_->has_grad = true;
   }
 }
@@ -530,7 +531,7 @@ void Variable<T>::backward(Array<T>&& grad_output, bool retain_graph) {
       if (check) detail::check_input_gradients(node->op, node->layer, node->shape(), node->inputs);
     }
     // Gradients of intermediate values are not kept (as in PyTorch).
-    node->grad.reset();
+    node->free_gradient_elements();
     node->has_grad = false;
     node->grad_is_uniform = false;
     if (!retain_graph) {

@@ -75,7 +75,11 @@ struct Node {
   Array<T> value;
   // Meaningful only with has_grad; kept after zero_grad() for grad_buffer()
   // to reuse. Optional: a default Array is 0-D with one element, an
-  // allocation for every node, and most nodes never get a gradient.
+  // allocation for every node, and most nodes never get a gradient. Once
+  // made, it keeps its shape when its elements are freed (after backward()
+  // used it, and in a kept node), so that the node's next gradient is its
+  // elements alone: making or moving an xtensor array costs tens of
+  // nanoseconds (its shape, strides and backstrides), per op.
   std::optional<Array<T>> grad;
   // The sum of value's elements when the op that made it had it from the
   // same pass (square): a sum or mean reads it instead of the array. The
@@ -94,12 +98,29 @@ struct Node {
     uniform_grad_fn = nullptr;
     grad_fn = nullptr;  // may release more nodes (a captured Variable)
     layer = nullptr;
-    grad.reset();
+    free_gradient_elements();
     value_sum.reset();
     value.storage() = typename Array<T>::storage_type();
   }
   // The value's shape, also once its elements were taken.
   const typename Array<T>::shape_type& shape() const { return value.shape(); }
+  // The gradient array, of the value's shape, with room for its elements
+  // (unspecified): the kept one when it has the shape.
+  Array<T>& gradient_array_of_shape() {
+    const auto& s = shape();
+    if (!grad || !shapes_equal(grad->shape(), s)) grad = Array<T>::from_shape(s);
+    else grad->storage().resize(element_count(s));  // a new block only when the size differs
+    return *grad;
+  }
+  // Takes g, of the value's shape, as the gradient: its elements alone when
+  // the kept array has that shape.
+  void take_gradient(Array<T>&& g) {
+    if (grad && shapes_equal(grad->shape(), g.shape())) grad->storage().swap(g.storage());
+    else grad = std::move(g);
+  }
+  void free_gradient_elements() {
+    if (grad) grad->storage() = typename Array<T>::storage_type();
+  }
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
   // Releases the chain of inputs without recursion, so a graph of 100,000
@@ -202,6 +223,19 @@ class Variable {
   // Adds `g` to the gradient; `g` must have exactly the value's shape.
   void add_grad(const Array<T>& g);
   void add_grad(Array<T>&& g);
+  // For op implementations: adds the gradient that write(beta, grad) writes
+  // as grad = gradient + beta · grad (BLAS's beta): with beta 1 into the
+  // gradient the value holds, else with beta 0 into an array of the value's
+  // shape whose elements are unspecified. No array is made and moved first.
+  template <typename Write>
+  void add_written_grad(Write&& write) {
+    if (node_->has_grad) {
+      write(T(1), grad_buffer());
+      return;
+    }
+    write(T(0), node_->gradient_array_of_shape());
+    node_->has_grad = true;
+  }
   // Adds `value` to every element of the gradient (a sum's or mean's),
   // without writing an array while nothing reads it.
   void add_uniform_grad(T value);
