@@ -166,6 +166,85 @@ TEST(Metrics, ShapesThatDoNotFitThrowNamingBoth) {
                                                  {"unknown metric 'f1'"}));
 }
 
+// Keras' sample_weight: a weighted Mean of the metric's values, Σ w·v / Σ w,
+// each value weighed by its sample's weight. MAE's rows 0.5 and 1 with
+// weights 2 and 1: (1 + 1) / 3; then a row of 1 with weight 0.5:
+// 2.5 / 3.5. RMSE's elements (1, 0, 0, 4) with the same weights per
+// sample: (2·1 + 2·0 + 1·0 + 1·4) / 6.
+TEST(Metrics, SampleWeightsWeighEachSamplesValues) {
+  nn::MeanAbsoluteError<float> mae;
+  nn::RootMeanSquaredError<float> rmse;
+  const Array<float> y_true{{0, 1}, {2, 3}}, y_pred{{1, 1}, {2, 5}}, weights{2, 1};
+  mae.update_state(y_true, y_pred, weights);
+  rmse.update_state(y_true, y_pred, weights);
+  EXPECT_DOUBLE_EQ(mae.result(), 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(rmse.result(), std::sqrt(6.0 / 6.0));
+  mae.update_state(Array<float>{{1, 1}}, Array<float>{{0, 0}}, Array<float>{0.5f});
+  EXPECT_DOUBLE_EQ(mae.result(), 2.5 / 3.5);
+  // Without weights, each value weighs 1 (the figures of the tests above).
+  mae.update_state(Array<float>{{1, 1}}, Array<float>{{0, 0}});
+  EXPECT_DOUBLE_EQ(mae.result(), 3.5 / 4.5);
+  // A 0-D weight weighs the whole batch: the figure stays, the state doubles.
+  nn::MeanSquaredError<float> mse;
+  mse.update_state(y_true, y_pred, Array<float>(2.0f));
+  EXPECT_EQ(mse.state(), (std::vector<double>{5.0, 4.0}));  // rows 0.5 and 2
+  // Weights all 0: nothing counted, the figure 0 (Keras' divide_no_nan).
+  nn::MeanAbsoluteError<float> none;
+  none.update_state(y_true, y_pred, Array<float>{0, 0});
+  EXPECT_EQ(none.result(), 0.0);
+}
+
+// Values of a sample's several elements or steps: [B] weights cover all of
+// a sample's values, [B, T] weights each step's. Accuracy's matches
+// [[1, 0], [1, 1]] with weights 3, 1: (3 + 0 + 1 + 1) / 8. Sparse labels
+// [[0, 0]] against argmaxes [[0, 1]] with step weights [[1, 3]]: 1 / 4,
+// also with int64 labels and through "accuracy" as make_metric resolves it.
+TEST(Metrics, SampleWeightsCoverASamplesElementsOrEachStep) {
+  nn::Accuracy<float> accuracy;
+  accuracy.update_state(Array<float>{{1, 2}, {3, 4}}, Array<float>{{1, 0}, {3, 4}}, Array<float>{3, 1});
+  EXPECT_DOUBLE_EQ(accuracy.result(), 5.0 / 8.0);
+  const Array<float> scores{{{0.9f, 0.1f}, {0.2f, 0.8f}}};
+  const Array<float> steps{{1, 3}};
+  nn::SparseCategoricalAccuracy<float> sparse;
+  sparse.update_state(Array<float>{{0, 0}}, scores, steps);
+  EXPECT_DOUBLE_EQ(sparse.result(), 0.25);
+  sparse.reset_state();
+  sparse.update_state(Array<std::int64_t>{{0, 0}}, scores, steps);
+  EXPECT_DOUBLE_EQ(sparse.result(), 0.25);
+  auto resolved = nn::make_metric("accuracy");
+  resolved->update_state(Array<std::int32_t>{{0, 0}}, scores, steps);
+  EXPECT_DOUBLE_EQ(resolved->result(), 0.25);
+  nn::CategoricalAccuracy<float> categorical;  // classes 1, 0 against argmaxes 1, 2
+  categorical.update_state(Array<float>{{0, 1, 0}, {1, 0, 0}}, Array<float>{{0.2f, 0.7f, 0.1f}, {0.1f, 0.2f, 0.7f}},
+                           Array<float>{3, 1});
+  EXPECT_DOUBLE_EQ(categorical.result(), 0.75);
+}
+
+// A metric of one's own that adds sums and counts itself.
+class CountingMetric : public nn::MeanMetric<float> {
+ public:
+  CountingMetric() : nn::MeanMetric<float>("counting", nn::MetricDirection::up) {}
+
+ protected:
+  void update(const Array<float>&, const Array<float>& y_pred) override { add(0.0, y_pred.size()); }
+};
+
+TEST(Metrics, WeightsThatDoNotFitThrowNamingTheMetricAndTheShapes) {
+  nn::MeanAbsoluteError<float> mae;
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { mae.update_state(Array<float>{{1, 2}, {3, 4}}, Array<float>{{1, 2}, {3, 4}}, Array<float>{1, 2, 3}); },
+      {"MeanAbsoluteError", "sample_weight of shape (3,)", "(2,)"}));
+  nn::Accuracy<float> accuracy;
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { accuracy.update_state(Array<float>{{1, 2}}, Array<float>{{1, 2}}, column({1, 2})); },
+      {"Accuracy", "sample_weight of shape (2, 1)", "(1, 2)"}));
+  EXPECT_EQ(mae.result(), 0.0);  // nothing added
+  CountingMetric own;
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { own.update_state(Array<float>{1}, Array<float>{1}, Array<float>{1}); },
+      {"metric 'counting'", "no sample weights", "update_weighted"}));
+}
+
 // make_metric names a metric as given (Keras' compile logs "mae" under
 // "mae") and resolves "accuracy" from the first batch as Keras' compile:
 // y_pred [B, 1] -> binary_accuracy, labels of one axis fewer -> sparse.

@@ -39,24 +39,23 @@ std::size_t argmax(const T* values, std::size_t n) {
   return best;
 }
 
-// Each row's mean of f(y_pred − y_true) over the last axis, summed over the
-// rows; adds that sum and the row count to `metric` through `add`.
+// The shape of shape's rows: all but its last axis. A 0-D or 1-D shape is
+// its own (each element its own row), and so is one whose last axis is
+// empty (no elements: no rows).
+Shape rows_of(const Shape& shape) {
+  return shape.size() >= 2 && shape.back() > 0 ? Shape(shape.begin(), shape.end() - 1) : shape;
+}
+
+// Each row's mean of f(y_pred − y_true) over its k elements, the value of
+// a row unit (UnitMeanMetric::add_units).
 template <typename T, typename F>
-std::pair<double, double> row_means(const char* metric, const Array<T>& y_true,
-                                    const Array<T>& y_pred, F f) {
-  const Shape shape = common_shape(metric, y_true, y_pred);
-  const std::size_t n = element_count(shape), k = row_length(shape);
-  if (n == 0) return {0.0, 0.0};
-  const T* t = y_true.data();
-  const T* p = y_pred.data();
-  double sum = 0.0;
-  for (std::size_t row = 0; row < n / k; ++row) {
+auto row_mean(const Array<T>& y_true, const Array<T>& y_pred, std::size_t k, F f) {
+  return [t = y_true.data(), p = y_pred.data(), k, f](std::size_t row) {
     double row_sum = 0.0;
     for (std::size_t j = row * k; j < (row + 1) * k; ++j)
       row_sum += f(static_cast<double>(p[j]) - static_cast<double>(t[j]));
-    sum += row_sum / static_cast<double>(k);
-  }
-  return {sum, static_cast<double>(n / k)};
+    return row_sum / static_cast<double>(k);
+  };
 }
 
 // "accuracy" as Keras' compile resolves it, on the first batch.
@@ -107,21 +106,27 @@ class ResolvedAccuracy : public Metric<T> {
 
  protected:
   void update(const Array<T>& y_true, const Array<T>& y_pred) override {
-    if (!resolved_) {
-      const auto& p = y_pred.shape();
-      const auto& t = y_true.shape();
-      if (p.size() >= 1 && p.back() == 1) {
-        resolve(0);
-      } else if (t.size() < p.size() || (t.size() >= 1 && t.back() == 1)) {
-        resolve(1);
-      } else {
-        resolve(2);
-      }
-    }
+    resolve_for(y_true, y_pred);
     resolved_->update_state(y_true, y_pred);
+  }
+  void update_weighted(const Array<T>& y_true, const Array<T>& y_pred, const Array<T>& sample_weight) override {
+    resolve_for(y_true, y_pred);
+    resolved_->update_state(y_true, y_pred, sample_weight);
   }
 
  private:
+  void resolve_for(const Array<T>& y_true, const Array<T>& y_pred) {
+    if (resolved_) return;
+    const auto& p = y_pred.shape();
+    const auto& t = y_true.shape();
+    if (p.size() >= 1 && p.back() == 1) {
+      resolve(0);
+    } else if (t.size() < p.size() || (t.size() >= 1 && t.back() == 1)) {
+      resolve(1);
+    } else {
+      resolve(2);
+    }
+  }
   // 0: binary_accuracy, 1: sparse_categorical_accuracy, 2: categorical_accuracy.
   void resolve(int kind) {
     kind_ = kind;
@@ -165,25 +170,54 @@ void Metric<T>::update_state(const Array<std::int32_t>& y_true, const Array<T>& 
 }
 
 template <typename T>
-void Accuracy<T>::update(const Array<T>& y_true, const Array<T>& y_pred) {
-  const std::size_t n = element_count(common_shape("Accuracy", y_true, y_pred));
-  std::size_t equal = 0;
-  for (std::size_t i = 0; i < n; ++i) equal += y_true.data()[i] == y_pred.data()[i];
-  this->add(static_cast<double>(equal), static_cast<double>(n));
+void Metric<T>::update_state(const Array<std::int64_t>& y_true, const Array<T>& y_pred,
+                             const Array<T>& sample_weight) {
+  update_weighted(Array<T>(xt::cast<T>(y_true)), y_pred, sample_weight);
 }
 
 template <typename T>
-void BinaryAccuracy<T>::update(const Array<T>& y_true, const Array<T>& y_pred) {
-  const std::size_t n = element_count(common_shape("BinaryAccuracy", y_true, y_pred));
+void Metric<T>::update_state(const Array<std::int32_t>& y_true, const Array<T>& y_pred,
+                             const Array<T>& sample_weight) {
+  update_weighted(Array<T>(xt::cast<T>(y_true)), y_pred, sample_weight);
+}
+
+template <typename T>
+void Metric<T>::update_weighted(const Array<T>&, const Array<T>&, const Array<T>&) {
+  throw std::invalid_argument("metric '" + name() + "' takes no sample weights: a metric of your own takes "
+                              "them by overriding update_weighted, or by deriving from UnitMeanMetric");
+}
+
+template <typename T>
+std::size_t UnitMeanMetric<T>::units_per_weight(const char* metric, const Shape& units,
+                                                const Array<T>& sample_weight) {
+  const auto& weights = sample_weight.shape();
+  if (weights.size() > units.size() || !std::equal(weights.begin(), weights.end(), units.begin())) {
+    throw std::invalid_argument(std::string(metric) + ": sample_weight of shape " +
+                                shape_to_string(sample_weight.shape()) + " does not fit the batch's values of shape " +
+                                shape_to_string(units) + ": it must be a leading part of their shape ([B] for [B, ...])");
+  }
+  const std::size_t n = element_count(units), w = sample_weight.size();
+  return w == 0 || n == 0 ? 1 : n / w;
+}
+
+template <typename T>
+void Accuracy<T>::measure(const Array<T>& y_true, const Array<T>& y_pred, const Array<T>* sample_weight) {
+  this->add_units("Accuracy", common_shape("Accuracy", y_true, y_pred), sample_weight,
+                  [t = y_true.data(), p = y_pred.data()](std::size_t i) { return t[i] == p[i] ? 1.0 : 0.0; });
+}
+
+template <typename T>
+void BinaryAccuracy<T>::measure(const Array<T>& y_true, const Array<T>& y_pred, const Array<T>* sample_weight) {
   const T threshold = static_cast<T>(threshold_);
-  std::size_t equal = 0;
-  for (std::size_t i = 0; i < n; ++i)
-    equal += y_true.data()[i] == (y_pred.data()[i] > threshold ? T(1) : T(0));
-  this->add(static_cast<double>(equal), static_cast<double>(n));
+  this->add_units("BinaryAccuracy", common_shape("BinaryAccuracy", y_true, y_pred), sample_weight,
+                  [t = y_true.data(), p = y_pred.data(), threshold](std::size_t i) {
+                    return t[i] == (p[i] > threshold ? T(1) : T(0)) ? 1.0 : 0.0;
+                  });
 }
 
 template <typename T>
-void SparseCategoricalAccuracy<T>::update(const Array<T>& y_true, const Array<T>& y_pred) {
+void SparseCategoricalAccuracy<T>::measure(const Array<T>& y_true, const Array<T>& y_pred,
+                                           const Array<T>* sample_weight) {
   const Shape labels = to_shape(y_true.shape()), scores = to_shape(y_pred.shape());
   const bool fits =
       !scores.empty() && scores.back() > 0 &&
@@ -196,51 +230,50 @@ void SparseCategoricalAccuracy<T>::update(const Array<T>& y_true, const Array<T>
         shapes_of("SparseCategoricalAccuracy", labels, scores) +
         ": y_true must be y_pred's shape without its last axis (the classes), or with 1 there");
   }
-  const std::size_t classes = scores.back(), rows = y_pred.size() / classes;
-  std::size_t hits = 0;
-  for (std::size_t r = 0; r < rows; ++r)
-    hits += static_cast<T>(argmax(y_pred.data() + r * classes, classes)) == y_true.data()[r];
-  this->add(static_cast<double>(hits), static_cast<double>(rows));
+  const std::size_t classes = scores.back();
+  this->add_units("SparseCategoricalAccuracy", Shape(scores.begin(), scores.end() - 1), sample_weight,
+                  [t = y_true.data(), p = y_pred.data(), classes](std::size_t r) {
+                    return static_cast<T>(argmax(p + r * classes, classes)) == t[r] ? 1.0 : 0.0;
+                  });
 }
 
 template <typename T>
-void CategoricalAccuracy<T>::update(const Array<T>& y_true, const Array<T>& y_pred) {
+void CategoricalAccuracy<T>::measure(const Array<T>& y_true, const Array<T>& y_pred, const Array<T>* sample_weight) {
   if (y_true.shape() != y_pred.shape() || y_pred.dimension() == 0 || y_pred.shape().back() == 0) {
     throw std::invalid_argument(
         shapes_of("CategoricalAccuracy", to_shape(y_true.shape()), to_shape(y_pred.shape())) +
         ": they must have the same shape, the classes on the last axis");
   }
-  const std::size_t classes = y_pred.shape().back(), rows = y_pred.size() / classes;
-  std::size_t hits = 0;
-  for (std::size_t r = 0; r < rows; ++r)
-    hits += argmax(y_true.data() + r * classes, classes) ==
-            argmax(y_pred.data() + r * classes, classes);
-  this->add(static_cast<double>(hits), static_cast<double>(rows));
+  const Shape shape = to_shape(y_pred.shape());
+  const std::size_t classes = shape.back();
+  this->add_units("CategoricalAccuracy", Shape(shape.begin(), shape.end() - 1), sample_weight,
+                  [t = y_true.data(), p = y_pred.data(), classes](std::size_t r) {
+                    return argmax(t + r * classes, classes) == argmax(p + r * classes, classes) ? 1.0 : 0.0;
+                  });
 }
 
 template <typename T>
-void MeanAbsoluteError<T>::update(const Array<T>& y_true, const Array<T>& y_pred) {
-  const auto [sum, rows] =
-      row_means("MeanAbsoluteError", y_true, y_pred, [](double e) { return std::abs(e); });
-  this->add(sum, rows);
+void MeanAbsoluteError<T>::measure(const Array<T>& y_true, const Array<T>& y_pred, const Array<T>* sample_weight) {
+  const Shape shape = common_shape("MeanAbsoluteError", y_true, y_pred);
+  this->add_units("MeanAbsoluteError", rows_of(shape), sample_weight,
+                  row_mean(y_true, y_pred, row_length(shape), [](double e) { return std::abs(e); }));
 }
 
 template <typename T>
-void MeanSquaredError<T>::update(const Array<T>& y_true, const Array<T>& y_pred) {
-  const auto [sum, rows] =
-      row_means("MeanSquaredError", y_true, y_pred, [](double e) { return e * e; });
-  this->add(sum, rows);
+void MeanSquaredError<T>::measure(const Array<T>& y_true, const Array<T>& y_pred, const Array<T>* sample_weight) {
+  const Shape shape = common_shape("MeanSquaredError", y_true, y_pred);
+  this->add_units("MeanSquaredError", rows_of(shape), sample_weight,
+                  row_mean(y_true, y_pred, row_length(shape), [](double e) { return e * e; }));
 }
 
 template <typename T>
-void RootMeanSquaredError<T>::update(const Array<T>& y_true, const Array<T>& y_pred) {
-  const std::size_t n = element_count(common_shape("RootMeanSquaredError", y_true, y_pred));
-  double sum = 0.0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const double e = static_cast<double>(y_pred.data()[i]) - static_cast<double>(y_true.data()[i]);
-    sum += e * e;
-  }
-  this->add(sum, static_cast<double>(n));
+void RootMeanSquaredError<T>::measure(const Array<T>& y_true, const Array<T>& y_pred,
+                                      const Array<T>* sample_weight) {
+  this->add_units("RootMeanSquaredError", common_shape("RootMeanSquaredError", y_true, y_pred), sample_weight,
+                  [t = y_true.data(), p = y_pred.data()](std::size_t i) {
+                    const double e = static_cast<double>(p[i]) - static_cast<double>(t[i]);
+                    return e * e;
+                  });
 }
 
 template <typename T>
@@ -271,6 +304,7 @@ std::shared_ptr<Metric<T>> make_metric(const std::string& name) {
 #define XGRAD_DEFINE_METRICS(T)                            \
   template class Metric<T>;                                \
   template class MeanMetric<T>;                            \
+  template class UnitMeanMetric<T>;                        \
   template class Accuracy<T>;                              \
   template class BinaryAccuracy<T>;                        \
   template class SparseCategoricalAccuracy<T>;             \

@@ -34,6 +34,14 @@
 // dtype) or int32 / int64 arrays, converted to T (exact below 2^24 for
 // float). A non-integer float label never equals an argmax, so it counts as
 // a miss, as in Keras.
+//
+// With Keras' sample_weight (update_state's third argument), each summed
+// unit (element, row or label) counts for its sample's weight: total adds
+// weight · value and count adds weight, as Keras' weighted Mean with the
+// weights broadcast over the values. The weights have the samples' shape
+// or a leading part of it ([B], or [B, T] for values [B, T, ...]: one
+// weight per sample and step); 0-D: one weight for the whole batch. Other
+// shapes throw std::invalid_argument naming the metric and the shapes.
 
 #include <cstddef>
 #include <cstdint>
@@ -59,6 +67,12 @@ class Metric {
   void update_state(const Array<T>& y_true, const Array<T>& y_pred) { update(y_true, y_pred); }
   void update_state(const Array<std::int64_t>& y_true, const Array<T>& y_pred);
   void update_state(const Array<std::int32_t>& y_true, const Array<T>& y_pred);
+  // The same weighted by Keras' sample_weight (see the top of this file).
+  void update_state(const Array<T>& y_true, const Array<T>& y_pred, const Array<T>& sample_weight) {
+    update_weighted(y_true, y_pred, sample_weight);
+  }
+  void update_state(const Array<std::int64_t>& y_true, const Array<T>& y_pred, const Array<T>& sample_weight);
+  void update_state(const Array<std::int32_t>& y_true, const Array<T>& y_pred, const Array<T>& sample_weight);
   // The figure so far; 0 before any update.
   virtual double result() const = 0;
   virtual void reset_state() = 0;
@@ -84,6 +98,10 @@ class Metric {
       : name_(std::move(name)), direction_(direction) {}
   // The batch, for a derived metric to add to its state.
   virtual void update(const Array<T>& y_true, const Array<T>& y_pred) = 0;
+  // The batch with sample weights. Every metric of xgrad's has one; a
+  // metric of your own that does not override it throws
+  // std::invalid_argument naming it.
+  virtual void update_weighted(const Array<T>& y_true, const Array<T>& y_pred, const Array<T>& sample_weight);
 
  private:
   std::string name_;
@@ -92,7 +110,7 @@ class Metric {
 
 // Keras' Mean state: total and count, result total / count. The base of
 // every metric below; a metric of your own can derive from it and add() the
-// sum and count of each batch.
+// sum and count of each batch (or from UnitMeanMetric, to take weights).
 template <typename T = float>
 class MeanMetric : public Metric<T> {
  public:
@@ -115,15 +133,51 @@ class MeanMetric : public Metric<T> {
   double total_ = 0.0, count_ = 0.0;
 };
 
+// A MeanMetric over a batch's units (its elements, rows or labels) that
+// takes sample weights: each of xgrad's metrics below is one. A metric of
+// your own derives from it and implements measure(), which adds the batch
+// through add_units(); update_state with or without weights both go there.
+template <typename T = float>
+class UnitMeanMetric : public MeanMetric<T> {
+ protected:
+  using MeanMetric<T>::MeanMetric;
+  // The batch, with its sample weights or without them (null).
+  virtual void measure(const Array<T>& y_true, const Array<T>& y_pred, const Array<T>* sample_weight) = 0;
+  // Adds the batch's units, of shape `units` in row-major order: value(u)
+  // for unit u to the total and 1 to the count, both times its sample's
+  // weight when there are weights. Throws std::invalid_argument naming
+  // `metric` when the weights' shape is not a leading part of `units`.
+  template <typename F>
+  void add_units(const char* metric, const Shape& units, const Array<T>* sample_weight, F value) {
+    const std::size_t n = element_count(units);
+    const std::size_t per_weight = sample_weight ? units_per_weight(metric, units, *sample_weight) : 1;
+    double total = 0.0, count = 0.0;
+    for (std::size_t u = 0; u < n; ++u) {
+      const double weight = sample_weight ? static_cast<double>(sample_weight->data()[u / per_weight]) : 1.0;
+      total += weight * static_cast<double>(value(u));
+      count += weight;
+    }
+    this->add(total, count);
+  }
+
+ private:
+  void update(const Array<T>& y_true, const Array<T>& y_pred) final { measure(y_true, y_pred, nullptr); }
+  void update_weighted(const Array<T>& y_true, const Array<T>& y_pred, const Array<T>& sample_weight) final {
+    measure(y_true, y_pred, &sample_weight);
+  }
+  // How many consecutive units each weight covers.
+  static std::size_t units_per_weight(const char* metric, const Shape& units, const Array<T>& sample_weight);
+};
+
 // keras.metrics.Accuracy: how often y_pred equals y_true exactly.
 template <typename T = float>
-class Accuracy : public MeanMetric<T> {
+class Accuracy : public UnitMeanMetric<T> {
  public:
   explicit Accuracy(std::string name = "accuracy")  // Keras: "accuracy"
-      : MeanMetric<T>(std::move(name), MetricDirection::up) {}
+      : UnitMeanMetric<T>(std::move(name), MetricDirection::up) {}
 
  protected:
-  void update(const Array<T>& y_true, const Array<T>& y_pred) override;
+  void measure(const Array<T>& y_true, const Array<T>& y_pred, const Array<T>* sample_weight) override;
 };
 
 struct BinaryAccuracyOptions {
@@ -134,14 +188,14 @@ struct BinaryAccuracyOptions {
 // keras.metrics.BinaryAccuracy: how often (y_pred > threshold) equals y_true
 // (labels 0 or 1).
 template <typename T = float>
-class BinaryAccuracy : public MeanMetric<T> {
+class BinaryAccuracy : public UnitMeanMetric<T> {
  public:
   explicit BinaryAccuracy(BinaryAccuracyOptions options = {})
-      : MeanMetric<T>(options.name(), MetricDirection::up), threshold_(options.threshold()) {}
+      : UnitMeanMetric<T>(options.name(), MetricDirection::up), threshold_(options.threshold()) {}
   double threshold() const { return threshold_; }
 
  protected:
-  void update(const Array<T>& y_true, const Array<T>& y_pred) override;
+  void measure(const Array<T>& y_true, const Array<T>& y_pred, const Array<T>* sample_weight) override;
 
  private:
   double threshold_;
@@ -150,60 +204,60 @@ class BinaryAccuracy : public MeanMetric<T> {
 // keras.metrics.SparseCategoricalAccuracy: how often the class label y_true
 // equals argmax(y_pred) over the last axis (scores, probabilities or logits).
 template <typename T = float>
-class SparseCategoricalAccuracy : public MeanMetric<T> {
+class SparseCategoricalAccuracy : public UnitMeanMetric<T> {
  public:
   explicit SparseCategoricalAccuracy(std::string name = "sparse_categorical_accuracy")
-      : MeanMetric<T>(std::move(name), MetricDirection::up) {}
+      : UnitMeanMetric<T>(std::move(name), MetricDirection::up) {}
 
  protected:
-  void update(const Array<T>& y_true, const Array<T>& y_pred) override;
+  void measure(const Array<T>& y_true, const Array<T>& y_pred, const Array<T>* sample_weight) override;
 };
 
 // keras.metrics.CategoricalAccuracy: how often argmax(y_true) (one-hot rows)
 // equals argmax(y_pred), over the last axis.
 template <typename T = float>
-class CategoricalAccuracy : public MeanMetric<T> {
+class CategoricalAccuracy : public UnitMeanMetric<T> {
  public:
   explicit CategoricalAccuracy(std::string name = "categorical_accuracy")
-      : MeanMetric<T>(std::move(name), MetricDirection::up) {}
+      : UnitMeanMetric<T>(std::move(name), MetricDirection::up) {}
 
  protected:
-  void update(const Array<T>& y_true, const Array<T>& y_pred) override;
+  void measure(const Array<T>& y_true, const Array<T>& y_pred, const Array<T>* sample_weight) override;
 };
 
 // keras.metrics.MeanAbsoluteError.
 template <typename T = float>
-class MeanAbsoluteError : public MeanMetric<T> {
+class MeanAbsoluteError : public UnitMeanMetric<T> {
  public:
   explicit MeanAbsoluteError(std::string name = "mean_absolute_error")
-      : MeanMetric<T>(std::move(name), MetricDirection::down) {}
+      : UnitMeanMetric<T>(std::move(name), MetricDirection::down) {}
 
  protected:
-  void update(const Array<T>& y_true, const Array<T>& y_pred) override;
+  void measure(const Array<T>& y_true, const Array<T>& y_pred, const Array<T>* sample_weight) override;
 };
 
 // keras.metrics.MeanSquaredError.
 template <typename T = float>
-class MeanSquaredError : public MeanMetric<T> {
+class MeanSquaredError : public UnitMeanMetric<T> {
  public:
   explicit MeanSquaredError(std::string name = "mean_squared_error")
-      : MeanMetric<T>(std::move(name), MetricDirection::down) {}
+      : UnitMeanMetric<T>(std::move(name), MetricDirection::down) {}
 
  protected:
-  void update(const Array<T>& y_true, const Array<T>& y_pred) override;
+  void measure(const Array<T>& y_true, const Array<T>& y_pred, const Array<T>* sample_weight) override;
 };
 
 // keras.metrics.RootMeanSquaredError: sqrt of the mean squared error over
 // every element seen (not a mean of per-batch roots).
 template <typename T = float>
-class RootMeanSquaredError : public MeanMetric<T> {
+class RootMeanSquaredError : public UnitMeanMetric<T> {
  public:
   explicit RootMeanSquaredError(std::string name = "root_mean_squared_error")
-      : MeanMetric<T>(std::move(name), MetricDirection::down) {}
+      : UnitMeanMetric<T>(std::move(name), MetricDirection::down) {}
   double result() const override;
 
  protected:
-  void update(const Array<T>& y_true, const Array<T>& y_pred) override;
+  void measure(const Array<T>& y_true, const Array<T>& y_pred, const Array<T>* sample_weight) override;
 };
 
 // A metric by the name Keras' compile(metrics=[...]) takes, named as given
@@ -221,6 +275,7 @@ std::shared_ptr<Metric<T>> make_metric(const std::string& name);
 #define XGRAD_DECLARE_METRICS(T)                                                      \
   extern template class Metric<T>;                                                    \
   extern template class MeanMetric<T>;                                                \
+  extern template class UnitMeanMetric<T>;                                            \
   extern template class Accuracy<T>;                                                  \
   extern template class BinaryAccuracy<T>;                                            \
   extern template class SparseCategoricalAccuracy<T>;                                 \
