@@ -796,6 +796,75 @@ TEST(FitWeights, ValidationDataTakesIntegerLabelsWithWeights) {
   EXPECT_FALSE(unweighted.validation_sample_weight().has_value());
 }
 
+// Keras' compile(weighted_metrics=...): the weighted metrics take the
+// sample weights, the metrics do not. y_pred = x = 0, 1, 2, 3 against y = 0
+// with weights 1, 0, 2, 1: mae (0 + 1 + 2 + 3) / 4; the weighted mae
+// (0 + 0 + 4 + 3) / 4, keyed "weighted_mae" beside "mae" (tf.keras); the
+// weighted mse (0 + 0 + 8 + 9) / 4, keyed "mse". Batches of 3 add up to
+// the same figures.
+TEST(FitWeights, WeightedMetricsTakeTheSampleWeights) {
+  const Array<float> x = counting(4), y = xgrad::zeros<float>({4, 1});
+  const Array<float> weights{1.0f, 0.0f, 2.0f, 1.0f};
+  auto model = line(1.0f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.0));
+  nn::Trainer<float> trainer(*model, optimizer, "mse", {nn::make_metric("mae")},
+                             {nn::make_metric("mae"), nn::make_metric("mse")});
+  EXPECT_EQ(trainer.weighted_metrics().size(), 2u);
+  const nn::Logs weighted = trainer.evaluate(x, y, weights, nn::EvaluateOptions().batch_size(3));
+  EXPECT_EQ(weighted.names(), "loss, mae, weighted_mae, mse");
+  EXPECT_DOUBLE_EQ(weighted.at("mae"), 6.0 / 4.0);
+  EXPECT_DOUBLE_EQ(weighted.at("weighted_mae"), 7.0 / 4.0);
+  EXPECT_DOUBLE_EQ(weighted.at("mse"), 17.0 / 4.0);
+  // Without weights, every sample weighs 1.
+  const nn::Logs plain = trainer.evaluate(x, y);
+  EXPECT_DOUBLE_EQ(plain.at("weighted_mae"), 6.0 / 4.0);
+  EXPECT_DOUBLE_EQ(plain.at("mse"), 14.0 / 4.0);
+  // fit: the training weights and the validation data's own.
+  const nn::History history = trainer.fit(
+      x, y, nn::FitOptions().epochs(1).batch_size(2).verbose(0).sample_weight(weights).validation_data(
+                x, y, Array<float>{0.0f, 0.0f, 0.0f, 1.0f}));
+  EXPECT_DOUBLE_EQ(history.values("weighted_mae").at(0), 7.0 / 4.0);
+  EXPECT_DOUBLE_EQ(history.values("val_weighted_mae").at(0), 3.0);
+  EXPECT_DOUBLE_EQ(history.values("val_mae").at(0), 6.0 / 4.0);
+  EXPECT_EQ(trainer.metric_direction("weighted_mae"), nn::MetricDirection::down);
+  trainer.reset_metrics();
+  EXPECT_DOUBLE_EQ(trainer.test_on_batch(x, y, weights).at("weighted_mae"), 7.0 / 4.0);
+}
+
+// A metric of one's own without update_weighted.
+class Unweighable : public nn::MeanMetric<float> {
+ public:
+  explicit Unweighable(std::string name) : nn::MeanMetric<float>(std::move(name), nn::MetricDirection::up) {}
+
+ protected:
+  void update(const Array<float>&, const Array<float>&) override {}
+};
+
+TEST(FitWeights, MetricKeysThatClashThrow) {
+  auto model = line(1.0f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters());
+  const auto metric = [](const char* name) { return std::make_shared<nn::MeanAbsoluteError<float>>(name); };
+  const auto compile = [&](nn::MetricList<float> metrics, nn::MetricList<float> weighted) {
+    nn::Trainer<float> trainer(*model, optimizer, "mse", std::move(metrics), std::move(weighted));
+  };
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { compile({metric("a"), metric("a")}, {}); },
+                                                 {"metric 1", "'a'"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { compile({metric("a")}, {metric("a"), metric("a")}); },
+                                                 {"weighted metric 1", "'weighted_a'"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { compile({metric("loss")}, {}); }, {"'loss'"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { compile({}, {metric("loss")}); }, {"'loss'"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { compile({}, {nullptr}); }, {"weighted metric 0", "null"}));
+  const auto shared = metric("a");
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { compile({shared}, {shared}); },
+                                                 {"weighted metric 0", "given twice"}));
+  // A weighted metric that takes no weights says so when it gets some.
+  nn::Trainer<float> trainer(*model, optimizer, "mse", {}, {std::make_shared<Unweighable>("own")});
+  const Array<float> x = counting(2);
+  EXPECT_NO_THROW(trainer.evaluate(x, x));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { trainer.evaluate(x, x, Array<float>{1.0f, 1.0f}); },
+                                                 {"metric 'own'", "no sample weights"}));
+}
+
 TEST(FitWeights, BadWeightsThrow) {
   const Array<float> x = counting(6), y = counting(6);
   auto model = line(0.5f, 0.0f);

@@ -204,34 +204,44 @@ Loss<T>::Loss(const char* name) : Loss(std::string(name)) {}
 
 template <typename T>
 Trainer<T>::Trainer(Module<T>& model, Forward forward, Optimizer<T>& optimizer, Loss<T> loss,
-                    MetricList<T> metrics)
+                    MetricList<T> metrics, MetricList<T> weighted_metrics)
     : model_(model), forward_(std::move(forward)), optimizer_(optimizer), loss_(std::move(loss)),
-      metrics_(std::move(metrics)) {
-  for (std::size_t i = 0; i < metrics_.size(); ++i) {
-    if (!metrics_[i]) throw std::invalid_argument("Trainer: metric " + std::to_string(i) + " is null");
-    const std::string& name = metrics_[i]->name();
-    if (name == "loss") throw std::invalid_argument("Trainer: a metric is named 'loss', the loss's key");
-    for (std::size_t j = 0; j < i; ++j) {
-      if (metrics_[j]->name() == name) {
-        throw std::invalid_argument("Trainer: metrics " + std::to_string(j) + " and " +
-                                    std::to_string(i) + " are both named '" + name + "'");
-      }
+      metrics_(std::move(metrics)), weighted_metrics_(std::move(weighted_metrics)) {
+  const auto keyed = [this](const std::string& key) {
+    return std::any_of(figures_.begin(), figures_.end(), [&](const Figure& f) { return f.key == key; });
+  };
+  const auto add_figures = [&](const MetricList<T>& list, bool weighted) {
+    const std::string kind = weighted ? "weighted metric " : "metric ";
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const auto where = [&] { return "Trainer: " + kind + std::to_string(i); };
+      if (!list[i]) throw std::invalid_argument(where() + " is null");
+      const bool again = std::any_of(figures_.begin(), figures_.end(),
+                                     [&](const Figure& f) { return f.metric == list[i].get(); });
+      if (again) throw std::invalid_argument(where() + " is given twice: it would add each batch twice");
+      // tf.keras: a weighted metric named as an unweighted one is "weighted_<name>".
+      std::string key = list[i]->name();
+      if (weighted && keyed(key)) key = "weighted_" + key;
+      if (key == "loss") throw std::invalid_argument(where() + " is keyed 'loss', the loss's key");
+      if (keyed(key)) throw std::invalid_argument(where() + " is keyed '" + key + "', as a metric before it");
+      figures_.push_back({list[i].get(), std::move(key), weighted});
     }
-  }
+  };
+  add_figures(metrics_, false);
+  add_figures(weighted_metrics_, true);
   optimizer_.apply_constraints_of(model_);
 }
 
 template <typename T>
 void Trainer<T>::reset_metrics() {
   loss_total_ = loss_count_ = 0.0;
-  for (auto& metric : metrics_) metric->reset_state();
+  for (const Figure& figure : figures_) figure.metric->reset_state();
 }
 
 template <typename T>
 Logs Trainer<T>::metric_results() const {
   Logs logs;
   logs.set("loss", loss_count_ > 0 ? loss_total_ / loss_count_ : 0.0);
-  for (const auto& metric : metrics_) logs.set(metric->name(), metric->result());
+  for (const Figure& figure : figures_) logs.set(figure.key, figure.metric->result());
   return logs;
 }
 
@@ -241,9 +251,9 @@ std::vector<std::vector<double>> Trainer<T>::replica_states() const {
   const double samples = loss_count_;
   std::vector<double> values{loss_total_, loss_count_};
   std::vector<std::size_t> sizes{2};
-  for (const auto& metric : metrics_) {
-    std::vector<double> state = metric->state();
-    if (state.empty()) state = {samples > 0 ? metric->result() * samples : 0.0, samples};
+  for (const Figure& figure : figures_) {
+    std::vector<double> state = figure.metric->state();
+    if (state.empty()) state = {samples > 0 ? figure.metric->result() * samples : 0.0, samples};
     sizes.push_back(state.size());
     values.insert(values.end(), state.begin(), state.end());
   }
@@ -266,16 +276,16 @@ Logs Trainer<T>::replica_results() {
   const auto ratio = [](const std::vector<double>& sum) { return sum[1] > 0 ? sum[0] / sum[1] : 0.0; };
   Logs logs;
   logs.set("loss", ratio(sums[0]));
-  for (std::size_t i = 0; i < metrics_.size(); ++i) {
-    Metric<T>& metric = *metrics_[i];
+  for (std::size_t i = 0; i < figures_.size(); ++i) {
+    Metric<T>& metric = *figures_[i].metric;
     const std::vector<double> own = metric.state();
     if (own.empty()) {
-      logs.set(metric.name(), ratio(sums[i + 1]));
+      logs.set(figures_[i].key, ratio(sums[i + 1]));
       continue;
     }
     // The figure of the summed state, then this replica's own state back.
     metric.set_state(sums[i + 1]);
-    logs.set(metric.name(), metric.result());
+    logs.set(figures_[i].key, metric.result());
     metric.set_state(own);
   }
   return logs;
@@ -314,7 +324,10 @@ Variable<T> Trainer<T>::batch_loss(const Array<T>& x, const Array<T>& y, const A
   const double samples = static_cast<double>(x.shape()[0]);
   loss_total_ += static_cast<double>(loss.item()) * samples;
   loss_count_ += samples;
-  for (auto& metric : metrics_) metric->update_state(y, y_pred.value());
+  for (const Figure& figure : figures_) {
+    if (figure.weighted && sample_weight) figure.metric->update_state(y, y_pred.value(), *sample_weight);
+    else figure.metric->update_state(y, y_pred.value());
+  }
   return loss;
 }
 
@@ -593,8 +606,8 @@ void Trainer<T>::restore_metrics(const std::vector<std::pair<std::string, std::v
       loss_count_ = state[1];
       continue;
     }
-    for (auto& metric : metrics_)
-      if (metric->name() == name) metric->set_state(state);
+    for (const Figure& figure : figures_)
+      if (figure.key == name) figure.metric->set_state(state);
   }
 }
 
@@ -606,7 +619,7 @@ void Trainer<T>::save_training_state(const std::string& path) const {
   if (shuffle_generator_) run.shuffle_generator = generator_state(*shuffle_generator_);
   if (progress_.batch > 0) {
     run.metrics.emplace_back("loss", std::vector<double>{loss_total_, loss_count_});
-    for (const auto& metric : metrics_) run.metrics.emplace_back(metric->name(), metric->state());
+    for (const Figure& figure : figures_) run.metrics.emplace_back(figure.key, figure.metric->state());
     if (replicas_) {
       const std::vector<std::vector<double>> sums = replica_states();
       for (std::size_t i = 0; i < run.metrics.size(); ++i)
@@ -666,8 +679,8 @@ std::string Trainer<T>::summary() const {
 
 template <typename T>
 std::optional<MetricDirection> Trainer<T>::metric_direction(const std::string& name) const {
-  for (const auto& metric : metrics_)
-    if (metric->name() == name) return metric->direction();
+  for (const Figure& figure : figures_)
+    if (figure.key == name) return figure.metric->direction();
   return std::nullopt;
 }
 

@@ -209,13 +209,20 @@ struct EvaluateOptions {
 template <typename T = float>
 class Trainer : public TrainingContext {
  public:
-  // Keras' compile(optimizer, loss, metrics) on `model`, which must have a
-  // forward (static_assert otherwise). Throws std::invalid_argument for two
-  // metrics of the same name, or one named "loss".
+  // Keras' compile(optimizer, loss, metrics, weighted_metrics) on `model`,
+  // which must have a forward (static_assert otherwise). The metrics ignore
+  // sample weights; the weighted metrics take them (fit's sample_weight or
+  // class_weight, the validation weights, evaluate's and the *_on_batch
+  // sample_weight), as Keras' weighted_metrics. Each figure's key in the
+  // logs is its metric's name; a weighted metric named as one of the
+  // metrics is keyed "weighted_<name>" (tf.keras). Throws
+  // std::invalid_argument for a null metric, one given twice, a key named
+  // "loss", or two figures of the same key.
   template <typename M>
-  Trainer(M& model, Optimizer<T>& optimizer, Loss<T> loss, MetricList<T> metrics = {})
+  Trainer(M& model, Optimizer<T>& optimizer, Loss<T> loss, MetricList<T> metrics = {},
+          MetricList<T> weighted_metrics = {})
       : Trainer(static_cast<Module<T>&>(model), forward_of(model), optimizer, std::move(loss),
-                std::move(metrics)) {}
+                std::move(metrics), std::move(weighted_metrics)) {}
 
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
@@ -243,12 +250,14 @@ class Trainer : public TrainingContext {
   }
 
   // Keras' evaluate: the loss and each metric over x, y in batches, in
-  // order: {"loss", <metric names>...}, each the batch-size-weighted mean.
+  // order: {"loss", <metric keys>..., <weighted metric keys>...}, each the
+  // batch-size-weighted mean.
   Logs evaluate(const Array<T>& x, const Array<T>& y, const EvaluateOptions& options = {}) {
     return evaluate_weighted(x, y, nullptr, options);
   }
-  // The same with Keras' sample_weight, [N] (or [N, T]): the loss is
-  // weighted (Loss), the metrics are not (Keras' `metrics`).
+  // The same with Keras' sample_weight, [N] (or [N, T]): the loss and the
+  // weighted metrics are weighted (Loss, UnitMeanMetric), the metrics are
+  // not (Keras' `metrics`).
   Logs evaluate(const Array<T>& x, const Array<T>& y, const Array<T>& sample_weight,
                 const EvaluateOptions& options = {}) {
     return evaluate_weighted(x, y, &sample_weight, options);
@@ -268,7 +277,7 @@ class Trainer : public TrainingContext {
   // metrics' state across these calls too).
   Logs train_on_batch(const Array<T>& x, const Array<T>& y) { return train_batch(x, y, nullptr); }
   Logs test_on_batch(const Array<T>& x, const Array<T>& y) { return test_batch(x, y, nullptr); }
-  // The same with Keras' sample_weight for the batch's loss.
+  // The same with Keras' sample_weight for the batch's loss and weighted metrics.
   Logs train_on_batch(const Array<T>& x, const Array<T>& y, const Array<T>& sample_weight) {
     return train_batch(x, y, &sample_weight);
   }
@@ -276,7 +285,7 @@ class Trainer : public TrainingContext {
     return test_batch(x, y, &sample_weight);
   }
   void reset_metrics();
-  // The running figures: {"loss", <metric names>...}.
+  // The running figures: {"loss", <metric keys>..., <weighted metric keys>...}.
   Logs metric_results() const;
 
   // Keras' model.summary() (nn::summary of the model) and count_params().
@@ -286,6 +295,7 @@ class Trainer : public TrainingContext {
   Module<T>& model() const { return model_; }
   Optimizer<T>& optimizer() const { return optimizer_; }
   const MetricList<T>& metrics() const { return metrics_; }
+  const MetricList<T>& weighted_metrics() const { return weighted_metrics_; }
   // The History of the last fit() (Keras' model.history).
   const History& history() const { return history_; }
 
@@ -337,7 +347,7 @@ class Trainer : public TrainingContext {
   }
 
   Trainer(Module<T>& model, Forward forward, Optimizer<T>& optimizer, Loss<T> loss,
-          MetricList<T> metrics);
+          MetricList<T> metrics, MetricList<T> weighted_metrics);
 
   // The loss of one batch with the regularization loss, and the trackers
   // updated; the loss weighted by sample_weight when not null.
@@ -374,7 +384,14 @@ class Trainer : public TrainingContext {
   Forward forward_;
   Optimizer<T>& optimizer_;
   Loss<T> loss_;
-  MetricList<T> metrics_;
+  MetricList<T> metrics_, weighted_metrics_;
+  // Every metric, the unweighted ones first, with its key in the logs.
+  struct Figure {
+    Metric<T>* metric;
+    std::string key;
+    bool weighted;
+  };
+  std::vector<Figure> figures_;
   double loss_total_ = 0.0, loss_count_ = 0.0;  // Keras' loss tracker (a Mean)
   History history_;
   std::shared_ptr<const ReplicaContext> replicas_;
