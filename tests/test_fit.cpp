@@ -159,6 +159,25 @@ TEST(Fit, ValidationSplitTakesTheLastSamples) {
       {"Trainer::fit", "(3, 1)", "(4, 1)"}));
 }
 
+// Keras' validation_freq: validation after every second epoch (counted
+// from 1, initial_epoch's included); the History has NaN in the others.
+TEST(Fit, ValidationFreqValidatesEveryNthEpoch) {
+  auto model = line(1.0f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.0));
+  nn::Trainer<float> trainer(*model, optimizer, "mse");
+  const Array<float> x = counting(4), y = xgrad::zeros<float>({4, 1});
+  const nn::History history =
+      trainer.fit(x, y, nn::FitOptions().epochs(5).initial_epoch(1).verbose(0).validation_freq(2).validation_data(x, y));
+  const std::vector<double> val_loss = history.values("val_loss");
+  ASSERT_EQ(val_loss.size(), 4u);  // epochs 2, 3, 4, 5
+  EXPECT_DOUBLE_EQ(val_loss[0], 14.0 / 4.0);
+  EXPECT_TRUE(std::isnan(val_loss[1]));
+  EXPECT_DOUBLE_EQ(val_loss[2], 14.0 / 4.0);
+  EXPECT_TRUE(std::isnan(val_loss[3]));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { trainer.fit(x, y, nn::FitOptions().verbose(0).validation_freq(0)); }, {"validation_freq", "0"}));
+}
+
 // evaluate weighs each batch's loss by its size, as Keras' loss tracker
 // (a Mean with sample_weight = batch size): y_pred = x for x = 1..5, y = 0,
 // batches of 2: means (1 + 4)/2 = 2.5, (9 + 16)/2 = 12.5, then 25 alone:

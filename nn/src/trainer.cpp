@@ -404,6 +404,8 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
     text << split;
     throw std::invalid_argument("Trainer::fit: validation_split must be in [0, 1), got " + text.str());
   }
+  if (options.validation_freq() == 0)
+    throw std::invalid_argument("Trainer::fit: validation_freq must be at least 1, got 0");
   // The training part and the validation data; Keras' train_validation_split
   // keeps the first floor(N · (1 − split)) samples for training.
   if (options.sample_weight() && !options.class_weight().empty()) {
@@ -510,7 +512,7 @@ History Trainer<T>::fit(const Array<T>& x, const Array<T>& y, const FitOptions<T
       if (stop_training) break;
     }
     epoch_logs = replica_results();
-    if (validation) {
+    if (validation && (epoch + 1) % options.validation_freq() == 0) {
       const std::size_t validation_batch_size = options.validation_batch_size() > 0
                                                     ? options.validation_batch_size()
                                                     : options.batch_size();

@@ -153,18 +153,24 @@ struct FitOptions {
   XGRAD_ARG(bool, shuffle) = true;                // Keras: True; a new order each epoch (DataLoader)
   XGRAD_ARG(std::size_t, initial_epoch) = 0;      // Keras: 0; the epoch to start from (from 0)
   XGRAD_ARG(std::size_t, validation_batch_size) = 0;  // Keras: None (0 here): batch_size
+  // Keras: 1; > 0. Validates after every validation_freq-th epoch (epochs
+  // counted from 1, initial_epoch's included): 2 validates after epochs 2,
+  // 4, ...; the others have no "val_" figures (NaN in the History).
+  XGRAD_ARG(std::size_t, validation_freq) = 1;
   // xgrad's: shuffle with fit's own generator seeded with this
   // (DataLoaderOptions::seed), not xgrad::generator().
   XGRAD_ARG(std::optional<std::uint64_t>, shuffle_seed) = std::nullopt;
   // Keras' sample_weight: one weight per sample of x, [N] (or [N, T] for
-  // per-timestep losses), multiplying that sample's loss (Loss). With
-  // validation_split the last part of the weights weighs the validation
-  // loss. Not with a loss given as a function, nor with class_weight.
+  // per-timestep losses), multiplying that sample's loss (Loss) and
+  // weighing it in the weighted metrics. With validation_split the last
+  // part of the weights weighs the validation loss and weighted metrics.
+  // Not with a loss given as a function, nor with class_weight.
   XGRAD_ARG(std::optional<Array<T>>, sample_weight) = std::nullopt;
   // Keras' class_weight: {class: weight} for class labels y ([N], [N, 1],
   // or one-hot [N, C], whose class is the row's largest entry); each
   // training sample's loss is multiplied by its class's weight, 1 for a
-  // class not named. The validation loss is not weighted, as in Keras.
+  // class not named, and the weighted metrics weigh it so too. The
+  // validation is not weighted, as in Keras.
   XGRAD_ARG(ClassWeights, class_weight) = {};
 
  public:
@@ -176,7 +182,8 @@ struct FitOptions {
     return *this;
   }
   // Keras' validation_data=(x_val, y_val, val_sample_weight): the validation
-  // loss weighted by these weights, one per sample of x_val.
+  // loss and weighted metrics weighted by these weights, one per sample of
+  // x_val.
   FitOptions& validation_data(Array<T> x, Array<T> y, Array<T> sample_weight) {
     validation_data(std::move(x), std::move(y));
     validation_sample_weight_ = std::move(sample_weight);
