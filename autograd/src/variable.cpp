@@ -322,8 +322,8 @@ namespace {
 // already has when that fits (zero_grad() keeps it for this).
 template <typename T>
 void fill_gradient(detail::Node<T>& node, T value) {
-  node.gradient_array_of_shape();
-  fill_into(node.grad->data(), node.grad->size(), value);
+  Array<T>& grad = node.gradient_array_of_shape();
+  fill_into(grad.data(), grad.size(), value);
 }
 }  // namespace
 
