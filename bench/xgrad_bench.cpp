@@ -70,10 +70,16 @@ using bench::Workload;
 // How the forward pass is computed: the layer's fused sequence node, the
 // layer's op-by-op reference, or (SimpleRNN only) the per-step loop a user
 // would write with matmul + add + tanh (the per-op overhead a user's own
-// model pays).
-enum class Path { fused, composed, manual };
+// model pays), or that loop's arithmetic alone, with no graph (ManualFloor).
+enum class Path { fused, composed, manual, manual_floor };
 const char* path_name(Path p) {
-  return p == Path::fused ? "fused" : p == Path::composed ? "composed" : "manual";
+  switch (p) {
+    case Path::fused: return "fused";
+    case Path::composed: return "composed";
+    case Path::manual: return "manual";
+    case Path::manual_floor: return "manual_floor";
+  }
+  return "";
 }
 
 // ---------------------------------------------------------------- the layers
@@ -178,6 +184,95 @@ class Model : public bench::Model {
   std::unique_ptr<nn::SGD<float>> sgd;
   Path path;
   xgrad::Variable<float> input;
+  float last_loss_ = 0.0f;
+};
+
+// ---------------------------------------------------------------- manual_floor
+
+// --path manual_floor: the arithmetic of Model's manual loop with no graph,
+// the least any engine that runs it op by op (each op's result made when the
+// op is called) must do. The kernels are those the ops call, on arrays
+// allocated once, and every saving such an engine could make is made: x_t is
+// read in place (a view, no select copy); each step's two products, sum and
+// biased sum are made into one buffer each (the cached block a freed result
+// leaves); the stacked output is copied once; backward, the stack's gradient
+// slices are copied once into the states' gradients, tanh's gradient is
+// written over the incoming one and shared by both sums and both products
+// (no copy), the bias's gradient is summed per step, and each product's
+// gradients are products of their own (d kernel, d recurrent kernel, d
+// previous state, accumulating). The update is plain SGD. The manual loop's
+// train step over this one is what its graph costs.
+class ManualFloor : public bench::Model {
+ public:
+  explicit ManualFloor(const Workload& w)
+      : b(w.batch), t(w.steps), i(w.features), h(w.units),
+        product_in(b * h), product_state(b * h), sum(b * h), biased(b * h), zero_state(b * h, 0.0f),
+        d_zero_state(b * h), d_kernel(i * h), d_recurrent(h * h), d_bias(h), d_bias_step(h),
+        outputs(b * t * h), squares(b * t * h), d_outputs(b * t * h),
+        states(t, std::vector<float>(b * h)), d_states(t, std::vector<float>(b * h)) {
+    xgrad::manual_seed(bench::kSeed);  // drawn as Model draws them: W, U, b, x
+    kernel = xgrad::uniform<float>({i, h}, -0.1f, 0.1f);
+    recurrent = xgrad::uniform<float>({h, h}, -0.1f, 0.1f);
+    bias = xgrad::uniform<float>({h}, -0.1f, 0.1f);
+    x = xgrad::uniform<float>({b, t, i}, -1.0f, 1.0f);
+  }
+
+  void inference() override {
+    forward();
+    benchmark::DoNotOptimize(outputs.data());
+  }
+
+  void train_step() override {
+    forward();
+    const std::size_t n = outputs.size();
+    last_loss_ = xgrad::square_into_summed(outputs.data(), squares.data(), n) / static_cast<float>(n);
+    xgrad::doubled_product_into(1.0f / static_cast<float>(n), outputs.data(), d_outputs.data(), n);
+    for (std::size_t s = 0; s < t; ++s) xgrad::copy_rows(d_outputs.data() + s * h, t * h, d_states[s].data(), h, b, h);
+    std::fill(d_zero_state.begin(), d_zero_state.end(), 0.0f);
+    for (std::size_t s = t; s-- > 0;) {
+      float* d_sum = d_states[s].data();
+      xgrad::tanh_backward(states[s].data(), d_sum, b * h);
+      xgrad::sum_rows_into(d_sum, b, h, d_bias_step.data());
+      xgrad::add_into(d_bias.data(), d_bias_step.data(), d_bias.data(), h);
+      xgrad::gemm(true, false, i, h, b, 1.0f, x.data() + s * i, t * i, d_sum, h, 1.0f, d_kernel.data(), h);
+      xgrad::gemm(true, false, h, h, b, 1.0f, previous_state(s), h, d_sum, h, 1.0f, d_recurrent.data(), h);
+      float* d_previous = s ? d_states[s - 1].data() : d_zero_state.data();
+      xgrad::gemm(false, true, b, h, h, 1.0f, d_sum, h, recurrent.data(), h, 1.0f, d_previous, h);
+    }
+    update(kernel.data(), d_kernel);
+    update(recurrent.data(), d_recurrent);
+    update(bias.data(), d_bias);
+  }
+
+  double last_loss() const override { return last_loss_; }
+
+ private:
+  const float* previous_state(std::size_t s) const { return s ? states[s - 1].data() : zero_state.data(); }
+
+  void forward() {
+    for (std::size_t s = 0; s < t; ++s) {
+      xgrad::gemm(false, false, b, h, i, 1.0f, x.data() + s * i, t * i, kernel.data(), h, 0.0f,
+                  product_in.data(), h);
+      xgrad::gemm(false, false, b, h, h, 1.0f, previous_state(s), h, recurrent.data(), h, 0.0f,
+                  product_state.data(), h);
+      xgrad::add_into(product_in.data(), product_state.data(), sum.data(), b * h);
+      xgrad::add_rows(sum.data(), h, bias.data(), 0, biased.data(), b, h);
+      xgrad::tanh_into(biased.data(), states[s].data(), b * h);
+    }
+    for (std::size_t s = 0; s < t; ++s) xgrad::copy_rows(states[s].data(), h, outputs.data() + s * h, t * h, b, h);
+  }
+
+  // parameter -= learning rate · gradient, and the gradient zeroed.
+  static void update(float* parameter, std::vector<float>& gradient) {
+    for (std::size_t k = 0; k < gradient.size(); ++k) parameter[k] -= bench::kLearningRate * gradient[k];
+    std::fill(gradient.begin(), gradient.end(), 0.0f);
+  }
+
+  std::size_t b, t, i, h;
+  xgrad::Array<float> kernel, recurrent, bias, x;
+  std::vector<float> product_in, product_state, sum, biased, zero_state, d_zero_state, d_kernel, d_recurrent,
+      d_bias, d_bias_step, outputs, squares, d_outputs;
+  std::vector<std::vector<float>> states, d_states;  // per step: h_t and its gradient
   float last_loss_ = 0.0f;
 };
 
@@ -311,6 +406,7 @@ int main(int argc, char** argv) {
   program.set_threads = [](int threads) { xgrad::set_num_threads(threads); };
   program.make_model = [&path](const Workload& w,
                                const LayerKind& kind) -> std::unique_ptr<bench::Model> {
+    if (path == Path::manual_floor) return std::make_unique<ManualFloor>(w);
     return std::make_unique<Model>(w, kind, path);
   };
   program.make_gemm_limit = [](const Workload& w, const LayerKind& kind, bool forward_only,
@@ -335,18 +431,20 @@ int main(int argc, char** argv) {
     if (value == "fused") path = Path::fused;
     else if (value == "composed") path = Path::composed;
     else if (value == "manual") path = Path::manual;
+    else if (value == "manual_floor") path = Path::manual_floor;
     else return "unknown path '" + value + "'";
     return "";
   };
   program.check_layer = [&path](const LayerKind& kind) -> std::string {
-    if (path == Path::manual && kind.layer != bench::Layer::simple_rnn)
-      return std::string("--path manual is a SimpleRNN loop: not with --layer ") + kind.name;
+    if ((path == Path::manual || path == Path::manual_floor) && kind.layer != bench::Layer::simple_rnn)
+      return std::string("--path ") + path_name(path) + " is a SimpleRNN loop: not with --layer " + kind.name;
     return "";
   };
-  program.flags_synopsis = "[--path fused|composed|manual]";
+  program.flags_synopsis = "[--path fused|composed|manual|manual_floor]";
   program.flags_help =
       "--path: the layer's fused node (default), its op-by-op reference, or (simple_rnn\n"
-      "only) a hand-written per-step loop of matmul + add + tanh.\n"
+      "only) a hand-written per-step loop of matmul + add + tanh; manual_floor: that\n"
+      "loop's arithmetic alone, the same kernels on arrays made once, with no graph.\n"
       "--figure gemm_limit times only the BLAS calls of a fused train step (input\n"
       "projection, T-1 recurrent products forward and backward, d kernel, d recurrent\n"
       "kernel) through OpenBLAS alone on buffers allocated once: the train step's lower\n"
