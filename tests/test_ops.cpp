@@ -560,7 +560,7 @@ TEST_F(Select, OutOfRangeErrorNamesOpAndShape) {
   EXPECT_TRUE(throws_with<std::invalid_argument>([&] { xgrad::select(a, 1, 3); },
                                                  {"select", "(2, 3, 4)", "3"}));
   EXPECT_TRUE(throws_with<std::invalid_argument>([&] { xgrad::select(a, 3, 0); },
-                                                 {"select", "(2, 3, 4)", "axis 3"}));
+                                                 {"select", "(2, 3, 4)", "axis 3 is out of range", "3 axes"}));
 }
 
 // ----------------------------------------------------------------- stack

@@ -421,7 +421,11 @@ Variable<T> transpose(const Variable<T>& a) {
 
 template <typename T>
 Variable<T> select(const Variable<T>& a, std::size_t axis, std::size_t index) {
-  if (axis >= a.dimension() || index >= a.shape()[axis]) {
+  if (axis >= a.dimension()) {
+    throw std::invalid_argument("select: axis " + std::to_string(axis) + " is out of range for shape " +
+                                shape_to_string(a.shape()) + " (" + std::to_string(a.dimension()) + " axes)");
+  }
+  if (index >= a.shape()[axis]) {
     throw std::invalid_argument("select: index " + std::to_string(index) + " on axis " +
                                 std::to_string(axis) + " is out of range for shape " +
                                 shape_to_string(a.shape()));
