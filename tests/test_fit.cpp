@@ -389,6 +389,59 @@ TEST(Callbacks, HooksRunInKerasOrder) {
   EXPECT_TRUE(throws_with<std::logic_error>([] { Recorder().trainer(); }, {"not run by a trainer"}));
 }
 
+// Keras' LambdaCallback: each function runs at its hook, in the order of
+// the test above; on_batch_begin / _end stand for training batches until
+// on_train_batch_begin / _end are given; a function reaches the run through
+// the trainer it captures.
+TEST(Callbacks, LambdaCallbackRunsItsFunctionsAtTheirHooks) {
+  std::string calls;
+  const auto logs_hook = [&calls](const std::string& name) {
+    return [&calls, name](nn::Logs&) { calls += name + " "; };
+  };
+  const auto index_hook = [&calls](const std::string& name, bool with_logs) {
+    return [&calls, name, with_logs](std::size_t i, nn::Logs& logs) {
+      calls += name + std::to_string(i) + (with_logs ? "(" + logs.names() + ")" : "") + " ";
+    };
+  };
+  nn::LambdaCallbackOptions options = nn::LambdaCallbackOptions()
+                                          .on_train_begin(logs_hook("train_begin"))
+                                          .on_epoch_begin(index_hook("epoch_begin", false))
+                                          .on_batch_begin(index_hook("batch_begin", false))
+                                          .on_batch_end(index_hook("batch_end", true))
+                                          .on_test_begin(logs_hook("test_begin"))
+                                          .on_test_batch_end(index_hook("test_batch_end", false))
+                                          .on_test_end(logs_hook("test_end"))
+                                          .on_epoch_end(index_hook("epoch_end", true))
+                                          .on_train_end(logs_hook("train_end"));
+  auto model = line(1.0f, 0.0f);
+  nn::SGD<float> optimizer(model->parameters(), nn::SGDOptions().learning_rate(0.0));
+  nn::Trainer<float> trainer(*model, optimizer, "mse", {nn::make_metric("mae")});
+  const auto fit_options = [](std::shared_ptr<nn::Callback> callback) {
+    return nn::FitOptions().batch_size(2).verbose(0).validation_data(counting(1), counting(1)).callbacks({callback});
+  };
+  trainer.fit(counting(3), counting(3), fit_options(std::make_shared<nn::LambdaCallback>(options)));
+  EXPECT_EQ(calls,
+            "train_begin epoch_begin0 batch_begin0 batch_end0(loss, mae) batch_begin1 "
+            "batch_end1(loss, mae) test_begin test_batch_end0 test_end "
+            "epoch_end0(loss, mae, val_loss, val_mae) train_end ");
+
+  calls.clear();
+  options.on_train_batch_begin(index_hook("train_batch_begin", false)).on_train_end(nullptr);
+  trainer.fit(counting(3), counting(3), fit_options(std::make_shared<nn::LambdaCallback>(options)));
+  EXPECT_EQ(calls,
+            "train_begin epoch_begin0 train_batch_begin0 batch_end0(loss, mae) train_batch_begin1 "
+            "batch_end1(loss, mae) test_begin test_batch_end0 test_end "
+            "epoch_end0(loss, mae, val_loss, val_mae) ");
+
+  auto stop_after_two = std::make_shared<nn::LambdaCallback>(nn::LambdaCallbackOptions().on_epoch_end(
+      [&trainer](std::size_t epoch, nn::Logs&) { trainer.stop_training = epoch == 1; }));
+  const nn::History history =
+      trainer.fit(counting(3), counting(3), nn::FitOptions().epochs(5).verbose(0).callbacks({stop_after_two}));
+  EXPECT_EQ(history.values("loss").size(), 2u);
+  EXPECT_FALSE(stop_after_two->root_only());
+  EXPECT_TRUE(nn::LambdaCallback(nn::LambdaCallbackOptions().root_only(true)).root_only());
+}
+
 // EarlyStopping's start_from_epoch: epochs before it are not watched. Scores
 // 1, 2, 3, 4 (min mode, patience 1) would stop after epoch 1; watched from
 // epoch 2 on, 3 is the first best and 4 stops training after epoch 3.

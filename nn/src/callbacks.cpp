@@ -336,6 +336,18 @@ void TerminateOnNaN::on_batch_end(std::size_t batch, Logs& logs) {
   }
 }
 
+// ---- LambdaCallback ----
+
+void LambdaCallback::on_train_batch_begin(std::size_t batch, Logs& logs) {
+  if (options_.on_train_batch_begin()) options_.on_train_batch_begin()(batch, logs);
+  else Callback::on_train_batch_begin(batch, logs);  // on_batch_begin's function
+}
+
+void LambdaCallback::on_train_batch_end(std::size_t batch, Logs& logs) {
+  if (options_.on_train_batch_end()) options_.on_train_batch_end()(batch, logs);
+  else Callback::on_train_batch_end(batch, logs);  // on_batch_end's function
+}
+
 // ---- BackupAndRestore ----
 
 BackupAndRestoreOptions& BackupAndRestoreOptions::save_freq(const std::string& epoch) {

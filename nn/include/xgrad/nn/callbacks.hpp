@@ -319,6 +319,70 @@ class TerminateOnNaN : public Callback {
   std::size_t epoch_ = 0;
 };
 
+// ----------------------------------------------------------- LambdaCallback
+
+// Keras' LambdaCallback: a callback made of functions, one per hook, each
+// taking that hook's arguments ((logs), (epoch, logs) or (batch, logs)); a
+// hook given no function does nothing. As in Keras, on_batch_begin / _end
+// run for training batches unless on_train_batch_begin / _end are given.
+// What Keras' lambdas reach through the model a function here reaches
+// through the Trainer it captures (stop_training, the learning rate).
+//
+//   auto log = std::make_shared<nn::LambdaCallback>(nn::LambdaCallbackOptions().on_epoch_end(
+//       [](std::size_t epoch, nn::Logs& logs) { std::cout << epoch << " " << logs.at("loss") << "\n"; }));
+struct LambdaCallbackOptions {
+  using LogsFunction = std::function<void(Logs&)>;
+  using IndexFunction = std::function<void(std::size_t, Logs&)>;
+
+  XGRAD_ARG(LogsFunction, on_train_begin);
+  XGRAD_ARG(LogsFunction, on_train_end);
+  XGRAD_ARG(IndexFunction, on_epoch_begin);
+  XGRAD_ARG(IndexFunction, on_epoch_end);
+  XGRAD_ARG(IndexFunction, on_train_batch_begin);
+  XGRAD_ARG(IndexFunction, on_train_batch_end);
+  XGRAD_ARG(IndexFunction, on_batch_begin);
+  XGRAD_ARG(IndexFunction, on_batch_end);
+  XGRAD_ARG(LogsFunction, on_test_begin);
+  XGRAD_ARG(LogsFunction, on_test_end);
+  XGRAD_ARG(IndexFunction, on_test_batch_begin);
+  XGRAD_ARG(IndexFunction, on_test_batch_end);
+  // xgrad's (Keras has no replicas): with data-parallel replicas, run the
+  // functions on replica 0 alone, for functions that only write output.
+  XGRAD_ARG(bool, root_only) = false;
+};
+
+class LambdaCallback : public Callback {
+ public:
+  explicit LambdaCallback(LambdaCallbackOptions options) : options_(std::move(options)) {}
+  bool root_only() const override { return options_.root_only(); }
+
+  void on_train_begin(Logs& logs) override { call(options_.on_train_begin(), logs); }
+  void on_train_end(Logs& logs) override { call(options_.on_train_end(), logs); }
+  void on_epoch_begin(std::size_t epoch, Logs& logs) override { call(options_.on_epoch_begin(), epoch, logs); }
+  void on_epoch_end(std::size_t epoch, Logs& logs) override { call(options_.on_epoch_end(), epoch, logs); }
+  void on_train_batch_begin(std::size_t batch, Logs& logs) override;
+  void on_train_batch_end(std::size_t batch, Logs& logs) override;
+  void on_batch_begin(std::size_t batch, Logs& logs) override { call(options_.on_batch_begin(), batch, logs); }
+  void on_batch_end(std::size_t batch, Logs& logs) override { call(options_.on_batch_end(), batch, logs); }
+  void on_test_begin(Logs& logs) override { call(options_.on_test_begin(), logs); }
+  void on_test_end(Logs& logs) override { call(options_.on_test_end(), logs); }
+  void on_test_batch_begin(std::size_t batch, Logs& logs) override {
+    call(options_.on_test_batch_begin(), batch, logs);
+  }
+  void on_test_batch_end(std::size_t batch, Logs& logs) override { call(options_.on_test_batch_end(), batch, logs); }
+
+  const LambdaCallbackOptions& options() const { return options_; }
+
+ private:
+  // The function, when there is one.
+  template <typename Function, typename... Args>
+  static void call(const Function& function, Args&&... args) {
+    if (function) function(std::forward<Args>(args)...);
+  }
+
+  LambdaCallbackOptions options_;
+};
+
 // --------------------------------------------------------- BackupAndRestore
 
 struct BackupAndRestoreOptions {
