@@ -400,6 +400,59 @@ TEST(MeanAxis, ErrorsNameTheShape) {
   expect_invalid([&] { xgrad::mean(empty, 1); }, {"mean", "(2, 0)", "no elements"});
 }
 
+// ---------------------------------------------------------------- max over one axis
+
+TEST(MaxAxis, ForwardEveryAxisAndKeepdims) {
+  // np.arange(24.).reshape(2,3,4) with element (1, 0, 2) set to 100
+  Array<double> x = arange({2, 3, 4});
+  x(1, 0, 2) = 100.;
+  const V a(x);
+  // .max(axis=0)
+  expect_array_near(xgrad::max(a, 0).value(),
+                    Array<double>{{12., 13., 100., 15.}, {16., 17., 18., 19.}, {20., 21., 22., 23.}}, 0.0);
+  // .max(axis=1)
+  expect_array_near(xgrad::max(a, 1).value(), Array<double>{{8., 9., 10., 11.}, {20., 21., 100., 23.}}, 0.0);
+  // .max(axis=-1, keepdims=True)
+  const Array<double> kept = xgrad::max(a, -1, true).value();
+  EXPECT_EQ(xgrad::shape_to_string(kept.shape()), "(2, 3, 1)");
+  expect_array_near(xgrad::reshaped(kept, {2, 3}), Array<double>{{3., 7., 11.}, {100., 19., 23.}}, 0.0);
+  EXPECT_EQ(xgrad::max(V(Array<double>{-3., -1., -2.}), 0).value()(), -1.);
+}
+
+TEST(MaxAxis, GradcheckEveryAxisAndKeepdims) {
+  // Distinct random values: no ties, where the maximum is differentiable.
+  for (std::ptrdiff_t axis = -3; axis < 3; ++axis) {
+    for (bool keepdims : {false, true}) {
+      SCOPED_TRACE("axis " + std::to_string(axis) + " keepdims " + std::to_string(keepdims));
+      expect_gradcheck([axis, keepdims](const Inputs& in) { return xgrad::max(in[0], axis, keepdims); },
+                       {random_input({2, 3, 4}, 24)});
+    }
+  }
+}
+
+TEST(MaxAxis, TiesShareTheGradientAndANanLaneGivesNan) {
+  V x = leaf(Array<double>{{1., 5., 5., 2.}, {7., 0., 7., 7.}});
+  V y = xgrad::max(x, 1);
+  xgrad::sum(xgrad::mul(y, V(Array<double>{1., 3.}))).backward();
+  // TensorFlow's reduce_max gradient: 1/2 to each of the two 5s, 3/3 to each 7.
+  expect_array_near(x.grad(), Array<double>{{0., 0.5, 0.5, 0.}, {1., 0., 1., 1.}}, 0.0);
+
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  V with_nan = leaf(Array<double>{{1., nan, 3.}, {4., 6., 5.}});
+  V m = xgrad::max(with_nan, 1);
+  EXPECT_TRUE(std::isnan(m.value()(0)));
+  EXPECT_EQ(m.value()(1), 6.);
+  xgrad::sum(m).backward();  // a NaN lane's gradient goes to its NaN
+  expect_array_near(with_nan.grad(), Array<double>{{0., 1., 0.}, {0., 1., 0.}}, 0.0);
+}
+
+TEST(MaxAxis, ErrorsNameTheShape) {
+  const V a(xgrad::zeros<double>({2, 3}));
+  expect_invalid([&] { xgrad::max(a, 2); }, {"max", "axis 2", "(2, 3)"});
+  const V empty(xgrad::zeros<double>({2, 0}));
+  expect_invalid([&] { xgrad::max(empty, 1); }, {"max", "(2, 0)", "no elements"});
+}
+
 // ---------------------------------------------------------------- concat
 
 TEST(Concat, Forward) {

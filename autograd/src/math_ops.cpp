@@ -332,6 +332,57 @@ Variable<T> mean(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims) {
   return scale(sum(a, axis, keepdims), T(1) / static_cast<T>(n));
 }
 
+namespace {
+// Whether x counts as its lane's maximum m: equal to it, or both NaN.
+template <typename T>
+bool is_lane_max(T x, T m) {
+  return x == m || (std::isnan(x) && std::isnan(m));
+}
+}  // namespace
+
+template <typename T>
+Variable<T> max(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims) {
+  const std::size_t ax = normalize_axis(axis, a.shape(), "max");
+  if (a.shape()[ax] == 0) {
+    throw std::invalid_argument("max: axis " + std::to_string(axis) + " of shape " +
+                                shape_to_string(a.shape()) + " has no elements");
+  }
+  const AxisSplit s = split_at(a.shape(), ax);
+  Shape out_shape = to_shape(a.shape());
+  if (keepdims) {
+    out_shape[ax] = 1;
+  } else {
+    out_shape.erase(out_shape.begin() + static_cast<std::ptrdiff_t>(ax));
+  }
+  Array<T> out = Array<T>::from_shape(out_shape);
+  const T* x = a.value().data();
+  T* o = out.data();
+  for_each_lane(s, [&](std::size_t base) {
+    T m = x[base];
+    for (std::size_t k = 1; k < s.extent && !std::isnan(m); ++k) {
+      const T v = x[base + k * s.inner];
+      if (std::isnan(v) || v > m) m = v;
+    }
+    o[(base / (s.extent * s.inner)) * s.inner + base % s.inner] = m;
+  });
+  return Variable<T>::from_op(
+      std::move(out), "max_axis",
+      [s](const Array<T>& g, const Array<T>& y, std::vector<Variable<T>>& in) {
+        const T* xv = in[0].value().data();
+        T* dx = in[0].grad_buffer().data();
+        for_each_lane(s, [&](std::size_t base) {
+          const std::size_t out_index = (base / (s.extent * s.inner)) * s.inner + base % s.inner;
+          const T m = y.data()[out_index];
+          std::size_t ties = 0;
+          for (std::size_t k = 0; k < s.extent; ++k) ties += is_lane_max(xv[base + k * s.inner], m) ? 1 : 0;
+          const T share = g.data()[out_index] / static_cast<T>(ties);
+          for (std::size_t k = 0; k < s.extent; ++k)
+            if (is_lane_max(xv[base + k * s.inner], m)) dx[base + k * s.inner] += share;
+        });
+      },
+      a);
+}
+
 template <typename T>
 Variable<T> concat(const std::vector<Variable<T>>& values, std::ptrdiff_t axis) {
   if (values.empty()) throw std::invalid_argument("concat: no values to concatenate");
@@ -495,6 +546,7 @@ Variable<T> log_softmax(const Variable<T>& a, std::ptrdiff_t axis) {
   template Variable<T> mish(const Variable<T>&);                                              \
   template Variable<T> sum(const Variable<T>&, std::ptrdiff_t, bool);                         \
   template Variable<T> mean(const Variable<T>&, std::ptrdiff_t, bool);                        \
+  template Variable<T> max(const Variable<T>&, std::ptrdiff_t, bool);                         \
   template Variable<T> concat(const std::vector<Variable<T>>&, std::ptrdiff_t);               \
   template Variable<T> slice(const Variable<T>&, std::ptrdiff_t, std::size_t, std::size_t);   \
   template Variable<T> softmax(const Variable<T>&, std::ptrdiff_t);                           \

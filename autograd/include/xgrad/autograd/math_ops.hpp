@@ -88,6 +88,13 @@ template <typename T>
 Variable<T> sum(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims = false);
 template <typename T>
 Variable<T> mean(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims = false);
+// The largest element along one axis (TensorFlow's reduce_max), the axis
+// removed or kept as for sum; a lane holding a NaN gives NaN, as NumPy's max.
+// The gradient goes to the elements equal to their lane's maximum (the NaNs
+// of a NaN lane), split evenly among ties, as TensorFlow's. Throws when the
+// axis is empty.
+template <typename T>
+Variable<T> max(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims = false);
 
 // Joins values along an existing axis; their shapes must agree on every other
 // axis: concat of [B, 2] and [B, 3] on axis 1 is [B, 5].
@@ -128,6 +135,7 @@ Variable<T> operator/(const Variable<T>& a, const Variable<T>& b) { return div(a
   extern template Variable<T> mish(const Variable<T>&);                                       \
   extern template Variable<T> sum(const Variable<T>&, std::ptrdiff_t, bool);                  \
   extern template Variable<T> mean(const Variable<T>&, std::ptrdiff_t, bool);                 \
+  extern template Variable<T> max(const Variable<T>&, std::ptrdiff_t, bool);                  \
   extern template Variable<T> concat(const std::vector<Variable<T>>&, std::ptrdiff_t);        \
   extern template Variable<T> slice(const Variable<T>&, std::ptrdiff_t, std::size_t,          \
                                     std::size_t);                                             \
