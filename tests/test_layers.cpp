@@ -1,10 +1,13 @@
-// Dense and Sequential. Expected values are computed by hand in the tests
+// Dense and Sequential, and the layers without weights around recurrent
+// ones (GlobalAveragePooling1D, GlobalMaxPooling1D, RepeatVector, Flatten)
+// and the TimeDistributed wrapper. Expected values are computed by hand in the tests
 // (plain loops over the formula y = activation(x · kernel + bias)), and
 // gradients are checked against central differences in float64.
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -14,10 +17,18 @@
 
 #include "test_helpers.hpp"
 #include "xgrad/autograd/gradcheck.hpp"
+#include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
+#include "xgrad/nn/checkpoint.hpp"
 #include "xgrad/nn/dense.hpp"
+#include "xgrad/nn/lstm.hpp"
+#include "xgrad/nn/optimizers.hpp"
+#include "xgrad/nn/pooling.hpp"
+#include "xgrad/nn/reshaping.hpp"
 #include "xgrad/nn/sequential.hpp"
 #include "xgrad/nn/simple_rnn.hpp"
+#include "xgrad/nn/summary.hpp"
+#include "xgrad/nn/time_distributed.hpp"
 
 namespace {
 
@@ -560,6 +571,188 @@ TEST(Sequential, FloatModel) {
   const Variable<float> y = model(Variable<float>(xgrad::uniform<float>({3, 5, 2}, -1.0f, 1.0f)));
   EXPECT_EQ(Shape(y.shape().begin(), y.shape().end()), (Shape{3, 5, 2}));
   EXPECT_EQ(model.parameters().size(), 5u);
+}
+
+// ---- GlobalAveragePooling1D, GlobalMaxPooling1D ----
+
+// np.arange(24.).reshape(2, 3, 4): [B, T, F] = [2, 3, 4].
+Array<double> arange_2_3_4() {
+  Array<double> x = Array<double>::from_shape({2, 3, 4});
+  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<double>(i);
+  return x;
+}
+
+TEST(GlobalPooling1D, AverageAndMaxOverTheStepsByHand) {
+  const Variable<double> x(arange_2_3_4());
+  nn::GlobalAveragePooling1D<double> average;
+  // x.mean(axis=1): sample 0 steps 0..11 -> (0 + 4 + 8) / 3 = 4, ...
+  EXPECT_EQ(average(x).value(), (Array<double>{{4., 5., 6., 7.}, {16., 17., 18., 19.}}));
+  nn::GlobalMaxPooling1D<double> largest;
+  EXPECT_EQ(largest(x).value(), (Array<double>{{8., 9., 10., 11.}, {20., 21., 22., 23.}}));
+  nn::GlobalAveragePooling1D<double> kept(nn::GlobalAveragePooling1DOptions().keepdims(true));
+  const Variable<double> kept_average = kept(x);
+  EXPECT_EQ(Shape(kept_average.shape().begin(), kept_average.shape().end()), (Shape{2, 1, 4}));
+  // channels_first: x is [B, F, T] = [2, 3, 4], the mean over its last axis.
+  nn::GlobalAveragePooling1D<double> first(nn::GlobalAveragePooling1DOptions().data_format("channels_first"));
+  EXPECT_EQ(first(x).value(), (Array<double>{{1.5, 5.5, 9.5}, {13.5, 17.5, 21.5}}));
+  nn::GlobalMaxPooling1D<double> first_max(
+      nn::GlobalMaxPooling1DOptions().data_format("channels_first").keepdims(true));
+  const Array<double> kept_max = first_max(x).value();
+  EXPECT_EQ(Shape(kept_max.shape().begin(), kept_max.shape().end()), (Shape{2, 3, 1}));
+  EXPECT_EQ(xgrad::reshaped(kept_max, {2, 3}), (Array<double>{{3., 7., 11.}, {15., 19., 23.}}));
+  EXPECT_EQ(average.name(), "global_average_pooling1d");
+  EXPECT_EQ(largest.name(), "global_max_pooling1d");
+  EXPECT_TRUE(average.parameters().empty());
+}
+
+TEST(GlobalPooling1D, TheMaskedAverageIsKerasSumOverKeptStepsByTheirCount) {
+  const Variable<double> x(arange_2_3_4());
+  nn::GlobalAveragePooling1D<double> average;
+  // Sample 0 keeps steps 0 and 2: (0 + 8) / 2 = 4, ...; sample 1 keeps step 1
+  // alone: its row 16..19.
+  const xt::xarray<bool> mask{{true, false, true}, {false, true, false}};
+  EXPECT_EQ(average.forward(x, mask).value(), (Array<double>{{4., 5., 6., 7.}, {16., 17., 18., 19.}}));
+  // Every step masked: 0 / 0, as Keras divides.
+  const xt::xarray<bool> none{{false, false, false}, {true, true, true}};
+  const Array<double> y = average.forward(x, none).value();
+  EXPECT_TRUE(std::isnan(y(0, 0)));
+  EXPECT_EQ(y(1, 0), 16.);
+}
+
+TEST(GlobalPooling1D, Gradcheck) {
+  xgrad::manual_seed(31);
+  const Variable<double> x = random_variable({2, 3, 4});
+  nn::GlobalAveragePooling1D<double> average;
+  nn::GlobalMaxPooling1D<double> largest;
+  const xt::xarray<bool> mask{{true, false, true}, {false, true, true}};
+  EXPECT_TRUE(gradcheck_passes([&](const std::vector<Variable<double>>& in) { return average(in[0]); }, {x}));
+  EXPECT_TRUE(gradcheck_passes(
+      [&](const std::vector<Variable<double>>& in) { return average.forward(in[0], mask); }, {x}));
+  EXPECT_TRUE(gradcheck_passes([&](const std::vector<Variable<double>>& in) { return largest(in[0]); }, {x}));
+}
+
+TEST(GlobalPooling1D, BadShapesAndOptionsThrowNamingTheLayer) {
+  nn::GlobalAveragePooling1D<double> average;
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { average(Variable<double>(xgrad::zeros<double>({2, 3}))); },
+                                                 {"GlobalAveragePooling1D 'global_average_pooling1d'", "rank 3",
+                                                  "(2, 3)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { average.forward(Variable<double>(xgrad::zeros<double>({2, 3, 4})), xt::xarray<bool>{{true, false}}); },
+      {"mask of shape (1, 2)", "(2, 3, 4)", "expected (2, 3)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { nn::GlobalMaxPooling1D<double>(nn::GlobalMaxPooling1DOptions().data_format("channels_middle")); },
+      {"GlobalMaxPooling1D", "data_format", "channels_middle"}));
+  nn::GlobalMaxPooling1D<double> largest;
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { largest(Variable<double>(xgrad::zeros<double>({2, 0, 4}))); }, {"GlobalMaxPooling1D", "no timesteps"}));
+}
+
+// ---- RepeatVector, Flatten ----
+
+TEST(RepeatVector, RepeatsEachSampleAndSumsTheGradient) {
+  nn::RepeatVector<double> repeat(nn::RepeatVectorOptions(3));
+  Variable<double> x(Array<double>{{1., 2.}, {3., 4.}}, true);
+  const Variable<double> y = repeat(x);
+  EXPECT_EQ(y.value(), (Array<double>{{{1., 2.}, {1., 2.}, {1., 2.}}, {{3., 4.}, {3., 4.}, {3., 4.}}}));
+  // d/dx of Σ y ⊙ w: each x entry collects its three steps' weights.
+  const Array<double> w{{{1., 2.}, {3., 4.}, {5., 6.}}, {{0., 1.}, {0., 1.}, {0., 1.}}};
+  xgrad::sum(xgrad::mul(y, Variable<double>(w))).backward();
+  EXPECT_EQ(x.grad(), (Array<double>{{9., 12.}, {0., 3.}}));
+  xgrad::manual_seed(32);
+  EXPECT_TRUE(gradcheck_passes([&](const std::vector<Variable<double>>& in) { return repeat(in[0]); },
+                               {random_variable({2, 3})}));
+  EXPECT_EQ(repeat.name(), "repeat_vector");
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { repeat(Variable<double>(xgrad::zeros<double>({2, 3, 4}))); }, {"RepeatVector", "rank 2", "(2, 3, 4)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([] { nn::RepeatVector<double>(nn::RepeatVectorOptions(0)); },
+                                                 {"RepeatVector", "n must be positive"}));
+}
+
+TEST(Flatten, KeepsTheBatchAxis) {
+  nn::Flatten<double> flatten;
+  const Variable<double> x(arange_2_3_4());
+  const Variable<double> y = flatten(x);
+  EXPECT_EQ(Shape(y.shape().begin(), y.shape().end()), (Shape{2, 12}));
+  EXPECT_EQ(y.value()(1, 11), 23.);
+  const Variable<double> column = flatten(Variable<double>(Array<double>{1., 2., 3.}));
+  EXPECT_EQ(Shape(column.shape().begin(), column.shape().end()), (Shape{3, 1}));
+  xgrad::manual_seed(33);
+  EXPECT_TRUE(gradcheck_passes([&](const std::vector<Variable<double>>& in) { return flatten(in[0]); },
+                               {random_variable({2, 2, 3})}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { flatten(Variable<double>(Array<double>(1.0))); },
+                                                 {"Flatten 'flatten'", "shape ()"}));
+}
+
+// ---- TimeDistributed ----
+
+TEST(TimeDistributed, IsTheLayerAtEveryStep) {
+  auto dense = std::make_shared<nn::Dense<double>>(nn::DenseOptions(2));
+  dense->set_weights({kKernel, kBias});
+  nn::TimeDistributed<double> each_step(dense);
+  xgrad::manual_seed(34);
+  const Variable<double> x = random_variable({2, 4, 3});
+  const Variable<double> y = each_step(x);
+  EXPECT_EQ(Shape(y.shape().begin(), y.shape().end()), (Shape{2, 4, 2}));
+  for (std::size_t t = 0; t < 4; ++t)
+    EXPECT_EQ(xgrad::select(y, 1, t).value(), (*dense)(xgrad::select(x, 1, t)).value()) << "step " << t;
+  EXPECT_EQ(names_of(each_step.named_parameters()),
+            (std::vector<std::string>{"layer/kernel", "layer/bias"}));
+  EXPECT_TRUE(gradcheck_passes([&](const std::vector<Variable<double>>& in) { return each_step(in[0]); },
+                               {x, dense->kernel(), dense->bias()}));
+}
+
+TEST(TimeDistributed, BadInputsAndLayersThrowNamingTheWrapper) {
+  nn::TimeDistributed<double> each_step(std::make_shared<nn::Dense<double>>(nn::DenseOptions(2)));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { each_step(Variable<double>(xgrad::zeros<double>({2, 3}))); },
+                                                 {"TimeDistributed 'time_distributed'", "rank 3", "(2, 3)"}));
+  // A layer that does not keep the B · T rows: a global pooling over
+  // [B · T, 3, 4] keeps them, a RepeatVector's [B · T, n, F]... keeps them
+  // too; a layer of one's own that sums everything does not.
+  struct Total : nn::Module<double> {
+    Total() : nn::Module<double>("total") {}
+    Variable<double> forward(const Variable<double>& x) { return xgrad::sum(x); }
+  };
+  nn::TimeDistributed<double> summed(std::make_shared<Total>());
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { summed(Variable<double>(xgrad::zeros<double>({2, 3, 4}))); },
+      {"TimeDistributed", "'total'", "(2, 3, 4)", "(6, 4)", "()", "keep the 6 rows"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([] { nn::TimeDistributed<double>(std::shared_ptr<Total>()); },
+                                                 {"TimeDistributed", "null"}));
+}
+
+// Keras' sequence-to-sequence autoencoder: an LSTM encoder's last state
+// repeated over T steps, an LSTM decoder, a Dense on every step. It builds,
+// lists its shapes, trains (the loss falls), and round-trips a checkpoint.
+TEST(TimeDistributed, SequenceToSequenceAutoencoderTrains) {
+  xgrad::manual_seed(35);
+  nn::Sequential<double> model;
+  model.add(std::make_shared<nn::LSTM<double>>(nn::LSTMOptions(6)));
+  model.add(std::make_shared<nn::RepeatVector<double>>(nn::RepeatVectorOptions(5)));
+  model.add(std::make_shared<nn::LSTM<double>>(nn::LSTMOptions(6).return_sequences(true)));
+  model.add(std::make_shared<nn::TimeDistributed<double>>(std::make_shared<nn::Dense<double>>(nn::DenseOptions(2))));
+  model.build({-1, 5, 2});
+  EXPECT_EQ(model.layer_names(), (std::vector<std::string>{"lstm", "repeat_vector", "lstm_1", "time_distributed"}));
+  const std::string table = nn::summary(model);
+  EXPECT_NE(table.find("RepeatVector"), std::string::npos) << table;
+  EXPECT_NE(table.find("(None, 5, 2)"), std::string::npos) << table;
+  const Variable<double> x(xgrad::uniform<double>({8, 5, 2}, -1.0, 1.0));
+  nn::Adam<double> optimizer(model.parameters(), nn::AdamOptions().learning_rate(0.02));
+  double first = 0.0, last = 0.0;
+  for (int step = 0; step < 200; ++step) {
+    optimizer.zero_grad();
+    Variable<double> loss = xgrad::mean(xgrad::square(model(x) - x));
+    loss.backward();
+    optimizer.step();
+    (step == 0 ? first : last) = loss.item();
+  }
+  EXPECT_LT(last, 0.25 * first);
+  const std::string path = testing::TempDir() + "xgrad_seq2seq.npz";
+  nn::save(model, path);
+  const Array<double> before = model(x).value();
+  for (auto& parameter : model.parameters()) parameter.value().fill(0.0);
+  nn::load(model, path);
+  EXPECT_EQ(model(x).value(), before);
+  std::remove(path.c_str());
 }
 
 }  // namespace

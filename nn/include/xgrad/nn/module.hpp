@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <typeinfo>
 #include <utility>
 #include <vector>
@@ -134,5 +135,17 @@ class Module {
 
 extern template class Module<float>;
 extern template class Module<double>;
+
+namespace detail {
+// Whether M has a `Variable<T> forward(const Variable<T>&)`: what a
+// Sequential's layer and a TimeDistributed's wrapped layer need.
+template <typename M, typename T, typename = void>
+struct has_forward : std::false_type {};
+template <typename M, typename T>
+struct has_forward<M, T,
+                   std::void_t<decltype(std::declval<M&>().forward(std::declval<const Variable<T>&>()))>>
+    : std::is_convertible<decltype(std::declval<M&>().forward(std::declval<const Variable<T>&>())),
+                          Variable<T>> {};
+}  // namespace detail
 
 }  // namespace xgrad::nn

@@ -35,7 +35,10 @@
 //     Bidirectional use it (RecurrentCall / BidirectionalCall .mask(m)); with
 //     return_sequences they pass it on unchanged, without it the mask ends
 //     (the output has no time axis).
-//   - Dense and Dropout (Keras: supports_masking) pass it on unchanged.
+//   - Dense, Dropout and TimeDistributed (Keras: supports_masking) pass it
+//     on unchanged (TimeDistributed's wrapped layer runs without it).
+//   - GlobalAveragePooling1D uses it (the mean over the kept steps) and ends
+//     it (its output has no time axis).
 //   - Any other layer, a nested Sequential included, gets its plain forward
 //     and the mask ends there, silently (no warning or error). A nested
 //     Sequential still propagates masks among its own layers.
@@ -66,19 +69,11 @@
 #include "xgrad/nn/embedding.hpp"
 #include "xgrad/nn/masking.hpp"
 #include "xgrad/nn/module.hpp"
+#include "xgrad/nn/pooling.hpp"
 #include "xgrad/nn/recurrent.hpp"
+#include "xgrad/nn/time_distributed.hpp"
 
 namespace xgrad::nn {
-
-namespace detail {
-template <typename M, typename T, typename = void>
-struct has_forward : std::false_type {};
-template <typename M, typename T>
-struct has_forward<M, T,
-                   std::void_t<decltype(std::declval<M&>().forward(std::declval<const Variable<T>&>()))>>
-    : std::is_convertible<decltype(std::declval<M&>().forward(std::declval<const Variable<T>&>())),
-                          Variable<T>> {};
-}  // namespace detail
 
 template <typename T = float>
 class Sequential : public Module<T> {
@@ -144,8 +139,15 @@ class Sequential : public Module<T> {
           if (!layer->forward_layer()->options().return_sequences()) mask.reset();
           return y;
         };
-      } else if constexpr (std::is_base_of_v<Dense<T>, M> || std::is_base_of_v<Dropout<T>, M>) {
+      } else if constexpr (std::is_base_of_v<Dense<T>, M> || std::is_base_of_v<Dropout<T>, M> ||
+                           std::is_base_of_v<TimeDistributed<T>, M>) {
         return [layer](const Variable<T>& x, Mask&) -> Variable<T> { return layer->forward(x); };
+      } else if constexpr (std::is_base_of_v<GlobalAveragePooling1D<T>, M>) {
+        return [layer](const Variable<T>& x, Mask& mask) -> Variable<T> {
+          Variable<T> y = layer->forward(x, mask);
+          mask.reset();
+          return y;
+        };
       } else {
         return [layer](const Variable<T>& x, Mask& mask) -> Variable<T> {
           mask.reset();
