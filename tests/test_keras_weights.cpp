@@ -35,6 +35,8 @@
 #include "xgrad/nn/dense.hpp"
 #include "xgrad/nn/embedding.hpp"
 #include "xgrad/nn/keras_weights.hpp"
+#include "xgrad/nn/normalization.hpp"
+#include "xgrad/nn/pooling.hpp"
 #include "xgrad/nn/sequential.hpp"
 #include "xgrad/nn/simple_rnn.hpp"
 #include "xgrad/nn/torch_weights.hpp"
@@ -405,6 +407,33 @@ TEST_F(KerasWeightsTest, RoundTripOfSingleSimpleRnnAndEmbedding) {
   xgrad::nn::load_keras_weights(embedding2, path("embedding.weights.h5"));
   EXPECT_EQ(values_of(rnn), values_of(rnn2));
   EXPECT_EQ(values_of(embedding), values_of(embedding2));
+}
+
+// LayerNormalization between two layers: Keras 3 keeps gamma, then beta, in
+// the layer's vars; a pooling layer has an empty vars group.
+TEST_F(KerasWeightsTest, RoundTripOfLayerNormalizationAndPooling) {
+  const auto make = [](std::uint64_t seed) {
+    xgrad::manual_seed(seed);
+    auto model = std::make_unique<Sequential<float>>();
+    model->add(std::make_shared<SimpleRNN<float>>(SimpleRNNOptions(3).return_sequences(true)));
+    auto norm = model->add(std::make_shared<xgrad::nn::LayerNormalization<float>>());
+    model->add(std::make_shared<xgrad::nn::GlobalAveragePooling1D<float>>());
+    model->build({-1, -1, 2});
+    norm->set_weights({xgrad::uniform<float>({3}, 0.5f, 1.5f), xgrad::uniform<float>({3}, -0.5f, 0.5f)});
+    return model;
+  };
+  auto saved = make(1);
+  xgrad::nn::save_keras_weights(*saved, path("norm.weights.h5"));
+  const auto entries = H5Listing(path("norm.weights.h5")).entries;
+  EXPECT_EQ(entries.at("/layers/layer_normalization/vars"), "group name=layer_normalization");
+  EXPECT_EQ(entries.at("/layers/layer_normalization/vars/0"), "f32le (3,)");
+  EXPECT_EQ(entries.at("/layers/layer_normalization/vars/1"), "f32le (3,)");
+  EXPECT_EQ(entries.at("/layers/global_average_pooling1d/vars"), "group name=global_average_pooling1d");
+  auto restored = make(2);
+  xgrad::nn::load_keras_weights(*restored, path("norm.weights.h5"));
+  EXPECT_EQ(values_of(*saved), values_of(*restored));
+  EXPECT_EQ(restored->at<xgrad::nn::LayerNormalization<float>>(1)->gamma().value(),
+            saved->at<xgrad::nn::LayerNormalization<float>>(1)->gamma().value());
 }
 
 // LSTM(3, seq) -> Bidirectional(GRU(2, seq)) -> GRU(2, reset_after false) ->

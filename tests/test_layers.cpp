@@ -1,6 +1,6 @@
 // Dense and Sequential, and the layers without weights around recurrent
-// ones (GlobalAveragePooling1D, GlobalMaxPooling1D, RepeatVector, Flatten)
-// and the TimeDistributed wrapper. Expected values are computed by hand in the tests
+// ones (GlobalAveragePooling1D, GlobalMaxPooling1D, RepeatVector, Flatten),
+// LayerNormalization and the TimeDistributed wrapper. Expected values are computed by hand in the tests
 // (plain loops over the formula y = activation(x · kernel + bias)), and
 // gradients are checked against central differences in float64.
 
@@ -22,6 +22,7 @@
 #include "xgrad/nn/checkpoint.hpp"
 #include "xgrad/nn/dense.hpp"
 #include "xgrad/nn/lstm.hpp"
+#include "xgrad/nn/normalization.hpp"
 #include "xgrad/nn/optimizers.hpp"
 #include "xgrad/nn/pooling.hpp"
 #include "xgrad/nn/reshaping.hpp"
@@ -753,6 +754,67 @@ TEST(TimeDistributed, SequenceToSequenceAutoencoderTrains) {
   nn::load(model, path);
   EXPECT_EQ(model(x).value(), before);
   std::remove(path.c_str());
+}
+
+// ---- LayerNormalization ----
+
+TEST(LayerNormalization, NormalizesEachRowByHandWithKerasDefaults) {
+  const nn::LayerNormalizationOptions options;
+  EXPECT_EQ(options.epsilon(), 1e-3);
+  EXPECT_TRUE(options.center());
+  EXPECT_TRUE(options.scale());
+  EXPECT_EQ(options.name(), "layer_normalization");
+  nn::LayerNormalization<double> norm;
+  // Row [1, 2, 3, 6]: mean 3, deviations [-2, -1, 0, 3], variance 14 / 4 = 3.5.
+  const Variable<double> y = norm(Variable<double>(Array<double>{{1., 2., 3., 6.}, {5., 5., 5., 5.}}));
+  const double inverse = 1.0 / std::sqrt(3.5 + 1e-3);
+  EXPECT_EQ(names_of(norm.named_parameters()), (std::vector<std::string>{"gamma", "beta"}));
+  EXPECT_EQ(norm.gamma().value(), (Array<double>{1., 1., 1., 1.}));
+  const double expected[4] = {-2. * inverse, -1. * inverse, 0., 3. * inverse};
+  for (std::size_t f = 0; f < 4; ++f) {
+    EXPECT_NEAR(y.value()(0, f), expected[f], 1e-15) << f;
+    EXPECT_EQ(y.value()(1, f), 0.0) << f;  // a constant row: 0 / sqrt(epsilon)
+  }
+  // gamma and beta scale and shift each feature.
+  norm.set_weights({Array<double>{1., 2., 3., 4.}, Array<double>{0.5, 0., 0., -1.}});
+  const Array<double> z = norm(Variable<double>(Array<double>{{1., 2., 3., 6.}})).value();
+  EXPECT_NEAR(z(0, 1), -2. * inverse, 1e-15);
+  EXPECT_NEAR(z(0, 3), 12. * inverse - 1., 1e-15);
+}
+
+TEST(LayerNormalization, GradcheckOverInputGammaAndBeta) {
+  xgrad::manual_seed(36);
+  nn::LayerNormalization<double> norm(nn::LayerNormalizationOptions().epsilon(0.1));
+  norm.build(4);
+  norm.set_weights({xgrad::uniform<double>({4}, 0.5, 1.5), xgrad::uniform<double>({4}, -0.5, 0.5)});
+  const Variable<double> x = random_variable({2, 3, 4});
+  EXPECT_TRUE(gradcheck_passes([&](const std::vector<Variable<double>>& in) { return norm(in[0]); },
+                               {x, norm.gamma(), norm.beta()}));
+  nn::LayerNormalization<double> bare(nn::LayerNormalizationOptions().center(false).scale(false));
+  EXPECT_TRUE(gradcheck_passes([&](const std::vector<Variable<double>>& in) { return bare(in[0]); }, {x}));
+  EXPECT_TRUE(bare.parameters().empty());
+  EXPECT_TRUE(bare.weights().empty());
+}
+
+TEST(LayerNormalization, ErrorsNameTheLayerAndTheShapes) {
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [] { nn::LayerNormalization<double>(nn::LayerNormalizationOptions().epsilon(0.0)); },
+      {"LayerNormalization 'layer_normalization'", "epsilon must be positive"}));
+  nn::LayerNormalization<double> norm;
+  EXPECT_TRUE(throws_with<std::logic_error>([&] { norm.gamma(); }, {"gamma", "before the layer is built"}));
+  norm(Variable<double>(xgrad::zeros<double>({2, 4})));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { norm(Variable<double>(xgrad::zeros<double>({2, 5}))); },
+                                                 {"expected input shape (..., 4)", "(2, 5)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { norm(Variable<double>(Array<double>(1.0))); },
+                                                 {"rank 1 or more", "shape ()"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { norm.set_weights({xgrad::ones<double>({4}), xgrad::ones<double>({3})}); },
+      {"set_weights array 1", "shape (3,)", "expected (4,)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { norm.set_weights({xgrad::ones<double>({4})}); },
+                                                 {"expected 2 arrays"}));
+  nn::LayerNormalization<double> no_beta(nn::LayerNormalizationOptions().center(false));
+  no_beta.build(3);
+  EXPECT_TRUE(throws_with<std::logic_error>([&] { no_beta.beta(); }, {"has no beta", "center is off"}));
 }
 
 }  // namespace

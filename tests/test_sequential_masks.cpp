@@ -1,7 +1,7 @@
 // Sequential's mask propagation (Keras' rules): a Masking layer or an
 // Embedding with mask_zero makes a mask [B, T]; Dense and Dropout pass it on;
 // SimpleRNN and Bidirectional use it, passing it on only with
-// return_sequences; TimeDistributed passes it on; GlobalAveragePooling1D
+// return_sequences; TimeDistributed and LayerNormalization pass it on; GlobalAveragePooling1D
 // uses it and ends it; any other layer ends it. Each model is checked against
 // the same layers called with the explicit mask, in float64.
 
@@ -23,6 +23,7 @@
 #include "xgrad/nn/dropout.hpp"
 #include "xgrad/nn/embedding.hpp"
 #include "xgrad/nn/masking.hpp"
+#include "xgrad/nn/normalization.hpp"
 #include "xgrad/nn/pooling.hpp"
 #include "xgrad/nn/sequential.hpp"
 #include "xgrad/nn/simple_rnn.hpp"
@@ -119,21 +120,23 @@ TEST_P(EmbeddingThenRNN, WithoutMaskZeroThereIsNoMask) {
 
 INSTANTIATE_TEST_SUITE_P(ReturnSequences, EmbeddingThenRNN, ::testing::Bool());
 
-// Masking -> TimeDistributed(Dense) -> SimpleRNN(return_sequences) ->
-// GlobalAveragePooling1D: the mask passes the wrapper, reaches the RNN, and
-// the pooling averages the kept steps alone.
-TEST(SequentialMasks, TimeDistributedPassesTheMaskAndGlobalAveragePoolingUsesIt) {
+// Masking -> TimeDistributed(Dense) -> LayerNormalization ->
+// SimpleRNN(return_sequences) -> GlobalAveragePooling1D: the mask passes the
+// wrapper and the normalization, reaches the RNN, and the pooling averages
+// the kept steps alone.
+TEST(SequentialMasks, TimeDistributedAndLayerNormalizationPassTheMaskAndGlobalAveragePoolingUsesIt) {
   xgrad::manual_seed(11);
   auto dense = std::make_shared<Dense<double>>(DenseOptions(4));
   auto each_step = std::make_shared<xgrad::nn::TimeDistributed<double>>(dense);
+  auto norm = std::make_shared<xgrad::nn::LayerNormalization<double>>();
   auto rnn = std::make_shared<SimpleRNN<double>>(SimpleRNNOptions(3).return_sequences(true));
   auto pooling = std::make_shared<xgrad::nn::GlobalAveragePooling1D<double>>();
-  Sequential<double> model({std::make_shared<Masking<double>>(), each_step, rnn, pooling});
+  Sequential<double> model({std::make_shared<Masking<double>>(), each_step, norm, rnn, pooling});
   const Array<double> x = padded_input();
   const xt::xarray<bool> mask = mask_of(x);
   const Variable<double> y = model(Variable<double>(x));
   const Variable<double> masked = Masking<double>()(Variable<double>(x));
-  const Variable<double> states = (*rnn)((*each_step)(masked), SimpleRNNCall<double>().mask(mask));
+  const Variable<double> states = (*rnn)((*norm)((*each_step)(masked)), SimpleRNNCall<double>().mask(mask));
   expect_array_near(y.value(), pooling->forward(states, mask).value(), kTol);
   EXPECT_TRUE(differs(y.value(), (*pooling)(states).value()));
 }

@@ -19,6 +19,7 @@
 #include "xgrad/nn/dropout.hpp"
 #include "xgrad/nn/embedding.hpp"
 #include "xgrad/nn/masking.hpp"
+#include "xgrad/nn/normalization.hpp"
 #include "xgrad/nn/sequential.hpp"
 #include "xgrad/nn/recurrent.hpp"
 #include "xgrad/tensor/file_io.hpp"
@@ -205,6 +206,7 @@ class LayoutBuilder {
     if (dynamic_cast<const Bidirectional<T>*>(&module)) return "bidirectional";
     if (dynamic_cast<const Dense<T>*>(&module)) return "dense";
     if (dynamic_cast<const Embedding<T>*>(&module)) return "embedding";
+    if (dynamic_cast<const LayerNormalization<T>*>(&module)) return "layer_normalization";
     return strip_number_suffix(module.name());
   }
 
@@ -285,10 +287,22 @@ class LayoutBuilder {
            [embedding](const std::vector<Array<T>>& weights) { embedding->set_weights(weights); });
       return;
     }
+    if (auto* norm = dynamic_cast<LayerNormalization<T>*>(&module)) {
+      // Keras' build adds gamma, then beta.
+      const std::ptrdiff_t features = norm->built() ? static_cast<std::ptrdiff_t>(norm->input_features()) : -1;
+      std::vector<Slot> slots;
+      if (norm->options().scale()) slots.push_back({"gamma", {features}});
+      if (norm->options().center()) slots.push_back({"beta", {features}});
+      push(path, name, "layer '" + name + "' (LayerNormalization)", norm->built(), std::move(slots),
+           [norm] { return norm->weights(); },
+           [norm](const std::vector<Array<T>>& weights) { norm->set_weights(weights); });
+      return;
+    }
     if (!module.named_parameters().empty()) {
       throw IoError(where_ + "layer '" + name +
                     "' has parameters but no Keras weights layout in xgrad (supported: Sequential, "
-                    "SimpleRNN, LSTM, GRU, Bidirectional, Dense, Embedding, and layers without parameters)");
+                    "SimpleRNN, LSTM, GRU, Bidirectional, Dense, Embedding, LayerNormalization, and layers without "
+                    "parameters)");
     }
     // Dropout, Masking...: Keras still visits them, with an empty "vars".
     push(path, name, "layer '" + name + "'", true, {}, nullptr, nullptr);
@@ -317,7 +331,8 @@ class LayoutBuilder {
       out.gives = !mode ? kUnknownFeatures : *mode == "concat" ? 2 * units : units;
     } else if (auto* embedding = dynamic_cast<Embedding<T>*>(&layer)) {
       out.gives = embedding->options().output_dim();
-    } else if (dynamic_cast<Dropout<T>*>(&layer) || dynamic_cast<Masking<T>*>(&layer)) {
+    } else if (dynamic_cast<Dropout<T>*>(&layer) || dynamic_cast<Masking<T>*>(&layer) ||
+               dynamic_cast<LayerNormalization<T>*>(&layer)) {
       out.gives = kKeepsFeatures;
     }
     return out;

@@ -36,6 +36,7 @@
 #include "xgrad/nn/masking.hpp"
 #include "xgrad/nn/metrics.hpp"
 #include "xgrad/nn/module.hpp"
+#include "xgrad/nn/normalization.hpp"
 #include "xgrad/nn/optimizers.hpp"
 #include "xgrad/nn/options.hpp"
 #include "xgrad/nn/pooling.hpp"

@@ -35,8 +35,9 @@
 //     Bidirectional use it (RecurrentCall / BidirectionalCall .mask(m)); with
 //     return_sequences they pass it on unchanged, without it the mask ends
 //     (the output has no time axis).
-//   - Dense, Dropout and TimeDistributed (Keras: supports_masking) pass it
-//     on unchanged (TimeDistributed's wrapped layer runs without it).
+//   - Dense, Dropout, LayerNormalization and TimeDistributed (Keras:
+//     supports_masking) pass it on unchanged (TimeDistributed's wrapped
+//     layer runs without it).
 //   - GlobalAveragePooling1D uses it (the mean over the kept steps) and ends
 //     it (its output has no time axis).
 //   - Any other layer, a nested Sequential included, gets its plain forward
@@ -69,6 +70,7 @@
 #include "xgrad/nn/embedding.hpp"
 #include "xgrad/nn/masking.hpp"
 #include "xgrad/nn/module.hpp"
+#include "xgrad/nn/normalization.hpp"
 #include "xgrad/nn/pooling.hpp"
 #include "xgrad/nn/recurrent.hpp"
 #include "xgrad/nn/time_distributed.hpp"
@@ -140,7 +142,7 @@ class Sequential : public Module<T> {
           return y;
         };
       } else if constexpr (std::is_base_of_v<Dense<T>, M> || std::is_base_of_v<Dropout<T>, M> ||
-                           std::is_base_of_v<TimeDistributed<T>, M>) {
+                           std::is_base_of_v<LayerNormalization<T>, M> || std::is_base_of_v<TimeDistributed<T>, M>) {
         return [layer](const Variable<T>& x, Mask&) -> Variable<T> { return layer->forward(x); };
       } else if constexpr (std::is_base_of_v<GlobalAveragePooling1D<T>, M>) {
         return [layer](const Variable<T>& x, Mask& mask) -> Variable<T> {
