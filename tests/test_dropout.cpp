@@ -100,6 +100,21 @@ TEST(Dropout, NoiseShapeSharesOneMaskPerSequenceAcrossTimesteps) {
   EXPECT_LT(steps_kept, T);
 }
 
+// Keras' SpatialDropout1D is the Dropout above with noise_shape {-1, 1, -1}:
+// the same seed draws the same channels.
+TEST(SpatialDropout1D, DropsWholeChannelsAsDropoutWithAPerSequenceNoiseShape) {
+  const Variable<double> x(xgrad::uniform<double>({8, 6, 5}, 0.5, 1.5));
+  nn::SpatialDropout1D<double> spatial(nn::SpatialDropout1DOptions(0.5).seed(3));
+  nn::Dropout<double> dropout(nn::DropoutOptions(0.5).noise_shape({-1, 1, -1}).seed(3));
+  EXPECT_EQ(spatial(x).value(), dropout(x).value());
+  EXPECT_EQ(spatial.name(), "spatial_dropout1d");
+  spatial.eval();
+  EXPECT_EQ(spatial(x).value(), x.value());
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { spatial(Variable<double>(xgrad::ones<double>({2, 3}))); },
+                                                 {"SpatialDropout1D 'spatial_dropout1d'", "rank 3", "(2, 3)"}));
+  EXPECT_THROW(nn::SpatialDropout1D<double>(nn::SpatialDropout1DOptions(1.0)), std::invalid_argument);
+}
+
 TEST(Dropout, IsTheIdentityInEvalModeAndForRateZero) {
   const Variable<float> x(xgrad::ones<float>({10, 10}), true);
   nn::Dropout<float> layer{nn::DropoutOptions(0.5)};

@@ -684,6 +684,29 @@ TEST(Flatten, KeepsTheBatchAxis) {
                                                  {"Flatten 'flatten'", "shape ()"}));
 }
 
+TEST(Reshape, ReshapesEachSampleAndInfersOneAxis) {
+  const Variable<double> x(arange_2_3_4());
+  nn::Reshape<double> to_4_3(nn::ReshapeOptions({4, 3}));
+  const Variable<double> y = to_4_3(x);
+  EXPECT_EQ(Shape(y.shape().begin(), y.shape().end()), (Shape{2, 4, 3}));
+  EXPECT_EQ(y.value()(1, 3, 2), 23.);
+  nn::Reshape<double> inferred(nn::ReshapeOptions({-1, 2}));
+  const Variable<double> z = inferred(x);
+  EXPECT_EQ(Shape(z.shape().begin(), z.shape().end()), (Shape{2, 6, 2}));
+  EXPECT_EQ(inferred.name(), "reshape");
+  xgrad::manual_seed(37);
+  EXPECT_TRUE(gradcheck_passes([&](const std::vector<Variable<double>>& in) { return to_4_3(in[0]); },
+                               {random_variable({2, 3, 4})}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { nn::Reshape<double>(nn::ReshapeOptions({5})).forward(x); },
+                                                 {"Reshape 'reshape'", "(2, 3, 4)", "(batch, 5)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { nn::Reshape<double>(nn::ReshapeOptions({-1, 5})).forward(x); },
+                                                 {"(2, 3, 4)", "(batch, -1, 5)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([] { nn::Reshape<double>(nn::ReshapeOptions({-1, -1})); },
+                                                 {"target_shape (batch, -1, -1)", "at most one -1"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([] { nn::Reshape<double>(nn::ReshapeOptions({0, 2})); },
+                                                 {"must have positive entries"}));
+}
+
 // ---- TimeDistributed ----
 
 TEST(TimeDistributed, IsTheLayerAtEveryStep) {

@@ -114,7 +114,30 @@ Variable<T> Dropout<T>::forward(const Variable<T>& x) {
 
 template Array<float> dropout_mask(const Shape&, double, Generator&);
 template Array<double> dropout_mask(const Shape&, double, Generator&);
+template <typename T>
+DropoutOptions SpatialDropout1D<T>::dropout_options(const SpatialDropout1DOptions& options) {
+  DropoutOptions dropout(options.rate());
+  dropout.noise_shape({-1, 1, -1}).name(options.name());
+  if (options.seed()) dropout.seed(*options.seed());
+  return dropout;
+}
+
+template <typename T>
+SpatialDropout1D<T>::SpatialDropout1D(SpatialDropout1DOptions options) : Dropout<T>(dropout_options(options)) {}
+
+template <typename T>
+Variable<T> SpatialDropout1D<T>::forward(const Variable<T>& x) {
+  if (x.dimension() != 3) {
+    throw std::invalid_argument("SpatialDropout1D '" + this->options().name() +
+                                "': expected input of rank 3 [batch, timesteps, features], got shape " +
+                                shape_to_string(x.shape()));
+  }
+  return Dropout<T>::forward(x);
+}
+
 template class Dropout<float>;
 template class Dropout<double>;
+template class SpatialDropout1D<float>;
+template class SpatialDropout1D<double>;
 
 }  // namespace xgrad::nn

@@ -85,9 +85,35 @@ class Dropout : public Module<T> {
   Generator own_generator_;  // used only with a seed
 };
 
+// Keras' SpatialDropout1D: dropout of whole feature channels, x [B, T, F]
+// with one mask [B, 1, F] per sequence (Dropout with noise_shape
+// {-1, 1, -1}), the dropout Keras applies after an Embedding.
+struct SpatialDropout1DOptions {
+  explicit SpatialDropout1DOptions(double rate) : rate_(rate) {}
+
+  XGRAD_ARG(double, rate);                                  // required, in [0, 1)
+  XGRAD_ARG(std::optional<std::uint64_t>, seed);            // Keras: None (global generator)
+  XGRAD_ARG(std::string, name) = "spatial_dropout1d";       // Keras' default layer name
+};
+
+template <typename T = float>
+class SpatialDropout1D : public Dropout<T> {
+ public:
+  explicit SpatialDropout1D(SpatialDropout1DOptions options);
+
+  // x [B, T, F]; throws std::invalid_argument naming the layer for another rank.
+  Variable<T> forward(const Variable<T>& x);
+  Variable<T> operator()(const Variable<T>& x) { return forward(x); }
+
+ private:
+  static DropoutOptions dropout_options(const SpatialDropout1DOptions& options);
+};
+
 extern template Array<float> dropout_mask(const Shape&, double, Generator&);
 extern template Array<double> dropout_mask(const Shape&, double, Generator&);
 extern template class Dropout<float>;
 extern template class Dropout<double>;
+extern template class SpatialDropout1D<float>;
+extern template class SpatialDropout1D<double>;
 
 }  // namespace xgrad::nn

@@ -1,5 +1,5 @@
 #pragma once
-// Keras' reshaping layers: keras.layers.RepeatVector and Flatten.
+// Keras' reshaping layers: keras.layers.RepeatVector, Flatten and Reshape.
 //
 // Dimension letters: B batch, T timesteps, F features.
 //
@@ -9,12 +9,16 @@
 //                    Its gradient is the sum over the n steps.
 //   Flatten          x [B, d1, d2, ...] -> [B, d1 · d2 · ...] ([B] -> [B, 1]),
 //                    Keras' default data_format.
+//   Reshape(shape)   x [B, ...] -> [B, shape...], one entry of shape may be
+//                    -1 (inferred from the rest, as Keras').
 //
-// Neither has weights, nor takes a mask: a Sequential's mask ends there.
+// None has weights, nor takes a mask: a Sequential's mask ends there.
 // A bad input shape throws std::invalid_argument naming the layer and it.
 
 #include <cstddef>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "xgrad/nn/module.hpp"
 #include "xgrad/nn/options.hpp"
@@ -61,9 +65,36 @@ class Flatten : public Module<T> {
   FlattenOptions options_;
 };
 
+struct ReshapeOptions {
+  explicit ReshapeOptions(std::vector<std::ptrdiff_t> target_shape) : target_shape_(std::move(target_shape)) {}
+
+  XGRAD_ARG(std::vector<std::ptrdiff_t>, target_shape);  // required: entries > 0, at most one -1
+  XGRAD_ARG(std::string, name) = "reshape";              // Keras' default layer name
+};
+
+template <typename T = float>
+class Reshape : public Module<T> {
+ public:
+  // Throws std::invalid_argument for an entry that is 0 or below -1, or a
+  // second -1.
+  explicit Reshape(ReshapeOptions options);
+
+  // x [B, ...] -> [B, target_shape...]; throws std::invalid_argument naming
+  // both shapes when the sizes do not match.
+  Variable<T> forward(const Variable<T>& x);
+  Variable<T> operator()(const Variable<T>& x) { return forward(x); }
+
+  const ReshapeOptions& options() const { return options_; }
+
+ private:
+  ReshapeOptions options_;
+};
+
 extern template class RepeatVector<float>;
 extern template class RepeatVector<double>;
 extern template class Flatten<float>;
 extern template class Flatten<double>;
+extern template class Reshape<float>;
+extern template class Reshape<double>;
 
 }  // namespace xgrad::nn
