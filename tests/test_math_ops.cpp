@@ -573,6 +573,22 @@ TEST(Slice, BackwardAddsIntoExistingGradient) {
   expect_array_near(x.grad(), Array<double>{{1., 2., 1.}, {1., 2., 1.}}, 0.0);
 }
 
+TEST(Slice, StepTakesEveryStepthElement) {
+  const V a(arange({2, 5, 2}));
+  // np.arange(20.).reshape(2,5,2)[:, 1:5:2]
+  expect_array_near(xgrad::slice(a, 1, 1, 5, 2).value(),
+                    Array<double>{{{2., 3.}, {6., 7.}}, {{12., 13.}, {16., 17.}}}, 0.0);
+  // [:, 0:5:3] and [..., 0:2:2]: a count rounded up, a last axis
+  expect_array_near(xgrad::slice(a, 1, 0, 5, 3).value(), Array<double>{{{0., 1.}, {6., 7.}}, {{10., 11.}, {16., 17.}}},
+                    0.0);
+  EXPECT_EQ(xgrad::shape_to_string(xgrad::slice(a, -1, 0, 2, 2).shape()), "(2, 5, 1)");
+  EXPECT_EQ(xgrad::shape_to_string(xgrad::slice(a, 1, 3, 3, 2).shape()), "(2, 0, 2)");
+  expect_gradcheck([](const Inputs& in) { return xgrad::slice(in[0], 1, 1, 5, 2); }, {random_input({2, 5, 3}, 57)});
+  expect_gradcheck([](const Inputs& in) { return xgrad::slice(in[0], 0, 0, 7, 3) * xgrad::slice(in[0], 0, 0, 3); },
+                   {random_input({7}, 58)});
+  expect_invalid([&] { xgrad::slice(a, 1, 0, 2, 0); }, {"slice", "step must be positive"});
+}
+
 TEST(Slice, RangeChecksThrow) {
   const V a(xgrad::zeros<double>({2, 4}));
   expect_invalid([&] { xgrad::slice(a, 1, 3, 2); }, {"slice", "[3, 2)", "(2, 4)"});

@@ -427,7 +427,8 @@ Variable<T> concat(const std::vector<Variable<T>>& values, std::ptrdiff_t axis) 
 }
 
 template <typename T>
-Variable<T> slice(const Variable<T>& a, std::ptrdiff_t axis, std::size_t start, std::size_t stop) {
+Variable<T> slice(const Variable<T>& a, std::ptrdiff_t axis, std::size_t start, std::size_t stop,
+                  std::size_t step) {
   const std::size_t ax = normalize_axis(axis, a.shape(), "slice");
   const std::size_t extent = a.shape()[ax];
   if (start > stop || stop > extent) {
@@ -436,8 +437,30 @@ Variable<T> slice(const Variable<T>& a, std::ptrdiff_t axis, std::size_t start, 
                                 " is not within [0, " + std::to_string(extent) +
                                 "] in order, for shape " + shape_to_string(a.shape()));
   }
+  if (step == 0) throw std::invalid_argument("slice: step must be positive, got 0");
   const AxisSplit s = split_at(a.shape(), ax);
   Shape out_shape = to_shape(a.shape());
+  if (step > 1) {
+    // Every step-th row of the axis: one copy_rows per outer index, rows of
+    // `inner` elements step · inner apart.
+    const std::size_t count = (stop - start + step - 1) / step;
+    out_shape[ax] = count;
+    Array<T> out = Array<T>::from_shape(out_shape);
+    const std::size_t in_outer = s.extent * s.inner, out_outer = count * s.inner;
+    for (std::size_t p = 0; p < s.outer; ++p)
+      copy_rows(a.value().data() + p * in_outer + start * s.inner, step * s.inner, out.data() + p * out_outer,
+                s.inner, count, s.inner);
+    return Variable<T>::from_op(
+        std::move(out), "slice",
+        [s, start, step, count, in_outer, out_outer](const Array<T>& g, const Array<T>&,
+                                                      std::vector<Variable<T>>& in) {
+          T* dx = in[0].grad_buffer().data();
+          for (std::size_t p = 0; p < s.outer; ++p)
+            add_rows_into(g.data() + p * out_outer, s.inner, dx + p * in_outer + start * s.inner, step * s.inner,
+                          count, s.inner);
+        },
+        a);
+  }
   out_shape[ax] = stop - start;
   Array<T> out = Array<T>::from_shape(out_shape);
   // Per outer index, the slice is one contiguous run of the input.
@@ -548,7 +571,8 @@ Variable<T> log_softmax(const Variable<T>& a, std::ptrdiff_t axis) {
   template Variable<T> mean(const Variable<T>&, std::ptrdiff_t, bool);                        \
   template Variable<T> max(const Variable<T>&, std::ptrdiff_t, bool);                         \
   template Variable<T> concat(const std::vector<Variable<T>>&, std::ptrdiff_t);               \
-  template Variable<T> slice(const Variable<T>&, std::ptrdiff_t, std::size_t, std::size_t);   \
+  template Variable<T> slice(const Variable<T>&, std::ptrdiff_t, std::size_t, std::size_t,    \
+                             std::size_t);                                                    \
   template Variable<T> softmax(const Variable<T>&, std::ptrdiff_t);                           \
   template Variable<T> log_softmax(const Variable<T>&, std::ptrdiff_t);
 XGRAD_INSTANTIATE_MATH_OPS(float)

@@ -101,10 +101,12 @@ Variable<T> max(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims = false
 template <typename T>
 Variable<T> concat(const std::vector<Variable<T>>& values, std::ptrdiff_t axis);
 // Elements start <= i < stop along `axis` (0 <= start <= stop <= extent),
-// every other axis whole: slice(x [B, T, F], 1, 2, 5) is [B, 3, F]. Its
-// backward adds into the input's gradient in place.
+// every other axis whole: slice(x [B, T, F], 1, 2, 5) is [B, 3, F]; with a
+// step, every step-th of them from start (NumPy's x[:, start:stop:step]),
+// step > 0. Its backward adds into the input's gradient in place.
 template <typename T>
-Variable<T> slice(const Variable<T>& a, std::ptrdiff_t axis, std::size_t start, std::size_t stop);
+Variable<T> slice(const Variable<T>& a, std::ptrdiff_t axis, std::size_t start, std::size_t stop,
+                  std::size_t step = 1);
 
 // exp(x) / sum(exp(x)) along `axis`, and its log, computed after subtracting
 // the maximum along the axis, so logits of 1e4 give finite results.
@@ -138,7 +140,7 @@ Variable<T> operator/(const Variable<T>& a, const Variable<T>& b) { return div(a
   extern template Variable<T> max(const Variable<T>&, std::ptrdiff_t, bool);                  \
   extern template Variable<T> concat(const std::vector<Variable<T>>&, std::ptrdiff_t);        \
   extern template Variable<T> slice(const Variable<T>&, std::ptrdiff_t, std::size_t,          \
-                                    std::size_t);                                             \
+                                    std::size_t, std::size_t);                                \
   extern template Variable<T> softmax(const Variable<T>&, std::ptrdiff_t);                    \
   extern template Variable<T> log_softmax(const Variable<T>&, std::ptrdiff_t);
 XGRAD_DECLARE_MATH_OPS(float)
