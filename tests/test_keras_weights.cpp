@@ -32,6 +32,7 @@
 #include <xtensor/xmath.hpp>
 
 #include "test_helpers.hpp"
+#include "xgrad/nn/convolution.hpp"
 #include "xgrad/nn/dense.hpp"
 #include "xgrad/nn/embedding.hpp"
 #include "xgrad/nn/keras_weights.hpp"
@@ -434,6 +435,31 @@ TEST_F(KerasWeightsTest, RoundTripOfLayerNormalizationAndPooling) {
   EXPECT_EQ(values_of(*saved), values_of(*restored));
   EXPECT_EQ(restored->at<xgrad::nn::LayerNormalization<float>>(1)->gamma().value(),
             saved->at<xgrad::nn::LayerNormalization<float>>(1)->gamma().value());
+}
+
+// Conv1D keeps kernel [K, C, F] and bias in its vars, as Keras 3; an
+// unbuilt model is built from the file.
+TEST_F(KerasWeightsTest, RoundTripOfConv1DIntoAnUnbuiltModel) {
+  const auto make = [](std::uint64_t seed, bool build) {
+    xgrad::manual_seed(seed);
+    auto model = std::make_unique<Sequential<float>>();
+    model->add(std::make_shared<xgrad::nn::Conv1D<float>>(xgrad::nn::Conv1DOptions(4, 3).padding("same")));
+    model->add(std::make_shared<xgrad::nn::MaxPooling1D<float>>());
+    model->add(std::make_shared<SimpleRNN<float>>(SimpleRNNOptions(2)));
+    if (build) model->build({-1, 6, 2});
+    return model;
+  };
+  auto saved = make(1, true);
+  xgrad::nn::save_keras_weights(*saved, path("conv.weights.h5"));
+  const auto entries = H5Listing(path("conv.weights.h5")).entries;
+  EXPECT_EQ(entries.at("/layers/conv1d/vars/0"), "f32le (3, 2, 4)");
+  EXPECT_EQ(entries.at("/layers/conv1d/vars/1"), "f32le (4,)");
+  EXPECT_EQ(entries.at("/layers/max_pooling1d/vars"), "group name=max_pooling1d");
+  auto restored = make(2, false);
+  xgrad::nn::load_keras_weights(*restored, path("conv.weights.h5"));
+  EXPECT_EQ(values_of(*saved), values_of(*restored));
+  const Variable<float> x(xgrad::uniform<float>({3, 6, 2}, -1.f, 1.f));
+  EXPECT_EQ((*saved)(x).value(), (*restored)(x).value());
 }
 
 // LSTM(3, seq) -> Bidirectional(GRU(2, seq)) -> GRU(2, reset_after false) ->

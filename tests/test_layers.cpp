@@ -1,6 +1,7 @@
 // Dense and Sequential, and the layers without weights around recurrent
 // ones (GlobalAveragePooling1D, GlobalMaxPooling1D, RepeatVector, Flatten),
-// LayerNormalization and the TimeDistributed wrapper. Expected values are computed by hand in the tests
+// LayerNormalization, Conv1D, MaxPooling1D, AveragePooling1D and the
+// TimeDistributed wrapper. Expected values are computed by hand in the tests
 // (plain loops over the formula y = activation(x · kernel + bias)), and
 // gradients are checked against central differences in float64.
 
@@ -20,7 +21,9 @@
 #include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
 #include "xgrad/nn/checkpoint.hpp"
+#include "xgrad/nn/convolution.hpp"
 #include "xgrad/nn/dense.hpp"
+#include "xgrad/nn/losses.hpp"
 #include "xgrad/nn/lstm.hpp"
 #include "xgrad/nn/normalization.hpp"
 #include "xgrad/nn/optimizers.hpp"
@@ -838,6 +841,189 @@ TEST(LayerNormalization, ErrorsNameTheLayerAndTheShapes) {
   nn::LayerNormalization<double> no_beta(nn::LayerNormalizationOptions().center(false));
   no_beta.build(3);
   EXPECT_TRUE(throws_with<std::logic_error>([&] { no_beta.beta(); }, {"has no beta", "center is off"}));
+}
+
+// ---- Conv1D ----
+
+// x [1, 4, 1] = 1, 2, 3, 4 through one filter: each output step is the taps'
+// weighted sum, by hand.
+Array<double> conv_by_hand(const std::string& padding, std::size_t strides, std::size_t dilation,
+                           const Array<double>& taps) {
+  nn::Conv1D<double> conv(
+      nn::Conv1DOptions(1, taps.size()).padding(padding).strides(strides).dilation_rate(dilation));
+  conv.set_weights({xgrad::reshaped(taps, {taps.size(), 1, 1}), Array<double>{0.5}});
+  const Array<double> y = conv(Variable<double>(xgrad::reshaped(Array<double>{1., 2., 3., 4.}, {1, 4, 1}))).value();
+  return xgrad::reshaped(y, {y.size()});
+}
+
+TEST(Conv1D, EveryPaddingStrideAndDilationByHand) {
+  // valid, taps (1, 10): x_t + 10 x_{t+1} + 0.5
+  EXPECT_EQ(conv_by_hand("valid", 1, 1, {1., 10.}), (Array<double>{21.5, 32.5, 43.5}));
+  // causal: one zero before, so step t sees x_{t-1} and x_t
+  EXPECT_EQ(conv_by_hand("causal", 1, 1, {1., 10.}), (Array<double>{10.5, 21.5, 32.5, 43.5}));
+  // same, taps (1, 10, 100): a zero on each side
+  EXPECT_EQ(conv_by_hand("same", 1, 1, {1., 10., 100.}), (Array<double>{210.5, 321.5, 432.5, 43.5}));
+  // same, taps (1, 10): the one zero goes after (TensorFlow's split)
+  EXPECT_EQ(conv_by_hand("same", 1, 1, {1., 10.}), (Array<double>{21.5, 32.5, 43.5, 4.5}));
+  // valid, strides 2: steps 0 and 2
+  EXPECT_EQ(conv_by_hand("valid", 2, 1, {1., 10.}), (Array<double>{21.5, 43.5}));
+  // same, strides 2: ceil(4 / 2) = 2 steps
+  EXPECT_EQ(conv_by_hand("same", 2, 1, {1., 10.}), (Array<double>{21.5, 43.5}));
+  // valid, dilation 2: x_t + 10 x_{t+2}
+  EXPECT_EQ(conv_by_hand("valid", 1, 2, {1., 10.}), (Array<double>{31.5, 42.5}));
+  // causal, dilation 2: two zeros before
+  EXPECT_EQ(conv_by_hand("causal", 1, 2, {1., 10.}), (Array<double>{10.5, 20.5, 31.5, 42.5}));
+}
+
+// Many channels and filters against the definition's loops:
+// y[b, t, f] = Σ_k Σ_c x_p[b, t·s + k·d, c] · kernel[k, c, f] + bias[f].
+TEST(Conv1D, ChannelsAndFiltersMatchTheDefinition) {
+  struct Case {
+    std::string padding;
+    std::size_t strides, dilation, before;
+  };
+  for (const Case& c : {Case{"valid", 1, 1, 0}, Case{"same", 2, 1, 1}, Case{"causal", 1, 2, 4}}) {
+    SCOPED_TRACE(c.padding);
+    xgrad::manual_seed(38);
+    nn::Conv1D<double> conv(
+        nn::Conv1DOptions(4, 3).padding(c.padding).strides(c.strides).dilation_rate(c.dilation).activation("tanh"));
+    conv.build(2);
+    conv.set_weights({conv.kernel().value(), xgrad::uniform<double>({4}, -0.5, 0.5)});
+    const Array<double> x = xgrad::uniform<double>({2, 7, 2}, -1.0, 1.0);
+    const Array<double> y = conv(Variable<double>(x)).value();
+    const std::size_t out_steps = conv.output_steps(7);
+    ASSERT_EQ(Shape(y.shape().begin(), y.shape().end()), (Shape{2, out_steps, 4}));
+    const Array<double>& w = conv.kernel().value();
+    for (std::size_t b = 0; b < 2; ++b)
+      for (std::size_t t = 0; t < out_steps; ++t)
+        for (std::size_t f = 0; f < 4; ++f) {
+          double sum = conv.bias().value()(f);
+          for (std::size_t k = 0; k < 3; ++k) {
+            const std::ptrdiff_t step = static_cast<std::ptrdiff_t>(t * c.strides + k * c.dilation) -
+                                        static_cast<std::ptrdiff_t>(c.before);
+            if (step < 0 || step >= 7) continue;  // padding
+            for (std::size_t ch = 0; ch < 2; ++ch) sum += x(b, static_cast<std::size_t>(step), ch) * w(k, ch, f);
+          }
+          EXPECT_NEAR(y(b, t, f), std::tanh(sum), 1e-14) << b << " " << t << " " << f;
+        }
+  }
+}
+
+TEST(Conv1D, GradcheckOverInputKernelAndBias) {
+  xgrad::manual_seed(39);
+  for (const std::string padding : {"same", "causal"}) {
+    SCOPED_TRACE(padding);
+    nn::Conv1D<double> conv(nn::Conv1DOptions(3, 2).padding(padding).strides(padding == "same" ? 2 : 1)
+                                .dilation_rate(padding == "causal" ? 2 : 1));
+    conv.build(2);
+    const Variable<double> x = random_variable({2, 5, 2});
+    EXPECT_TRUE(gradcheck_passes([&](const std::vector<Variable<double>>& in) { return conv(in[0]); },
+                                 {x, conv.kernel(), conv.bias()}));
+  }
+  EXPECT_EQ(nn::Conv1D<double>(nn::Conv1DOptions(3, 2)).name(), "conv1d");
+}
+
+TEST(Conv1D, BadOptionsShapesAndWeightsThrowNamingTheLayer) {
+  EXPECT_TRUE(throws_with<std::invalid_argument>([] { nn::Conv1D<double>(nn::Conv1DOptions(0, 2)); },
+                                                 {"Conv1D 'conv1d'", "filters must be positive"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [] { nn::Conv1D<double>(nn::Conv1DOptions(2, 2).padding("full")); }, {"padding", "\"full\""}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [] { nn::Conv1D<double>(nn::Conv1DOptions(2, 2).strides(2).dilation_rate(2)); },
+      {"strides 2 and dilation_rate 2"}));
+  nn::Conv1D<double> conv(nn::Conv1DOptions(2, 3));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { conv(Variable<double>(xgrad::zeros<double>({2, 5}))); },
+                                                 {"rank 3", "(2, 5)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { conv(Variable<double>(xgrad::zeros<double>({1, 2, 4}))); },
+                                                 {"(1, 2, 4)", "fewer than the 3", "\"valid\""}));
+  EXPECT_FALSE(conv.built());  // the short input built nothing
+  conv(Variable<double>(xgrad::zeros<double>({1, 3, 4})));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { conv(Variable<double>(xgrad::zeros<double>({1, 3, 5}))); },
+                                                 {"built for 4 channels", "(1, 3, 5)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { conv.set_weights({xgrad::zeros<double>({3, 5, 2}), xgrad::zeros<double>({2})}); },
+      {"kernel has shape (3, 5, 2)", "expected (3, 4, 2)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [&] { conv.set_weights({xgrad::zeros<double>({3, 4, 2}), xgrad::zeros<double>({3})}); },
+      {"bias has shape (3,)", "expected (2,)"}));
+}
+
+// ---- MaxPooling1D, AveragePooling1D ----
+
+// x [1, 5, 1] = 1, 3, 2, 5, 4 pooled, flattened.
+Array<double> pooled(nn::Pooling1D<double>& pool) {
+  const Array<double> y = pool(Variable<double>(xgrad::reshaped(Array<double>{1., 3., 2., 5., 4.}, {1, 5, 1}))).value();
+  return xgrad::reshaped(y, {y.size()});
+}
+
+TEST(Pooling1D, WindowsByHand) {
+  nn::MaxPooling1D<double> max_valid;  // pool 2, strides 2: (1, 3), (2, 5)
+  EXPECT_EQ(pooled(max_valid), (Array<double>{3., 5.}));
+  nn::AveragePooling1D<double> average_valid;
+  EXPECT_EQ(pooled(average_valid), (Array<double>{2., 3.5}));
+  // same: ceil(5 / 2) = 3 windows, the last one past the end: (4) alone.
+  nn::MaxPooling1D<double> max_same(nn::Pooling1DOptions().padding("same"));
+  EXPECT_EQ(pooled(max_same), (Array<double>{3., 5., 4.}));
+  nn::AveragePooling1D<double> average_same(nn::Pooling1DOptions().padding("same"));
+  EXPECT_EQ(pooled(average_same), (Array<double>{2., 3.5, 4.}));
+  // pool 3, strides 1, same: a step past each end.
+  nn::MaxPooling1D<double> max_3(nn::Pooling1DOptions().pool_size(3).strides(1).padding("same"));
+  EXPECT_EQ(pooled(max_3), (Array<double>{3., 3., 5., 5., 5.}));
+  nn::AveragePooling1D<double> average_3(nn::Pooling1DOptions().pool_size(3).strides(1).padding("same"));
+  const Array<double> a = pooled(average_3);
+  const double expected[5] = {2., 2., 10. / 3., 11. / 3., 4.5};
+  for (std::size_t t = 0; t < 5; ++t) EXPECT_NEAR(a(t), expected[t], 1e-15) << t;
+  EXPECT_EQ(max_valid.name(), "max_pooling1d");
+  EXPECT_EQ(average_valid.name(), "average_pooling1d");
+}
+
+TEST(Pooling1D, GradcheckAndErrors) {
+  xgrad::manual_seed(40);
+  const Variable<double> x = random_variable({2, 7, 3});
+  nn::MaxPooling1D<double> max_pool(nn::Pooling1DOptions().pool_size(3).strides(2).padding("same"));
+  nn::AveragePooling1D<double> average_pool(nn::Pooling1DOptions().pool_size(3).strides(2).padding("same"));
+  EXPECT_TRUE(gradcheck_passes([&](const std::vector<Variable<double>>& in) { return max_pool(in[0]); }, {x}));
+  EXPECT_TRUE(gradcheck_passes([&](const std::vector<Variable<double>>& in) { return average_pool(in[0]); }, {x}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>(
+      [] { nn::MaxPooling1D<double>(nn::Pooling1DOptions().padding("causal")); }, {"MaxPooling1D", "padding"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([] { nn::AveragePooling1D<double>(nn::Pooling1DOptions().pool_size(0)); },
+                                                 {"AveragePooling1D 'average_pooling1d'", "must be positive"}));
+  nn::MaxPooling1D<double> pool(nn::Pooling1DOptions().pool_size(4));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { pool(Variable<double>(xgrad::zeros<double>({2, 3, 1}))); },
+                                                 {"(2, 3, 1)", "fewer than pool_size 4"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { pool(Variable<double>(xgrad::zeros<double>({2, 3}))); },
+                                                 {"rank 3", "(2, 3)"}));
+}
+
+// Keras' CNN-LSTM: a causal Conv1D, a MaxPooling1D, an LSTM, a Dense head.
+TEST(Conv1D, ConvolutionalRecurrentModelBuildsAndTrains) {
+  xgrad::manual_seed(41);
+  nn::Sequential<double> model;
+  model.add(std::make_shared<nn::Conv1D<double>>(nn::Conv1DOptions(4, 3).padding("causal").activation("relu")));
+  model.add(std::make_shared<nn::MaxPooling1D<double>>());
+  model.add(std::make_shared<nn::LSTM<double>>(nn::LSTMOptions(5)));
+  model.add(std::make_shared<nn::Dense<double>>(nn::DenseOptions(1)));
+  model.build({-1, 8, 2});
+  const std::string table = nn::summary(model);
+  EXPECT_NE(table.find("(None, 8, 4)"), std::string::npos) << table;
+  EXPECT_NE(table.find("(None, 4, 4)"), std::string::npos) << table;
+  // y = the sum of each sequence's first channel.
+  const Array<double> x = xgrad::uniform<double>({16, 8, 2}, -1.0, 1.0);
+  Array<double> y = Array<double>::from_shape({16, 1});
+  for (std::size_t b = 0; b < 16; ++b) {
+    y(b, 0) = 0.0;
+    for (std::size_t t = 0; t < 8; ++t) y(b, 0) += x(b, t, 0) / 4.0;
+  }
+  nn::Adam<double> optimizer(model.parameters(), nn::AdamOptions().learning_rate(0.02));
+  double first = 0.0, last = 0.0;
+  for (int step = 0; step < 150; ++step) {
+    optimizer.zero_grad();
+    Variable<double> loss = nn::mean_squared_error(model(Variable<double>(x)), Variable<double>(y));
+    loss.backward();
+    optimizer.step();
+    (step == 0 ? first : last) = loss.item();
+  }
+  EXPECT_LT(last, 0.25 * first);
 }
 
 }  // namespace

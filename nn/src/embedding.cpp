@@ -51,11 +51,7 @@ void Embedding<T>::register_table(Array<T> table) {
 
 template <typename T>
 void Embedding<T>::check_built(const char* what) const {
-  if (!built_) {
-    throw std::logic_error(describe() + ": " + what +
-                           " does not exist before the layer is built; call build() or run it "
-                           "on tokens first");
-  }
+  if (!built_) detail::throw_not_built(describe(), what, "build()");
 }
 
 template <typename T>

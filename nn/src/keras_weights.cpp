@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "xgrad/nn/bidirectional.hpp"
+#include "xgrad/nn/convolution.hpp"
 #include "xgrad/nn/dense.hpp"
 #include "xgrad/nn/dropout.hpp"
 #include "xgrad/nn/embedding.hpp"
@@ -207,6 +208,7 @@ class LayoutBuilder {
     if (dynamic_cast<const Dense<T>*>(&module)) return "dense";
     if (dynamic_cast<const Embedding<T>*>(&module)) return "embedding";
     if (dynamic_cast<const LayerNormalization<T>*>(&module)) return "layer_normalization";
+    if (dynamic_cast<const Conv1D<T>*>(&module)) return "conv1d";
     return strip_number_suffix(module.name());
   }
 
@@ -287,6 +289,17 @@ class LayoutBuilder {
            [embedding](const std::vector<Array<T>>& weights) { embedding->set_weights(weights); });
       return;
     }
+    if (auto* conv = dynamic_cast<Conv1D<T>*>(&module)) {
+      const auto& options = conv->options();
+      const auto filters = static_cast<std::ptrdiff_t>(options.filters());
+      const std::ptrdiff_t channels = conv->built() ? static_cast<std::ptrdiff_t>(conv->input_channels()) : -1;
+      std::vector<Slot> slots{{"kernel", {static_cast<std::ptrdiff_t>(options.kernel_size()), channels, filters}}};
+      if (options.use_bias()) slots.push_back({"bias", {filters}});
+      push(path, name, "layer '" + name + "' (Conv1D)", conv->built(), std::move(slots),
+           [conv] { return conv->weights(); },
+           [conv](const std::vector<Array<T>>& weights) { conv->set_weights(weights); });
+      return;
+    }
     if (auto* norm = dynamic_cast<LayerNormalization<T>*>(&module)) {
       // Keras' build adds gamma, then beta.
       const std::ptrdiff_t features = norm->built() ? static_cast<std::ptrdiff_t>(norm->input_features()) : -1;
@@ -301,7 +314,7 @@ class LayoutBuilder {
     if (!module.named_parameters().empty()) {
       throw IoError(where_ + "layer '" + name +
                     "' has parameters but no Keras weights layout in xgrad (supported: Sequential, "
-                    "SimpleRNN, LSTM, GRU, Bidirectional, Dense, Embedding, LayerNormalization, and layers without "
+                    "SimpleRNN, LSTM, GRU, Bidirectional, Dense, Embedding, Conv1D, LayerNormalization, and layers without "
                     "parameters)");
     }
     // Dropout, Masking...: Keras still visits them, with an empty "vars".
@@ -331,6 +344,8 @@ class LayoutBuilder {
       out.gives = !mode ? kUnknownFeatures : *mode == "concat" ? 2 * units : units;
     } else if (auto* embedding = dynamic_cast<Embedding<T>*>(&layer)) {
       out.gives = embedding->options().output_dim();
+    } else if (auto* conv = dynamic_cast<Conv1D<T>*>(&layer)) {
+      out.gives = conv->options().filters();  // its kernel [K, C, F] takes C on axis 1: not chained here
     } else if (dynamic_cast<Dropout<T>*>(&layer) || dynamic_cast<Masking<T>*>(&layer) ||
                dynamic_cast<LayerNormalization<T>*>(&layer)) {
       out.gives = kKeepsFeatures;

@@ -92,10 +92,7 @@ void LayerWeights<T>::build_for(std::size_t features) {
 
 template <typename T>
 void LayerWeights<T>::check_built(std::string_view what) const {
-  if (!built()) {
-    throw std::logic_error(description_ + ": " + std::string(what) + " does not exist before the " + noun_ +
-                           " is built; call " + build_call_ + " or run it on an input first");
-  }
+  if (!built()) detail::throw_not_built(description_, std::string(what), build_call_, noun_);
 }
 
 template <typename T>

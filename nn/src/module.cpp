@@ -10,6 +10,21 @@
 
 namespace xgrad::nn {
 
+void detail::throw_not_built(const std::string& layer, const std::string& what, const std::string& build_call,
+                             const std::string& noun) {
+  throw std::logic_error(layer + ": " + what + " does not exist before the " + noun + " is built; call " + build_call +
+                         " or run it on an input first");
+}
+
+bool detail::build_needed(const std::string& layer, std::size_t built, std::size_t size, const std::string& unit) {
+  if (size == 0) throw std::invalid_argument(layer + ": cannot build for 0 " + unit);
+  if (built != 0 && size != built) {
+    throw std::invalid_argument(layer + ": built for " + std::to_string(built) + " " + unit + ", got " +
+                                std::to_string(size));
+  }
+  return built == 0;
+}
+
 std::string demangled_type_name(const std::type_info& type) {
   int status = 0;
   std::unique_ptr<char, void (*)(void*)> name(

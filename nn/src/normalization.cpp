@@ -25,14 +25,7 @@ std::string LayerNormalization<T>::describe() const {
 
 template <typename T>
 void LayerNormalization<T>::build(std::size_t features) {
-  if (features == 0) throw std::invalid_argument(describe() + ": cannot build for 0 features");
-  if (built()) {
-    if (features != features_) {
-      throw std::invalid_argument(describe() + ": built for " + std::to_string(features_) +
-                                  " features, got " + std::to_string(features));
-    }
-    return;
-  }
+  if (!detail::build_needed(describe(), features_, features, "features")) return;
   // Keras' build: gamma first, then beta.
   if (options_.scale()) {
     gamma_ = this->register_parameter("gamma", Variable<T>(options_.gamma_initializer().template draw<T>({features})),
@@ -71,10 +64,7 @@ template <typename T>
 Variable<T> LayerNormalization<T>::weight(bool present, const char* option, const Variable<T>& value,
                                           const char* name) const {
   if (!present) throw std::logic_error(describe() + ": has no " + name + " (" + option + " is off)");
-  if (!built()) {
-    throw std::logic_error(describe() + ": " + name +
-                           " does not exist before the layer is built; call build(F) or run it once");
-  }
+  if (!built()) detail::throw_not_built(describe(), name, "build(F)");
   return value;
 }
 

@@ -1,7 +1,10 @@
 #include "xgrad/nn/pooling.hpp"
 
+#include <algorithm>
+#include <limits>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
@@ -83,6 +86,80 @@ Variable<T> GlobalMaxPooling1D<T>::forward(const Variable<T>& x) {
   return max(x, static_cast<std::ptrdiff_t>(axis), options_.keepdims());
 }
 
+template <typename T>
+Pooling1D<T>::Pooling1D(Pooling1DOptions options, Reduce reduce, const std::string& kind,
+                        const std::string& default_name)
+    : Module<T>(options.name().empty() ? default_name : options.name()),
+      options_(std::move(options)),
+      reduce_(reduce),
+      kind_(kind) {
+  if (options_.name().empty()) options_.name(default_name);
+  if (options_.pool_size() == 0 || stride() == 0) {
+    throw std::invalid_argument(describe() + ": pool_size and strides must be positive, got " +
+                                std::to_string(options_.pool_size()) + " and " + std::to_string(stride()));
+  }
+  if (options_.padding() != "valid" && options_.padding() != "same") {
+    throw std::invalid_argument(describe() + ": padding must be \"valid\" or \"same\", got \"" +
+                                options_.padding() + "\"");
+  }
+}
+
+template <typename T>
+std::string Pooling1D<T>::describe() const {
+  return kind_ + " '" + options_.name() + "'";
+}
+
+template <typename T>
+std::size_t Pooling1D<T>::output_steps(std::size_t steps) const {
+  const std::size_t pool = options_.pool_size(), s = stride();
+  if (options_.padding() == "same") return (steps + s - 1) / s;
+  return steps < pool ? 0 : (steps - pool) / s + 1;
+}
+
+template <typename T>
+Variable<T> Pooling1D<T>::forward(const Variable<T>& x) {
+  const auto scope = this->layer_scope();
+  if (x.dimension() != 3) {
+    throw std::invalid_argument(describe() + ": expected input of rank 3 [batch, timesteps, features], got shape " +
+                                shape_to_string(x.shape()));
+  }
+  const std::size_t batch = x.shape()[0], steps = x.shape()[1], features = x.shape()[2];
+  const std::size_t pool = options_.pool_size(), s = stride(), out_steps = output_steps(steps);
+  if (out_steps == 0) {
+    throw std::invalid_argument(describe() + ": input of shape " + shape_to_string(x.shape()) + " has " +
+                                std::to_string(steps) + " steps, fewer than pool_size " + std::to_string(pool));
+  }
+  // "same": the steps the edge windows run past, before and after (TensorFlow's split).
+  const std::size_t needed = (out_steps - 1) * s + pool;
+  const std::size_t total = needed > steps ? needed - steps : 0, before = total / 2, after = total - before;
+  Variable<T> padded = x;
+  if (total) {
+    // Padding the max never picks (-inf), or the sum does not feel (0).
+    const T fill = reduce_ == Reduce::max ? -std::numeric_limits<T>::infinity() : T(0);
+    std::vector<Variable<T>> parts;
+    if (before) parts.emplace_back(full<T>({batch, before, features}, fill));
+    parts.push_back(x);
+    if (after) parts.emplace_back(full<T>({batch, after, features}, fill));
+    padded = concat(parts, 1);
+  }
+  const std::size_t reach = (out_steps - 1) * s + 1;
+  std::vector<Variable<T>> windows;
+  for (std::size_t j = 0; j < pool; ++j) windows.push_back(slice(padded, 1, j, j + reach, s));
+  if (reduce_ == Reduce::max) return max(stack(windows, 3), 3);
+  Variable<T> total_sum = windows[0];
+  for (std::size_t j = 1; j < pool; ++j) total_sum = total_sum + windows[j];
+  // Each window's count of real steps (all pool_size but at padded edges).
+  Array<T> counts = Array<T>::from_shape({1, out_steps, 1});
+  for (std::size_t t = 0; t < out_steps; ++t) {
+    const std::size_t first = t * s, last = first + pool;  // in padded steps
+    const std::size_t real_first = std::max(first, before), real_last = std::min(last, before + steps);
+    counts.data()[t] = static_cast<T>(real_last - real_first);
+  }
+  return div(total_sum, Variable<T>(std::move(counts)));
+}
+
+template class Pooling1D<float>;
+template class Pooling1D<double>;
 template class GlobalAveragePooling1D<float>;
 template class GlobalAveragePooling1D<double>;
 template class GlobalMaxPooling1D<float>;

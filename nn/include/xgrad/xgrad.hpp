@@ -22,6 +22,7 @@
 #include "xgrad/nn/callbacks.hpp"
 #include "xgrad/nn/checkpoint.hpp"
 #include "xgrad/nn/constraints.hpp"
+#include "xgrad/nn/convolution.hpp"
 #include "xgrad/nn/data.hpp"
 #include "xgrad/nn/dense.hpp"
 #include "xgrad/nn/dropout.hpp"

@@ -34,6 +34,20 @@ namespace xgrad::nn {
 // be demangled.
 std::string demangled_type_name(const std::type_info& type);
 
+namespace detail {
+// The messages of a layer that makes its weights when it first sees an
+// input ("Conv1D 'conv1d'" is `layer`):
+// throws std::logic_error "<layer>: <what> does not exist before the <noun>
+// is built; call <build_call> or run it on an input first".
+[[noreturn]] void throw_not_built(const std::string& layer, const std::string& what, const std::string& build_call,
+                                  const std::string& noun = "layer");
+// Checks a build for `size` (of `unit`s: "features", "input channels") of a
+// layer built for `built` (0: not yet): throws std::invalid_argument for
+// size 0 or a size other than the built one; returns whether the weights are
+// still to be made.
+bool build_needed(const std::string& layer, std::size_t built, std::size_t size, const std::string& unit);
+}  // namespace detail
+
 template <typename T = float>
 class Module {
  public:
