@@ -134,8 +134,10 @@ Variable<T> Pooling1D<T>::forward(const Variable<T>& x) {
   const std::size_t total = needed > steps ? needed - steps : 0, before = total / 2, after = total - before;
   Variable<T> padded = x;
   if (total) {
-    // Padding the max never picks (-inf), or the sum does not feel (0).
-    const T fill = reduce_ == Reduce::max ? -std::numeric_limits<T>::infinity() : T(0);
+    // Padding the max never picks (every window holds a real step; the
+    // lowest finite value, not -inf, which DetectAnomaly would stop at), or
+    // that the sum does not feel (0).
+    const T fill = reduce_ == Reduce::max ? std::numeric_limits<T>::lowest() : T(0);
     std::vector<Variable<T>> parts;
     if (before) parts.emplace_back(full<T>({batch, before, features}, fill));
     parts.push_back(x);
