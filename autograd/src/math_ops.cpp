@@ -44,6 +44,34 @@ void for_each_lane(const AxisSplit& s, F&& f) {
     for (std::size_t i = 0; i < s.inner; ++i) f(p * s.extent * s.inner + i);
 }
 
+// The index in the reduced output of the lane at `base`.
+inline std::size_t lane_output_index(const AxisSplit& s, std::size_t base) {
+  return (base / (s.extent * s.inner)) * s.inner + base % s.inner;
+}
+
+// The shape of a reduction along axis `ax`: the axis removed, or kept with
+// extent 1.
+template <typename ShapeLike>
+Shape reduced_shape(const ShapeLike& shape, std::size_t ax, bool keepdims) {
+  Shape out = to_shape(shape);
+  if (keepdims) {
+    out[ax] = 1;
+  } else {
+    out.erase(out.begin() + static_cast<std::ptrdiff_t>(ax));
+  }
+  return out;
+}
+
+// Throws naming `op`, the axis and the shape when the axis has no elements
+// (a reduction that has no value for an empty lane).
+template <typename ShapeLike>
+void check_axis_not_empty(const char* op, std::ptrdiff_t axis, std::size_t ax, const ShapeLike& shape) {
+  if (shape[ax] == 0) {
+    throw std::invalid_argument(std::string(op) + ": axis " + std::to_string(axis) + " of shape " +
+                                shape_to_string(shape) + " has no elements");
+  }
+}
+
 // The largest element of the lane at `base` (-inf for an empty one).
 template <typename T>
 T lane_max(const T* x, std::size_t base, const AxisSplit& s) {
@@ -291,13 +319,7 @@ template <typename T>
 Variable<T> sum(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims) {
   const std::size_t ax = normalize_axis(axis, a.shape(), "sum");
   const AxisSplit s = split_at(a.shape(), ax);
-  Shape out_shape = to_shape(a.shape());
-  if (keepdims) {
-    out_shape[ax] = 1;
-  } else {
-    out_shape.erase(out_shape.begin() + static_cast<std::ptrdiff_t>(ax));
-  }
-  Array<T> out(out_shape, T(0));
+  Array<T> out(reduced_shape(a.shape(), ax, keepdims), T(0));
   const T* x = a.value().data();
   T* o = out.data();
   // k outside i keeps both reads and writes contiguous.
@@ -324,12 +346,8 @@ Variable<T> sum(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims) {
 template <typename T>
 Variable<T> mean(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims) {
   const std::size_t ax = normalize_axis(axis, a.shape(), "mean");
-  const std::size_t n = a.shape()[ax];
-  if (n == 0) {
-    throw std::invalid_argument("mean: axis " + std::to_string(axis) + " of shape " +
-                                shape_to_string(a.shape()) + " has no elements");
-  }
-  return scale(sum(a, axis, keepdims), T(1) / static_cast<T>(n));
+  check_axis_not_empty("mean", axis, ax, a.shape());
+  return scale(sum(a, axis, keepdims), T(1) / static_cast<T>(a.shape()[ax]));
 }
 
 namespace {
@@ -343,18 +361,9 @@ bool is_lane_max(T x, T m) {
 template <typename T>
 Variable<T> max(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims) {
   const std::size_t ax = normalize_axis(axis, a.shape(), "max");
-  if (a.shape()[ax] == 0) {
-    throw std::invalid_argument("max: axis " + std::to_string(axis) + " of shape " +
-                                shape_to_string(a.shape()) + " has no elements");
-  }
+  check_axis_not_empty("max", axis, ax, a.shape());
   const AxisSplit s = split_at(a.shape(), ax);
-  Shape out_shape = to_shape(a.shape());
-  if (keepdims) {
-    out_shape[ax] = 1;
-  } else {
-    out_shape.erase(out_shape.begin() + static_cast<std::ptrdiff_t>(ax));
-  }
-  Array<T> out = Array<T>::from_shape(out_shape);
+  Array<T> out = Array<T>::from_shape(reduced_shape(a.shape(), ax, keepdims));
   const T* x = a.value().data();
   T* o = out.data();
   for_each_lane(s, [&](std::size_t base) {
@@ -363,7 +372,7 @@ Variable<T> max(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims) {
       const T v = x[base + k * s.inner];
       if (std::isnan(v) || v > m) m = v;
     }
-    o[(base / (s.extent * s.inner)) * s.inner + base % s.inner] = m;
+    o[lane_output_index(s, base)] = m;
   });
   return Variable<T>::from_op(
       std::move(out), "max_axis",
@@ -371,7 +380,7 @@ Variable<T> max(const Variable<T>& a, std::ptrdiff_t axis, bool keepdims) {
         const T* xv = in[0].value().data();
         T* dx = in[0].grad_buffer().data();
         for_each_lane(s, [&](std::size_t base) {
-          const std::size_t out_index = (base / (s.extent * s.inner)) * s.inner + base % s.inner;
+          const std::size_t out_index = lane_output_index(s, base);
           const T m = y.data()[out_index];
           std::size_t ties = 0;
           for (std::size_t k = 0; k < s.extent; ++k) ties += is_lane_max(xv[base + k * s.inner], m) ? 1 : 0;
