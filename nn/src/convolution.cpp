@@ -5,15 +5,9 @@
 
 #include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
+#include "step_windows.hpp"
 
 namespace xgrad::nn {
-
-namespace {
-// The zeros before and after the steps, as Keras pads for `padding`.
-struct Padding {
-  std::size_t before = 0, after = 0;
-};
-}  // namespace
 
 template <typename T>
 Conv1D<T>::Conv1D(Conv1DOptions options) : Module<T>(options.name()), options_(std::move(options)) {
@@ -56,9 +50,8 @@ void Conv1D<T>::build(std::size_t channels) {
 
 template <typename T>
 std::size_t Conv1D<T>::output_steps(std::size_t steps) const {
-  const std::size_t span = options_.dilation_rate() * (options_.kernel_size() - 1) + 1, s = options_.strides();
-  if (options_.padding() != "valid") return (steps + s - 1) / s;
-  return steps < span ? 0 : (steps - span) / s + 1;
+  const std::size_t span = options_.dilation_rate() * (options_.kernel_size() - 1) + 1;
+  return detail::window_count(steps, span, options_.strides(), options_.padding() != "valid");
 }
 
 template <typename T>
@@ -68,7 +61,7 @@ Variable<T> Conv1D<T>::forward(const Variable<T>& x) {
     throw std::invalid_argument(describe() + ": expected input of rank 3 [batch, timesteps, channels], got shape " +
                                 shape_to_string(x.shape()));
   }
-  const std::size_t batch = x.shape()[0], steps = x.shape()[1], channels = x.shape()[2];
+  const std::size_t steps = x.shape()[1], channels = x.shape()[2];
   if (built() && channels != channels_) {
     throw std::invalid_argument(describe() + ": built for " + std::to_string(channels_) +
                                 " channels, expected input shape (batch, timesteps, " + std::to_string(channels_) +
@@ -83,27 +76,14 @@ Variable<T> Conv1D<T>::forward(const Variable<T>& x) {
   }
   build(channels);
 
-  Padding pad;
+  detail::StepPadding pad;
   if (options_.padding() == "causal") pad.before = span - 1;
-  if (options_.padding() == "same") {
-    const std::size_t needed = (out_steps - 1) * s + span;
-    const std::size_t total = needed > steps ? needed - steps : 0;
-    pad.before = total / 2;
-    pad.after = total - pad.before;
-  }
-  Variable<T> padded = x;
-  if (pad.before || pad.after) {
-    std::vector<Variable<T>> parts;
-    if (pad.before) parts.emplace_back(zeros<T>({batch, pad.before, channels}));
-    parts.push_back(x);
-    if (pad.after) parts.emplace_back(zeros<T>({batch, pad.after, channels}));
-    padded = concat(parts, 1);
-  }
+  if (options_.padding() == "same") pad = detail::same_padding(steps, out_steps, span, s);
+  const Variable<T> padded = detail::pad_steps(x, pad, T(0));
   // One product per kernel tap: the steps it reads, [B, T', C] · [C, F].
-  const std::size_t reach = (out_steps - 1) * s + 1;
   Variable<T> y;
   for (std::size_t tap = 0; tap < k; ++tap) {
-    Variable<T> term = matmul(slice(padded, 1, tap * d, tap * d + reach, s), select(kernel_, 0, tap));
+    Variable<T> term = matmul(detail::window_steps(padded, tap * d, out_steps, s), select(kernel_, 0, tap));
     y = tap == 0 ? term : y + term;
   }
   if (options_.use_bias()) y = y + bias_;

@@ -8,6 +8,7 @@
 
 #include "xgrad/autograd/math_ops.hpp"
 #include "xgrad/autograd/ops.hpp"
+#include "step_windows.hpp"
 
 namespace xgrad::nn {
 
@@ -111,9 +112,7 @@ std::string Pooling1D<T>::describe() const {
 
 template <typename T>
 std::size_t Pooling1D<T>::output_steps(std::size_t steps) const {
-  const std::size_t pool = options_.pool_size(), s = stride();
-  if (options_.padding() == "same") return (steps + s - 1) / s;
-  return steps < pool ? 0 : (steps - pool) / s + 1;
+  return detail::window_count(steps, options_.pool_size(), stride(), options_.padding() == "same");
 }
 
 template <typename T>
@@ -123,30 +122,21 @@ Variable<T> Pooling1D<T>::forward(const Variable<T>& x) {
     throw std::invalid_argument(describe() + ": expected input of rank 3 [batch, timesteps, features], got shape " +
                                 shape_to_string(x.shape()));
   }
-  const std::size_t batch = x.shape()[0], steps = x.shape()[1], features = x.shape()[2];
+  const std::size_t steps = x.shape()[1];
   const std::size_t pool = options_.pool_size(), s = stride(), out_steps = output_steps(steps);
   if (out_steps == 0) {
     throw std::invalid_argument(describe() + ": input of shape " + shape_to_string(x.shape()) + " has " +
                                 std::to_string(steps) + " steps, fewer than pool_size " + std::to_string(pool));
   }
-  // "same": the steps the edge windows run past, before and after (TensorFlow's split).
-  const std::size_t needed = (out_steps - 1) * s + pool;
-  const std::size_t total = needed > steps ? needed - steps : 0, before = total / 2, after = total - before;
-  Variable<T> padded = x;
-  if (total) {
-    // Padding the max never picks (every window holds a real step; the
-    // lowest finite value, not -inf, which DetectAnomaly would stop at), or
-    // that the sum does not feel (0).
-    const T fill = reduce_ == Reduce::max ? std::numeric_limits<T>::lowest() : T(0);
-    std::vector<Variable<T>> parts;
-    if (before) parts.emplace_back(full<T>({batch, before, features}, fill));
-    parts.push_back(x);
-    if (after) parts.emplace_back(full<T>({batch, after, features}, fill));
-    padded = concat(parts, 1);
-  }
-  const std::size_t reach = (out_steps - 1) * s + 1;
+  // "same": the steps the edge windows run past (none for "valid"), padded
+  // with what the max never picks (every window holds a real step; the
+  // lowest finite value, not -inf, which DetectAnomaly would stop at), or
+  // what the sum does not feel (0).
+  const detail::StepPadding pad = detail::same_padding(steps, out_steps, pool, s);
+  const T fill = reduce_ == Reduce::max ? std::numeric_limits<T>::lowest() : T(0);
+  const Variable<T> padded = detail::pad_steps(x, pad, fill);
   std::vector<Variable<T>> windows;
-  for (std::size_t j = 0; j < pool; ++j) windows.push_back(slice(padded, 1, j, j + reach, s));
+  for (std::size_t j = 0; j < pool; ++j) windows.push_back(detail::window_steps(padded, j, out_steps, s));
   if (reduce_ == Reduce::max) return max(stack(windows, 3), 3);
   Variable<T> total_sum = windows[0];
   for (std::size_t j = 1; j < pool; ++j) total_sum = total_sum + windows[j];
@@ -154,7 +144,7 @@ Variable<T> Pooling1D<T>::forward(const Variable<T>& x) {
   Array<T> counts = Array<T>::from_shape({1, out_steps, 1});
   for (std::size_t t = 0; t < out_steps; ++t) {
     const std::size_t first = t * s, last = first + pool;  // in padded steps
-    const std::size_t real_first = std::max(first, before), real_last = std::min(last, before + steps);
+    const std::size_t real_first = std::max(first, pad.before), real_last = std::min(last, pad.before + steps);
     counts.data()[t] = static_cast<T>(real_last - real_first);
   }
   return div(total_sum, Variable<T>(std::move(counts)));
