@@ -220,6 +220,16 @@ class LayoutBuilder {
     layout_.set.push_back(std::move(set));
   }
 
+  // A layer that holds its vars itself, read and set through its weights()
+  // and set_weights(); `kind` names its class in messages ("Dense").
+  template <typename Layer>
+  void push_layer(const std::string& path, const std::string& name, const std::string& kind, Layer* layer,
+                  std::vector<Slot> slots) {
+    push(path, name, "layer '" + name + "' (" + kind + ")", layer->built(), std::move(slots),
+         [layer] { return layer->weights(); },
+         [layer](const std::vector<Array<T>>& weights) { layer->set_weights(weights); });
+  }
+
   void add(Module<T>& module, const std::string& path, const std::string& name) {
     // Keras saves an object reachable twice only at its first path.
     if (!visited_.insert(&module).second) return;
@@ -274,9 +284,7 @@ class LayoutBuilder {
           dense->built() ? static_cast<std::ptrdiff_t>(dense->input_features()) : -1;
       std::vector<Slot> slots{{"kernel", {features, units}}};
       if (dense->options().use_bias()) slots.push_back({"bias", {units}});
-      push(path, name, "layer '" + name + "' (Dense)", dense->built(), std::move(slots),
-           [dense] { return dense->weights(); },
-           [dense](const std::vector<Array<T>>& weights) { dense->set_weights(weights); });
+      push_layer(path, name, "Dense", dense, std::move(slots));
       return;
     }
     if (auto* embedding = dynamic_cast<Embedding<T>*>(&module)) {
@@ -284,9 +292,7 @@ class LayoutBuilder {
       std::vector<Slot> slots{{"embeddings",
                                {static_cast<std::ptrdiff_t>(options.input_dim()),
                                 static_cast<std::ptrdiff_t>(options.output_dim())}}};
-      push(path, name, "layer '" + name + "' (Embedding)", embedding->built(), std::move(slots),
-           [embedding] { return embedding->weights(); },
-           [embedding](const std::vector<Array<T>>& weights) { embedding->set_weights(weights); });
+      push_layer(path, name, "Embedding", embedding, std::move(slots));
       return;
     }
     if (auto* conv = dynamic_cast<Conv1D<T>*>(&module)) {
@@ -295,9 +301,7 @@ class LayoutBuilder {
       const std::ptrdiff_t channels = conv->built() ? static_cast<std::ptrdiff_t>(conv->input_channels()) : -1;
       std::vector<Slot> slots{{"kernel", {static_cast<std::ptrdiff_t>(options.kernel_size()), channels, filters}}};
       if (options.use_bias()) slots.push_back({"bias", {filters}});
-      push(path, name, "layer '" + name + "' (Conv1D)", conv->built(), std::move(slots),
-           [conv] { return conv->weights(); },
-           [conv](const std::vector<Array<T>>& weights) { conv->set_weights(weights); });
+      push_layer(path, name, "Conv1D", conv, std::move(slots));
       return;
     }
     if (auto* norm = dynamic_cast<LayerNormalization<T>*>(&module)) {
@@ -306,9 +310,7 @@ class LayoutBuilder {
       std::vector<Slot> slots;
       if (norm->options().scale()) slots.push_back({"gamma", {features}});
       if (norm->options().center()) slots.push_back({"beta", {features}});
-      push(path, name, "layer '" + name + "' (LayerNormalization)", norm->built(), std::move(slots),
-           [norm] { return norm->weights(); },
-           [norm](const std::vector<Array<T>>& weights) { norm->set_weights(weights); });
+      push_layer(path, name, "LayerNormalization", norm, std::move(slots));
       return;
     }
     if (!module.named_parameters().empty()) {
