@@ -947,6 +947,11 @@ TEST(Conv1D, BadOptionsShapesAndWeightsThrowNamingTheLayer) {
   EXPECT_TRUE(throws_with<std::invalid_argument>(
       [&] { conv.set_weights({xgrad::zeros<double>({3, 4, 2}), xgrad::zeros<double>({3})}); },
       {"bias has shape (3,)", "expected (2,)"}));
+  EXPECT_TRUE(throws_with<std::invalid_argument>([&] { conv.set_weights({xgrad::zeros<double>({3, 4, 2})}); },
+                                                 {"set_weights expected 2 arrays (kernel, bias), got 1"}));
+  nn::Conv1D<double> no_bias(nn::Conv1DOptions(2, 3).use_bias(false));
+  EXPECT_TRUE(throws_with<std::logic_error>([&] { no_bias.kernel(); }, {"kernel", "before the layer is built"}));
+  EXPECT_TRUE(throws_with<std::logic_error>([&] { no_bias.bias(); }, {"has no bias", "use_bias is off"}));
 }
 
 // ---- MaxPooling1D, AveragePooling1D ----
